@@ -1,0 +1,51 @@
+"""The exceptions raytune_hpt raises.
+
+```
+RaytuneHptError
+├── ConfigurationError (also a ValueError)   fatal: raised before any trial starts
+│   └── ObjectiveNotLoggedError              the model never logs the objective
+└── TrialFailedError                         one trial failed; the search goes on
+    └── SearchAbortedError                   the first trials all failed the same way
+```
+Bad arguments to a public function raise plain ``ValueError`` / ``TypeError`` that say what
+must hold and what was received; ``ConfigurationError`` is a ``ValueError`` so callers may
+catch either.
+"""
+
+from __future__ import annotations
+
+__all__ = [
+    "ConfigurationError",
+    "ObjectiveNotLoggedError",
+    "RaytuneHptError",
+    "SearchAbortedError",
+    "TrialFailedError",
+]
+
+
+class RaytuneHptError(Exception):
+    """Base class of every error this package raises on purpose."""
+
+
+class ConfigurationError(RaytuneHptError, ValueError):
+    """The experiment cannot run as configured; nothing has started."""
+
+
+class ObjectiveNotLoggedError(ConfigurationError):
+    """The model's logs do not contain the objective; raised at the end of a trial's first epoch."""
+
+    def __init__(self, objective: str, logged: list[str]) -> None:
+        self.objective, self.logged = objective, sorted(logged)
+        super().__init__(
+            f"The objective '{objective}' is not among the metrics the model logs: "
+            f"{self.logged}. Name one of these as the objective, or add the metric to "
+            "model.compile(metrics=...) and pass validation data for a 'val_' metric."
+        )
+
+
+class TrialFailedError(RaytuneHptError):
+    """A trial raised; its error is recorded and the search continues."""
+
+
+class SearchAbortedError(TrialFailedError):
+    """The search stopped early because its first trials all failed with the same error."""

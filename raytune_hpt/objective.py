@@ -1,0 +1,78 @@
+"""The metric a search optimizes and in which direction."""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+__all__ = ["Objective", "infer_direction"]
+
+_MAX_WORDS = ("acc", "accuracy", "auc", "precision", "recall", "f1", "iou", "r2", "score")
+_MIN_WORDS = ("loss", "error", "mse", "mae", "mape", "rmse", "msle", "crossentropy", "hinge")
+
+
+def infer_direction(name: str) -> str | None:
+    """``"max"`` or ``"min"`` for the usual Keras metric names, ``None`` when unsure."""
+    words = set(re.split(r"[^a-z0-9]+", name.lower()))
+    words |= {w.rstrip("0123456789") for w in words}
+    if words & set(_MIN_WORDS) or any(name.lower().endswith(w) for w in _MIN_WORDS):
+        return "min"
+    if words & set(_MAX_WORDS) or any(name.lower().endswith(w) for w in _MAX_WORDS):
+        return "max"
+    return None
+
+
+@dataclass(frozen=True)
+class Objective:
+    """A metric name as Keras logs it (``"val_accuracy"``) and ``"min"`` or ``"max"``.
+
+    Example:
+        >>> Objective("val_loss").direction
+        'min'
+        >>> Objective("val_top3", "max").direction
+        'max'
+    """
+
+    name: str
+    direction: str | None = None
+
+    def __post_init__(self) -> None:
+        if not isinstance(self.name, str) or not self.name:
+            raise ValueError(f"An objective name must be a non-empty string, but got {self.name!r}.")
+        direction = self.direction if self.direction is not None else infer_direction(self.name)
+        if direction is None:
+            raise ValueError(
+                f"Cannot infer whether to minimize or maximize '{self.name}'; give the direction: "
+                f"Objective({self.name!r}, 'min') or Objective({self.name!r}, 'max')."
+            )
+        if direction not in ("min", "max"):
+            raise ValueError(f"direction must be 'min' or 'max', but got {direction!r} for '{self.name}'.")
+        object.__setattr__(self, "direction", direction)
+
+    @property
+    def mode(self) -> str:
+        """Ray Tune's spelling of the direction."""
+        return self.direction  # type: ignore[return-value]
+
+    def better(self, a: float, b: float) -> bool:
+        """Whether value ``a`` is strictly better than ``b``."""
+        return a > b if self.direction == "max" else a < b
+
+    @classmethod
+    def coerce(cls, value: Objective | str | tuple | dict) -> Objective:
+        """Accept ``"val_loss"``, ``("val_loss", "min")``, ``{"name":..., "direction":...}``,
+        or a Keras Tuner ``Objective`` (anything with ``name`` and ``direction``)."""
+        if isinstance(value, Objective):
+            return value
+        if isinstance(value, str):
+            return cls(value)
+        if isinstance(value, tuple) and len(value) == 2:
+            return cls(*value)
+        if isinstance(value, dict):
+            return cls(value.get("name"), value.get("direction"))
+        if hasattr(value, "name") and hasattr(value, "direction"):
+            return cls(value.name, value.direction)
+        raise TypeError(
+            "objective must be a metric name, an Objective or (name, direction), "
+            f"but got {value!r}."
+        )

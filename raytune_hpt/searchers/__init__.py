@@ -1,0 +1,114 @@
+"""Searchers by name: which hyperparameter values the next trial gets.
+
+Every searcher is a Ray Tune ``Searcher`` built from the discovered
+:class:`~raytune_hpt.HyperParameters` space. A name (``"bayesopt"``) or a dict
+(``{"type": "bayesopt", "random_initial": 4}``) picks one from :data:`SEARCHERS`;
+a ready Ray ``Searcher`` instance is used as it is.
+
+| name | what | module |
+|---|---|---|
+| ``random`` | seeded uniform sampling, conditional branches respected | ``basic.py`` |
+| ``grid`` | every combination of active values, in order | ``basic.py`` |
+| ``bayesopt`` | Gaussian-process BO on mixed spaces (bayesian-optimization 3) | ``bayesopt.py`` |
+| ``hyperopt`` | TPE through Ray's ``HyperOptSearch`` (extra ``hyperopt``) | ``ray_wrappers.py`` |
+| ``optuna`` | TPE through Ray's ``OptunaSearch`` (extra ``optuna``) | ``ray_wrappers.py`` |
+"""
+
+from __future__ import annotations
+
+import importlib
+import inspect
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from ray.tune.search import Searcher
+
+    from raytune_hpt.hyperparameters import HyperParameters
+
+__all__ = ["SEARCHERS", "create_searcher", "validate_searcher"]
+
+# name -> "module:factory"; imported only when chosen.
+SEARCHERS: dict[str, str] = {
+    "bayesopt": "raytune_hpt.searchers.bayesopt:BayesOptSearcher",
+    "grid": "raytune_hpt.searchers.basic:GridSearcher",
+    "hyperopt": "raytune_hpt.searchers.ray_wrappers:hyperopt_searcher",
+    "optuna": "raytune_hpt.searchers.ray_wrappers:optuna_searcher",
+    "random": "raytune_hpt.searchers.basic:RandomSearcher",
+}
+
+
+def _split(spec: Any) -> tuple[str, dict[str, Any]]:
+    if isinstance(spec, str):
+        name, options = spec, {}
+    elif isinstance(spec, dict):
+        options = dict(spec)
+        name = options.pop("type", None)
+    else:
+        raise TypeError(
+            "searcher must be a name, a dict with a 'type' key or a ray.tune.search.Searcher, "
+            f"but got {spec!r}."
+        )
+    if name not in SEARCHERS:
+        raise ValueError(f"searcher must be one of {sorted(SEARCHERS)}; got {name!r}.")
+    return name, options
+
+
+def _factory(name: str) -> Any:
+    module, attribute = SEARCHERS[name].split(":")
+    return getattr(importlib.import_module(module), attribute)
+
+
+def validate_searcher(spec: Any) -> None:
+    """Check a searcher spec (name and option names) without building anything."""
+    if _is_ray_searcher(spec):
+        return
+    name, options = _split(spec)
+    factory = _factory(name)
+    accepted = inspect.signature(factory).parameters
+    if any(p.kind is p.VAR_KEYWORD for p in accepted.values()):
+        return
+    allowed = sorted(set(accepted) - {"space", "metric", "mode", "seed", "max_trials"})
+    unknown = sorted(set(options) - set(allowed))
+    if unknown:
+        raise ValueError(f"searcher '{name}' takes the options {allowed}; got unknown {unknown}.")
+
+
+def _is_ray_searcher(spec: Any) -> bool:
+    try:
+        from ray.tune.search import SearchAlgorithm, Searcher
+    except ImportError:  # pragma: no cover - ray is a dependency
+        return False
+    return isinstance(spec, (Searcher, SearchAlgorithm))
+
+
+def create_searcher(
+    spec: Any,
+    *,
+    space: HyperParameters,
+    metric: str,
+    mode: str,
+    seed: int | None = None,
+    max_trials: int | None = None,
+) -> Searcher:
+    """Build the searcher ``spec`` names over ``space``.
+
+    Args:
+        spec: a name from :data:`SEARCHERS`, ``{"type": name, **options}`` or a Ray ``Searcher``.
+        space: the discovered hyperparameters.
+        metric: the objective's name.
+        mode: ``"min"`` or ``"max"``.
+        seed: makes the sequence of suggestions repeatable.
+        max_trials: the trial budget (some searchers plan with it).
+
+    Raises:
+        ValueError: for an unknown name or option, or a space the searcher cannot handle.
+    """
+    if _is_ray_searcher(spec):
+        return spec
+    validate_searcher(spec)
+    name, options = _split(spec)
+    factory = _factory(name)
+    accepted = inspect.signature(factory).parameters
+    context = {"space": space, "metric": metric, "mode": mode, "seed": seed, "max_trials": max_trials}
+    kwargs = {k: v for k, v in context.items() if k in accepted}
+    return factory(**kwargs, **options)

@@ -42,6 +42,9 @@ class ObjectiveNotLoggedError(ConfigurationError):
             "model.compile(metrics=...) and pass validation data for a 'val_' metric."
         )
 
+    def __reduce__(self) -> tuple:  # travels from a Ray worker back to the driver
+        return (type(self), (self.objective, self.logged))
+
 
 class TrialFailedError(RaytuneHptError):
     """A trial raised; its error is recorded and the search continues."""

@@ -1,0 +1,52 @@
+"""raytune_hpt: Keras Tuner-style hyperparameter search for Keras models on Ray Tune.
+
+Importing the package is cheap: TensorFlow and Ray are imported when a search runs.
+
+Example:
+    >>> import raytune_hpt as rth
+    >>> tuner = rth.Tuner(build_model, objective="val_accuracy", searcher="bayesopt",
+    ...                   scheduler="asha", max_trials=20)                 # doctest: +SKIP
+    >>> tuner.search(x, y, validation_data=(xv, yv), epochs=10)          # doctest: +SKIP
+"""
+
+from __future__ import annotations
+
+from importlib import import_module
+from typing import Any
+
+__version__ = "0.1.0"
+
+__all__ = [
+    "ConfigurationError",
+    "ExperimentResults",
+    "HyperModel",
+    "HyperParameters",
+    "Objective",
+    "TrialFailedError",
+    "Tuner",
+    "__version__",
+    "load_results",
+]
+
+# name -> module; imported on first use so `import raytune_hpt` stays fast.
+_LAZY = {
+    "ConfigurationError": "raytune_hpt.errors",
+    "ExperimentResults": "raytune_hpt.results",
+    "HyperModel": "raytune_hpt.hypermodel",
+    "HyperParameters": "raytune_hpt.hyperparameters",
+    "Objective": "raytune_hpt.objective",
+    "TrialFailedError": "raytune_hpt.errors",
+    "Tuner": "raytune_hpt.tuner",
+}
+
+
+def __getattr__(name: str) -> Any:
+    if name == "load_results":
+        return import_module("raytune_hpt.results").load
+    if name in _LAZY:
+        return getattr(import_module(_LAZY[name]), name)
+    raise AttributeError(f"module 'raytune_hpt' has no attribute {name!r}")
+
+
+def __dir__() -> list[str]:
+    return sorted(__all__)

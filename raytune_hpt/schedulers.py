@@ -1,0 +1,131 @@
+"""Trial schedulers by name: which running trials to stop (or pause) early.
+
+``fifo`` runs every trial to the end; ``asha``, ``hyperband`` and ``median`` cut bad trials
+using the per-epoch reports. Time is counted in epochs (the ``epoch`` key every trial
+reports), so ``max_t`` defaults to the search's ``epochs``.
+
+A name (``"asha"``) or a dict (``{"type": "asha", "grace_period": 1}``) picks one from
+:data:`SCHEDULERS`; a Ray ``TrialScheduler`` instance is used as it is.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+__all__ = ["SCHEDULERS", "TIME_ATTR", "create_scheduler", "validate_scheduler"]
+
+TIME_ATTR = "epoch"
+
+
+def _positive(name: str, value: Any, *, integer: bool = True, above: float = 0) -> None:
+    kind = int if integer else (int, float)
+    if isinstance(value, bool) or not isinstance(value, kind) or not value > above:
+        what = "an integer" if integer else "a number"
+        raise ValueError(f"scheduler option {name} must be {what} > {above}, but got {value!r}.")
+
+
+def _fifo(epochs: int) -> Any:
+    from ray.tune.schedulers import FIFOScheduler
+
+    return FIFOScheduler()
+
+
+def _asha(epochs: int, max_t: int | None = None, grace_period: int = 1,
+          reduction_factor: float = 3, brackets: int = 1) -> Any:
+    """Asynchronous successive halving: stops trials below the top 1/reduction_factor."""
+    from ray.tune.schedulers import ASHAScheduler
+
+    max_t = max_t or epochs
+    _positive("max_t", max_t)
+    _positive("grace_period", grace_period)
+    _positive("reduction_factor", reduction_factor, integer=False, above=1)
+    _positive("brackets", brackets)
+    if grace_period > max_t:
+        raise ValueError(
+            f"scheduler option `grace_period <= max_t` must hold, but got grace_period="
+            f"{grace_period}, max_t={max_t} (max_t defaults to the search's epochs)."
+        )
+    return ASHAScheduler(time_attr=TIME_ATTR, max_t=max_t, grace_period=grace_period,
+                         reduction_factor=reduction_factor, brackets=brackets)
+
+
+def _hyperband(epochs: int, max_t: int | None = None, reduction_factor: float = 3) -> Any:
+    """Synchronous HyperBand: pauses trials at each rung and resumes the best from checkpoints."""
+    from ray.tune.schedulers import HyperBandScheduler
+
+    max_t = max_t or epochs
+    _positive("max_t", max_t)
+    _positive("reduction_factor", reduction_factor, integer=False, above=1)
+    return HyperBandScheduler(time_attr=TIME_ATTR, max_t=max_t, reduction_factor=reduction_factor)
+
+
+def _median(epochs: int, grace_period: int = 1, min_samples_required: int = 3) -> Any:
+    """Stops a trial whose best result is below the median of the others' running averages."""
+    from ray.tune.schedulers import MedianStoppingRule
+
+    _positive("grace_period", grace_period)
+    _positive("min_samples_required", min_samples_required)
+    return MedianStoppingRule(time_attr=TIME_ATTR, grace_period=grace_period,
+                              min_samples_required=min_samples_required)
+
+
+SCHEDULERS: dict[str, Callable[..., Any]] = {
+    "asha": _asha,
+    "fifo": _fifo,
+    "hyperband": _hyperband,
+    "median": _median,
+}
+
+
+def _split(spec: Any) -> tuple[str, dict[str, Any]]:
+    if isinstance(spec, str):
+        name, options = spec, {}
+    elif isinstance(spec, dict):
+        options = dict(spec)
+        name = options.pop("type", None)
+    else:
+        raise TypeError(
+            "scheduler must be a name, a dict with a 'type' key or a "
+            f"ray.tune.schedulers.TrialScheduler, but got {spec!r}."
+        )
+    if name not in SCHEDULERS:
+        raise ValueError(f"scheduler must be one of {sorted(SCHEDULERS)}; got {name!r}.")
+    return name, options
+
+
+def _is_ray_scheduler(spec: Any) -> bool:
+    from ray.tune.schedulers import TrialScheduler
+
+    return isinstance(spec, TrialScheduler)
+
+
+def validate_scheduler(spec: Any, epochs: int = 1) -> None:
+    """Check a scheduler spec, its option names and values, without starting anything."""
+    create_scheduler(spec, epochs=max(epochs, 1))
+
+
+def create_scheduler(spec: Any, *, epochs: int) -> Any:
+    """Build the scheduler ``spec`` names; ``max_t`` defaults to ``epochs``.
+
+    Raises:
+        ValueError: for an unknown name, an unknown option or an invalid value.
+    """
+    if not isinstance(spec, (str, dict)) and _is_ray_scheduler(spec):
+        return spec
+    name, options = _split(spec)
+    factory = SCHEDULERS[name]
+    import inspect
+
+    allowed = sorted(set(inspect.signature(factory).parameters) - {"epochs"})
+    unknown = sorted(set(options) - set(allowed))
+    if unknown:
+        raise ValueError(f"scheduler '{name}' takes the options {allowed}; got unknown {unknown}.")
+    return factory(epochs, **options)
+
+
+def needs_checkpoints_to_resume(scheduler: Any) -> bool:
+    """Whether the scheduler pauses trials (HyperBand) rather than only stopping them."""
+    from ray.tune.schedulers import HyperBandScheduler
+
+    return type(scheduler) is HyperBandScheduler

@@ -1,0 +1,68 @@
+"""Paths that may be local folders or ``s3://``/``gs://`` URIs, through pyarrow's filesystems.
+
+Ray Tune resolves ``storage_path`` the same way (``pyarrow.fs.FileSystem.from_uri``), so
+whatever Ray can write to, these helpers can read from.
+"""
+
+from __future__ import annotations
+
+import os
+import posixpath
+
+__all__ = ["delete", "exists", "filesystem", "is_uri", "join", "normalize", "read_text", "write_text"]
+
+
+def is_uri(path: str) -> bool:
+    return "://" in path
+
+
+def normalize(path: str) -> str:
+    """An absolute local path, or the URI as given (without a trailing slash)."""
+    if is_uri(path):
+        return path.rstrip("/")
+    return os.path.abspath(os.path.expanduser(path))
+
+
+def join(base: str, *parts: str) -> str:
+    return posixpath.join(base, *parts) if is_uri(base) else os.path.join(base, *parts)
+
+
+def filesystem(path: str):
+    """``(pyarrow filesystem, path inside it)`` for a local path or a URI."""
+    import pyarrow.fs
+
+    if is_uri(path):
+        return pyarrow.fs.FileSystem.from_uri(path)
+    return pyarrow.fs.LocalFileSystem(), normalize(path)
+
+
+def exists(path: str) -> bool:
+    import pyarrow.fs
+
+    fs, inner = filesystem(path)
+    return fs.get_file_info(inner).type != pyarrow.fs.FileType.NotFound
+
+
+def delete(path: str) -> None:
+    fs, inner = filesystem(path)
+    fs.delete_dir(inner)
+
+
+def read_text(path: str) -> str:
+    fs, inner = filesystem(path)
+    with fs.open_input_stream(inner) as stream:
+        return stream.read().decode("utf-8")
+
+
+def write_text(path: str, text: str) -> None:
+    """Write whole or not at all: into a temporary name, then renamed (on local disks)."""
+    fs, inner = filesystem(path)
+    fs.create_dir(posixpath.dirname(inner) if is_uri(path) else os.path.dirname(inner))
+    if is_uri(path):  # object stores publish an object only when its upload completes
+        with fs.open_output_stream(inner) as stream:
+            stream.write(text.encode("utf-8"))
+        return
+    temporary = f"{inner}.tmp-{os.getpid()}"
+    with open(temporary, "w", encoding="utf-8") as file:
+        file.write(text)
+    os.replace(temporary, inner)

@@ -1,0 +1,220 @@
+"""What runs on a Ray worker for one trial.
+
+``run_trial`` is a Ray Tune function trainable. The Tuner wraps it with
+``tune.with_parameters`` so the training data goes into Ray's object store once and every
+trial reads the same copy, and with ``tune.with_resources`` for the per-trial request.
+Workers are reused between trials, so TensorFlow is imported and configured once per worker.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+
+from raytune_hpt.hyperparameters import HyperParameters
+from raytune_hpt.objective import Objective
+from raytune_hpt.resources import configure_tensorflow
+
+__all__ = ["TrialSpec", "check_fit_data", "fit_result_metrics", "run_trial"]
+
+
+@dataclass
+class TrialSpec:
+    """Everything a trial needs besides its config and the data."""
+
+    hypermodel: Any
+    space: HyperParameters
+    objective: Objective
+    epochs: int
+    fit_kwargs: dict[str, Any] = field(default_factory=dict)
+    cv: int | None = None
+    cpus: float = 1.0
+    seed: int | None = None
+    checkpoint: bool = True
+
+
+def _length(name: str, array: Any) -> int | None:
+    try:
+        return len(array)
+    except TypeError:
+        return None
+
+
+def _check_finite(name: str, array: Any) -> None:
+    if isinstance(array, np.ndarray) and np.issubdtype(array.dtype, np.floating):
+        bad = int(np.count_nonzero(~np.isfinite(array)))
+        if bad:
+            raise ValueError(
+                f"{name} must hold only finite numbers, but it has {bad} NaN or infinite "
+                f"value(s) out of {array.size}; impute or drop them before the search."
+            )
+
+
+def check_fit_data(x: Any, y: Any, *, validation_data: Any, cv: int | None,
+                   fit_kwargs: dict[str, Any]) -> dict[str, Any]:
+    """Check the data given to ``search`` and shape it for the object store.
+
+    Raises:
+        ValueError/TypeError: no data, lengths that differ, NaNs, or cross-validation on
+            something that is not an array.
+    """
+    if x is None:
+        raise ValueError("search() needs training data: pass x (and y), or x as a loader function.")
+    if callable(x) and not hasattr(x, "shape"):
+        if y is not None or validation_data is not None or cv:
+            raise ValueError(
+                "With x as a loader function, the loader returns x, y and validation_data "
+                "itself; y, validation_data and cv must not be given."
+            )
+        return {"loader": x}
+    type_name = type(x).__module__ + "." + type(x).__name__
+    if "tensorflow" in type_name and "Dataset" in type_name:
+        raise TypeError(
+            "A tf.data.Dataset cannot be shipped to Ray workers; pass x as a zero-argument "
+            "function that builds the dataset on the worker."
+        )
+    for name, array in (("x", x), ("y", y)):
+        _check_finite(name, array)
+    if y is not None and _length("x", x) is not None and _length("x", x) != _length("y", y):
+        raise ValueError(
+            f"x and y must have the same number of samples, but got {_length('x', x)} and "
+            f"{_length('y', y)}."
+        )
+    if validation_data is not None:
+        if not isinstance(validation_data, (tuple, list)) or len(validation_data) not in (2, 3):
+            raise TypeError(
+                "validation_data must be a tuple (x_val, y_val), but got "
+                f"{type(validation_data).__name__}."
+            )
+        xv, yv = validation_data[0], validation_data[1]
+        _check_finite("validation_data[0]", xv)
+        if _length("xv", xv) != _length("yv", yv):
+            raise ValueError(
+                f"validation_data's x and y must have the same number of samples, but got "
+                f"{_length('xv', xv)} and {_length('yv', yv)}."
+            )
+        validation_data = tuple(validation_data)
+    if cv:
+        if not isinstance(x, np.ndarray) or not isinstance(y, np.ndarray):
+            raise TypeError("cv needs x and y as numpy arrays.")
+        if validation_data is not None or fit_kwargs.get("validation_split"):
+            raise ValueError("cv makes its own validation folds; do not also give validation data.")
+        if len(x) < cv:
+            raise ValueError(f"cv={cv} needs at least {cv} samples, but x has {len(x)}.")
+    return {"x": x, "y": y, "validation_data": validation_data}
+
+
+# A data loader (a zero-argument callable) runs once per worker, not once per trial.
+_loaded: dict[int, dict[str, Any]] = {}
+
+
+def _materialize(data: dict[str, Any]) -> dict[str, Any]:
+    loader: Callable[[], Any] | None = data.get("loader")
+    if loader is None:
+        return data
+    key = id(loader)
+    if key not in _loaded:
+        loaded = loader()
+        if not isinstance(loaded, dict):
+            loaded = {"x": loaded}
+        _loaded.clear()
+        _loaded[key] = loaded
+    return _loaded[key]
+
+
+def _folds(data: dict[str, Any], cv: int | None, seed: int | None) -> list[tuple[tuple, dict]]:
+    """(positional fit args, fit kwargs) for each fold; a single fold without cross-validation."""
+    x, y = data.get("x"), data.get("y")
+    extra = {k: v for k, v in data.items() if k not in ("x", "y", "loader") and v is not None}
+    if not cv:
+        return [((x,) if y is None else (x, y), extra)]
+    n = len(x)
+    order = np.random.default_rng(seed or 0).permutation(n)
+    folds = []
+    for k, held_out in enumerate(np.array_split(order, cv)):
+        train = np.setdiff1d(order, held_out, assume_unique=True)
+        folds.append(((x[train], y[train]), {"validation_data": (x[held_out], y[held_out])}))
+    return folds
+
+
+def fit_result_metrics(result: Any, objective: Objective) -> dict[str, float]:
+    """What a ``HyperModel.fit`` returned (History, dict or float) as final metrics."""
+    if result is None:
+        return {}
+    if hasattr(result, "history"):
+        return {k: float(v[-1]) for k, v in result.history.items() if v}
+    if isinstance(result, dict):
+        return {k: float(v) for k, v in result.items()}
+    if isinstance(result, (int, float, np.floating)):
+        return {objective.name: float(result)}
+    raise TypeError(
+        "HyperModel.fit must return a History, a dict of metrics or a float, but returned "
+        f"{type(result).__name__}."
+    )
+
+
+def _where(spec: TrialSpec) -> dict[str, Any]:
+    import ray
+
+    context = ray.get_runtime_context()
+    return {"node_id": context.get_node_id(), "pid": os.getpid(),
+            "gpu_ids": ",".join(str(g) for g in ray.get_gpu_ids())}
+
+
+def run_trial(config: dict[str, Any], *, spec: TrialSpec, data: dict[str, Any]) -> None:
+    """Build, (restore,) train and report one trial. Ray Tune calls this on a worker."""
+    configure_tensorflow(spec.cpus)
+    import keras
+    from ray import tune
+
+    from raytune_hpt.callbacks import EpochReporter, LastLogs, ReportCallback, load_checkpoint
+    from raytune_hpt.hypermodel import check_model, has_custom_fit
+
+    keras.backend.clear_session()
+    if spec.seed is not None:
+        keras.utils.set_random_seed(spec.seed)
+    hp = spec.space.copy(config)
+    folds = _folds(_materialize(data), spec.cv, spec.seed)
+    models = []
+    for _ in folds:
+        model = spec.hypermodel.build(hp)
+        check_model(model, needs_compile=not has_custom_fit(spec.hypermodel))
+        models.append(model)
+
+    start_epoch = 0
+    checkpoint = tune.get_checkpoint()
+    if checkpoint is not None:
+        with checkpoint.as_directory() as folder:
+            start_epoch = load_checkpoint(folder, models)
+    reporter = EpochReporter(spec.objective, models, extra=_where(spec), checkpoint=spec.checkpoint)
+    fit_kwargs = {"verbose": 0, **spec.fit_kwargs}
+    user_callbacks = list(fit_kwargs.pop("callbacks", None) or [])
+    if start_epoch >= spec.epochs:
+        return
+
+    if len(folds) == 1:
+        args, extra = folds[0]
+        result = spec.hypermodel.fit(
+            hp, models[0], *args, **extra, epochs=spec.epochs, initial_epoch=start_epoch,
+            callbacks=[ReportCallback(reporter), *user_callbacks], **fit_kwargs,
+        )
+        if reporter.reports == 0:  # a custom fit that trained without our callback
+            reporter.report(spec.epochs - 1, fit_result_metrics(result, spec.objective))
+        return
+
+    for epoch in range(start_epoch, spec.epochs):
+        logs = []
+        for model, (args, extra) in zip(models, folds):
+            collector = LastLogs()
+            spec.hypermodel.fit(hp, model, *args, **extra, epochs=epoch + 1, initial_epoch=epoch,
+                                callbacks=[collector, *user_callbacks], **fit_kwargs)
+            logs.append(collector.logs)
+        mean = {k: float(np.mean([float(fold[k]) for fold in logs]))
+                for k in logs[0] if all(k in fold for fold in logs)}
+        reporter.report(epoch, mean, fold_logs=logs)
+        if reporter.stop:
+            break

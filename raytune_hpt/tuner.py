@@ -1,0 +1,283 @@
+"""``Tuner``: a Keras Tuner-shaped front over one Ray Tune experiment.
+
+``Tuner(...)`` checks its arguments; ``search(...)`` discovers the space by building the
+model, puts the data in Ray's object store once, assembles ``ray.tune.Tuner`` (searcher,
+scheduler, per-trial resources, reused workers, per-epoch checkpoints) and runs it. As in
+Keras Tuner, an experiment that already exists under the same name is resumed unless
+``overwrite=True``.
+"""
+
+from __future__ import annotations
+
+import datetime
+import json
+import logging
+import os
+import sys
+from typing import Any
+
+from raytune_hpt import storage
+from raytune_hpt.errors import ConfigurationError, SearchAbortedError
+from raytune_hpt.hypermodel import as_hypermodel, discover_space, has_custom_fit
+from raytune_hpt.hyperparameters import HyperParameters
+from raytune_hpt.objective import Objective
+from raytune_hpt.resources import Resources
+from raytune_hpt.results import METADATA_FILE, ExperimentResults
+from raytune_hpt.schedulers import create_scheduler, validate_scheduler
+from raytune_hpt.searchers import create_searcher, validate_searcher
+from raytune_hpt.trainable import TrialSpec, check_fit_data, run_trial
+
+__all__ = ["Tuner"]
+
+logger = logging.getLogger(__name__)
+
+DEFAULT_STORAGE_PATH = os.path.join("~", "ray_results")
+
+
+def _check_int(name: str, value: Any, minimum: int, *, optional: bool = False) -> None:
+    if optional and value is None:
+        return
+    if isinstance(value, bool) or not isinstance(value, int) or value < minimum:
+        raise ValueError(f"{name} must be an integer >= {minimum}, but got {value!r}.")
+
+
+class Tuner:
+    """Tune a Keras model's hyperparameters with Ray Tune.
+
+    Args:
+        hypermodel: a Keras Tuner-style ``build_model(hp)`` returning a compiled model, an
+            :class:`~raytune_hpt.HyperModel`, or a ``keras_tuner.HyperModel``.
+        objective: a metric Keras logs (``"val_accuracy"``), an :class:`Objective`, or
+            ``(name, "min"|"max")``; the direction is inferred for the usual metrics.
+        searcher: ``"random"``, ``"grid"``, ``"bayesopt"``, ``"hyperopt"``, ``"optuna"``,
+            ``{"type": name, **options}``, or a Ray ``Searcher``.
+        scheduler: ``"fifo"``, ``"asha"``, ``"hyperband"``, ``"median"``,
+            ``{"type": name, **options}``, or a Ray ``TrialScheduler``.
+        max_trials: the number of trials (grid search stops earlier when exhausted).
+        hyperparameters: hyperparameters declared up front; their domains win over the
+            model's declarations.
+        resources: per trial, ``{"cpu": 1, "gpu": 0}``; ``gpu`` may be a fraction.
+        max_concurrent_trials: cap on trials running at once (default: as resources allow).
+        storage_path: a local folder or a ``s3://``/``gs://`` URI; default ``~/ray_results``.
+        name: the experiment's folder under ``storage_path``; default: a timestamped name.
+        seed: makes the searcher and each trial's weight initialisation repeatable.
+        overwrite: start afresh even if the experiment exists (default: resume it).
+        max_failures: how often a failing trial is retried.
+        verbose: Ray Tune's console verbosity (0 silent, 1 status, 2 results).
+        address: a Ray cluster to connect to (``"auto"``); default: start Ray locally.
+
+    Example:
+        >>> tuner = Tuner(build_model, objective="val_accuracy", searcher="bayesopt",
+        ...               scheduler="asha", max_trials=20)          # doctest: +SKIP
+        >>> tuner.search(x, y, validation_data=(xv, yv), epochs=10)  # doctest: +SKIP
+        >>> tuner.get_best_hyperparameters()[0].values              # doctest: +SKIP
+    """
+
+    def __init__(
+        self,
+        hypermodel: Any,
+        objective: Any = "val_loss",
+        *,
+        searcher: Any = "random",
+        scheduler: Any = "fifo",
+        max_trials: int = 10,
+        hyperparameters: HyperParameters | None = None,
+        resources: Resources | dict | None = None,
+        max_concurrent_trials: int | None = None,
+        storage_path: str | None = None,
+        name: str | None = None,
+        seed: int | None = None,
+        overwrite: bool = False,
+        max_failures: int = 0,
+        verbose: int = 1,
+        address: str | None = None,
+    ) -> None:
+        self.hypermodel = as_hypermodel(hypermodel)
+        self.objective = Objective.coerce(objective)
+        validate_searcher(searcher)
+        validate_scheduler(scheduler)
+        _check_int("max_trials", max_trials, 1)
+        _check_int("max_concurrent_trials", max_concurrent_trials, 1, optional=True)
+        _check_int("max_failures", max_failures, -1)
+        _check_int("seed", seed, 0, optional=True)
+        if hyperparameters is not None and not isinstance(hyperparameters, HyperParameters):
+            raise TypeError(
+                f"hyperparameters must be a raytune_hpt.HyperParameters, but got {hyperparameters!r}."
+            )
+        self.searcher, self.scheduler = searcher, scheduler
+        self.max_trials = max_trials
+        self.hyperparameters = hyperparameters
+        self.resources = Resources.coerce(resources)
+        self.max_concurrent_trials = max_concurrent_trials
+        self.storage_path = storage.normalize(storage_path or DEFAULT_STORAGE_PATH)
+        model_name = getattr(self.hypermodel, "name", None) or "search"
+        self.name = name or f"{model_name}_{datetime.datetime.now():%Y-%m-%d_%H-%M-%S}"
+        if "/" in self.name or not self.name.strip():
+            raise ValueError(f"name must be a folder name without '/', but got {self.name!r}.")
+        self.seed, self.overwrite = seed, overwrite
+        self.max_failures, self.verbose, self.address = max_failures, verbose, address
+        self.space: HyperParameters | None = None
+        self._results: ExperimentResults | None = None
+
+    @property
+    def experiment_path(self) -> str:
+        """Where Ray Tune keeps this experiment: ``<storage_path>/<name>``."""
+        return storage.join(self.storage_path, self.name)
+
+    # -- running ------------------------------------------------------------------------
+    def search(self, x: Any = None, y: Any = None, *, validation_data: Any = None,
+               epochs: int = 1, cv: int | None = None, **fit_kwargs: Any) -> ExperimentResults:
+        """Run the search; arguments are those of ``keras.Model.fit``.
+
+        Args:
+            x, y: training data (numpy arrays), or ``x`` a zero-argument callable run once
+                on each worker that returns a dict with keys among ``x``, ``y`` and
+                ``validation_data`` (for ``tf.data`` pipelines and large files).
+            validation_data: ``(x_val, y_val)``; or use ``validation_split=...``.
+            epochs: epochs per trial (the schedulers' ``max_t``).
+            cv: K-fold cross-validation inside each trial; the objective is the fold mean.
+            **fit_kwargs: any other ``fit`` argument, e.g. ``batch_size``.
+
+        Returns:
+            The experiment's results, best trial first in :meth:`ExperimentResults.summary`.
+
+        Raises:
+            ConfigurationError: bad input, found before any trial starts, or an objective the
+                model never logs (found at the first epoch; the search stops).
+            SearchAbortedError: the first trials all failed with the same error.
+        """
+        import ray
+        from ray import tune
+
+        from raytune_hpt.supervision import SearchGuard
+
+        _check_int("epochs", epochs, 1)
+        _check_int("cv", cv, 2, optional=True)
+        data = check_fit_data(x, y, validation_data=validation_data, cv=cv, fit_kwargs=fit_kwargs)
+        create_scheduler(self.scheduler, epochs=epochs)  # bad max_t/grace_period fail here
+        discovery_args = () if callable(x) and y is None else ((x,) if y is None else (x, y))
+        self.space = discover_space(
+            self.hypermodel, self.hyperparameters, fit_args=discovery_args,
+            fit_kwargs={"validation_data": validation_data, "epochs": epochs, **fit_kwargs}
+            if has_custom_fit(self.hypermodel) else None,
+        )
+        searcher = create_searcher(self.searcher, space=self.space, metric=self.objective.name,
+                                   mode=self.objective.mode, seed=self.seed,
+                                   max_trials=self.max_trials)
+        num_samples = min(self.max_trials, len(searcher)) if hasattr(searcher, "__len__") else self.max_trials
+
+        if not ray.is_initialized():
+            ray.init(address=self.address, include_dashboard=False, log_to_driver=self.verbose > 1,
+                     configure_logging=False)
+        self.resources.check_feasible()
+        self._ship_model_code()
+
+        spec = TrialSpec(hypermodel=self.hypermodel, space=self.space, objective=self.objective,
+                         epochs=epochs, fit_kwargs=fit_kwargs, cv=cv, cpus=self.resources.cpu,
+                         seed=self.seed)
+        trainable = tune.with_resources(tune.with_parameters(run_trial, spec=spec, data=data),
+                                        self.resources.to_ray())
+        guard = SearchGuard(self.objective)
+        run_config = tune.RunConfig(
+            name=self.name,
+            storage_path=self.storage_path,
+            callbacks=self._callbacks(guard),
+            stop=guard,
+            failure_config=tune.FailureConfig(max_failures=self.max_failures),
+            checkpoint_config=tune.CheckpointConfig(
+                num_to_keep=1, checkpoint_score_attribute=self.objective.name,
+                checkpoint_score_order=self.objective.mode,
+            ),
+            verbose=self.verbose,
+        )
+        tune_config = tune.TuneConfig(
+            search_alg=searcher, scheduler=create_scheduler(self.scheduler, epochs=epochs),
+            num_samples=num_samples, metric=self.objective.name, mode=self.objective.mode,
+            reuse_actors=True, max_concurrent_trials=self.max_concurrent_trials,
+        )
+        os.environ["TUNE_DISABLE_AUTO_CALLBACK_LOGGERS"] = "1"  # we pass the loggers we want
+        ray_tuner = self._resume_or_create(trainable, tune_config, run_config, epochs)
+        grid = ray_tuner.fit()
+        guard.raise_if_aborted()
+        self._results = ExperimentResults.from_result_grid(grid, self._metadata(epochs))
+        return self._results
+
+    def _callbacks(self, guard: Any) -> list:
+        from ray.tune.logger import CSVLoggerCallback, JsonLoggerCallback
+
+        return [CSVLoggerCallback(), JsonLoggerCallback(), guard]
+
+    def _metadata(self, epochs: int) -> dict[str, Any]:
+        return {
+            "objective": {"name": self.objective.name, "direction": self.objective.direction},
+            "space": self.space.get_config() if self.space else {"space": []},
+            "searcher": self.searcher if isinstance(self.searcher, (str, dict)) else type(self.searcher).__name__,
+            "scheduler": self.scheduler if isinstance(self.scheduler, (str, dict)) else type(self.scheduler).__name__,
+            "max_trials": self.max_trials,
+            "epochs": epochs,
+            "resources": self.resources.to_ray(),
+            "seed": self.seed,
+        }
+
+    def _resume_or_create(self, trainable: Any, tune_config: Any, run_config: Any, epochs: int) -> Any:
+        from ray import tune
+
+        path = self.experiment_path
+        if storage.exists(path) and self.overwrite:
+            storage.delete(path)
+        if storage.exists(path) and tune.Tuner.can_restore(path):
+            logger.info("Resuming the experiment at %s (overwrite=True starts afresh).", path)
+            restored = tune.Tuner.restore(path, trainable, resume_errored=True)
+            # The restored run keeps its searcher and scheduler state; the callbacks and the
+            # guard are this process's and must be given again.
+            restored_config = restored._local_tuner.get_run_config()
+            restored_config.callbacks, restored_config.stop = run_config.callbacks, run_config.stop
+            return restored
+        storage.write_text(storage.join(path, METADATA_FILE),
+                           json.dumps(self._metadata(epochs), indent=2, default=str))
+        return tune.Tuner(trainable, tune_config=tune_config, run_config=run_config)
+
+    def _ship_model_code(self) -> None:
+        """Pickle the model's module by value when workers could not import it by name."""
+        from ray import cloudpickle
+
+        target = getattr(self.hypermodel, "_build", self.hypermodel)
+        module_name = getattr(target, "__module__", None) or type(target).__module__
+        module = sys.modules.get(module_name)
+        if module is None or module_name == "__main__" or module_name.startswith("raytune_hpt."):
+            return
+        path = os.path.abspath(getattr(module, "__file__", "") or "")
+        if "site-packages" in path or "dist-packages" in path or not path:
+            return
+        cloudpickle.register_pickle_by_value(module)
+
+    # -- results (Keras Tuner's names) -----------------------------------------------------
+    @property
+    def results(self) -> Any:
+        """The underlying ``ray.tune.ResultGrid`` of the last search."""
+        return self._require_results().result_grid
+
+    def _require_results(self) -> ExperimentResults:
+        if self._results is None:
+            raise RuntimeError("No results yet: call search() first.")
+        return self._results
+
+    def get_best_hyperparameters(self, num_trials: int = 1) -> list[HyperParameters]:
+        """The best trials' hyperparameters, best first (``.values`` is a dict)."""
+        results = self._require_results()
+        return [self.space.copy(values) for values in results.best_hyperparameters(num_trials)]
+
+    def get_best_models(self, num_models: int = 1) -> list[Any]:
+        """The best trials' models at their best epoch, restored from checkpoints."""
+        results = self._require_results()
+        models = []
+        for trial in results.ranked_trials()[:num_models]:
+            hp = self.space.copy(trial.hyperparameters)
+            models.append(results.load_model(trial, build=lambda: self.hypermodel.build(hp)))
+        return models
+
+    def results_summary(self, num_trials: int = 10) -> str:
+        """Print and return a readable table of the best trials."""
+        text = self._require_results().summary(num_trials)
+        print(text)
+        return text

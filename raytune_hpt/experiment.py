@@ -528,6 +528,10 @@ def load_saved_experiment(experiment_path: str) -> Experiment:
     return parse_experiment(raw)
 
 
+def _describe(error: BaseException) -> str:
+    return f"{type(error).__name__}: {error}"
+
+
 def import_ref(ref: str, *, base_dir: str | None = None, field: str = "model") -> Any:
     """Import ``module:attr`` or ``path/to/file.py:attr``.
 
@@ -555,9 +559,9 @@ def import_ref(ref: str, *, base_dir: str | None = None, field: str = "model") -
             sys.modules[module_name] = module
             try:
                 spec.loader.exec_module(module)
-            except BaseException:
+            except Exception as error:
                 del sys.modules[module_name]
-                raise
+                raise ExperimentError(field, f"importing {str(file)!r} failed: {_describe(error)}") from None
             from ray import cloudpickle
 
             cloudpickle.register_pickle_by_value(module)
@@ -567,7 +571,9 @@ def import_ref(ref: str, *, base_dir: str | None = None, field: str = "model") -
         except ModuleNotFoundError as error:
             if error.name is not None and target.startswith(error.name):
                 raise ExperimentError(field, f"no module named {error.name!r} (from {ref!r})") from None
-            raise
+            raise ExperimentError(field, f"importing {target!r} failed: {_describe(error)}") from None
+        except Exception as error:
+            raise ExperimentError(field, f"importing {target!r} failed: {_describe(error)}") from None
     value: Any = module
     for part in attr.split("."):
         if not hasattr(value, part):
@@ -684,9 +690,22 @@ def storage_path(experiment: Experiment) -> str:
 
 
 def build_tuner(
-    experiment: Experiment, hypermodel: Any, *, overwrite: bool = False, verbose: int = 1
+    experiment: Experiment,
+    hypermodel: Any,
+    *,
+    overwrite: bool = False,
+    verbose: int = 1,
+    address: str | None = None,
 ) -> Any:
-    """The :class:`raytune_hpt.Tuner` an experiment describes."""
+    """The :class:`raytune_hpt.Tuner` an experiment describes.
+
+    Args:
+        experiment: the validated file.
+        hypermodel: what :func:`resolve` made of its ``model``.
+        overwrite: start afresh if the experiment exists (otherwise it is resumed).
+        verbose: Ray Tune's console verbosity.
+        address: a Ray cluster to connect to; default: start Ray locally.
+    """
     from raytune_hpt.tuner import Tuner
 
     return Tuner(
@@ -704,4 +723,5 @@ def build_tuner(
         overwrite=overwrite,
         max_failures=experiment.max_failures,
         verbose=verbose,
+        address=address,
     )

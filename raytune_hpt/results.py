@@ -33,6 +33,7 @@ _BOOKKEEPING = {
     "time_this_iter_s", "time_total_s", "pid", "hostname", "node_ip", "time_since_restore",
     "iterations_since_restore", "should_checkpoint", "node_id", "gpu_ids", "config",
 }
+_BOOKKEEPING_PREFIXES = ("config/", "tf_")
 
 
 @dataclass
@@ -58,6 +59,12 @@ class TrialRecord:
 
 def _finite(value: Any) -> bool:
     return isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value)
+
+
+def _user_metrics(row: dict[str, Any]) -> dict[str, float]:
+    """The metrics of one report, without Ray's bookkeeping and the config columns."""
+    return {k: float(v) for k, v in row.items()
+            if _finite(v) and k not in _BOOKKEEPING and not k.startswith(_BOOKKEEPING_PREFIXES)}
 
 
 def _progress_rows(trial_path: str) -> list[dict[str, Any]]:
@@ -108,11 +115,10 @@ class ExperimentResults:
     def _record(self, trial: Any, result: Any) -> TrialRecord:
         name, mode = self.objective.name, self.objective.mode
         rows = _metric_rows(result)
-        metrics = {k: float(v) for k, v in (rows[-1] if rows else result.metrics or {}).items()
-                   if _finite(v) and k not in _BOOKKEEPING and not k.startswith("config/")}
+        metrics = _user_metrics(rows[-1] if rows else result.metrics or {})
         scored = [r for r in rows if _finite(r.get(name))]
         best_row = (max if mode == "max" else min)(scored, key=lambda r: r[name]) if scored else {}
-        best_metrics = {k: float(v) for k, v in best_row.items() if _finite(v) and k not in _BOOKKEEPING and not k.startswith("config/")}
+        best_metrics = _user_metrics(best_row)
         if rows and not scored and name in (rows[-1] or {}):
             best_metrics = {name: math.nan}
         checkpoint = None

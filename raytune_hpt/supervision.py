@@ -9,6 +9,7 @@ clear error instead of ``max_trials`` identical failures.
 from __future__ import annotations
 
 import logging
+import os
 from typing import Any
 
 from ray.tune import Callback
@@ -23,8 +24,16 @@ logger = logging.getLogger(__name__)
 
 
 def _cause(trial: Any) -> BaseException | None:
+    """The exception a trial raised, read from the driver's copy of its error file."""
+    from ray import cloudpickle
+
     try:
-        error = trial.get_pickled_error()
+        local = trial.pickled_error_file  # written at once; the storage copy is synced later
+        if local and os.path.exists(local):
+            with open(local, "rb") as file:
+                error = cloudpickle.load(file)
+        else:
+            error = trial.get_pickled_error()
     except Exception:  # an unreadable error file must not break the search
         return None
     return getattr(error, "cause", None) or error

@@ -157,17 +157,19 @@ def fit_result_metrics(result: Any, objective: Objective) -> dict[str, float]:
     )
 
 
-def _where(spec: TrialSpec) -> dict[str, Any]:
+def _where(tf_setup: dict[str, Any]) -> dict[str, Any]:
+    """Where the trial runs and what TensorFlow was told, recorded with every report."""
     import ray
 
     context = ray.get_runtime_context()
     return {"node_id": context.get_node_id(), "pid": os.getpid(),
-            "gpu_ids": ",".join(str(g) for g in ray.get_gpu_ids())}
+            "gpu_ids": ",".join(str(g) for g in ray.get_gpu_ids()),
+            **{f"tf_{k}": v for k, v in tf_setup.items() if k != "pid"}}
 
 
 def run_trial(config: dict[str, Any], *, spec: TrialSpec, data: dict[str, Any]) -> None:
     """Build, (restore,) train and report one trial. Ray Tune calls this on a worker."""
-    configure_tensorflow(spec.cpus)
+    tf_setup = configure_tensorflow(spec.cpus)
     import keras
     from ray import tune
 
@@ -190,7 +192,7 @@ def run_trial(config: dict[str, Any], *, spec: TrialSpec, data: dict[str, Any]) 
     if checkpoint is not None:
         with checkpoint.as_directory() as folder:
             start_epoch = load_checkpoint(folder, models)
-    reporter = EpochReporter(spec.objective, models, extra=_where(spec), checkpoint=spec.checkpoint)
+    reporter = EpochReporter(spec.objective, models, extra=_where(tf_setup), checkpoint=spec.checkpoint)
     fit_kwargs = {"verbose": 0, **spec.fit_kwargs}
     user_callbacks = list(fit_kwargs.pop("callbacks", None) or [])
     if start_epoch >= spec.epochs:

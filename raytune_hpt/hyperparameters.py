@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import contextlib
 import math
+import numbers
 import random
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
@@ -141,8 +142,12 @@ class _Numeric(HyperParameter):
         super().__init__(name, default)
         kind = type(self).__name__
         for label, value in (("min_value", min_value), ("max_value", max_value)):
-            if isinstance(value, bool) or not isinstance(value, (int, float)):
+            if isinstance(value, bool) or not isinstance(value, numbers.Real):
                 raise TypeError(f"{kind} '{name}': {label} must be a number, but got {value!r}.")
+            if not math.isfinite(value):
+                raise ValueError(
+                    f"{kind} '{name}': {label} must be a finite number, but got {value!r}."
+                )
         if min_value > max_value:
             raise ValueError(
                 f"`min_value <= max_value` must hold, but got min_value={min_value}, "
@@ -171,6 +176,8 @@ class _Numeric(HyperParameter):
         self._values = self._enumerate() if step is not None else None
         if default is None:
             self.default = self._cast(min_value)
+        elif isinstance(default, bool) or not isinstance(default, numbers.Real):
+            raise TypeError(f"{kind} '{name}': default must be a number, but got {default!r}.")
         elif not (min_value <= default <= max_value):
             raise ValueError(
                 f"`min_value <= default <= max_value` must hold, but got default={default!r} "
@@ -183,12 +190,16 @@ class _Numeric(HyperParameter):
     def _enumerate(self) -> list:
         values, value, tolerance = [], self.min_value, 1e-9 * max(1.0, abs(self.max_value))
         while value <= self.max_value + tolerance and len(values) <= MAX_GRID_VALUES:
-            values.append(self._cast(value))
+            values.append(value)
             if self.sampling == "linear":
                 value = self.min_value + len(values) * self.step
             else:
                 value = self.min_value * self.step ** len(values)
-        return values
+        if self.sampling == "reverse_log":
+            # Keras Tuner mirrors the log grid so that it is dense near max_value:
+            # max_value + min_value - min_value * step**k, here in increasing order.
+            values = [self.max_value + self.min_value - v for v in reversed(values)]
+        return [self._cast(v) for v in values]
 
     def values_list(self) -> list | None:
         return list(self._values) if self._values is not None else None
@@ -243,9 +254,18 @@ class Int(_Numeric):
     type_name = "int"
 
     def __init__(self, name, min_value, max_value, step=None, sampling="linear", default=None):
-        for label, value in (("min_value", min_value), ("max_value", max_value), ("step", step)):
-            if value is not None and (isinstance(value, bool) or int(value) != value):
+        checked = (("min_value", min_value), ("max_value", max_value), ("step", step),
+                   ("default", default))
+        for label, value in checked:
+            if value is None:
+                continue
+            if (isinstance(value, bool) or not isinstance(value, numbers.Real)
+                    or not math.isfinite(value) or int(value) != value):
                 raise TypeError(f"Int '{name}': {label} must be an integer, but got {value!r}.")
+        # Plain ints, so that numpy integers do not leak into configs and results.
+        min_value, max_value = int(min_value), int(max_value)
+        step = int(step) if step is not None else None
+        default = int(default) if default is not None else None
         if step is None and (sampling or "linear") == "linear":
             step = 1
         super().__init__(name, min_value, max_value, step, sampling, default)
@@ -275,6 +295,10 @@ class Float(_Numeric):
 
     def __init__(self, name, min_value, max_value, step=None, sampling="linear", default=None):
         super().__init__(name, min_value, max_value, step, sampling, default)
+        # Plain floats, as in Keras Tuner (and no numpy scalars in configs and results).
+        self.min_value, self.max_value = float(self.min_value), float(self.max_value)
+        self.step = float(self.step) if self.step is not None else None
+        self.default = float(self.default)
 
     def _cast(self, value: float) -> float:
         return float(value)
@@ -500,6 +524,14 @@ class HyperParameters:
                 raise ValueError(
                     f"conditional_scope on '{parent_name}': {value!r} is not one of its values "
                     f"{allowed!r}."
+                )
+            if allowed is None and isinstance(parent, _Numeric) and not (
+                isinstance(value, numbers.Real) and not isinstance(value, bool)
+                and parent.min_value <= value <= parent.max_value
+            ):
+                raise ValueError(
+                    f"conditional_scope on '{parent_name}': the value must lie in "
+                    f"[{parent.min_value}, {parent.max_value}], but got {value!r}."
                 )
         self._scopes.append(condition)
         try:

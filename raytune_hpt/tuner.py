@@ -65,6 +65,8 @@ class Tuner:
         max_failures: how often a failing trial is retried.
         verbose: Ray Tune's console verbosity (0 silent, 1 status, 2 results).
         address: a Ray cluster to connect to (``"auto"``); default: start Ray locally.
+        tracking: trackers, e.g. ``{"tensorboard": True, "mlflow": "file:///tmp/mlruns"}``;
+            default TensorBoard only.
 
     Example:
         >>> tuner = Tuner(build_model, objective="val_accuracy", searcher="bayesopt",
@@ -91,6 +93,7 @@ class Tuner:
         max_failures: int = 0,
         verbose: int = 1,
         address: str | None = None,
+        tracking: dict[str, Any] | None = None,
     ) -> None:
         self.hypermodel = as_hypermodel(hypermodel)
         self.objective = Objective.coerce(objective)
@@ -116,6 +119,7 @@ class Tuner:
             raise ValueError(f"name must be a folder name without '/', but got {self.name!r}.")
         self.seed, self.overwrite = seed, overwrite
         self.max_failures, self.verbose, self.address = max_failures, verbose, address
+        self.tracking = tracking
         self.space: HyperParameters | None = None
         self._results: ExperimentResults | None = None
 
@@ -205,7 +209,11 @@ class Tuner:
     def _callbacks(self, guard: Any) -> list:
         from ray.tune.logger import CSVLoggerCallback, JsonLoggerCallback
 
-        return [CSVLoggerCallback(), JsonLoggerCallback(), guard]
+        from raytune_hpt.tracking import tracking_callbacks
+
+        trackers = tracking_callbacks(self.tracking, space=self.space, objective=self.objective,
+                                      experiment_path=self.experiment_path)
+        return [CSVLoggerCallback(), JsonLoggerCallback(), *trackers, guard]
 
     def _metadata(self, epochs: int) -> dict[str, Any]:
         return {

@@ -7,17 +7,23 @@ from dataclasses import dataclass
 
 __all__ = ["Objective", "infer_direction"]
 
-_MAX_WORDS = ("acc", "accuracy", "auc", "precision", "recall", "f1", "iou", "r2", "score")
-_MIN_WORDS = ("loss", "error", "mse", "mae", "mape", "rmse", "msle", "crossentropy", "hinge")
+_MAX_WORDS = ("acc", "accuracy", "auc", "precision", "recall", "f1", "iou", "r2", "score",
+              "io_u", "true_positives", "true_negatives")
+# Keras losses logged as metrics (Keras Tuner minimizes every name of keras.losses).
+_MIN_WORDS = ("loss", "error", "mse", "mae", "mape", "rmse", "msle", "crossentropy", "hinge",
+              "kl_divergence", "kld", "poisson", "logcosh", "log_cosh", "false_positives",
+              "false_negatives")
 
 
 def infer_direction(name: str) -> str | None:
     """``"max"`` or ``"min"`` for the usual Keras metric names, ``None`` when unsure."""
     words = set(re.split(r"[^a-z0-9]+", name.lower()))
     words |= {w.rstrip("0123456789") for w in words}
-    if words & set(_MIN_WORDS) or any(name.lower().endswith(w) for w in _MIN_WORDS):
+    # Keras numbers a second metric of the same kind: val_mean_io_u_1.
+    base = re.sub(r"_[0-9]+$", "", name.lower())
+    if words & set(_MIN_WORDS) or any(base.endswith(w) for w in _MIN_WORDS):
         return "min"
-    if words & set(_MAX_WORDS) or any(name.lower().endswith(w) for w in _MAX_WORDS):
+    if words & set(_MAX_WORDS) or any(base.endswith(w) for w in _MAX_WORDS):
         return "max"
     return None
 

@@ -82,8 +82,11 @@ def as_hypermodel(hypermodel: Any) -> Any:
 
 
 def has_custom_fit(hypermodel: Any) -> bool:
+    """Whether ``fit`` is overridden (ours and Keras Tuner's base ``fit`` only call model.fit)."""
     fit = getattr(type(hypermodel), "fit", None)
-    return fit is not None and fit is not HyperModel.fit and type(hypermodel).__name__ != "_FunctionHyperModel"
+    if fit is None or fit is HyperModel.fit or isinstance(hypermodel, _FunctionHyperModel):
+        return False
+    return not (getattr(fit, "__module__", "") or "").startswith("keras_tuner.")
 
 
 def check_model(model: Any, *, needs_compile: bool = True) -> None:

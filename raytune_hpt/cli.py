@@ -18,6 +18,7 @@ from __future__ import annotations
 import argparse
 import json
 import logging
+import os
 import sys
 import time
 from collections.abc import Callable, Sequence
@@ -32,10 +33,6 @@ __all__ = ["SUBCOMMANDS", "build_parser", "main"]
 logger = logging.getLogger(__name__)
 
 PROG = "raytune-hpt"
-
-
-class UsageError(Exception):
-    """A bad argument; the message starts with the argument's name."""
 
 
 class _Parser(argparse.ArgumentParser):
@@ -129,6 +126,11 @@ def _search(experiment: Any, *, overwrite: bool, address: str | None, verbose: i
     except KeyboardInterrupt:
         print(f"\nInterrupted. Continue it with: {PROG} resume {path}", file=sys.stderr)
         return 130
+    except (ValueError, TypeError) as error:
+        if isinstance(error, ConfigurationError):
+            raise
+        # Raised before any trial starts (data the Tuner rejects); trial errors are recorded.
+        raise ConfigurationError(f"data: {error}") from error
     except SearchAbortedError as error:
         print(f"{PROG}: the search was stopped: {error}", file=sys.stderr)
         print(f"Fix the model or data, then start again with --overwrite, or continue: "
@@ -349,6 +351,9 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: Sequence[str] | None = None) -> int:
     """Run the command line; returns the exit code."""
     args = build_parser().parse_args(argv)
+    # TensorFlow's C++ start-up chatter buries the progress display; set before TF or Ray
+    # (whose workers inherit it) start, unless the user chose a level.
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
     logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
     try:
         return args.handler(args)

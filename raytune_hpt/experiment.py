@@ -532,46 +532,114 @@ def _describe(error: BaseException) -> str:
     return f"{type(error).__name__}: {error}"
 
 
+def _top_level_names(source: str) -> set[str] | None:
+    """Names a module binds at top level, or ``None`` when it may bind others dynamically."""
+    import ast
+
+    try:
+        tree = ast.parse(source)
+    except SyntaxError:
+        return None  # importing reports it properly
+    names: set[str] = set()
+    statements = list(tree.body)
+    while statements:
+        node = statements.pop()
+        if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)):
+            names.add(node.name)
+        elif isinstance(node, (ast.Import, ast.ImportFrom)):
+            for alias in node.names:
+                if alias.name == "*":
+                    return None
+                names.add(alias.asname or alias.name.split(".")[0])
+        elif isinstance(node, (ast.Assign, ast.AnnAssign, ast.AugAssign, ast.For, ast.With)):
+            names.update(n.id for n in ast.walk(node) if isinstance(n, ast.Name))
+        elif isinstance(node, ast.Expr):
+            continue
+        if isinstance(node, (ast.If, ast.Try, ast.For, ast.While, ast.With)):
+            for block in ("body", "orelse", "finalbody", "handlers"):
+                statements.extend(getattr(node, block, []) or [])
+        elif isinstance(node, ast.ExceptHandler):
+            statements.extend(node.body)
+        elif not isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef, ast.Import,
+                                   ast.ImportFrom, ast.Assign, ast.AnnAssign, ast.AugAssign, ast.Expr)):
+            return None  # something unusual (walrus, match, global tricks): ask the import
+    return None if "__getattr__" in names else names
+
+
+def _check_defined(source_file: str | None, attr: str, *, target: str, field: str) -> None:
+    # Reading the source first catches a misspelt function without importing the module,
+    # which would import TensorFlow (slow, and it writes to stderr) just to report a typo.
+    if not source_file or not source_file.endswith(".py"):
+        return
+    try:
+        names = _top_level_names(Path(source_file).read_text(encoding="utf-8"))
+    except OSError:
+        return
+    first = attr.split(".")[0]
+    if names is not None and first not in names:
+        import difflib
+
+        close = difflib.get_close_matches(first, sorted(names), n=1)
+        hint = f"; did you mean {close[0]!r}?" if close else ""
+        raise ExperimentError(field, f"{target!r} has no attribute {first!r}{hint}")
+
+
+def _import_file(file: Path, *, field: str) -> Any:
+    digest = hashlib.sha1(str(file).encode()).hexdigest()[:10]
+    module_name = f"raytune_hpt_user_{re.sub(r'[^A-Za-z0-9_]', '_', file.stem)}_{digest}"
+    if module_name in sys.modules:
+        return sys.modules[module_name]
+    spec = importlib.util.spec_from_file_location(module_name, file)
+    if spec is None or spec.loader is None:
+        raise ExperimentError(field, f"cannot load {str(file)!r} as Python")
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[module_name] = module  # cloudpickle wants registered modules in sys.modules
+    try:
+        spec.loader.exec_module(module)
+    except Exception as error:
+        del sys.modules[module_name]
+        raise ExperimentError(field, f"importing {str(file)!r} failed: {_describe(error)}") from None
+    from ray import cloudpickle
+
+    cloudpickle.register_pickle_by_value(module)
+    return module
+
+
+def _module_source(target: str, ref: str, *, field: str) -> str | None:
+    """The file of module ``target``, found without importing it (its parents are imported)."""
+    try:
+        spec = importlib.util.find_spec(target)
+    except ModuleNotFoundError as error:
+        name = error.name or target
+        raise ExperimentError(field, f"no module named {name!r} (from {ref!r})") from None
+    except Exception as error:  # a parent package failed to import
+        raise ExperimentError(field, f"importing {target!r} failed: {_describe(error)}") from None
+    if spec is None:
+        raise ExperimentError(field, f"no module named {target!r} (from {ref!r})")
+    return spec.origin
+
+
 def import_ref(ref: str, *, base_dir: str | None = None, field: str = "model") -> Any:
     """Import ``module:attr`` or ``path/to/file.py:attr``.
 
     A module loaded from a file is registered with ``ray.cloudpickle`` to be pickled by value,
-    so that Ray workers, which cannot import it, receive its code.
+    so that Ray workers, which cannot import it, receive its code. A relative file path starts
+    at ``base_dir`` (the experiment file's folder).
 
     Raises:
-        ExperimentError: when the module or attribute cannot be found (errors raised while
-            importing the module itself propagate).
+        ExperimentError: when the module or attribute cannot be found or the import fails.
     """
     target, _, attr = ref.rpartition(":")
     if _is_file_ref(target):
         file = Path(_join(base_dir or ".", target))
         if not file.is_file():
             raise ExperimentError(field, f"no such file {str(file)!r} (from {ref!r})")
-        digest = hashlib.sha1(str(file).encode()).hexdigest()[:10]
-        stem = re.sub(r"\W", "_", file.stem)
-        module_name = f"raytune_hpt_user_{stem}_{digest}"
-        module = sys.modules.get(module_name)
-        if module is None:
-            spec = importlib.util.spec_from_file_location(module_name, file)
-            if spec is None or spec.loader is None:
-                raise ExperimentError(field, f"cannot load {str(file)!r} as Python")
-            module = importlib.util.module_from_spec(spec)
-            sys.modules[module_name] = module
-            try:
-                spec.loader.exec_module(module)
-            except Exception as error:
-                del sys.modules[module_name]
-                raise ExperimentError(field, f"importing {str(file)!r} failed: {_describe(error)}") from None
-            from ray import cloudpickle
-
-            cloudpickle.register_pickle_by_value(module)
+        _check_defined(str(file), attr, target=target, field=field)
+        module = _import_file(file, field=field)
     else:
+        _check_defined(_module_source(target, ref, field=field), attr, target=target, field=field)
         try:
             module = importlib.import_module(target)
-        except ModuleNotFoundError as error:
-            if error.name is not None and target.startswith(error.name):
-                raise ExperimentError(field, f"no module named {error.name!r} (from {ref!r})") from None
-            raise ExperimentError(field, f"importing {target!r} failed: {_describe(error)}") from None
         except Exception as error:
             raise ExperimentError(field, f"importing {target!r} failed: {_describe(error)}") from None
     value: Any = module

@@ -210,8 +210,11 @@ class _Numeric(HyperParameter):
             return lo + unit * (hi - lo)
         log_lo, log_hi = math.log(lo), math.log(hi)
         if self.sampling == "log":
-            return math.exp(log_lo + unit * (log_hi - log_lo))
-        return hi + lo - math.exp(log_lo + (1.0 - unit) * (log_hi - log_lo))
+            value = math.exp(log_lo + unit * (log_hi - log_lo))
+        else:
+            value = hi + lo - math.exp(log_lo + (1.0 - unit) * (log_hi - log_lo))
+        # exp(log(x)) is not always x: keep the endpoints exact and never leave the range.
+        return min(max(value, lo), hi)
 
     def _continuous_to_unit(self, value: float) -> float:
         lo, hi = self.min_value, self.max_value

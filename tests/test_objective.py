@@ -1,0 +1,115 @@
+"""The objective and its direction, inferred as Keras Tuner users expect."""
+
+from __future__ import annotations
+
+import keras_tuner as kt
+import pytest
+
+from raytune_hpt.objective import Objective, infer_direction
+
+MAXIMIZED = [
+    "accuracy", "val_accuracy", "acc", "val_acc", "binary_accuracy", "categorical_accuracy",
+    "sparse_categorical_accuracy", "val_sparse_categorical_accuracy",
+    "val_top_k_categorical_accuracy", "sparse_top_k_categorical_accuracy", "auc", "val_auc",
+    "val_auc_1", "precision", "val_precision_1", "recall", "val_recall", "f1_score",
+    "val_f1_score", "val_iou", "val_mean_io_u", "val_mean_io_u_2", "r2_score",
+    "true_positives", "val_true_negatives", "val_recall_at_precision",
+]
+MINIMIZED = [
+    "loss", "val_loss", "mse", "val_mse", "mae", "val_mae", "mape", "rmse", "msle",
+    "mean_squared_error", "val_mean_absolute_error", "val_root_mean_squared_error",
+    "val_mean_absolute_percentage_error", "mean_squared_logarithmic_error",
+    "categorical_crossentropy", "val_binary_crossentropy", "val_sparse_categorical_crossentropy",
+    "hinge", "val_squared_hinge", "val_kl_divergence", "val_poisson", "val_log_cosh",
+    "false_positives", "val_false_negatives", "val_accuracy_loss",
+]
+
+
+@pytest.mark.parametrize("name", MAXIMIZED)
+def test_usual_scores_are_maximized(name):
+    assert infer_direction(name) == "max"
+    assert Objective(name).direction == "max" and Objective(name).mode == "max"
+
+
+@pytest.mark.parametrize("name", MINIMIZED)
+def test_usual_losses_and_errors_are_minimized(name):
+    assert infer_direction(name) == "min"
+    assert Objective(name).direction == "min"
+
+
+@pytest.mark.parametrize(
+    "name",
+    ["accuracy", "val_accuracy", "acc", "val_acc", "binary_accuracy", "val_auc", "precision",
+     "val_recall", "loss", "val_loss", "mse", "val_mean_absolute_error", "hinge",
+     "val_kl_divergence", "poisson", "log_cosh"],
+)
+def test_same_direction_as_keras_tuner(name):
+    from keras_tuner.src.engine.metrics_tracking import infer_metric_direction
+
+    assert infer_direction(name) == infer_metric_direction(name)
+
+
+@pytest.mark.parametrize("name", ["val_top3", "my_metric", "reward", "val_cosine_similarity"])
+def test_unknown_name_without_direction_raises(name):
+    assert infer_direction(name) is None
+    with pytest.raises(ValueError, match=rf"Cannot infer whether to minimize or maximize '{name}'; "
+                                         rf"give the direction: Objective\('{name}', 'min'\)"):
+        Objective(name)
+
+
+def test_explicit_direction_wins():
+    assert Objective("val_top3", "max").direction == "max"
+    assert Objective("val_accuracy", "min").direction == "min"
+
+
+@pytest.mark.parametrize(
+    ("args", "error", "pattern"),
+    [
+        (("val_loss", "down"), ValueError, r"direction must be 'min' or 'max', but got 'down'"),
+        (("val_loss", "minimize"), ValueError, r"but got 'minimize' for 'val_loss'"),
+        (("",), ValueError, r"non-empty string, but got ''"),
+        ((None,), ValueError, r"non-empty string, but got None"),
+    ],
+)
+def test_bad_objective(args, error, pattern):
+    with pytest.raises(error, match=pattern):
+        Objective(*args)
+
+
+def test_better_follows_direction():
+    assert Objective("val_accuracy").better(0.9, 0.8)
+    assert not Objective("val_accuracy").better(0.8, 0.8)
+    assert Objective("val_loss").better(0.1, 0.2)
+    assert not Objective("val_loss").better(0.3, 0.2)
+
+
+@pytest.mark.parametrize(
+    ("value", "expected"),
+    [
+        ("val_accuracy", Objective("val_accuracy", "max")),
+        (("val_top3", "max"), Objective("val_top3", "max")),
+        ({"name": "val_loss"}, Objective("val_loss", "min")),
+        ({"name": "score", "direction": "min"}, Objective("score", "min")),
+        (Objective("val_auc"), Objective("val_auc", "max")),
+        (kt.Objective("val_auc", "max"), Objective("val_auc", "max")),
+        (kt.Objective("val_top3", direction="min"), Objective("val_top3", "min")),
+    ],
+    ids=["str", "tuple", "dict", "dict-direction", "ours", "kt", "kt-unknown-name"],
+)
+def test_coerce(value, expected):
+    assert Objective.coerce(value) == expected
+
+
+def test_coerce_rejects_other_types():
+    with pytest.raises(TypeError, match=r"objective must be a metric name.*but got 3"):
+        Objective.coerce(3)
+    # Keras Tuner's multi-objective list is not supported: the error names what was given
+    with pytest.raises(TypeError, match=r"but got \["):
+        Objective.coerce(["val_loss", "val_accuracy"])
+
+
+def test_objective_is_frozen_and_hashable():
+    objective = Objective("val_loss")
+    with pytest.raises(AttributeError):
+        objective.name = "loss"
+    assert len({objective, Objective("val_loss", "min")}) == 1

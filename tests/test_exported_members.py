@@ -1,0 +1,89 @@
+"""The public API: a short, curated, sorted ``__all__``, cheap to import."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+
+import raytune_hpt
+
+PUBLIC_API = [
+    "ConfigurationError",
+    "ExperimentResults",
+    "HyperModel",
+    "HyperParameters",
+    "Objective",
+    "TrialFailedError",
+    "Tuner",
+    "__version__",
+    "load_results",
+]
+
+
+def test_all_is_sorted_and_curated():
+    assert raytune_hpt.__all__ == sorted(raytune_hpt.__all__)
+    assert raytune_hpt.__all__ == PUBLIC_API
+
+
+def test_every_exported_name_resolves():
+    for name in raytune_hpt.__all__:
+        assert getattr(raytune_hpt, name) is not None, name
+    assert isinstance(raytune_hpt.__version__, str)
+    assert callable(raytune_hpt.load_results)
+
+
+def test_exports_are_the_package_objects():
+    from raytune_hpt.errors import ConfigurationError, TrialFailedError
+    from raytune_hpt.hypermodel import HyperModel
+    from raytune_hpt.hyperparameters import HyperParameters
+    from raytune_hpt.objective import Objective
+    from raytune_hpt.results import ExperimentResults
+    from raytune_hpt.tuner import Tuner
+
+    assert raytune_hpt.ConfigurationError is ConfigurationError
+    assert raytune_hpt.TrialFailedError is TrialFailedError
+    assert raytune_hpt.HyperModel is HyperModel
+    assert raytune_hpt.HyperParameters is HyperParameters
+    assert raytune_hpt.Objective is Objective
+    assert raytune_hpt.ExperimentResults is ExperimentResults
+    assert raytune_hpt.Tuner is Tuner
+
+
+def test_unknown_attribute_is_an_attribute_error():
+    import pytest
+
+    with pytest.raises(AttributeError, match="has no attribute 'Tunr'"):
+        raytune_hpt.Tunr  # noqa: B018
+
+
+def test_dir_lists_the_public_api():
+    assert set(PUBLIC_API) <= set(dir(raytune_hpt))
+
+
+def _modules_after(code: str) -> set[str]:
+    out = subprocess.run(
+        [sys.executable, "-c", code + "\nimport sys; print('\\n'.join(sorted(sys.modules)))"],
+        check=True, capture_output=True, text=True, timeout=120,
+    ).stdout
+    return set(out.split())
+
+
+def _heavy(modules: set[str]) -> set[str]:
+    roots = {"tensorflow", "keras", "ray", "keras_tuner"}
+    return {m for m in modules if m.split(".")[0] in roots}
+
+
+def test_import_is_cheap():
+    loaded = _modules_after("import raytune_hpt")
+    assert "raytune_hpt" in loaded
+    assert _heavy(loaded) == set()
+
+
+def test_declaring_hyperparameters_and_objectives_stays_cheap():
+    # What a build function's module and a config need; TensorFlow and Ray wait for search().
+    loaded = _modules_after(
+        "import raytune_hpt as rth\n"
+        "hp = rth.HyperParameters(); hp.Int('units', 8, 64, step=8); hp.grid()\n"
+        "rth.Objective('val_loss'); rth.HyperModel; rth.ConfigurationError"
+    )
+    assert _heavy(loaded) == set()

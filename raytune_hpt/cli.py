@@ -324,6 +324,39 @@ def cmd_examples(args: argparse.Namespace) -> int:
     return 0
 
 
+# -- tensorboard --------------------------------------------------------------------------
+def _add_tensorboard(subparsers: Any) -> argparse.ArgumentParser:
+    parser = subparsers.add_parser(
+        "tensorboard", help="open TensorBoard on an experiment (running or finished)",
+        description="Serve TensorBoard on DIR's tensorboard/ folder: every trial's learning "
+        "curves and the HParams dashboard. DIR may also hold several experiments.",
+    )
+    parser.add_argument("dir", help="the experiment folder (<storage_path>/<name>), local or s3://")
+    parser.add_argument("--port", type=int, help="the port (default: 6006 or the next free one)")
+    parser.add_argument("--host", default="127.0.0.1",
+                        help="the address to bind (default 127.0.0.1; 0.0.0.0 serves the network)")
+    return parser
+
+
+def cmd_tensorboard(args: argparse.Namespace) -> int:
+    from raytune_hpt.experiment import ExperimentError
+    from raytune_hpt.tracking.tensorboard import serve_tensorboard, tensorboard_logdir
+
+    if args.port is not None and not 0 <= args.port <= 65535:
+        raise ExperimentError("--port", f"must be between 0 and 65535; got {args.port}")
+    try:
+        logdir = tensorboard_logdir(args.dir)
+    except FileNotFoundError as error:
+        raise ExperimentError("DIR", str(error).rstrip(".")) from None
+    url = serve_tensorboard(logdir, port=args.port, host=args.host)
+    print(f"TensorBoard for {logdir} at {url} (Ctrl-C to stop)", flush=True)
+    try:
+        while True:
+            time.sleep(3600)
+    except KeyboardInterrupt:
+        return 0
+
+
 # -- the parser ---------------------------------------------------------------------------
 Subcommand = tuple[Callable[[Any], argparse.ArgumentParser], Callable[[argparse.Namespace], int]]
 
@@ -333,6 +366,7 @@ SUBCOMMANDS: dict[str, Subcommand] = {
     "best": (_add_best, cmd_best),
     "results": (_add_results, cmd_results),
     "examples": (_add_examples, cmd_examples),
+    "tensorboard": (_add_tensorboard, cmd_tensorboard),
 }
 
 

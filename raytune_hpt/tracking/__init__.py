@@ -1,17 +1,32 @@
 """Trackers that show the trials to people: TensorBoard (on by default) and MLflow.
 
 ``tracking_callbacks`` turns the Tuner's ``tracking`` option into Ray Tune callbacks that
-run in the driver.
+run in the driver. Trackers are chosen by name from :data:`TRACKERS`; each one's module is
+imported only when asked for (MLflow is an optional extra).
 """
 
 from __future__ import annotations
 
+import importlib
+from collections.abc import Callable
 from typing import Any
 
+from raytune_hpt.errors import ConfigurationError
 from raytune_hpt.hyperparameters import HyperParameters
 from raytune_hpt.objective import Objective
 
-__all__ = ["tracking_callbacks"]
+__all__ = ["TRACKERS", "tracking_callbacks"]
+
+# name -> "module:function(option, space=, objective=, experiment_path=) -> callbacks"
+TRACKERS: dict[str, str] = {
+    "mlflow": "raytune_hpt.tracking.mlflow:mlflow_callbacks",
+    "tensorboard": "raytune_hpt.tracking.tensorboard:tensorboard_callbacks",
+}
+
+
+def _factory(name: str) -> Callable[..., list[Any]]:
+    module_name, _, function = TRACKERS[name].partition(":")
+    return getattr(importlib.import_module(module_name), function)
 
 
 def tracking_callbacks(options: dict[str, Any] | None, *, space: HyperParameters,
@@ -20,6 +35,39 @@ def tracking_callbacks(options: dict[str, Any] | None, *, space: HyperParameters
 
     Args:
         options: e.g. ``{"tensorboard": True, "mlflow": "file:///tmp/mlruns"}``; ``None``
-            means TensorBoard only.
+            means TensorBoard only. TensorBoard stays on unless ``"tensorboard": False``.
+        space: the search space (every hyperparameter with its domain).
+        objective: the search's objective.
+        experiment_path: ``<storage_path>/<name>``, a folder or a URI.
+
+    Returns:
+        Driver-side Ray Tune callbacks, TensorBoard first.
+
+    Raises:
+        ConfigurationError: an unknown tracker name or an option of the wrong type.
+
+    Example:
+        >>> tracking_callbacks({"mlflow": "file:///tmp/mlruns"}, space=space,
+        ...                    objective=objective, experiment_path="/tmp/exp")  # doctest: +SKIP
     """
-    return []
+    if options is None:
+        options = {}
+    if not isinstance(options, dict):
+        raise ConfigurationError(
+            f"tracking must be a dict such as {{'tensorboard': True, 'mlflow': URI}}, but got "
+            f"{options!r}."
+        )
+    unknown = sorted(set(options) - set(TRACKERS))
+    if unknown:
+        raise ConfigurationError(
+            f"tracking keys must be among {sorted(TRACKERS)}; got {unknown[0]!r}."
+        )
+    chosen = {"tensorboard": True, **options}
+    callbacks: list[Any] = []
+    for name in sorted(TRACKERS, key=lambda n: n != "tensorboard"):
+        option = chosen.get(name)
+        if option is None or option is False:
+            continue
+        callbacks.extend(_factory(name)(option, space=space, objective=objective,
+                                        experiment_path=experiment_path))
+    return callbacks

@@ -86,10 +86,17 @@ class Resources:
 _configured: dict[str, Any] | None = None
 
 
-def configure_tensorflow(cpus: float) -> dict[str, Any]:
-    """Set TensorFlow's thread pools for this worker once, before TensorFlow runs anything.
+def configure_tensorflow(cpus: float, meta_optimizer: bool = False) -> dict[str, Any]:
+    """Set TensorFlow up for this worker once, before TensorFlow runs anything.
 
-    Returns what was set (recorded in the trial's results).
+    Args:
+        cpus: the trial's CPUs; TensorFlow's thread pools get as many threads.
+        meta_optimizer: keep TensorFlow's graph meta-optimizer (grappler) on. Off by
+            default: for the small and mid-sized models tuned many times over, its
+            per-trace cost outweighs what it saves (docs/benchmarks.md).
+
+    Returns:
+        What was set (recorded in the trial's results).
     """
     global _configured
     if _configured is not None:
@@ -103,9 +110,10 @@ def configure_tensorflow(cpus: float) -> dict[str, Any]:
         tf.config.threading.set_inter_op_parallelism_threads(threads)
     except RuntimeError as error:  # TensorFlow already ran in this process
         logger.warning("TensorFlow thread pools were already fixed: %s", error)
+    tf.config.optimizer.set_experimental_options({"disable_meta_optimizer": not meta_optimizer})
     # Long-lived objects (TensorFlow, Keras, Ray) stay out of every later collection, which
     # makes the clear_session() between trials on a reused worker cheap.
     gc.collect()
     gc.freeze()
-    _configured = {"threads": threads, "pid": os.getpid()}
+    _configured = {"threads": threads, "meta_optimizer": meta_optimizer, "pid": os.getpid()}
     return _configured

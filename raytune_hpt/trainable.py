@@ -35,6 +35,7 @@ class TrialSpec:
     cpus: float = 1.0
     seed: int | None = None
     checkpoint: bool = True
+    meta_optimizer: bool = False
 
 
 def _length(name: str, array: Any) -> int | None:
@@ -169,7 +170,7 @@ def _where(tf_setup: dict[str, Any]) -> dict[str, Any]:
 
 def run_trial(config: dict[str, Any], *, spec: TrialSpec, data: dict[str, Any]) -> None:
     """Build, (restore,) train and report one trial. Ray Tune calls this on a worker."""
-    tf_setup = configure_tensorflow(spec.cpus)
+    tf_setup = configure_tensorflow(spec.cpus, spec.meta_optimizer)
     import keras
     from ray import tune
 

@@ -67,6 +67,8 @@ class Tuner:
         address: a Ray cluster to connect to (``"auto"``); default: start Ray locally.
         tracking: trackers, e.g. ``{"tensorboard": True, "mlflow": "file:///tmp/mlruns"}``;
             default TensorBoard only.
+        meta_optimizer: keep TensorFlow's graph meta-optimizer on in the trials (off by
+            default: faster for small and mid-sized models; see docs/benchmarks.md).
 
     Example:
         >>> tuner = Tuner(build_model, objective="val_accuracy", searcher="bayesopt",
@@ -94,6 +96,7 @@ class Tuner:
         verbose: int = 1,
         address: str | None = None,
         tracking: dict[str, Any] | None = None,
+        meta_optimizer: bool = False,
     ) -> None:
         self.hypermodel = as_hypermodel(hypermodel)
         self.objective = Objective.coerce(objective)
@@ -120,6 +123,7 @@ class Tuner:
         self.seed, self.overwrite = seed, overwrite
         self.max_failures, self.verbose, self.address = max_failures, verbose, address
         self.tracking = tracking
+        self.meta_optimizer = bool(meta_optimizer)
         self.space: HyperParameters | None = None
         self._results: ExperimentResults | None = None
 
@@ -178,7 +182,7 @@ class Tuner:
 
         spec = TrialSpec(hypermodel=self.hypermodel, space=self.space, objective=self.objective,
                          epochs=epochs, fit_kwargs=fit_kwargs, cv=cv, cpus=self.resources.cpu,
-                         seed=self.seed)
+                         seed=self.seed, meta_optimizer=self.meta_optimizer)
         trainable = tune.with_resources(tune.with_parameters(run_trial, spec=spec, data=data),
                                         self.resources.to_ray())
         guard = SearchGuard(self.objective)

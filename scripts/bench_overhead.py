@@ -1,0 +1,206 @@
+"""Overhead: the same Keras trainings through five runners, side by side in one run.
+
+    python scripts/bench_overhead.py [--trials 16] [--epochs 5] [--write docs/benchmarks.md]
+
+Runners (each in a fresh subprocess; TensorFlow is imported before the clock starts, Ray
+start-up is inside the clock because a user waits for it):
+  in-process   a plain loop over the configurations in one process (the ideal for one process)
+  keras-tuner  keras_tuner.RandomSearch with the same model builder
+  ray-tune     plain Ray Tune as its docs show (function trainable, Ray's Keras callback)
+  ray-tune+reuse  the same with reuse_actors=True
+  raytune_hpt  rth.Tuner, random search, 1 CPU per trial (2 at a time on 2 cores)
+  raytune_hpt (meta-optimizer on)  the same with TensorFlow's graph meta-optimizer left on
+
+All trainings are the issue's digits MLP (units 32..512 step 32, relu/tanh, log lr), 5 epochs,
+batch 32, 1,400 training / 397 validation images.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import subprocess
+import sys
+import tempfile
+import time
+
+RUNNERS = ["in-process", "keras-tuner", "ray-tune", "ray-tune+reuse", "raytune_hpt",
+           "raytune_hpt (meta-optimizer on)"]
+
+
+def data():
+    import numpy as np
+    from sklearn.datasets import load_digits
+
+    d = load_digits()
+    x = (d.data / 16.0).astype("float32")
+    y = d.target.astype("int64")
+    order = np.random.default_rng(0).permutation(len(x))
+    x, y = x[order], y[order]
+    return x[:1400], y[:1400], x[1400:], y[1400:]
+
+
+def build_model(hp):
+    import keras
+
+    model = keras.Sequential([
+        keras.Input((64,)),
+        keras.layers.Dense(hp.Int("units", 32, 512, step=32), activation=hp.Choice("act", ["relu", "tanh"])),
+        keras.layers.Dense(10, activation="softmax"),
+    ])
+    model.compile(optimizer=keras.optimizers.Adam(hp.Float("lr", 1e-4, 1e-2, sampling="log")),
+                  loss="sparse_categorical_crossentropy", metrics=["accuracy"])
+    return model
+
+
+def configs(n: int) -> list[dict]:
+    from raytune_hpt.hyperparameters import HyperParameters
+    from raytune_hpt.searchers.basic import RandomSearcher
+
+    hp = HyperParameters()
+    build_model_space(hp)
+    searcher = RandomSearcher(hp, seed=0)
+    return [searcher.suggest(str(i)) for i in range(n)]
+
+
+def build_model_space(hp) -> None:
+    hp.Int("units", 32, 512, step=32)
+    hp.Choice("act", ["relu", "tanh"])
+    hp.Float("lr", 1e-4, 1e-2, sampling="log")
+
+
+def run_in_process(n, epochs, workdir):
+    import keras
+
+    from raytune_hpt.hyperparameters import HyperParameters
+
+    x, y, xv, yv = data()
+    start = time.perf_counter()
+    for values in configs(n):
+        keras.backend.clear_session()
+        model = build_model(HyperParameters(values))
+        model.fit(x, y, validation_data=(xv, yv), epochs=epochs, batch_size=32, verbose=0)
+    return time.perf_counter() - start
+
+
+def run_keras_tuner(n, epochs, workdir):
+    import keras_tuner
+
+    x, y, xv, yv = data()
+    start = time.perf_counter()
+    tuner = keras_tuner.RandomSearch(build_model, objective="val_accuracy", max_trials=n, seed=0,
+                                     directory=workdir, project_name="kt", overwrite=True)
+    tuner.search(x, y, validation_data=(xv, yv), epochs=epochs, batch_size=32, verbose=0)
+    return time.perf_counter() - start
+
+
+def run_ray_tune(n, epochs, workdir, reuse=False):
+    import ray
+    from ray import tune
+
+    x, y, xv, yv = data()
+
+    def train(config):  # the pattern of Ray's Keras example
+        import keras
+        from ray.tune.integration.keras import TuneReportCheckpointCallback
+
+        from raytune_hpt.hyperparameters import HyperParameters
+
+        model = build_model(HyperParameters(config))
+        model.fit(x, y, validation_data=(xv, yv), epochs=epochs, batch_size=32, verbose=0,
+                  callbacks=[TuneReportCheckpointCallback(metrics=["val_accuracy"])])
+
+    start = time.perf_counter()
+    ray.init(num_cpus=2, include_dashboard=False, log_to_driver=False)
+    points = configs(n)
+    tuner = tune.Tuner(
+        tune.with_resources(train, {"cpu": 1}),
+        tune_config=tune.TuneConfig(
+            num_samples=1, metric="val_accuracy", mode="max", reuse_actors=reuse,
+            search_alg=_points_searcher(points),
+        ),
+        run_config=tune.RunConfig(storage_path=workdir, name="plain", verbose=0),
+    )
+    tuner.fit()
+    return time.perf_counter() - start
+
+
+def _points_searcher(points):
+    from ray.tune.search import BasicVariantGenerator
+
+    return BasicVariantGenerator(points_to_evaluate=points, max_concurrent=0)
+
+
+def run_raytune_hpt(n, epochs, workdir, meta_optimizer=False):
+    import ray
+
+    import raytune_hpt as rth
+
+    x, y, xv, yv = data()
+    start = time.perf_counter()
+    ray.init(num_cpus=2, include_dashboard=False, log_to_driver=False)
+    tuner = rth.Tuner(build_model, objective="val_accuracy", searcher="random", max_trials=n,
+                      storage_path=workdir, name="rth", seed=0, verbose=0, resources={"cpu": 1},
+                      meta_optimizer=meta_optimizer)
+    tuner.search(x, y, validation_data=(xv, yv), epochs=epochs, batch_size=32)
+    return time.perf_counter() - start
+
+
+def child(runner: str, n: int, epochs: int) -> None:
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
+    import tensorflow  # noqa: F401  (imported before the clock, for every runner)
+
+    with tempfile.TemporaryDirectory() as workdir:
+        functions = {
+            "in-process": run_in_process,
+            "keras-tuner": run_keras_tuner,
+            "ray-tune": run_ray_tune,
+            "ray-tune+reuse": lambda *a: run_ray_tune(*a, reuse=True),
+            "raytune_hpt": run_raytune_hpt,
+            "raytune_hpt (meta-optimizer on)": lambda *a: run_raytune_hpt(*a, meta_optimizer=True),
+        }
+        seconds = functions[runner](n, epochs, workdir)
+    print("RESULT " + json.dumps({"runner": runner, "seconds": seconds}), flush=True)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--trials", type=int, default=16)
+    parser.add_argument("--epochs", type=int, default=5)
+    parser.add_argument("--runners", nargs="*", default=RUNNERS)
+    parser.add_argument("--write", default=None, help="append the table to this markdown file")
+    parser.add_argument("--child", default=None, help=argparse.SUPPRESS)
+    args = parser.parse_args()
+    if args.child:
+        child(args.child, args.trials, args.epochs)
+        return
+    times = {}
+    for runner in args.runners:
+        command = [sys.executable, __file__, "--child", runner, "--trials", str(args.trials),
+                   "--epochs", str(args.epochs)]
+        output = subprocess.run(command, capture_output=True, text=True)
+        lines = [l for l in output.stdout.splitlines() if l.startswith("RESULT ")]
+        if not lines:
+            print(f"{runner}: failed\n{output.stderr[-3000:]}", file=sys.stderr)
+            continue
+        times[runner] = json.loads(lines[-1][7:])["seconds"]
+        print(f"{runner:34s} {times[runner]:7.1f} s", flush=True)
+    base = times.get("in-process")
+    table = ["| runner | wall time (s) | vs in-process |", "|---|---:|---:|"]
+    for runner, seconds in times.items():
+        ratio = f"{seconds / base:.2f}x" if base else "-"
+        table.append(f"| {runner} | {seconds:.1f} | {ratio} |")
+    text = "\n".join(table)
+    print(text)
+    if args.write:
+        command = "python scripts/bench_overhead.py " + " ".join(
+            a for a in sys.argv[1:] if not a.startswith("--write") and a != args.write)
+        with open(args.write, "a") as file:
+            file.write(f"\n### Overhead, {args.trials} trials x {args.epochs} epochs "
+                       f"({time.strftime('%Y-%m-%d')}, {os.cpu_count()} cores)\n\n"
+                       f"`{command.strip()}`\n\n{text}\n")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,75 @@
+"""Schedulers really stop (ASHA) and really pause and resume (HyperBand) trials."""
+
+from __future__ import annotations
+
+import pytest
+
+import raytune_hpt as rth
+from raytune_hpt.schedulers import SCHEDULERS, create_scheduler
+
+
+def lr_builder(hp):
+    import keras
+
+    model = keras.Sequential([keras.Input((64,)), keras.layers.Dense(16, activation="relu"),
+                              keras.layers.Dense(10, activation="softmax")])
+    # Learning rates from useless to good, so early stopping has something to cut.
+    lr = hp.Choice("lr", [1e-5, 1e-4, 1e-3, 1e-2, 3e-2, 1e-1])
+    model.compile(optimizer=keras.optimizers.Adam(lr), loss="sparse_categorical_crossentropy",
+                  metrics=["accuracy"])
+    return model
+
+
+def test_hyperband_pauses_and_resumes_trials_from_checkpoints(ray_local, digits, tmp_path):
+    (x, y), (xv, yv) = digits
+    tuner = rth.Tuner(lr_builder, objective="val_accuracy", searcher="grid",
+                      scheduler={"type": "hyperband", "reduction_factor": 2}, max_trials=6,
+                      storage_path=str(tmp_path), name="hb", seed=0, verbose=0)
+    results = tuner.search(x[:400], y[:400], validation_data=(xv, yv), epochs=4, batch_size=64)
+
+    assert len(results.trials) == 6
+    epochs = sorted(t.epochs for t in results.trials)
+    assert epochs[0] < 4, "HyperBand stopped no trial early"
+    assert epochs[-1] == 4
+    resumed = []
+    for trial in results.trials:
+        assert [r["epoch"] for r in trial.history] == list(range(1, trial.epochs + 1)), trial.history
+        # A trial restored from its checkpoint restarts Ray's counter but not its epochs.
+        resumed += [r for r in trial.history if r["iterations_since_restore"] == 1 and r["epoch"] > 1]
+    assert resumed, "no trial was paused and resumed from a checkpoint"
+    best = results.best_trial()
+    assert best.hyperparameters["lr"] in (1e-3, 1e-2, 3e-2, 1e-1)
+
+
+def test_asha_stops_the_worst_trials_early(ray_local, digits, tmp_path):
+    (x, y), (xv, yv) = digits
+    tuner = rth.Tuner(lr_builder, objective="val_accuracy", searcher="grid",
+                      scheduler={"type": "asha", "grace_period": 1, "reduction_factor": 2},
+                      max_trials=6, storage_path=str(tmp_path), name="asha", seed=0, verbose=0)
+    results = tuner.search(x[:400], y[:400], validation_data=(xv, yv), epochs=4, batch_size=64)
+    by_lr = {t.hyperparameters["lr"]: t for t in results.trials}
+    assert len(by_lr) == 6
+    assert by_lr[1e-5].epochs < 4 or by_lr[1e-4].epochs < 4
+    assert sum(t.epochs for t in results.trials) < 6 * 4
+    assert any(t.status == "stopped" for t in results.trials)
+
+
+@pytest.mark.parametrize("spec, message", [
+    ({"type": "asha", "grace_period": 0}, "grace_period must be an integer > 0"),
+    ({"type": "asha", "grace_period": 5}, "`grace_period <= max_t` must hold"),
+    ({"type": "asha", "reduction_factor": 1}, "reduction_factor must be a number > 1"),
+    ({"type": "hyperband", "max_t": -1}, "max_t must be an integer > 0"),
+    ({"type": "median", "min_samples": 2}, "takes the options"),
+    ("hyper_band", "scheduler must be one of ['asha', 'fifo', 'hyperband', 'median']"),
+])
+def test_bad_scheduler_specs_say_what_must_hold(spec, message):
+    with pytest.raises(ValueError) as error:
+        create_scheduler(spec, epochs=3)
+    assert message in str(error.value)
+
+
+def test_every_scheduler_builds_with_epochs_as_time():
+    for name in SCHEDULERS:
+        scheduler = create_scheduler(name, epochs=5)
+        assert scheduler is not None
+    assert create_scheduler("asha", epochs=7)._max_t == 7

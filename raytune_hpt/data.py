@@ -24,20 +24,32 @@ Example:
 
 from __future__ import annotations
 
+import hashlib
+import importlib
+import importlib.util
 import logging
+import re
+import sys
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 import numpy as np
+
+from raytune_hpt.errors import ConfigurationError
 
 __all__ = [
     "DATASETS",
     "DataError",
     "WorkerLoader",
+    "check_ref",
+    "check_section",
+    "import_object",
     "load_dataset",
     "normalize_loaded",
     "prepare",
+    "prepare_section",
     "read_parquet",
     "split_validation",
 ]
@@ -52,11 +64,11 @@ DATASETS: dict[str, str] = {
 }
 
 
-class DataError(ValueError):
-    """The data cannot be loaded as configured; ``field`` names the offending setting."""
+class DataError(ConfigurationError):
+    """Data or user code cannot be loaded as configured; ``field`` names the setting at fault."""
 
     def __init__(self, field: str, message: str) -> None:
-        self.field = field
+        self.field, self.message = field, message
         super().__init__(f"{field}: {message}")
 
 
@@ -76,7 +88,10 @@ def _raw_dataset(name: str) -> tuple[np.ndarray, np.ndarray]:
     if name == "digits":
         bunch = sklearn.datasets.load_digits()
         return bunch.data / 16.0, bunch.target
-    loader = {"breast_cancer": sklearn.datasets.load_breast_cancer, "wine": sklearn.datasets.load_wine}
+    loader = {
+        "breast_cancer": sklearn.datasets.load_breast_cancer,
+        "wine": sklearn.datasets.load_wine,
+    }
     bunch = loader[name]()
     return _standardize(bunch.data), bunch.target
 
@@ -95,7 +110,9 @@ def load_dataset(name: str, *, seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
         DataError: for an unknown name.
     """
     if name not in DATASETS:
-        raise DataError("data.dataset", f"must be one of {', '.join(sorted(DATASETS))}; got {name!r}")
+        raise DataError(
+            "data.dataset", f"must be one of {', '.join(sorted(DATASETS))}; got {name!r}"
+        )
     x, y = _raw_dataset(name)
     order = np.random.default_rng(seed).permutation(len(y))
     return x[order].astype(np.float32), y[order].astype(np.int64)
@@ -139,8 +156,10 @@ def _column_to_array(table: Any, name: str) -> np.ndarray:
     column = table.column(name).combine_chunks()
     import pyarrow as pa
 
-    if pa.types.is_list(column.type) or pa.types.is_large_list(column.type) or pa.types.is_fixed_size_list(
-        column.type
+    if (
+        pa.types.is_list(column.type)
+        or pa.types.is_large_list(column.type)
+        or pa.types.is_fixed_size_list(column.type)
     ):
         return np.stack([np.asarray(row, dtype=np.float32) for row in column.to_pylist()])
     return column.to_numpy(zero_copy_only=False)
@@ -242,14 +261,23 @@ class WorkerLoader:
 
 
 def _with_validation(
-    arrays: dict[str, Any], *, validation_split: float | None, cv: int | None, seed: int, origin: str
+    arrays: dict[str, Any],
+    *,
+    validation_split: float | None,
+    cv: int | None,
+    seed: int,
+    origin: str,
 ) -> dict[str, Any]:
     has_validation = arrays.get("validation_data") is not None
     if cv is not None:
         if has_validation:
-            raise DataError("data.cv", f"{origin} already gives a validation set; drop cv or the set")
+            raise DataError(
+                "data.cv", f"{origin} already gives a validation set; drop cv or the set"
+            )
         if len(arrays["y"]) < cv:
-            raise DataError("data.cv", f"{cv} folds need at least {cv} rows; got {len(arrays['y'])}")
+            raise DataError(
+                "data.cv", f"{cv} folds need at least {cv} rows; got {len(arrays['y'])}"
+            )
         return {"x": arrays["x"], "y": arrays["y"], "cv": cv}
     if has_validation:
         if validation_split is not None:
@@ -258,7 +286,10 @@ def _with_validation(
             )
         return {k: arrays[k] for k in ("x", "y", "validation_data")}
     x, y, validation = split_validation(
-        arrays["x"], arrays["y"], validation_split if validation_split is not None else 0.2, seed=seed
+        arrays["x"],
+        arrays["y"],
+        validation_split if validation_split is not None else 0.2,
+        seed=seed,
     )
     return {"x": x, "y": y, "validation_data": validation}
 
@@ -291,7 +322,9 @@ def prepare(
     """
     sources = [n for n, v in (("dataset", dataset), ("loader", loader), ("parquet", parquet)) if v]
     if len(sources) != 1:
-        raise DataError("data", f"give exactly one of dataset, loader, parquet; got {sources or 'none'}")
+        raise DataError(
+            "data", f"give exactly one of dataset, loader, parquet; got {sources or 'none'}"
+        )
     if dataset is not None:
         x, y = load_dataset(dataset, seed=seed)
         return _with_validation(
@@ -300,7 +333,9 @@ def prepare(
     if parquet is not None:
         if label is None:
             raise DataError("data.label", "Parquet data needs the name of its label column")
-        x, y = read_parquet(parquet, label=label, features=features, filesystem_options=filesystem_options)
+        x, y = read_parquet(
+            parquet, label=label, features=features, filesystem_options=filesystem_options
+        )
         arrays: dict[str, Any] = {"x": x, "y": y}
         if validation is not None:
             arrays["validation_data"] = read_parquet(
@@ -330,3 +365,190 @@ def prepare(
     return _with_validation(
         loaded, validation_split=validation_split, cv=cv, seed=seed, origin="the loader"
     )
+
+
+# -- the experiment file's data section -----------------------------------------------------
+def check_section(section: dict[str, Any]) -> tuple[str, str] | None:
+    """The first inconsistency of a ``data:`` section as ``(field, message)``, or ``None``."""
+    sources = [n for n in ("dataset", "loader", "parquet") if section.get(n) is not None]
+    if len(sources) != 1:
+        return (
+            "",
+            f"give exactly one of dataset, loader, parquet; got {', '.join(sources) or 'none'}",
+        )
+    if section.get("dataset") is not None and section["dataset"] not in DATASETS:
+        return (
+            "dataset",
+            f"must be one of {', '.join(sorted(DATASETS))}; got {section['dataset']!r}",
+        )
+    if section.get("loader") is not None and check_ref(section["loader"]):
+        return "loader", str(check_ref(section["loader"]))
+    if section.get("parquet") is None:
+        for name in ("features", "label", "validation", "s3"):
+            if section.get(name) is not None:
+                return name, "only Parquet data takes this field; drop it or give parquet"
+    elif section.get("label") is None:
+        return "label", "Parquet data needs the name of its label column"
+    if section.get("kwargs") is not None and section.get("loader") is None:
+        return "kwargs", "only a loader takes kwargs"
+    ways = [n for n in ("validation_split", "cv", "validation") if section.get(n) is not None]
+    if len(ways) > 1:
+        return ways[1], f"choose one way to validate; got {' and '.join(ways)}"
+    return None
+
+
+def prepare_section(section: dict[str, Any], *, base_dir: str, seed: int) -> dict[str, Any]:
+    """:func:`prepare` for a validated ``data:`` section; relative paths start at ``base_dir``.
+
+    Raises:
+        DataError: naming the ``data.*`` field at fault.
+    """
+    loader = None
+    if section.get("loader"):
+        loader = import_object(section["loader"], base_dir=base_dir, field="data.loader")
+        if not callable(loader):
+            raise DataError("data.loader", f"{section['loader']} is not a function")
+    paths = {k: _join(base_dir, section[k]) for k in ("parquet", "validation") if section.get(k)}
+    return prepare(
+        dataset=section.get("dataset"),
+        loader=loader,
+        loader_kwargs=section.get("kwargs"),
+        parquet=paths.get("parquet"),
+        features=section.get("features"),
+        label=section.get("label"),
+        validation=paths.get("validation"),
+        filesystem_options=section.get("s3"),
+        validation_split=section.get("validation_split"),
+        cv=section.get("cv"),
+        seed=seed,
+    )
+
+
+# -- references to user code (loaders here; the experiment's model too) ----------------------
+_MODULE = re.compile(r"^[A-Za-z_][\w]*(\.[A-Za-z_][\w]*)*$")
+
+
+def is_file_ref(target: str) -> bool:
+    """Whether the module part of a reference is a file path (``models/cnn.py``)."""
+    return target.endswith(".py") or "/" in target or "\\" in target
+
+
+def check_ref(value: str) -> str | None:
+    """The problem with a ``module:function`` / ``path/to/file.py:function`` string, or ``None``."""
+    target, _, attr = value.rpartition(":")
+    if target and _MODULE.match(attr) and (is_file_ref(target) or _MODULE.match(target)):
+        return None
+    return f"must be 'module:function' or 'path/to/file.py:function'; got {value!r}"
+
+
+def _join(base: str, path: str) -> str:
+    return path if "://" in path or Path(path).is_absolute() else str((Path(base) / path).resolve())
+
+
+def _describe(error: BaseException) -> str:
+    return f"{type(error).__name__}: {error}"
+
+
+def _defined_names(source: str) -> set[str] | None:
+    """Every name a module might bind (an over-estimate), or ``None`` if it may bind any."""
+    import ast
+
+    try:
+        tree = ast.parse(source)
+    except SyntaxError:
+        return None  # importing reports it properly
+    names: set[str] = set()
+    for node in ast.walk(tree):
+        if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)):
+            names.add(node.name)
+        elif isinstance(node, ast.alias):
+            if node.name == "*":
+                return None
+            names.add(node.asname or node.name.split(".")[0])
+        elif isinstance(node, ast.Name):
+            names.add(node.id)
+    return None if names & {"__getattr__", "globals", "setattr", "exec", "vars"} else names
+
+
+def _check_defined(source_file: str | None, attr: str, *, target: str, field: str) -> None:
+    # Reading the source first catches a misspelt function without importing the module,
+    # which would import TensorFlow (slow, and it writes to stderr) just to report a typo.
+    if not source_file or not source_file.endswith(".py"):
+        return
+    try:
+        names = _defined_names(Path(source_file).read_text(encoding="utf-8"))
+    except OSError:
+        return
+    first = attr.split(".")[0]
+    if names is not None and first not in names:
+        import difflib
+
+        close = difflib.get_close_matches(first, sorted(names), n=1)
+        hint = f"; did you mean {close[0]!r}?" if close else ""
+        raise DataError(field, f"{target!r} has no attribute {first!r}{hint}")
+
+
+def _import_file(file: Path, *, field: str) -> Any:
+    digest = hashlib.sha1(str(file).encode()).hexdigest()[:10]
+    module_name = f"raytune_hpt_user_{re.sub(r'[^A-Za-z0-9_]', '_', file.stem)}_{digest}"
+    if module_name in sys.modules:
+        return sys.modules[module_name]
+    spec = importlib.util.spec_from_file_location(module_name, file)
+    if spec is None or spec.loader is None:
+        raise DataError(field, f"cannot load {str(file)!r} as Python")
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[module_name] = module  # cloudpickle wants registered modules in sys.modules
+    try:
+        spec.loader.exec_module(module)
+    except Exception as error:
+        del sys.modules[module_name]
+        raise DataError(field, f"importing {str(file)!r} failed: {_describe(error)}") from None
+    from ray import cloudpickle
+
+    cloudpickle.register_pickle_by_value(module)
+    return module
+
+
+def _module_source(target: str, ref: str, *, field: str) -> str | None:
+    """The file of module ``target``, found without importing it (its parents are imported)."""
+    try:
+        spec = importlib.util.find_spec(target)
+    except ModuleNotFoundError as error:
+        name = error.name or target
+        raise DataError(field, f"no module named {name!r} (from {ref!r})") from None
+    except Exception as error:  # a parent package failed to import
+        raise DataError(field, f"importing {target!r} failed: {_describe(error)}") from None
+    if spec is None:
+        raise DataError(field, f"no module named {target!r} (from {ref!r})")
+    return spec.origin
+
+
+def import_object(ref: str, *, base_dir: str | None = None, field: str = "model") -> Any:
+    """Import ``module:attr`` or ``path/to/file.py:attr``.
+
+    A module loaded from a file is registered with ``ray.cloudpickle`` to be pickled by value,
+    so that Ray workers, which cannot import it, receive its code. A relative file path starts
+    at ``base_dir`` (the experiment file's folder).
+
+    Raises:
+        DataError: when the module or attribute cannot be found or the import fails.
+    """
+    target, _, attr = ref.rpartition(":")
+    if is_file_ref(target):
+        file = Path(_join(base_dir or ".", target))
+        if not file.is_file():
+            raise DataError(field, f"no such file {str(file)!r} (from {ref!r})")
+        _check_defined(str(file), attr, target=target, field=field)
+        module = _import_file(file, field=field)
+    else:
+        _check_defined(_module_source(target, ref, field=field), attr, target=target, field=field)
+        try:
+            module = importlib.import_module(target)
+        except Exception as error:
+            raise DataError(field, f"importing {target!r} failed: {_describe(error)}") from None
+    value: Any = module
+    for part in attr.split("."):
+        if not hasattr(value, part):
+            raise DataError(field, f"{target!r} has no attribute {attr!r}")
+        value = getattr(value, part)
+    return value

@@ -1,20 +1,8 @@
 """The experiment file: its schema, its validation and its translation into ``Tuner`` arguments.
 
-One YAML file says everything a search needs::
-
-    name: mnist-mlp
-    model: raytune_hpt.examples.mnist:build_mlp   # module:function or path/to/file.py:function
-    data: {dataset: mnist, validation_split: 0.2}
-    objective: val_accuracy                       # or {name: val_loss, direction: min}
-    searcher: {type: bayesopt, random_initial: 4}
-    scheduler: {type: asha, grace_period: 1}
-    max_trials: 20
-    fit: {epochs: 10, batch_size: 32}
-    space:                                        # hyperparameters declared up front
-      batch_size: {type: choice, values: [32, 64, 128]}
-    resources: {cpu: 1, gpu: 0}
-    storage_path: ./results
-    seed: 0
+One YAML file says everything a search needs: model, data, objective, searcher, scheduler,
+budget, ``fit`` arguments, extra ``space`` entries, resources, storage and seed (the reference
+is ``docs/cli.md``; the bundled examples are in :mod:`raytune_hpt.examples`).
 
 :func:`load_experiment` reads it with ``yaml.safe_load``, applies ``--set key=value``
 overrides and validates it without importing TensorFlow or Ray. Any problem raises
@@ -23,18 +11,13 @@ overrides and validates it without importing TensorFlow or Ray. Any problem rais
 :func:`resolve` then imports the model and loads the data (still before Ray starts), and
 :func:`build_tuner` makes the :class:`~raytune_hpt.Tuner`.
 
-A space entry named like a ``model.fit`` argument (``batch_size``, ``epochs``, ``shuffle``) is
-passed to ``model.fit`` in each trial.
+A ``space`` entry named like a ``fit`` argument (``batch_size``) is passed to ``model.fit``.
 """
 
 from __future__ import annotations
 
-import hashlib
-import importlib
-import importlib.util
 import logging
 import re
-import sys
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal
@@ -43,7 +26,7 @@ import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 from pydantic_core import PydanticCustomError
 
-from raytune_hpt.data import DATASETS, DataError
+from raytune_hpt.data import check_ref, check_section, import_object, prepare_section
 from raytune_hpt.errors import ConfigurationError
 from raytune_hpt.hypermodel import HyperModel, as_hypermodel
 from raytune_hpt.hyperparameters import HyperParameters
@@ -59,7 +42,6 @@ __all__ = [
     "Resolved",
     "apply_overrides",
     "build_tuner",
-    "import_ref",
     "load_experiment",
     "load_saved_experiment",
     "parse_experiment",
@@ -71,7 +53,6 @@ logger = logging.getLogger(__name__)
 
 EXPERIMENT_FILE = "raytune_hpt_experiment.yaml"
 FIT_HYPERPARAMETERS = ("batch_size", "epochs", "shuffle")
-_MODULE = re.compile(r"^[A-Za-z_][\w]*(\.[A-Za-z_][\w]*)*$")
 _NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]*$")
 
 
@@ -88,14 +69,10 @@ def _fail(message: str, field: str | None = None) -> PydanticCustomError:
     return PydanticCustomError("experiment", message, {"field": field} if field else {})
 
 
-def _is_file_ref(target: str) -> bool:
-    return target.endswith(".py") or "/" in target or "\\" in target
-
-
 def _check_ref(value: str) -> str:
-    target, _, attr = value.rpartition(":")
-    if not (target and _MODULE.match(attr) and (_is_file_ref(target) or _MODULE.match(target))):
-        raise _fail(f"must be 'module:function' or 'path/to/file.py:function'; got {value!r}")
+    problem = check_ref(value)
+    if problem is not None:
+        raise _fail(problem)
     return value
 
 
@@ -115,7 +92,9 @@ class _Strict(BaseModel):
 
                     close = difflib.get_close_matches(str(key), known, n=1)
                     hint = f"did you mean {close[0]!r}? " if close else ""
-                    raise _fail(f"unknown field; {hint}expected one of {', '.join(known)}", str(key))
+                    raise _fail(
+                        f"unknown field; {hint}expected one of {', '.join(known)}", str(key)
+                    )
         return data
 
 
@@ -219,8 +198,13 @@ class HyperparameterSpec(_Strict):
     def declare(self, hp: HyperParameters, name: str) -> None:
         """Declare this hyperparameter on ``hp`` (raises ``ValueError`` for a bad domain)."""
         options = {k: getattr(self, k) for k in self.model_fields_set if k != "type"}
-        method = {"int": hp.Int, "float": hp.Float, "choice": hp.Choice,
-                  "boolean": hp.Boolean, "fixed": hp.Fixed}[self.type]
+        method = {
+            "int": hp.Int,
+            "float": hp.Float,
+            "choice": hp.Choice,
+            "boolean": hp.Boolean,
+            "fixed": hp.Fixed,
+        }[self.type]
         method(name, **options)
 
 
@@ -244,35 +228,11 @@ class DataSpec(_Strict):
     def _from_name(cls, data: Any) -> Any:
         return {"dataset": data} if isinstance(data, str) else data
 
-    @field_validator("dataset")
-    @classmethod
-    def _known_dataset(cls, value: str | None) -> str | None:
-        if value is not None and value not in DATASETS:
-            raise _fail(f"must be one of {', '.join(sorted(DATASETS))}; got {value!r}")
-        return value
-
-    @field_validator("loader")
-    @classmethod
-    def _loader_ref(cls, value: str | None) -> str | None:
-        return None if value is None else _check_ref(value)
-
     @model_validator(mode="after")
     def _consistent(self) -> DataSpec:
-        sources = [n for n in ("dataset", "loader", "parquet") if getattr(self, n) is not None]
-        if len(sources) != 1:
-            found = ", ".join(sources) if sources else "none"
-            raise _fail(f"give exactly one of dataset, loader, parquet; got {found}")
-        if self.parquet is None:
-            for name in ("features", "label", "validation", "s3"):
-                if getattr(self, name) is not None:
-                    raise _fail("only Parquet data takes this field; drop it or give parquet", name)
-        elif self.label is None:
-            raise _fail("Parquet data needs the name of its label column", "label")
-        if self.kwargs is not None and self.loader is None:
-            raise _fail("only a loader takes kwargs", "kwargs")
-        ways = [n for n in ("validation_split", "cv", "validation") if getattr(self, n) is not None]
-        if len(ways) > 1:
-            raise _fail(f"choose one way to validate; got {' and '.join(ways)}", ways[1])
+        problem = check_section(self.model_dump())
+        if problem is not None:
+            raise _fail(problem[1], problem[0] or None)
         return self
 
 
@@ -351,37 +311,30 @@ class Experiment(_Strict):
         return yaml.safe_dump(self.model_dump(mode="json", exclude_none=True), sort_keys=False)
 
 
-_MESSAGES = {
+_MESSAGES = {  # pydantic's error type -> our wording; "{}" takes the bound
+    **dict.fromkeys(("dict_type", "model_type", "model_attributes_type"), "must be a mapping"),
     "int_type": "must be an integer",
     "float_type": "must be a number",
     "string_type": "must be a string",
     "bool_type": "must be true or false",
-    "dict_type": "must be a mapping",
-    "model_type": "must be a mapping",
-    "model_attributes_type": "must be a mapping",
     "list_type": "must be a list",
-    "missing": "is required",
+    "greater_than": "must be > {}",
+    "greater_than_equal": "must be >= {}",
+    "less_than": "must be < {}",
+    "less_than_equal": "must be <= {}",
+    "literal_error": "must be one of {}",
 }
 
 
 def _format(error: dict[str, Any]) -> ExperimentError:
-    loc = [str(p) for p in error["loc"]]
-    ctx = error.get("ctx") or {}
-    if error["type"] == "experiment":
-        if ctx.get("field"):
-            loc.append(ctx["field"])
+    loc, ctx, kind = [str(p) for p in error["loc"]], error.get("ctx") or {}, error["type"]
+    if kind == "experiment":
         message = error["msg"]
-    elif error["type"] in _MESSAGES:
-        message = _MESSAGES[error["type"]]
-        if error["type"] != "missing":
-            message += f"; got {error['input']!r}"
-    elif error["type"] in ("greater_than", "greater_than_equal", "less_than", "less_than_equal"):
-        sign = {"greater_than": ">", "greater_than_equal": ">=", "less_than": "<",
-                "less_than_equal": "<="}[error["type"]]
-        bound = next(iter(ctx.values()))
-        message = f"must be {sign} {bound}; got {error['input']!r}"
-    elif error["type"] == "literal_error":
-        message = f"must be one of {ctx.get('expected', '')}; got {error['input']!r}"
+        loc += [ctx["field"]] if ctx.get("field") else []
+    elif kind == "missing":
+        message = "is required"
+    elif kind in _MESSAGES:
+        message = _MESSAGES[kind].format(*ctx.values()) + f"; got {error['input']!r}"
     else:
         message = error["msg"][0].lower() + error["msg"][1:]
     return ExperimentError(".".join(loc) or "experiment", message)
@@ -398,7 +351,9 @@ def parse_experiment(raw: Any, *, base_dir: str | None = None) -> Experiment:
         ExperimentError: for the first problem found, naming its field path.
     """
     if not isinstance(raw, dict):
-        raise ExperimentError("experiment", f"the file must be a mapping of fields; got {type(raw).__name__}")
+        raise ExperimentError(
+            "experiment", f"the file must be a mapping of fields; got {type(raw).__name__}"
+        )
     if base_dir is not None and raw.get("base_dir") is None:
         raw = {**raw, "base_dir": base_dir}
     try:
@@ -461,7 +416,9 @@ def load_experiment(
     try:
         text = path.read_text(encoding="utf-8")
     except OSError as error:
-        raise ExperimentError(str(path), f"cannot read the experiment file ({error.strerror})") from None
+        raise ExperimentError(
+            str(path), f"cannot read the experiment file ({error.strerror})"
+        ) from None
     try:
         raw = yaml.safe_load(text)
     except yaml.YAMLError as error:
@@ -479,175 +436,37 @@ def load_experiment(
     return parse_experiment(raw, base_dir=str(path.resolve().parent))
 
 
-def _join(base: str, path: str) -> str:
-    return path if "://" in path or Path(path).is_absolute() else str((Path(base) / path).resolve())
-
-
 def save_experiment(experiment: Experiment, experiment_path: str) -> str:
-    """Write the experiment, with absolute paths, as ``EXPERIMENT_FILE`` under ``experiment_path``.
+    """Write the experiment as ``EXPERIMENT_FILE`` in ``experiment_path`` (a folder or a URI).
 
-    ``resume`` rebuilds the run from it. ``experiment_path`` may be local or a URI.
+    ``resume`` rebuilds the run from it; ``base_dir`` keeps relative paths resolvable.
 
     Returns:
         Where the file was written.
     """
-    import pyarrow.fs
+    from raytune_hpt import storage
 
-    saved = experiment.model_copy(update={"storage_path": None, "name": experiment.name})
-    if "://" in experiment_path:
-        filesystem, folder = pyarrow.fs.FileSystem.from_uri(experiment_path)
-    else:
-        filesystem, folder = pyarrow.fs.LocalFileSystem(), str(Path(experiment_path).resolve())
-    filesystem.create_dir(folder, recursive=True)
-    target = f"{folder.rstrip('/')}/{EXPERIMENT_FILE}"
-    with filesystem.open_output_stream(target) as stream:
-        stream.write(saved.to_yaml().encode("utf-8"))
+    target = storage.join(storage.normalize(experiment_path), EXPERIMENT_FILE)
+    storage.write_text(target, experiment.model_copy(update={"storage_path": None}).to_yaml())
     return target
 
 
 def load_saved_experiment(experiment_path: str) -> Experiment:
-    """The experiment ``raytune-hpt run`` saved in ``experiment_path`` (local or a URI).
+    """The experiment ``raytune-hpt run`` saved in ``experiment_path`` (a folder or a URI).
 
     Raises:
         ExperimentError: when the folder holds no saved experiment.
     """
-    import pyarrow.fs
-
-    if "://" in experiment_path:
-        filesystem, folder = pyarrow.fs.FileSystem.from_uri(experiment_path)
-    else:
-        filesystem, folder = pyarrow.fs.LocalFileSystem(), str(Path(experiment_path).resolve())
-    target = f"{folder.rstrip('/')}/{EXPERIMENT_FILE}"
-    try:
-        with filesystem.open_input_stream(target) as stream:
-            raw = yaml.safe_load(stream.read().decode("utf-8"))
-    except (OSError, FileNotFoundError):
-        raise ExperimentError(
-            "DIR", f"{experiment_path} holds no {EXPERIMENT_FILE}; is it a folder `raytune-hpt run` made?"
-        ) from None
-    return parse_experiment(raw)
-
-
-def _describe(error: BaseException) -> str:
-    return f"{type(error).__name__}: {error}"
-
-
-def _top_level_names(source: str) -> set[str] | None:
-    """Names a module binds at top level, or ``None`` when it may bind others dynamically."""
-    import ast
+    from raytune_hpt import storage
 
     try:
-        tree = ast.parse(source)
-    except SyntaxError:
-        return None  # importing reports it properly
-    names: set[str] = set()
-    statements = list(tree.body)
-    while statements:
-        node = statements.pop()
-        if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)):
-            names.add(node.name)
-        elif isinstance(node, (ast.Import, ast.ImportFrom)):
-            for alias in node.names:
-                if alias.name == "*":
-                    return None
-                names.add(alias.asname or alias.name.split(".")[0])
-        elif isinstance(node, (ast.Assign, ast.AnnAssign, ast.AugAssign, ast.For, ast.With)):
-            names.update(n.id for n in ast.walk(node) if isinstance(n, ast.Name))
-        elif isinstance(node, ast.Expr):
-            continue
-        if isinstance(node, (ast.If, ast.Try, ast.For, ast.While, ast.With)):
-            for block in ("body", "orelse", "finalbody", "handlers"):
-                statements.extend(getattr(node, block, []) or [])
-        elif isinstance(node, ast.ExceptHandler):
-            statements.extend(node.body)
-        elif not isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef, ast.Import,
-                                   ast.ImportFrom, ast.Assign, ast.AnnAssign, ast.AugAssign, ast.Expr)):
-            return None  # something unusual (walrus, match, global tricks): ask the import
-    return None if "__getattr__" in names else names
-
-
-def _check_defined(source_file: str | None, attr: str, *, target: str, field: str) -> None:
-    # Reading the source first catches a misspelt function without importing the module,
-    # which would import TensorFlow (slow, and it writes to stderr) just to report a typo.
-    if not source_file or not source_file.endswith(".py"):
-        return
-    try:
-        names = _top_level_names(Path(source_file).read_text(encoding="utf-8"))
+        text = storage.read_text(storage.join(storage.normalize(experiment_path), EXPERIMENT_FILE))
     except OSError:
-        return
-    first = attr.split(".")[0]
-    if names is not None and first not in names:
-        import difflib
-
-        close = difflib.get_close_matches(first, sorted(names), n=1)
-        hint = f"; did you mean {close[0]!r}?" if close else ""
-        raise ExperimentError(field, f"{target!r} has no attribute {first!r}{hint}")
-
-
-def _import_file(file: Path, *, field: str) -> Any:
-    digest = hashlib.sha1(str(file).encode()).hexdigest()[:10]
-    module_name = f"raytune_hpt_user_{re.sub(r'[^A-Za-z0-9_]', '_', file.stem)}_{digest}"
-    if module_name in sys.modules:
-        return sys.modules[module_name]
-    spec = importlib.util.spec_from_file_location(module_name, file)
-    if spec is None or spec.loader is None:
-        raise ExperimentError(field, f"cannot load {str(file)!r} as Python")
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[module_name] = module  # cloudpickle wants registered modules in sys.modules
-    try:
-        spec.loader.exec_module(module)
-    except Exception as error:
-        del sys.modules[module_name]
-        raise ExperimentError(field, f"importing {str(file)!r} failed: {_describe(error)}") from None
-    from ray import cloudpickle
-
-    cloudpickle.register_pickle_by_value(module)
-    return module
-
-
-def _module_source(target: str, ref: str, *, field: str) -> str | None:
-    """The file of module ``target``, found without importing it (its parents are imported)."""
-    try:
-        spec = importlib.util.find_spec(target)
-    except ModuleNotFoundError as error:
-        name = error.name or target
-        raise ExperimentError(field, f"no module named {name!r} (from {ref!r})") from None
-    except Exception as error:  # a parent package failed to import
-        raise ExperimentError(field, f"importing {target!r} failed: {_describe(error)}") from None
-    if spec is None:
-        raise ExperimentError(field, f"no module named {target!r} (from {ref!r})")
-    return spec.origin
-
-
-def import_ref(ref: str, *, base_dir: str | None = None, field: str = "model") -> Any:
-    """Import ``module:attr`` or ``path/to/file.py:attr``.
-
-    A module loaded from a file is registered with ``ray.cloudpickle`` to be pickled by value,
-    so that Ray workers, which cannot import it, receive its code. A relative file path starts
-    at ``base_dir`` (the experiment file's folder).
-
-    Raises:
-        ExperimentError: when the module or attribute cannot be found or the import fails.
-    """
-    target, _, attr = ref.rpartition(":")
-    if _is_file_ref(target):
-        file = Path(_join(base_dir or ".", target))
-        if not file.is_file():
-            raise ExperimentError(field, f"no such file {str(file)!r} (from {ref!r})")
-        _check_defined(str(file), attr, target=target, field=field)
-        module = _import_file(file, field=field)
-    else:
-        _check_defined(_module_source(target, ref, field=field), attr, target=target, field=field)
-        try:
-            module = importlib.import_module(target)
-        except Exception as error:
-            raise ExperimentError(field, f"importing {target!r} failed: {_describe(error)}") from None
-    value: Any = module
-    for part in attr.split("."):
-        if not hasattr(value, part):
-            raise ExperimentError(field, f"{target!r} has no attribute {attr!r}")
-        value = getattr(value, part)
-    return value
+        raise ExperimentError(
+            "DIR",
+            f"{experiment_path} holds no {EXPERIMENT_FILE}; is it a folder `raytune-hpt run` made?",
+        ) from None
+    return parse_experiment(yaml.safe_load(text))
 
 
 class ExperimentHyperModel(HyperModel):
@@ -677,14 +496,9 @@ class Resolved:
 
 
 def _hypermodel(experiment: Experiment) -> Any:
-    value = import_ref(experiment.model, base_dir=experiment.base_dir, field="model")
-    if isinstance(value, type):
-        try:
-            value = value()
-        except TypeError as error:
-            raise ExperimentError("model", f"cannot instantiate {experiment.model}: {error}") from None
+    value = import_object(experiment.model, base_dir=experiment.base_dir, field="model")
     try:
-        inner = as_hypermodel(value)
+        inner = as_hypermodel(value() if isinstance(value, type) else value)
     except TypeError as error:
         raise ExperimentError("model", str(error).rstrip(".")) from None
     fit_hps = tuple(n for n in FIT_HYPERPARAMETERS if n in experiment.space)
@@ -695,34 +509,13 @@ def resolve(experiment: Experiment) -> Resolved:
     """Import the model and load the data, before Ray starts.
 
     Raises:
-        ExperimentError: for a model or data reference that cannot be found, or data that
-            does not fit the validation settings.
+        DataError: for a model or loader that cannot be imported, or data that cannot be
+            loaded as configured (``field`` names the setting: ``model``, ``data.*``).
+        ExperimentError: for a model that is not a ``build(hp)`` function or ``HyperModel``.
     """
-    from raytune_hpt import data as data_module
-
-    spec = experiment.data
-    base = experiment.base_dir or "."
-    loader = import_ref(spec.loader, base_dir=base, field="data.loader") if spec.loader else None
-    if loader is not None and not callable(loader):
-        raise ExperimentError("data.loader", f"{spec.loader} is not a function")
-    seed = spec.seed if spec.seed is not None else (experiment.seed or 0)
-    try:
-        arrays = data_module.prepare(
-            dataset=spec.dataset,
-            loader=loader,
-            loader_kwargs=spec.kwargs,
-            parquet=_join(base, spec.parquet) if spec.parquet else None,
-            features=spec.features,
-            label=spec.label,
-            validation=_join(base, spec.validation) if spec.validation else None,
-            filesystem_options=spec.s3,
-            validation_split=spec.validation_split,
-            cv=spec.cv,
-            seed=seed,
-        )
-    except DataError as error:
-        field, _, message = str(error).partition(": ")
-        raise ExperimentError(field, message) from None
+    seed = experiment.data.seed if experiment.data.seed is not None else (experiment.seed or 0)
+    section = experiment.data.model_dump(exclude={"seed"})
+    arrays = prepare_section(section, base_dir=experiment.base_dir or ".", seed=seed)
     search_kwargs = {
         **arrays,
         "epochs": experiment.fit.epochs,
@@ -741,14 +534,14 @@ def check_components(experiment: Experiment) -> None:
     from raytune_hpt.schedulers import validate_scheduler
     from raytune_hpt.searchers import validate_searcher
 
-    for field, check in (
-        ("searcher", lambda: validate_searcher(experiment.searcher.spec())),
-        ("scheduler", lambda: validate_scheduler(experiment.scheduler.spec(), experiment.fit.epochs)),
-    ):
-        try:
-            check()
-        except (ValueError, TypeError) as error:
-            raise ExperimentError(field, str(error).rstrip(".")) from None
+    try:
+        validate_searcher(experiment.searcher.spec())
+    except (ValueError, TypeError) as error:
+        raise ExperimentError("searcher", str(error).rstrip(".")) from None
+    try:
+        validate_scheduler(experiment.scheduler.spec(), experiment.fit.epochs)
+    except (ValueError, TypeError) as error:
+        raise ExperimentError("scheduler", str(error).rstrip(".")) from None
 
 
 def storage_path(experiment: Experiment) -> str:

@@ -20,10 +20,18 @@ fit: {epochs: 1}
 """
 
 
-def cli(*args: str, cwd: Path, env: dict | None = None, timeout: float = 600) -> subprocess.CompletedProcess:
+def cli(
+    *args: str, cwd: Path, env: dict | None = None, timeout: float = 600
+) -> subprocess.CompletedProcess:
     environment = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "2", **(env or {})}
-    return subprocess.run([sys.executable, "-m", "raytune_hpt", *args], cwd=cwd, env=environment,
-                          capture_output=True, text=True, timeout=timeout)
+    return subprocess.run(
+        [sys.executable, "-m", "raytune_hpt", *args],
+        cwd=cwd,
+        env=environment,
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+    )
 
 
 def _files(folder: Path) -> set[str]:
@@ -43,17 +51,31 @@ MALFORMED = [
     (GOOD.replace("{epochs: 1}", "{epoch: 1}"), ["run", "FILE"], "fit.epoch"),
     (GOOD.replace("val_accuracy", "val_top3"), ["run", "FILE"], "objective"),
     (GOOD.replace("data: digits", "data: cifar10"), ["run", "FILE"], "data.dataset"),
-    (GOOD.replace("data: digits", "data: {dataset: digits, cv: 3, validation_split: 0.2}"),
-     ["run", "FILE"], "data.cv"),
-    (GOOD + "space: {units: {type: int, min_value: 9, max_value: 1}}\n", ["run", "FILE"], "space.units"),
+    (
+        GOOD.replace("data: digits", "data: {dataset: digits, cv: 3, validation_split: 0.2}"),
+        ["run", "FILE"],
+        "data.cv",
+    ),
+    (
+        GOOD + "space: {units: {type: int, min_value: 9, max_value: 1}}\n",
+        ["run", "FILE"],
+        "space.units",
+    ),
     (GOOD + "resources: {cpu: 0}\n", ["run", "FILE"], "resources.cpu"),
     (GOOD + "colour: blue\n", ["run", "FILE"], "colour"),
-    (GOOD.replace("raytune_hpt.examples.digits:build_model", "build_model"), ["run", "FILE"], "model"),
+    (
+        GOOD.replace("raytune_hpt.examples.digits:build_model", "build_model"),
+        ["run", "FILE"],
+        "model",
+    ),
     (GOOD.replace("raytune_hpt.examples.digits", "no_such_pkg.models"), ["run", "FILE"], "model"),
     (GOOD.replace("raytune_hpt.examples.digits", "models/missing.py"), ["run", "FILE"], "model"),
     (GOOD.replace("build_model", "build_nothing"), ["run", "FILE"], "model"),
-    (GOOD.replace("data: digits", "data: {parquet: none.parquet, label: y}"), ["run", "FILE"],
-     "data.parquet"),
+    (
+        GOOD.replace("data: digits", "data: {parquet: none.parquet, label: y}"),
+        ["run", "FILE"],
+        "data.parquet",
+    ),
     (GOOD + "searcher: {type: random, colour: 1}\n", ["run", "FILE"], "searcher"),
     (GOOD + "scheduler: {type: asha, grace_period: 5}\n", ["run", "FILE"], "scheduler"),
     (GOOD, ["run", "FILE", "--set", "fit.epochs"], "--set"),
@@ -72,8 +94,9 @@ MALFORMED = [
 ]
 
 
-@pytest.mark.parametrize(("text", "args", "field"), MALFORMED,
-                         ids=[f"{i}-{c[2]}" for i, c in enumerate(MALFORMED)])
+@pytest.mark.parametrize(
+    ("text", "args", "field"), MALFORMED, ids=[f"{i}-{c[2]}" for i, c in enumerate(MALFORMED)]
+)
 def test_malformed_input_exits_2_with_one_line_and_no_side_effects(tmp_path, text, args, field):
     work = tmp_path / "work"
     work.mkdir()
@@ -83,9 +106,17 @@ def test_malformed_input_exits_2_with_one_line_and_no_side_effects(tmp_path, tex
     ray_tmp = tmp_path / "ray"  # Ray would create its session folder here if it started
     args = [("experiment.yaml" if a == "FILE" else a) for a in args]
     field = "experiment.yaml" if field == "FILE" else field
-    result = cli(*args, "--storage-path", str(tmp_path / "results"), cwd=work,
-                 env={"RAY_TMPDIR": str(ray_tmp)}) if args[0] == "run" else \
-        cli(*args, cwd=work, env={"RAY_TMPDIR": str(ray_tmp)})
+    result = (
+        cli(
+            *args,
+            "--storage-path",
+            str(tmp_path / "results"),
+            cwd=work,
+            env={"RAY_TMPDIR": str(ray_tmp)},
+        )
+        if args[0] == "run"
+        else cli(*args, cwd=work, env={"RAY_TMPDIR": str(ray_tmp)})
+    )
     assert result.returncode == 2, result.stderr
     lines = [line for line in result.stderr.splitlines() if line.strip()]
     assert len(lines) == 1, result.stderr
@@ -118,8 +149,9 @@ def test_help_and_validation_stay_light(tmp_path):
             assert main(["examples"]) == 0
         print("tensorflow" in sys.modules, "ray" in sys.modules)
     """)
-    out = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, cwd=tmp_path,
-                         timeout=120)
+    out = subprocess.run(
+        [sys.executable, "-c", script], capture_output=True, text=True, cwd=tmp_path, timeout=120
+    )
     assert out.returncode == 0, out.stderr
     assert out.stdout.split() == ["False", "False"]
 
@@ -142,15 +174,27 @@ def test_version_and_examples_listing(tmp_path):
 def finished(tmp_path_factory):
     """The digits example, shortened, run through the command; (stdout, experiment dir)."""
     root = tmp_path_factory.mktemp("finished")
-    result = cli("run", "--example", "digits", "--set", "max_trials=2", "--set", "fit.epochs=2",
-                 "--storage-path", str(root / "results"), "--name", "quick", cwd=root)
+    result = cli(
+        "run",
+        "--example",
+        "digits",
+        "--set",
+        "max_trials=2",
+        "--set",
+        "fit.epochs=2",
+        "--storage-path",
+        str(root / "results"),
+        "--name",
+        "quick",
+        cwd=root,
+    )
     assert result.returncode == 0, result.stderr[-3000:]
     return result.stdout, root / "results" / "quick", root
 
 
 def test_run_summary_says_what_happened_and_what_next(finished):
     stdout, path, _ = finished
-    tail = stdout[stdout.index("Search done"):]
+    tail = stdout[stdout.index("Search done") :]
     assert "2 trials (2 finished)" in tail
     assert "Best trial" in tail and "val_accuracy = " in tail and "units=" in tail
     assert f"Results: {path}" in tail
@@ -187,8 +231,17 @@ def test_results_table_has_one_row_per_trial(finished, suffix):
     else:
         rows = json.loads(target.read_text())
     assert len(rows) == 2
-    for column in ("trial_id", "status", "hp_units", "hp_learning_rate", "final_val_accuracy",
-                   "best_val_accuracy", "epochs", "wall_time_s", "error"):
+    for column in (
+        "trial_id",
+        "status",
+        "hp_units",
+        "hp_learning_rate",
+        "final_val_accuracy",
+        "best_val_accuracy",
+        "epochs",
+        "wall_time_s",
+        "error",
+    ):
         assert column in rows[0], column
     assert {row["status"] for row in rows} == {"finished"}
     assert all(row["epochs"] == 2 for row in rows)
@@ -213,8 +266,18 @@ def test_exported_model_reproduces_the_best_objective(finished):
 # -- resume, custom files, a failing search -------------------------------------------------
 def test_resume_continues_to_a_bigger_budget(tmp_path):
     storage = tmp_path / "results"
-    first = cli("run", "--example", "digits", "--set", "max_trials=1", "--set", "fit.epochs=1",
-                "--storage-path", str(storage), cwd=tmp_path)
+    first = cli(
+        "run",
+        "--example",
+        "digits",
+        "--set",
+        "max_trials=1",
+        "--set",
+        "fit.epochs=1",
+        "--storage-path",
+        str(storage),
+        cwd=tmp_path,
+    )
     assert first.returncode == 0, first.stderr[-3000:]
     assert "1 trials (1 finished)" in first.stdout
     second = cli("resume", str(storage / "digits"), "--max-trials", "2", cwd=tmp_path)
@@ -226,7 +289,8 @@ def test_resume_continues_to_a_bigger_budget(tmp_path):
 def test_model_and_tf_data_loader_from_files(tmp_path):
     """Files outside any package reach the workers (pickled by value); tf.data built there."""
     (tmp_path / "code").mkdir()
-    (tmp_path / "code" / "my_model.py").write_text(textwrap.dedent("""
+    (tmp_path / "code" / "my_model.py").write_text(
+        textwrap.dedent("""
         import keras
 
         def build(hp):
@@ -235,8 +299,10 @@ def test_model_and_tf_data_loader_from_files(tmp_path):
                                       keras.layers.Dense(2, activation="softmax")])
             model.compile("adam", "sparse_categorical_crossentropy", metrics=["accuracy"])
             return model
-    """))
-    (tmp_path / "code" / "my_data.py").write_text(textwrap.dedent("""
+    """)
+    )
+    (tmp_path / "code" / "my_data.py").write_text(
+        textwrap.dedent("""
         import numpy as np
         import tensorflow as tf
 
@@ -246,25 +312,34 @@ def test_model_and_tf_data_loader_from_files(tmp_path):
             y = (x[:, 0] > 0).astype("int64")
             data = tf.data.Dataset.from_tensor_slices((x, y)).batch(16)
             return data.skip(2), data.take(2)
-    """))
-    (tmp_path / "exp.yaml").write_text(textwrap.dedent("""
+    """)
+    )
+    (tmp_path / "exp.yaml").write_text(
+        textwrap.dedent("""
         name: files
         model: code/my_model.py:build
         data: {loader: code/my_data.py:load, kwargs: {rows: 128}}
         objective: val_accuracy
         max_trials: 2
         fit: {epochs: 2}
-    """))
+    """)
+    )
     elsewhere = tmp_path / "elsewhere"
     elsewhere.mkdir()
-    result = cli("run", str(tmp_path / "exp.yaml"), "--storage-path", str(tmp_path / "results"),
-                 cwd=elsewhere)
+    result = cli(
+        "run",
+        str(tmp_path / "exp.yaml"),
+        "--storage-path",
+        str(tmp_path / "results"),
+        cwd=elsewhere,
+    )
     assert result.returncode == 0, result.stderr[-3000:]
     assert "2 trials (2 finished)" in result.stdout
 
 
 def test_a_search_whose_trials_all_fail_exits_1_and_says_why(tmp_path):
-    (tmp_path / "bad_data.py").write_text(textwrap.dedent("""
+    (tmp_path / "bad_data.py").write_text(
+        textwrap.dedent("""
         import numpy as np
         import tensorflow as tf
 
@@ -273,8 +348,11 @@ def test_a_search_whose_trials_all_fail_exits_1_and_says_why(tmp_path):
             y = np.zeros(32, "int64")
             data = tf.data.Dataset.from_tensor_slices((x, y)).batch(8)
             return data, data
-    """))
-    (tmp_path / "exp.yaml").write_text(GOOD.replace("data: digits", "data: {loader: bad_data.py:load}"))
+    """)
+    )
+    (tmp_path / "exp.yaml").write_text(
+        GOOD.replace("data: digits", "data: {loader: bad_data.py:load}")
+    )
     result = cli("run", "exp.yaml", "--storage-path", str(tmp_path / "results"), cwd=tmp_path)
     assert result.returncode == 1, result.stderr[-3000:]
     assert "2 trial(s) failed; the first error:" in result.stdout

@@ -18,7 +18,12 @@ from raytune_hpt.data import DataError, WorkerLoader, load_dataset, prepare, rea
 
 @pytest.mark.parametrize(
     ("name", "rows", "features", "classes"),
-    [("digits", 1797, 64, 10), ("breast_cancer", 569, 30, 2), ("wine", 178, 13, 3), ("mnist", 5000, 784, 10)],
+    [
+        ("digits", 1797, 64, 10),
+        ("breast_cancer", 569, 30, 2),
+        ("wine", 178, 13, 3),
+        ("mnist", 5000, 784, 10),
+    ],
 )
 def test_bundled_datasets_are_shuffled_scaled_arrays(name, rows, features, classes):
     x, y = load_dataset(name, seed=0)
@@ -44,7 +49,9 @@ def test_dataset_shuffle_is_seeded():
 
 
 def test_unknown_dataset_names_the_field_and_choices():
-    with pytest.raises(DataError, match=r"^data\.dataset: must be one of breast_cancer, digits, mnist, wine"):
+    with pytest.raises(
+        DataError, match=r"^data\.dataset: must be one of breast_cancer, digits, mnist, wine"
+    ):
         load_dataset("cifar")
 
 
@@ -120,7 +127,8 @@ def test_loader_returning_something_else_is_explained():
 def test_loader_returning_tf_datasets_runs_in_each_worker(tmp_path):
     """A tf.data loader is shipped (by value, from a file) and called again in the worker."""
     module = tmp_path / "my_loaders.py"
-    module.write_text(textwrap.dedent("""
+    module.write_text(
+        textwrap.dedent("""
         import numpy as np
         import tensorflow as tf
 
@@ -129,10 +137,11 @@ def test_loader_returning_tf_datasets_runs_in_each_worker(tmp_path):
             y = np.zeros(rows, np.int64)
             train = tf.data.Dataset.from_tensor_slices((x, y)).batch(8)
             return train, train.take(1)
-    """))
+    """)
+    )
     from ray import cloudpickle
 
-    from raytune_hpt.experiment import import_ref
+    from raytune_hpt.data import import_object as import_ref
 
     function = import_ref(f"{module}:load", field="data.loader")
     kwargs = prepare(loader=function, loader_kwargs={"rows": 16})
@@ -145,26 +154,36 @@ def test_loader_returning_tf_datasets_runs_in_each_worker(tmp_path):
         loaded = cloudpickle.loads(sys.stdin.buffer.read())()
         print(sorted(loaded), int(loaded["x"].cardinality()))
     """)
-    out = subprocess.run([sys.executable, "-c", script], input=payload, capture_output=True,
-                         check=True, cwd="/", timeout=120)
+    out = subprocess.run(
+        [sys.executable, "-c", script],
+        input=payload,
+        capture_output=True,
+        check=True,
+        cwd="/",
+        timeout=120,
+    )
     assert out.stdout.decode().split("\n")[-2] == "['validation_data', 'x'] 2"
 
 
 def _write_parquet(path, rows=50):
     rng = np.random.default_rng(1)
-    table = pa.table({
-        "pixels": [rng.random(6).astype(np.float32).tolist() for _ in range(rows)],
-        "extra": rng.random(rows),
-        "label": rng.integers(0, 3, rows),
-        "ignored": ["a"] * rows,
-    })
+    table = pa.table(
+        {
+            "pixels": [rng.random(6).astype(np.float32).tolist() for _ in range(rows)],
+            "extra": rng.random(rows),
+            "label": rng.integers(0, 3, rows),
+            "ignored": ["a"] * rows,
+        }
+    )
     pq.write_table(table, path)
     return table
 
 
 def test_read_parquet_stacks_list_columns_and_scalars(tmp_path):
     table = _write_parquet(tmp_path / "train.parquet")
-    x, y = read_parquet(str(tmp_path / "train.parquet"), label="label", features=["pixels", "extra"])
+    x, y = read_parquet(
+        str(tmp_path / "train.parquet"), label="label", features=["pixels", "extra"]
+    )
     assert x.shape == (50, 7) and x.dtype == np.float32
     np.testing.assert_allclose(x[:, :6], np.array(table.column("pixels").to_pylist()), rtol=1e-6)
     np.testing.assert_allclose(x[:, 6], table.column("extra").to_numpy(), rtol=1e-6)
@@ -182,8 +201,12 @@ def test_read_parquet_names_missing_columns(tmp_path):
 def test_prepare_parquet_with_a_given_validation_file(tmp_path):
     _write_parquet(tmp_path / "train.parquet", rows=40)
     _write_parquet(tmp_path / "val.parquet", rows=10)
-    kwargs = prepare(parquet=str(tmp_path / "train.parquet"), validation=str(tmp_path / "val.parquet"),
-                     label="label", features=["pixels"])
+    kwargs = prepare(
+        parquet=str(tmp_path / "train.parquet"),
+        validation=str(tmp_path / "val.parquet"),
+        label="label",
+        features=["pixels"],
+    )
     assert kwargs["x"].shape == (40, 6) and kwargs["validation_data"][0].shape == (10, 6)
 
 
@@ -203,8 +226,13 @@ def s3_endpoint():
     server = moto_server.ThreadedMotoServer(ip_address="127.0.0.1", port=port)
     server.start()
     endpoint = f"http://127.0.0.1:{port}"
-    boto3.client("s3", endpoint_url=endpoint, region_name="us-east-1", aws_access_key_id="test",
-                 aws_secret_access_key="test").create_bucket(Bucket="data")
+    boto3.client(
+        "s3",
+        endpoint_url=endpoint,
+        region_name="us-east-1",
+        aws_access_key_id="test",
+        aws_secret_access_key="test",
+    ).create_bucket(Bucket="data")
     yield endpoint
     server.stop()
 
@@ -213,12 +241,22 @@ def test_prepare_parquet_from_s3(tmp_path, s3_endpoint):
     import pyarrow.fs
 
     table = _write_parquet(tmp_path / "train.parquet")
-    options = {"endpoint_override": s3_endpoint, "access_key": "test", "secret_key": "test",
-               "region": "us-east-1", "scheme": "http"}
+    options = {
+        "endpoint_override": s3_endpoint,
+        "access_key": "test",
+        "secret_key": "test",
+        "region": "us-east-1",
+        "scheme": "http",
+    }
     s3 = pyarrow.fs.S3FileSystem(**options)
     pq.write_table(table, "data/mnist/train.parquet", filesystem=s3)
-    kwargs = prepare(parquet="s3://data/mnist/train.parquet", label="label", features=["pixels"],
-                     filesystem_options=options, validation_split=0.2)
+    kwargs = prepare(
+        parquet="s3://data/mnist/train.parquet",
+        label="label",
+        features=["pixels"],
+        filesystem_options=options,
+        validation_split=0.2,
+    )
     assert kwargs["x"].shape == (40, 6) and kwargs["validation_data"][0].shape == (10, 6)
     with pytest.raises(DataError, match="cannot read Parquet from 's3://data/none.parquet'"):
         prepare(parquet="s3://data/none.parquet", label="label", filesystem_options=options)

@@ -42,7 +42,8 @@ EXAMPLES: dict[str, Example] = {
         "CNN on MNIST; conv blocks, filters, dropout, activation, optimizer, batch size; HyperBand",
     ),
     "mnist-mlp": Example(
-        "mnist_mlp.yaml", "two-layer MLP on MNIST; units and log-scale learning rate; Bayesian optimization"
+        "mnist_mlp.yaml",
+        "two-layer MLP on MNIST; units and log-scale learning rate; Bayesian optimization",
     ),
 }
 

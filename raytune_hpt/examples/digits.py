@@ -12,7 +12,9 @@ def build_model(hp: Any) -> keras.Model:
     model = keras.Sequential(
         [
             keras.Input(shape=(64,)),
-            keras.layers.Dense(hp.Int("units", min_value=32, max_value=512, step=32), activation="relu"),
+            keras.layers.Dense(
+                hp.Int("units", min_value=32, max_value=512, step=32), activation="relu"
+            ),
             keras.layers.Dense(10, activation="softmax"),
         ]
     )

@@ -24,7 +24,11 @@ def build_mlp(hp: Any) -> keras.Model:
     return model
 
 
-_OPTIMIZERS = {"sgd": keras.optimizers.SGD, "adam": keras.optimizers.Adam, "rmsprop": keras.optimizers.RMSprop}
+_OPTIMIZERS = {
+    "sgd": keras.optimizers.SGD,
+    "adam": keras.optimizers.Adam,
+    "rmsprop": keras.optimizers.RMSprop,
+}
 
 
 def build_cnn(hp: Any) -> keras.Model:
@@ -40,10 +44,16 @@ def build_cnn(hp: Any) -> keras.Model:
         filters = hp.Int(f"filters_{block}", min_value=8, max_value=32, step=8)
         x = keras.layers.Conv2D(filters, 3, padding="same", activation=activation)(x)
         x = keras.layers.MaxPooling2D()(x)
-    x = keras.layers.GlobalAveragePooling2D()(x) if hp.Boolean("global_pooling") else keras.layers.Flatten()(x)
+    x = (
+        keras.layers.GlobalAveragePooling2D()(x)
+        if hp.Boolean("global_pooling")
+        else keras.layers.Flatten()(x)
+    )
     x = keras.layers.Dropout(hp.Float("dropout", min_value=0.0, max_value=0.5, step=0.1))(x)
     outputs = keras.layers.Dense(10, activation="softmax")(x)
     model = keras.Model(inputs, outputs)
     optimizer = _OPTIMIZERS[hp.Choice("optimizer", sorted(_OPTIMIZERS), default="adam")]
-    model.compile(optimizer=optimizer(), loss="sparse_categorical_crossentropy", metrics=["accuracy"])
+    model.compile(
+        optimizer=optimizer(), loss="sparse_categorical_crossentropy", metrics=["accuracy"]
+    )
     return model

@@ -414,6 +414,10 @@ class TrialTensorBoard(keras.callbacks.TensorBoard):
     def _log_weights(self, epoch: int) -> None:
         super()._log_weights(epoch + 1)
 
+    def on_test_end(self, logs: Any = None) -> None:
+        # Keras would log the validation metrics again, per optimizer step.
+        self._pop_writer()
+
 
 def _trial_keras_dir() -> str:
     from ray import tune

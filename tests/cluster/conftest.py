@@ -1,0 +1,116 @@
+"""Fixtures for the cluster tests: a tiny experiment, a real two-node Ray cluster
+(scripts/cluster_up.sh) and a real S3-compatible server (moto), all on 127.0.0.1."""
+
+from __future__ import annotations
+
+import subprocess
+import tempfile
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+from cluster_helpers import BIN, EXPERIMENT, MODEL, SCRIPTS, clean_env, free_port
+
+
+@pytest.fixture
+def experiment_dir(tmp_path: Path) -> Path:
+    """A folder with tiny.yaml and the model code it names (model.py)."""
+    folder = tmp_path / "exp"
+    folder.mkdir()
+    (folder / "tiny.yaml").write_text(EXPERIMENT)
+    (folder / "model.py").write_text(MODEL)
+    return folder
+
+
+@dataclass(frozen=True)
+class Cluster:
+    address: str  # the dashboard / Jobs API, http://127.0.0.1:PORT
+    gcs_address: str
+    token_path: Path
+    folder: Path
+
+    def env(self, **extra: str) -> dict[str, str]:
+        """What a user has after `eval "$(scripts/cluster_up.sh ...)"`."""
+        return clean_env(RAY_ADDRESS=self.address, RAY_AUTH_TOKEN_PATH=str(self.token_path), **extra)
+
+
+@pytest.fixture(scope="module")
+def cluster():
+    """A real Ray cluster of two nodes on this machine, 1 CPU each, token auth on.
+
+    Its own ports and --temp-dir keep it apart from the session's local Ray; it is always
+    stopped, and by the process ids cluster_up.sh recorded only.
+    """
+    folder = Path(tempfile.mkdtemp(prefix="rthc-", dir="/tmp"))  # short: socket paths
+    token = folder / "auth_token"
+    started = time.monotonic()
+    try:
+        up = subprocess.run(
+            [str(SCRIPTS / "cluster_up.sh"), "--workers", "1", "--head-cpus", "1",
+             "--worker-cpus", "1", "--temp-dir", str(folder), "--token-file", str(token),
+             "--timeout", "150"],
+            env=clean_env(), capture_output=True, text=True, timeout=400)
+        assert up.returncode == 0, f"cluster_up.sh failed:\n{up.stderr[-3000:]}"
+        exports = dict(line.removeprefix("export ").split("=", 1)
+                       for line in up.stdout.splitlines() if line.startswith("export "))
+        print(f"cluster up in {time.monotonic() - started:.0f} s: {exports}")
+        yield Cluster(address=exports["RAY_ADDRESS"], gcs_address=exports["RAYTUNE_HPT_GCS_ADDRESS"],
+                      token_path=Path(exports["RAY_AUTH_TOKEN_PATH"]), folder=folder)
+    finally:
+        subprocess.run([str(SCRIPTS / "cluster_down.sh"), "--temp-dir", str(folder)],
+                       capture_output=True, timeout=120)
+
+
+
+@dataclass(frozen=True)
+class S3Server:
+    endpoint: str
+    bucket: str
+
+    def env(self, **extra: str) -> dict[str, str]:
+        """Credentials and endpoint the usual way (AWS_* variables), read by pyarrow and boto3."""
+        return clean_env(AWS_ENDPOINT_URL=self.endpoint, AWS_ACCESS_KEY_ID="testing",
+                         AWS_SECRET_ACCESS_KEY="testing", AWS_DEFAULT_REGION="us-east-1",
+                         AWS_EC2_METADATA_DISABLED="true", **extra)
+
+    def keys(self, prefix: str = "") -> list[str]:
+        import boto3
+
+        client = boto3.client("s3", endpoint_url=self.endpoint, aws_access_key_id="testing",
+                              aws_secret_access_key="testing", region_name="us-east-1")
+        pages = client.get_paginator("list_objects_v2").paginate(Bucket=self.bucket, Prefix=prefix)
+        return [item["Key"] for page in pages for item in page.get("Contents", [])]
+
+
+@pytest.fixture(scope="module")
+def s3_server():
+    """A real S3-compatible server (moto's) on 127.0.0.1 with one empty bucket; stopped by its pid."""
+    import boto3
+    import requests
+
+    port = free_port()
+    endpoint = f"http://127.0.0.1:{port}"
+    server = subprocess.Popen([str(BIN / "moto_server"), "-H", "127.0.0.1", "-p", str(port)],
+                              stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        deadline = time.monotonic() + 60
+        while True:
+            try:
+                requests.get(endpoint, timeout=1)
+                break
+            except requests.ConnectionError:
+                assert server.poll() is None, "moto_server exited"
+                assert time.monotonic() < deadline, "moto_server did not answer within 60 s"
+                time.sleep(0.3)
+        boto3.client("s3", endpoint_url=endpoint, aws_access_key_id="testing",
+                     aws_secret_access_key="testing", region_name="us-east-1"
+                     ).create_bucket(Bucket="hpt-results")
+        yield S3Server(endpoint=endpoint, bucket="hpt-results")
+    finally:
+        server.terminate()
+        try:
+            server.wait(timeout=15)
+        except subprocess.TimeoutExpired:
+            server.kill()
+            server.wait()

@@ -21,7 +21,7 @@ from raytune_hpt.errors import ConfigurationError, SearchAbortedError
 from raytune_hpt.hypermodel import as_hypermodel, discover_space, has_custom_fit
 from raytune_hpt.hyperparameters import HyperParameters
 from raytune_hpt.objective import Objective
-from raytune_hpt.resources import Resources
+from raytune_hpt.resources import Resources, max_trials_at_once, trial_interval
 from raytune_hpt.results import METADATA_FILE, ExperimentResults
 from raytune_hpt.schedulers import create_scheduler, validate_scheduler
 from raytune_hpt.searchers import create_searcher, validate_searcher
@@ -56,8 +56,13 @@ class Tuner:
         max_trials: the number of trials (grid search stops earlier when exhausted).
         hyperparameters: hyperparameters declared up front; their domains win over the
             model's declarations.
-        resources: per trial, ``{"cpu": 1, "gpu": 0}``; ``gpu`` may be a fraction.
+        resources: per trial, ``{"cpu": 1, "gpu": 0.5, "memory": bytes, "gpu_memory_mb": MB,
+            "<custom Ray resource>": amount}`` (``gpu`` may be a fraction: 0.25 puts four
+            trials on a GPU, each capped to a quarter of its memory), or ``"auto"`` for a
+            share of the largest node (one GPU per trial, else one CPU); see docs/resources.md.
         max_concurrent_trials: cap on trials running at once (default: as resources allow).
+        workers_per_trial: train each trial on this many Ray Train workers (each with
+            ``resources``) under ``MultiWorkerMirroredStrategy``, possibly across nodes.
         storage_path: a local folder or a ``s3://``/``gs://`` URI; default ``~/ray_results``.
         name: the experiment's folder under ``storage_path``; default: a timestamped name.
         seed: makes the searcher and each trial's weight initialisation repeatable.
@@ -97,6 +102,7 @@ class Tuner:
         address: str | None = None,
         tracking: dict[str, Any] | None = None,
         meta_optimizer: bool = False,
+        workers_per_trial: int = 1,
     ) -> None:
         self.hypermodel = as_hypermodel(hypermodel)
         self.objective = Objective.coerce(objective)
@@ -106,6 +112,7 @@ class Tuner:
         _check_int("max_concurrent_trials", max_concurrent_trials, 1, optional=True)
         _check_int("max_failures", max_failures, -1)
         _check_int("seed", seed, 0, optional=True)
+        _check_int("workers_per_trial", workers_per_trial, 1)
         if hyperparameters is not None and not isinstance(hyperparameters, HyperParameters):
             raise TypeError(
                 f"hyperparameters must be a raytune_hpt.HyperParameters, but got {hyperparameters!r}."
@@ -113,7 +120,9 @@ class Tuner:
         self.searcher, self.scheduler = searcher, scheduler
         self.max_trials = max_trials
         self.hyperparameters = hyperparameters
-        self.resources = Resources.coerce(resources)
+        # "auto" is resolved against the running Ray cluster in search()
+        self.resources = resources if resources == "auto" else Resources.coerce(resources)
+        self.workers_per_trial = workers_per_trial
         self.max_concurrent_trials = max_concurrent_trials
         self.storage_path = storage.normalize(storage_path or DEFAULT_STORAGE_PATH)
         model_name = getattr(self.hypermodel, "name", None) or "search"
@@ -122,6 +131,9 @@ class Tuner:
             raise ValueError(f"name must be a folder name without '/', but got {self.name!r}.")
         self.seed, self.overwrite = seed, overwrite
         self.max_failures, self.verbose, self.address = max_failures, verbose, address
+        from raytune_hpt.tracking import validate_tracking
+
+        validate_tracking(tracking)
         self.tracking = tracking
         self.meta_optimizer = bool(meta_optimizer)
         self.space: HyperParameters | None = None
@@ -177,14 +189,33 @@ class Tuner:
         if not ray.is_initialized():
             ray.init(address=self.address, include_dashboard=False, log_to_driver=self.verbose > 1,
                      configure_logging=False)
-        self.resources.check_feasible()
+        if self.resources == "auto":
+            self.resources = Resources.auto()
+            logger.info("resources='auto': each trial gets %s.", self.resources.describe())
+        self.resources.check_feasible(self.workers_per_trial)
         self._ship_model_code()
 
         spec = TrialSpec(hypermodel=self.hypermodel, space=self.space, objective=self.objective,
                          epochs=epochs, fit_kwargs=fit_kwargs, cv=cv, cpus=self.resources.cpu,
-                         seed=self.seed, meta_optimizer=self.meta_optimizer)
-        trainable = tune.with_resources(tune.with_parameters(run_trial, spec=spec, data=data),
-                                        self.resources.to_ray())
+                         seed=self.seed, meta_optimizer=self.meta_optimizer,
+                         gpus=self.resources.gpu, gpu_memory_mb=self.resources.gpu_memory_mb)
+        max_concurrent = self.max_concurrent_trials
+        if self.workers_per_trial > 1:
+            from raytune_hpt import distributed
+
+            if cv or has_custom_fit(self.hypermodel):
+                raise ConfigurationError("workers_per_trial > 1 supports neither cv nor a custom "
+                                         "HyperModel.fit; use workers_per_trial=1.")
+            trainable = tune.with_resources(
+                tune.with_parameters(distributed.run_distributed_trial, spec=spec, data=data,
+                                     resources=self.resources, workers=self.workers_per_trial,
+                                     storage_path=self.experiment_path),
+                distributed.DRIVER_RESOURCES)
+            max_concurrent = max_concurrent or distributed.default_concurrency(
+                self.resources, self.workers_per_trial)
+        else:
+            trainable = tune.with_resources(tune.with_parameters(run_trial, spec=spec, data=data),
+                                            self.resources.to_ray())
         guard = SearchGuard(self.objective)
         run_config = tune.RunConfig(
             name=self.name,
@@ -201,13 +232,16 @@ class Tuner:
         tune_config = tune.TuneConfig(
             search_alg=searcher, scheduler=create_scheduler(self.scheduler, epochs=epochs),
             num_samples=num_samples, metric=self.objective.name, mode=self.objective.mode,
-            reuse_actors=True, max_concurrent_trials=self.max_concurrent_trials,
+            reuse_actors=True, max_concurrent_trials=max_concurrent,
         )
         os.environ["TUNE_DISABLE_AUTO_CALLBACK_LOGGERS"] = "1"  # we pass the loggers we want
         ray_tuner = self._resume_or_create(trainable, tune_config, run_config, epochs)
         grid = ray_tuner.fit()
         guard.raise_if_aborted()
         self._results = ExperimentResults.from_result_grid(grid, self._metadata(epochs))
+        intervals = [i for i in (trial_interval(t.history) for t in self._results.trials) if i]
+        logger.info("%d trials (%s each); at most %d ran at once.", len(self._results.trials),
+                    self.resources.describe(), max_trials_at_once(intervals))
         return self._results
 
     def _callbacks(self, guard: Any) -> list:
@@ -228,6 +262,7 @@ class Tuner:
             "max_trials": self.max_trials,
             "epochs": epochs,
             "resources": self.resources.to_ray(),
+            "workers_per_trial": self.workers_per_trial,
             "seed": self.seed,
         }
 

@@ -15,7 +15,7 @@ from raytune_hpt.errors import ConfigurationError
 from raytune_hpt.hyperparameters import HyperParameters
 from raytune_hpt.objective import Objective
 
-__all__ = ["TRACKERS", "tracking_callbacks"]
+__all__ = ["TRACKERS", "tracking_callbacks", "validate_tracking"]
 
 # name -> "module:function(option, space=, objective=, experiment_path=) -> callbacks"
 TRACKERS: dict[str, str] = {
@@ -27,6 +27,27 @@ TRACKERS: dict[str, str] = {
 def _factory(name: str) -> Callable[..., list[Any]]:
     module_name, _, function = TRACKERS[name].partition(":")
     return getattr(importlib.import_module(module_name), function)
+
+
+def validate_tracking(options: dict[str, Any] | None) -> dict[str, Any]:
+    """Check the ``tracking`` option's shape and names; return it with defaults filled in.
+
+    Raises:
+        ConfigurationError: not a dict, or an unknown tracker name.
+    """
+    if options is None:
+        options = {}
+    if not isinstance(options, dict):
+        raise ConfigurationError(
+            f"tracking must be a dict such as {{'tensorboard': True, 'mlflow': URI}}, but got "
+            f"{options!r}."
+        )
+    unknown = sorted(set(options) - set(TRACKERS))
+    if unknown:
+        raise ConfigurationError(
+            f"tracking keys must be among {sorted(TRACKERS)}; got {unknown[0]!r}."
+        )
+    return {"tensorboard": True, **options}
 
 
 def tracking_callbacks(options: dict[str, Any] | None, *, space: HyperParameters,
@@ -50,19 +71,7 @@ def tracking_callbacks(options: dict[str, Any] | None, *, space: HyperParameters
         >>> tracking_callbacks({"mlflow": "file:///tmp/mlruns"}, space=space,
         ...                    objective=objective, experiment_path="/tmp/exp")  # doctest: +SKIP
     """
-    if options is None:
-        options = {}
-    if not isinstance(options, dict):
-        raise ConfigurationError(
-            f"tracking must be a dict such as {{'tensorboard': True, 'mlflow': URI}}, but got "
-            f"{options!r}."
-        )
-    unknown = sorted(set(options) - set(TRACKERS))
-    if unknown:
-        raise ConfigurationError(
-            f"tracking keys must be among {sorted(TRACKERS)}; got {unknown[0]!r}."
-        )
-    chosen = {"tensorboard": True, **options}
+    chosen = validate_tracking(options)
     callbacks: list[Any] = []
     for name in sorted(TRACKERS, key=lambda n: n != "tensorboard"):
         option = chosen.get(name)

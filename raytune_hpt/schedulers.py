@@ -13,6 +13,8 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
+from raytune_hpt._registry import check_options, split_spec
+
 __all__ = ["SCHEDULERS", "TIME_ATTR", "create_scheduler", "validate_scheduler"]
 
 TIME_ATTR = "epoch"
@@ -79,19 +81,7 @@ SCHEDULERS: dict[str, Callable[..., Any]] = {
 
 
 def _split(spec: Any) -> tuple[str, dict[str, Any]]:
-    if isinstance(spec, str):
-        name, options = spec, {}
-    elif isinstance(spec, dict):
-        options = dict(spec)
-        name = options.pop("type", None)
-    else:
-        raise TypeError(
-            "scheduler must be a name, a dict with a 'type' key or a "
-            f"ray.tune.schedulers.TrialScheduler, but got {spec!r}."
-        )
-    if name not in SCHEDULERS:
-        raise ValueError(f"scheduler must be one of {sorted(SCHEDULERS)}; got {name!r}.")
-    return name, options
+    return split_spec(spec, SCHEDULERS, "scheduler", "ray.tune.schedulers.TrialScheduler")
 
 
 def _is_ray_scheduler(spec: Any) -> bool:
@@ -115,12 +105,7 @@ def create_scheduler(spec: Any, *, epochs: int) -> Any:
         return spec
     name, options = _split(spec)
     factory = SCHEDULERS[name]
-    import inspect
-
-    allowed = sorted(set(inspect.signature(factory).parameters) - {"epochs"})
-    unknown = sorted(set(options) - set(allowed))
-    if unknown:
-        raise ValueError(f"scheduler '{name}' takes the options {allowed}; got unknown {unknown}.")
+    check_options(factory, options, "scheduler", name, context={"epochs"})
     return factory(epochs, **options)
 
 

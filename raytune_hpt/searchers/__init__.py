@@ -20,6 +20,8 @@ import importlib
 import inspect
 from typing import TYPE_CHECKING, Any
 
+from raytune_hpt._registry import check_options, split_spec
+
 if TYPE_CHECKING:
     from ray.tune.search import Searcher
 
@@ -37,20 +39,12 @@ SEARCHERS: dict[str, str] = {
 }
 
 
+# What create_searcher passes itself; not user options.
+_CONTEXT = ("space", "metric", "mode", "seed", "max_trials")
+
+
 def _split(spec: Any) -> tuple[str, dict[str, Any]]:
-    if isinstance(spec, str):
-        name, options = spec, {}
-    elif isinstance(spec, dict):
-        options = dict(spec)
-        name = options.pop("type", None)
-    else:
-        raise TypeError(
-            "searcher must be a name, a dict with a 'type' key or a ray.tune.search.Searcher, "
-            f"but got {spec!r}."
-        )
-    if name not in SEARCHERS:
-        raise ValueError(f"searcher must be one of {sorted(SEARCHERS)}; got {name!r}.")
-    return name, options
+    return split_spec(spec, SEARCHERS, "searcher", "ray.tune.search.Searcher")
 
 
 def _factory(name: str) -> Any:
@@ -63,14 +57,7 @@ def validate_searcher(spec: Any) -> None:
     if _is_ray_searcher(spec):
         return
     name, options = _split(spec)
-    factory = _factory(name)
-    accepted = inspect.signature(factory).parameters
-    if any(p.kind is p.VAR_KEYWORD for p in accepted.values()):
-        return
-    allowed = sorted(set(accepted) - {"space", "metric", "mode", "seed", "max_trials"})
-    unknown = sorted(set(options) - set(allowed))
-    if unknown:
-        raise ValueError(f"searcher '{name}' takes the options {allowed}; got unknown {unknown}.")
+    check_options(_factory(name), options, "searcher", name, context=_CONTEXT)
 
 
 def _is_ray_searcher(spec: Any) -> bool:

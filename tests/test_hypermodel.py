@@ -12,7 +12,9 @@ from raytune_hpt.hyperparameters import HyperParameters
 
 
 def _compiled(layers):
-    model = keras.Sequential([keras.Input((8,)), *layers, keras.layers.Dense(3, activation="softmax")])
+    model = keras.Sequential(
+        [keras.Input((8,)), *layers, keras.layers.Dense(3, activation="softmax")]
+    )
     model.compile(optimizer="adam", loss="sparse_categorical_crossentropy", metrics=["accuracy"])
     return model
 
@@ -35,8 +37,12 @@ def test_branches_behind_plain_if_are_found():
     space = discover_space(as_hypermodel(build))
     assert _names(space) == {"kind", "wide_units", "deep_dropout", "deep_rate"}
     # Without a conditional_scope, Keras Tuner treats them as always active; so do we.
-    assert space.values == {"kind": "plain", "wide_units": 16, "deep_dropout": False,
-                            "deep_rate": 0.1}
+    assert space.values == {
+        "kind": "plain",
+        "wide_units": 16,
+        "deep_dropout": False,
+        "deep_rate": 0.1,
+    }
 
 
 def test_branches_inside_conditional_scopes_are_found_and_conditional():
@@ -48,9 +54,11 @@ def test_branches_inside_conditional_scopes_are_found_and_conditional():
                 layers.append(keras.layers.Dense(hp.Int("mlp_units", 8, 32, step=8)))
         with hp.conditional_scope("kind", ["cnn"]):
             if kind == "cnn":
-                layers += [keras.layers.Reshape((8, 1)),
-                           keras.layers.Conv1D(hp.Choice("filters", [4, 8]), 3),
-                           keras.layers.Flatten()]
+                layers += [
+                    keras.layers.Reshape((8, 1)),
+                    keras.layers.Conv1D(hp.Choice("filters", [4, 8]), 3),
+                    keras.layers.Flatten(),
+                ]
         return _compiled(layers)
 
     space = discover_space(as_hypermodel(build))
@@ -72,7 +80,9 @@ def test_nested_scopes_several_levels_deep_are_found():
                         regularize = hp.Boolean("regularize")
                         with hp.conditional_scope("regularize", [True]):
                             if regularize:
-                                layers.append(keras.layers.Dropout(hp.Float("rate", 0.25, 0.75, step=0.25)))
+                                layers.append(
+                                    keras.layers.Dropout(hp.Float("rate", 0.25, 0.75, step=0.25))
+                                )
                 layers += [keras.layers.Dense(8) for _ in range(depth)]
         return _compiled(layers)
 
@@ -88,8 +98,10 @@ def test_nested_scopes_several_levels_deep_are_found():
 
 def test_per_layer_hyperparameters_behind_range_of_an_int():
     def build(hp):
-        layers = [keras.layers.Dense(hp.Int(f"units_{i}", 4, 32, step=4), activation="relu")
-                  for i in range(hp.Int("layers", 1, 3))]
+        layers = [
+            keras.layers.Dense(hp.Int(f"units_{i}", 4, 32, step=4), activation="relu")
+            for i in range(hp.Int("layers", 1, 3))
+        ]
         return _compiled(layers)
 
     space = discover_space(as_hypermodel(build))
@@ -99,8 +111,10 @@ def test_per_layer_hyperparameters_behind_range_of_an_int():
 
 def test_range_of_an_int_with_step():
     def build(hp):
-        layers = [keras.layers.Dense(hp.Choice(f"units_{i}", [4, 8]))
-                  for i in range(hp.Int("layers", 2, 8, step=3))]
+        layers = [
+            keras.layers.Dense(hp.Choice(f"units_{i}", [4, 8]))
+            for i in range(hp.Int("layers", 2, 8, step=3))
+        ]
         return _compiled(layers)
 
     space = discover_space(as_hypermodel(build))
@@ -173,8 +187,11 @@ def test_default_build_failing_is_a_configuration_error():
         units = hp.Int("units", 4, 8)
         raise RuntimeError(f"cannot build with {units} units")
 
-    with pytest.raises(ConfigurationError, match=r"failed with the default hyperparameter values "
-                                                 r"\{'units': 4\}: RuntimeError: cannot build with 4"):
+    with pytest.raises(
+        ConfigurationError,
+        match=r"failed with the default hyperparameter values "
+        r"\{'units': 4\}: RuntimeError: cannot build with 4",
+    ):
         discover_space(as_hypermodel(build))
 
 

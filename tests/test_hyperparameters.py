@@ -33,13 +33,23 @@ GRIDS = [
     ("Int", dict(min_value=6, max_value=13, step=3), [6, 9, 12]),
     ("Int", dict(min_value=2, max_value=32, step=2, sampling="log"), [2, 4, 8, 16, 32]),
     ("Int", dict(min_value=32, max_value=512, step=32), list(range(32, 513, 32))),
-    ("Int", dict(min_value=1, max_value=100, step=3, sampling="reverse_log"), [20, 74, 92, 98, 100]),
-    ("Float", dict(min_value=0.001, max_value=10, step=10, sampling="log"),
-     [0.001, 0.01, 0.1, 1.0, 10.0]),
+    (
+        "Int",
+        dict(min_value=1, max_value=100, step=3, sampling="reverse_log"),
+        [20, 74, 92, 98, 100],
+    ),
+    (
+        "Float",
+        dict(min_value=0.001, max_value=10, step=10, sampling="log"),
+        [0.001, 0.01, 0.1, 1.0, 10.0],
+    ),
     ("Float", dict(min_value=0, max_value=1, step=0.25), [0.0, 0.25, 0.5, 0.75, 1.0]),
     ("Float", dict(min_value=-1, max_value=1, step=0.5), [-1.0, -0.5, 0.0, 0.5, 1.0]),
-    ("Float", dict(min_value=1, max_value=100, step=3, sampling="reverse_log"),
-     [20.0, 74.0, 92.0, 98.0, 100.0]),
+    (
+        "Float",
+        dict(min_value=1, max_value=100, step=3, sampling="reverse_log"),
+        [20.0, 74.0, 92.0, 98.0, 100.0],
+    ),
 ]
 
 
@@ -111,10 +121,14 @@ def test_defaults_as_keras_tuner():
     assert hp.Fixed("fx", "adam") == "adam"
     k = kt.HyperParameters()
     expected = {
-        "i": k.Int("i", 3, 9), "i_d": k.Int("i_d", 3, 9, default=5),
-        "f": k.Float("f", 0.5, 2.0), "c": k.Choice("c", ["b", "a"]),
-        "c_d": k.Choice("c_d", [1, 2, 3], default=2), "b": k.Boolean("b"),
-        "b_d": k.Boolean("b_d", default=True), "fx": k.Fixed("fx", "adam"),
+        "i": k.Int("i", 3, 9),
+        "i_d": k.Int("i_d", 3, 9, default=5),
+        "f": k.Float("f", 0.5, 2.0),
+        "c": k.Choice("c", ["b", "a"]),
+        "c_d": k.Choice("c_d", [1, 2, 3], default=2),
+        "b": k.Boolean("b"),
+        "b_d": k.Boolean("b_d", default=True),
+        "fx": k.Fixed("fx", "adam"),
     }
     assert hp.values == expected
 
@@ -180,8 +194,8 @@ def _valid(hp, value) -> bool:
     values = hp.values_list()
     if values is not None:
         return any(
-            (type(value) is type(v)) and (value == v or
-                                          (isinstance(v, float) and math.isclose(value, v)))
+            (type(value) is type(v))
+            and (value == v or (isinstance(v, float) and math.isclose(value, v)))
             for v in values
         )
     in_range = hp.min_value <= value <= hp.max_value
@@ -369,8 +383,13 @@ def test_grid_prunes_inactive_branches_exactly():
     # cnn: 3 filters; optimizer is fixed.
     assert len(grid) == 5 + 3
     assert {"model": "mlp", "layers": 1, "optimizer": "adam"} in grid
-    assert {"model": "mlp", "layers": 2, "dropout": True, "rate": pytest.approx(0.3),
-            "optimizer": "adam"} in grid
+    assert {
+        "model": "mlp",
+        "layers": 2,
+        "dropout": True,
+        "rate": pytest.approx(0.3),
+        "optimizer": "adam",
+    } in grid
     assert {"model": "cnn", "filters": 64, "optimizer": "adam"} in grid
     assert all("filters" not in p for p in grid if p["model"] == "mlp")
     assert all("layers" not in p and "rate" not in p for p in grid if p["model"] == "cnn")
@@ -392,7 +411,9 @@ def test_grid_over_unstepped_float_is_a_clear_error():
     hp = HyperParameters()
     hp.Int("units", 1, 3)
     hp.Float("lr", 1e-4, 1e-2, sampling="log")
-    with pytest.raises(ValueError, match=r"finite list of values, but 'lr' is Float\(.*give it a `step`"):
+    with pytest.raises(
+        ValueError, match=r"finite list of values, but 'lr' is Float\(.*give it a `step`"
+    ):
         hp.grid()
 
 
@@ -410,7 +431,7 @@ def test_ray_space_domains_sample_only_valid_values():
             continue
         samples = [domain.sample() for _ in range(300)]
         snapped = [single.snap(s) for s in samples]
-        for raw, value in zip(samples, snapped):
+        for raw, value in zip(samples, snapped, strict=True):
             assert _valid(single, value), (single, raw, value)
             # the Ray domain already lies on the grid: snapping moves a value by rounding only
             if isinstance(raw, (int, float)) and not isinstance(raw, bool):
@@ -443,90 +464,193 @@ def _scope(parent, values):
 
 
 BAD_INPUT = {
-    "min > max (Int)": (lambda: Int("units", 5, 1), ValueError,
-                        r"`min_value <= max_value` must hold, but got min_value=5, max_value=1 "
-                        r"for hyperparameter 'units'"),
-    "min > max (Float)": (lambda: Float("lr", 0.1, 0.01), ValueError,
-                          r"`min_value <= max_value`.*min_value=0.1, max_value=0.01"),
-    "log with min 0": (lambda: Float("lr", 0, 1, sampling="log"), ValueError,
-                       r"`min_value > 0` must hold for sampling='log', but got min_value=0"),
-    "reverse_log with min < 0": (lambda: Int("n", -1, 5, sampling="reverse_log"), ValueError,
-                                 r"`min_value > 0`.*sampling='reverse_log'.*min_value=-1"),
-    "step 0": (lambda: Int("units", 1, 5, step=0), ValueError,
-               r"`step > 0` must hold, but got step=0"),
-    "negative step": (lambda: Float("rate", 0.0, 1.0, step=-0.1), ValueError,
-                      r"`step > 0` must hold, but got step=-0.1"),
-    "log step factor <= 1": (lambda: Float("lr", 1e-4, 1.0, step=1, sampling="log"), ValueError,
-                             r"step is a multiplying factor and `step > 1` must hold, but got step=1"),
-    "unknown sampling": (lambda: Float("lr", 1e-4, 1.0, sampling="exp"), ValueError,
-                         r"sampling must be one of \['linear', 'log', 'reverse_log'\], but got 'exp'"),
-    "NaN bound": (lambda: Float("lr", float("nan"), 1.0), ValueError,
-                  r"min_value must be a finite number, but got nan"),
-    "infinite bound": (lambda: Float("lr", 0.0, float("inf")), ValueError,
-                       r"max_value must be a finite number, but got inf"),
-    "non-integer Int bound": (lambda: Int("units", 1.5, 4), TypeError,
-                              r"min_value must be an integer, but got 1.5"),
-    "string Int bound": (lambda: Int("units", "1", 4), TypeError,
-                         r"min_value must be an integer, but got '1'"),
-    "non-integer Int step": (lambda: Int("units", 1, 4, step=0.5), TypeError,
-                             r"step must be an integer, but got 0.5"),
-    "non-integer Int default": (lambda: Int("units", 1, 4, default=2.5), TypeError,
-                                r"default must be an integer, but got 2.5"),
-    "string Float bound": (lambda: Float("lr", "0", 1), TypeError,
-                           r"min_value must be a number, but got '0'"),
-    "empty Choice": (lambda: Choice("act", []), ValueError,
-                     r"`values` must be a non-empty list, but got \[\]"),
-    "Choice of a string": (lambda: Choice("act", "relu"), ValueError,
-                           r"`values` must be a non-empty list, but got 'relu'"),
-    "mixed-type Choice": (lambda: Choice("act", ["relu", 1]), TypeError,
-                          r"all values must be of one type.*but got \['relu', 1\]"),
-    "int and float Choice": (lambda: Choice("n", [1, 2.5]), TypeError,
-                             r"all values must be of one type.*but got \[1, 2.5\]"),
-    "bool and int Choice": (lambda: Choice("n", [True, 0]), TypeError,
-                            r"all values must be of one type.*but got \[True, 0\]"),
-    "None in Choice": (lambda: Choice("n", [None, 1]), TypeError,
-                       r"all values must be of one type.*but got \[None, 1\]"),
-    "ordered strings": (lambda: Choice("act", ["a", "b"], ordered=True), ValueError,
-                        r"`ordered=True` needs numeric values, got \['a', 'b'\]"),
-    "Fixed None": (lambda: Fixed("f", None), TypeError,
-                   r"value must be an int, float, str or bool, but got None"),
-    "empty name": (lambda: Int("", 1, 2), ValueError,
-                   r"name must be a non-empty string, but got ''"),
-    "default above max (Int)": (lambda: Int("units", 1, 3, default=5), ValueError,
-                                r"`min_value <= default <= max_value` must hold, but got default=5 "
-                                r"with \[1, 3\]"),
-    "default below min (Float)": (lambda: Float("lr", 1.0, 3.0, default=0.5), ValueError,
-                                  r"`min_value <= default <= max_value`.*default=0.5"),
-    "default not a choice": (lambda: Choice("act", ["relu", "tanh"], default="gelu"), ValueError,
-                             r"default must be one of \['relu', 'tanh'\], but got 'gelu'"),
-    "Boolean default not a bool": (lambda: Boolean("flag", default=1), TypeError,
-                                   r"default must be True or False, but got 1"),
-    "name reused as Float": (_declare(lambda hp: hp.Int("a", 1, 3), lambda hp: hp.Float("a", 1, 3)),
-                             ValueError, r"'a' is declared as Int and again as Float"),
-    "name reused as Boolean": (_declare(lambda hp: hp.Choice("a", [True, False]),
-                                        lambda hp: hp.Boolean("a")),
-                               ValueError, r"'a' is declared as Choice and again as Boolean"),
-    "scope on undeclared parent": (_declare(lambda hp: hp.Int("a", 1, 3), _scope("model", ["mlp"])),
-                                   ValueError,
-                                   r"needs `model` to be declared before it, but the declared "
-                                   r"hyperparameters are \['a'\]"),
-    "scope on impossible Choice value": (_declare(lambda hp: hp.Choice("model", ["mlp", "cnn"]),
-                                                  _scope("model", ["rnn"])),
-                                         ValueError,
-                                         r"'rnn' is not one of its values \['mlp', 'cnn'\]"),
-    "scope on off-grid Int value": (_declare(lambda hp: hp.Int("layers", 1, 9, step=4),
-                                             _scope("layers", [2])),
-                                    ValueError, r"2 is not one of its values \[1, 5, 9\]"),
-    "scope outside a Float's range": (_declare(lambda hp: hp.Float("rate", 0.0, 1.0),
-                                               _scope("rate", [5.0])),
-                                      ValueError, r"must lie in \[0.0, 1.0\], but got 5.0"),
-    "parent_values not a parent value": (_declare(lambda hp: hp.Choice("model", ["mlp"]),
-                                                  lambda hp: hp.Int("u", 1, 2, parent_name="model",
-                                                                    parent_values=["cnn"])),
-                                         ValueError, r"'cnn' is not one of its values \['mlp'\]"),
-    "grid over an unstepped Float": (lambda: _grid_of(lambda hp: hp.Float("lr", 0.0, 1.0)),
-                                     ValueError, r"Grid search needs a finite list of values, "
-                                                 r"but 'lr' is Float"),
+    "min > max (Int)": (
+        lambda: Int("units", 5, 1),
+        ValueError,
+        r"`min_value <= max_value` must hold, but got min_value=5, max_value=1 "
+        r"for hyperparameter 'units'",
+    ),
+    "min > max (Float)": (
+        lambda: Float("lr", 0.1, 0.01),
+        ValueError,
+        r"`min_value <= max_value`.*min_value=0.1, max_value=0.01",
+    ),
+    "log with min 0": (
+        lambda: Float("lr", 0, 1, sampling="log"),
+        ValueError,
+        r"`min_value > 0` must hold for sampling='log', but got min_value=0",
+    ),
+    "reverse_log with min < 0": (
+        lambda: Int("n", -1, 5, sampling="reverse_log"),
+        ValueError,
+        r"`min_value > 0`.*sampling='reverse_log'.*min_value=-1",
+    ),
+    "step 0": (
+        lambda: Int("units", 1, 5, step=0),
+        ValueError,
+        r"`step > 0` must hold, but got step=0",
+    ),
+    "negative step": (
+        lambda: Float("rate", 0.0, 1.0, step=-0.1),
+        ValueError,
+        r"`step > 0` must hold, but got step=-0.1",
+    ),
+    "log step factor <= 1": (
+        lambda: Float("lr", 1e-4, 1.0, step=1, sampling="log"),
+        ValueError,
+        r"step is a multiplying factor and `step > 1` must hold, but got step=1",
+    ),
+    "unknown sampling": (
+        lambda: Float("lr", 1e-4, 1.0, sampling="exp"),
+        ValueError,
+        r"sampling must be one of \['linear', 'log', 'reverse_log'\], but got 'exp'",
+    ),
+    "NaN bound": (
+        lambda: Float("lr", float("nan"), 1.0),
+        ValueError,
+        r"min_value must be a finite number, but got nan",
+    ),
+    "infinite bound": (
+        lambda: Float("lr", 0.0, float("inf")),
+        ValueError,
+        r"max_value must be a finite number, but got inf",
+    ),
+    "non-integer Int bound": (
+        lambda: Int("units", 1.5, 4),
+        TypeError,
+        r"min_value must be an integer, but got 1.5",
+    ),
+    "string Int bound": (
+        lambda: Int("units", "1", 4),
+        TypeError,
+        r"min_value must be an integer, but got '1'",
+    ),
+    "non-integer Int step": (
+        lambda: Int("units", 1, 4, step=0.5),
+        TypeError,
+        r"step must be an integer, but got 0.5",
+    ),
+    "non-integer Int default": (
+        lambda: Int("units", 1, 4, default=2.5),
+        TypeError,
+        r"default must be an integer, but got 2.5",
+    ),
+    "string Float bound": (
+        lambda: Float("lr", "0", 1),
+        TypeError,
+        r"min_value must be a number, but got '0'",
+    ),
+    "empty Choice": (
+        lambda: Choice("act", []),
+        ValueError,
+        r"`values` must be a non-empty list, but got \[\]",
+    ),
+    "Choice of a string": (
+        lambda: Choice("act", "relu"),
+        ValueError,
+        r"`values` must be a non-empty list, but got 'relu'",
+    ),
+    "mixed-type Choice": (
+        lambda: Choice("act", ["relu", 1]),
+        TypeError,
+        r"all values must be of one type.*but got \['relu', 1\]",
+    ),
+    "int and float Choice": (
+        lambda: Choice("n", [1, 2.5]),
+        TypeError,
+        r"all values must be of one type.*but got \[1, 2.5\]",
+    ),
+    "bool and int Choice": (
+        lambda: Choice("n", [True, 0]),
+        TypeError,
+        r"all values must be of one type.*but got \[True, 0\]",
+    ),
+    "None in Choice": (
+        lambda: Choice("n", [None, 1]),
+        TypeError,
+        r"all values must be of one type.*but got \[None, 1\]",
+    ),
+    "ordered strings": (
+        lambda: Choice("act", ["a", "b"], ordered=True),
+        ValueError,
+        r"`ordered=True` needs numeric values, got \['a', 'b'\]",
+    ),
+    "Fixed None": (
+        lambda: Fixed("f", None),
+        TypeError,
+        r"value must be an int, float, str or bool, but got None",
+    ),
+    "empty name": (
+        lambda: Int("", 1, 2),
+        ValueError,
+        r"name must be a non-empty string, but got ''",
+    ),
+    "default above max (Int)": (
+        lambda: Int("units", 1, 3, default=5),
+        ValueError,
+        r"`min_value <= default <= max_value` must hold, but got default=5 "
+        r"with \[1, 3\]",
+    ),
+    "default below min (Float)": (
+        lambda: Float("lr", 1.0, 3.0, default=0.5),
+        ValueError,
+        r"`min_value <= default <= max_value`.*default=0.5",
+    ),
+    "default not a choice": (
+        lambda: Choice("act", ["relu", "tanh"], default="gelu"),
+        ValueError,
+        r"default must be one of \['relu', 'tanh'\], but got 'gelu'",
+    ),
+    "Boolean default not a bool": (
+        lambda: Boolean("flag", default=1),
+        TypeError,
+        r"default must be True or False, but got 1",
+    ),
+    "name reused as Float": (
+        _declare(lambda hp: hp.Int("a", 1, 3), lambda hp: hp.Float("a", 1, 3)),
+        ValueError,
+        r"'a' is declared as Int and again as Float",
+    ),
+    "name reused as Boolean": (
+        _declare(lambda hp: hp.Choice("a", [True, False]), lambda hp: hp.Boolean("a")),
+        ValueError,
+        r"'a' is declared as Choice and again as Boolean",
+    ),
+    "scope on undeclared parent": (
+        _declare(lambda hp: hp.Int("a", 1, 3), _scope("model", ["mlp"])),
+        ValueError,
+        r"needs `model` to be declared before it, but the declared "
+        r"hyperparameters are \['a'\]",
+    ),
+    "scope on impossible Choice value": (
+        _declare(lambda hp: hp.Choice("model", ["mlp", "cnn"]), _scope("model", ["rnn"])),
+        ValueError,
+        r"'rnn' is not one of its values \['mlp', 'cnn'\]",
+    ),
+    "scope on off-grid Int value": (
+        _declare(lambda hp: hp.Int("layers", 1, 9, step=4), _scope("layers", [2])),
+        ValueError,
+        r"2 is not one of its values \[1, 5, 9\]",
+    ),
+    "scope outside a Float's range": (
+        _declare(lambda hp: hp.Float("rate", 0.0, 1.0), _scope("rate", [5.0])),
+        ValueError,
+        r"must lie in \[0.0, 1.0\], but got 5.0",
+    ),
+    "parent_values not a parent value": (
+        _declare(
+            lambda hp: hp.Choice("model", ["mlp"]),
+            lambda hp: hp.Int("u", 1, 2, parent_name="model", parent_values=["cnn"]),
+        ),
+        ValueError,
+        r"'cnn' is not one of its values \['mlp'\]",
+    ),
+    "grid over an unstepped Float": (
+        lambda: _grid_of(lambda hp: hp.Float("lr", 0.0, 1.0)),
+        ValueError,
+        r"Grid search needs a finite list of values, "
+        r"but 'lr' is Float",
+    ),
 }
 
 

@@ -8,20 +8,59 @@ import pytest
 from raytune_hpt.objective import Objective, infer_direction
 
 MAXIMIZED = [
-    "accuracy", "val_accuracy", "acc", "val_acc", "binary_accuracy", "categorical_accuracy",
-    "sparse_categorical_accuracy", "val_sparse_categorical_accuracy",
-    "val_top_k_categorical_accuracy", "sparse_top_k_categorical_accuracy", "auc", "val_auc",
-    "val_auc_1", "precision", "val_precision_1", "recall", "val_recall", "f1_score",
-    "val_f1_score", "val_iou", "val_mean_io_u", "val_mean_io_u_2", "r2_score",
-    "true_positives", "val_true_negatives", "val_recall_at_precision",
+    "accuracy",
+    "val_accuracy",
+    "acc",
+    "val_acc",
+    "binary_accuracy",
+    "categorical_accuracy",
+    "sparse_categorical_accuracy",
+    "val_sparse_categorical_accuracy",
+    "val_top_k_categorical_accuracy",
+    "sparse_top_k_categorical_accuracy",
+    "auc",
+    "val_auc",
+    "val_auc_1",
+    "precision",
+    "val_precision_1",
+    "recall",
+    "val_recall",
+    "f1_score",
+    "val_f1_score",
+    "val_iou",
+    "val_mean_io_u",
+    "val_mean_io_u_2",
+    "r2_score",
+    "true_positives",
+    "val_true_negatives",
+    "val_recall_at_precision",
 ]
 MINIMIZED = [
-    "loss", "val_loss", "mse", "val_mse", "mae", "val_mae", "mape", "rmse", "msle",
-    "mean_squared_error", "val_mean_absolute_error", "val_root_mean_squared_error",
-    "val_mean_absolute_percentage_error", "mean_squared_logarithmic_error",
-    "categorical_crossentropy", "val_binary_crossentropy", "val_sparse_categorical_crossentropy",
-    "hinge", "val_squared_hinge", "val_kl_divergence", "val_poisson", "val_log_cosh",
-    "false_positives", "val_false_negatives", "val_accuracy_loss",
+    "loss",
+    "val_loss",
+    "mse",
+    "val_mse",
+    "mae",
+    "val_mae",
+    "mape",
+    "rmse",
+    "msle",
+    "mean_squared_error",
+    "val_mean_absolute_error",
+    "val_root_mean_squared_error",
+    "val_mean_absolute_percentage_error",
+    "mean_squared_logarithmic_error",
+    "categorical_crossentropy",
+    "val_binary_crossentropy",
+    "val_sparse_categorical_crossentropy",
+    "hinge",
+    "val_squared_hinge",
+    "val_kl_divergence",
+    "val_poisson",
+    "val_log_cosh",
+    "false_positives",
+    "val_false_negatives",
+    "val_accuracy_loss",
 ]
 
 
@@ -39,9 +78,24 @@ def test_usual_losses_and_errors_are_minimized(name):
 
 @pytest.mark.parametrize(
     "name",
-    ["accuracy", "val_accuracy", "acc", "val_acc", "binary_accuracy", "val_auc", "precision",
-     "val_recall", "loss", "val_loss", "mse", "val_mean_absolute_error", "hinge",
-     "val_kl_divergence", "poisson", "log_cosh"],
+    [
+        "accuracy",
+        "val_accuracy",
+        "acc",
+        "val_acc",
+        "binary_accuracy",
+        "val_auc",
+        "precision",
+        "val_recall",
+        "loss",
+        "val_loss",
+        "mse",
+        "val_mean_absolute_error",
+        "hinge",
+        "val_kl_divergence",
+        "poisson",
+        "log_cosh",
+    ],
 )
 def test_same_direction_as_keras_tuner(name):
     from keras_tuner.src.engine.metrics_tracking import infer_metric_direction
@@ -52,8 +106,11 @@ def test_same_direction_as_keras_tuner(name):
 @pytest.mark.parametrize("name", ["val_top3", "my_metric", "reward", "val_cosine_similarity"])
 def test_unknown_name_without_direction_raises(name):
     assert infer_direction(name) is None
-    with pytest.raises(ValueError, match=rf"Cannot infer whether to minimize or maximize '{name}'; "
-                                         rf"give the direction: Objective\('{name}', 'min'\)"):
+    with pytest.raises(
+        ValueError,
+        match=rf"Cannot infer whether to minimize or maximize '{name}'; "
+        rf"give the direction: Objective\('{name}', 'min'\)",
+    ):
         Objective(name)
 
 

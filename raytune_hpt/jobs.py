@@ -64,8 +64,10 @@ __all__ = [
 DEFAULT_TOKEN_PATH = Path("~") / ".ray" / "auth_token"
 TERMINAL_STATUSES = ("SUCCEEDED", "FAILED", "STOPPED")
 _TIMEOUT_S = 10.0
-_TUNNEL_HINT = ("is the cluster up, and for a remote one is the SSH tunnel or kubectl port-forward "
-                "to its dashboard port open?")
+_TUNNEL_HINT = (
+    "is the cluster up, and for a remote one is the SSH tunnel or kubectl port-forward "
+    "to its dashboard port open?"
+)
 
 
 class ClusterError(RaytuneHptError):
@@ -112,7 +114,8 @@ def resolve_address(address: str | None = None) -> str:
     if not given:
         raise ClusterAddressError(
             "no cluster address: give --address http://HEAD:8265 (the dashboard port, through "
-            "an SSH tunnel or port-forward) or set RAY_ADDRESS")
+            "an SSH tunnel or port-forward) or set RAY_ADDRESS"
+        )
     scheme, sep, rest = given.partition("://")
     if not sep:
         scheme, rest = "http", given
@@ -120,7 +123,8 @@ def resolve_address(address: str | None = None) -> str:
         kind = "a Ray Client address" if scheme == "ray" else "not an HTTP address"
         raise ClusterAddressError(
             f"{source} {given!r} is {kind}; jobs go to the dashboard's HTTP address, e.g. "
-            f"http://127.0.0.1:8265 (`raytune-hpt run --address auto` runs on the head node itself)")
+            f"http://127.0.0.1:8265 (`raytune-hpt run --address auto` runs on the head node itself)"
+        )
     return f"{scheme}://{rest}"
 
 
@@ -144,7 +148,9 @@ def find_token() -> tuple[str | None, str]:
         try:
             token = Path(path).expanduser().read_text(encoding="utf-8").strip()
         except OSError as error:
-            raise ClusterAuthError(f"RAY_AUTH_TOKEN_PATH={path} cannot be read ({error.strerror})") from None
+            raise ClusterAuthError(
+                f"RAY_AUTH_TOKEN_PATH={path} cannot be read ({error.strerror})"
+            ) from None
         if not token:
             raise ClusterAuthError(f"RAY_AUTH_TOKEN_PATH={path} is empty")
         return token, f"RAY_AUTH_TOKEN_PATH={path}"
@@ -163,30 +169,44 @@ def _probe(url: str, headers: dict[str, str], source: str) -> None:
     try:
         response = requests.get(f"{url}/api/version", headers=headers, timeout=_TIMEOUT_S)
     except requests.exceptions.SSLError as error:
-        raise ClusterAddressError(f"{url}: TLS failed ({_reason(error)}); is it http:// rather than https://?") from None
+        raise ClusterAddressError(
+            f"{url}: TLS failed ({_reason(error)}); is it http:// rather than https://?"
+        ) from None
     except (requests.exceptions.ConnectTimeout, requests.exceptions.ReadTimeout):
-        raise ClusterUnreachableError(f"{url} did not answer within {_TIMEOUT_S:.0f} s; {_TUNNEL_HINT}") from None
+        raise ClusterUnreachableError(
+            f"{url} did not answer within {_TIMEOUT_S:.0f} s; {_TUNNEL_HINT}"
+        ) from None
     except requests.exceptions.ConnectionError as error:
         reason = _reason(error)
         if _refused_or_unresolved(reason):
-            raise ClusterUnreachableError(f"cannot reach {url} ({reason}); {_TUNNEL_HINT}") from None
+            raise ClusterUnreachableError(
+                f"cannot reach {url} ({reason}); {_TUNNEL_HINT}"
+            ) from None
         raise ClusterAddressError(
-            f"{url} answered but not as a Ray dashboard ({_kind(error)}); the Jobs API is on the dashboard "
-            "port (8265 by default), not the GCS (6379) or Ray Client (10001) port") from None
+            f"{url} answered but not as a Ray dashboard ({_kind(error)}); the Jobs API is on the "
+            "dashboard "
+            "port (8265 by default), not the GCS (6379) or Ray Client (10001) port"
+        ) from None
     if response.status_code == 401:
         raise ClusterAuthError(
-            f"{url} requires a token and {source} was found; set RAY_AUTH_TOKEN or RAY_AUTH_TOKEN_PATH "
-            "to the cluster's token (`ray get-auth-token` on the head node prints it)")
+            f"{url} requires a token and {source} was found; set RAY_AUTH_TOKEN or "
+            "RAY_AUTH_TOKEN_PATH "
+            "to the cluster's token (`ray get-auth-token` on the head node prints it)"
+        )
     if response.status_code == 403:
         raise ClusterAuthError(
-            f"{url} refused the token from {source}; use the cluster's token (`ray get-auth-token` on "
-            "the head node prints it)")
+            f"{url} refused the token from {source}; use the cluster's token "
+            "(`ray get-auth-token` on "
+            "the head node prints it)"
+        )
     try:
         version = response.json()["ray_version"]
     except (ValueError, KeyError, TypeError):
         raise ClusterAddressError(
-            f"{url} answered HTTP {response.status_code} but is not a Ray dashboard; the Jobs API is on "
-            "the dashboard port (8265 by default)") from None
+            f"{url} answered HTTP {response.status_code} but is not a Ray dashboard; "
+            "the Jobs API is on "
+            "the dashboard port (8265 by default)"
+        ) from None
     if not isinstance(version, str):
         raise ClusterAddressError(f"{url} is not a Ray dashboard (no ray_version in /api/version)")
 
@@ -197,7 +217,7 @@ def _reason(error: BaseException) -> str:
         error = error.__cause__ or error.__context__
     text = " ".join(str(error).split())
     if "Errno" in text:
-        text = text[text.index("[Errno"):] if "[Errno" in text else text
+        text = text[text.index("[Errno") :] if "[Errno" in text else text
     return text[:200] or type(error).__name__
 
 
@@ -210,17 +230,28 @@ def _kind(error: BaseException) -> str:
 
 def _refused_or_unresolved(reason: str) -> bool:
     lowered = reason.lower()
-    return any(word in lowered for word in (
-        "refused", "name or service not known", "nodename nor servname", "no route to host",
-        "network is unreachable", "failed to resolve", "temporary failure in name resolution",
-        "timed out", "host is down",
-    ))
+    return any(
+        word in lowered
+        for word in (
+            "refused",
+            "name or service not known",
+            "nodename nor servname",
+            "no route to host",
+            "network is unreachable",
+            "failed to resolve",
+            "temporary failure in name resolution",
+            "timed out",
+            "host is down",
+        )
+    )
 
 
 @contextlib.contextmanager
 def _address_env_ignored() -> Iterator[None]:
     """Ray's client prefers RAY_ADDRESS over its argument; here the argument must win."""
-    saved = {k: os.environ.pop(k) for k in ("RAY_ADDRESS", "RAY_API_SERVER_ADDRESS") if k in os.environ}
+    saved = {
+        k: os.environ.pop(k) for k in ("RAY_ADDRESS", "RAY_API_SERVER_ADDRESS") if k in os.environ
+    }
     try:
         yield
     finally:
@@ -240,7 +271,9 @@ def connect(address: str | None = None) -> Any:
     try:
         from ray.job_submission import JobSubmissionClient
     except ImportError as error:  # the Jobs SDK needs ray[default] (requests, aiohttp)
-        raise ImportError(f"Submitting jobs needs Ray's Jobs SDK: pip install 'ray[default]' ({error})") from None
+        raise ImportError(
+            f"Submitting jobs needs Ray's Jobs SDK: pip install 'ray[default]' ({error})"
+        ) from None
     with _address_env_ignored():
         return _mapped(lambda: JobSubmissionClient(url, headers=headers), url, source)
 
@@ -255,10 +288,14 @@ def _mapped(call: Any, url: str, source: str, job_id: str | None = None) -> Any:
     except AuthenticationError:
         raise ClusterAuthError(f"{url} refused the token from {source}") from None
     except (requests.exceptions.ConnectionError, ConnectionError) as error:
-        raise ClusterUnreachableError(f"lost the connection to {url} ({_reason(error)}); {_TUNNEL_HINT}") from None
+        raise ClusterUnreachableError(
+            f"lost the connection to {url} ({_reason(error)}); {_TUNNEL_HINT}"
+        ) from None
     except RuntimeError as error:
         if job_id is not None and ("does not exist" in str(error) or "404" in str(error)):
-            raise JobNotFoundError(f"no job {job_id!r} on {url}; `raytune-hpt jobs list` shows them") from None
+            raise JobNotFoundError(
+                f"no job {job_id!r} on {url}; `raytune-hpt jobs list` shows them"
+            ) from None
         raise
 
 
@@ -279,20 +316,28 @@ def _plan(experiment_file: str | os.PathLike, working_dir: str | None) -> tuple[
     elif working_dir.startswith("local://"):
         # A folder already present on every node (a shared disk, or this machine's own
         # multi-node cluster): Ray copies it on each node instead of uploading it.
-        folder, ray_dir = Path(working_dir[len("local://"):]), working_dir
+        folder, ray_dir = Path(working_dir[len("local://") :]), working_dir
         if not folder.is_absolute():
-            raise ConfigurationError(f"--working-dir: local:// needs an absolute path, e.g. local:///srv/code; got {working_dir!r}")
+            raise ConfigurationError(
+                f"--working-dir: local:// needs an absolute path, e.g. local:///srv/code; "
+                f"got {working_dir!r}"
+            )
     elif "://" in working_dir:
         raise ConfigurationError(
-            f"--working-dir: give a local folder (uploaded) or local:///path (already on every node); "
-            f"got {working_dir!r}")
+            "--working-dir: give a local folder (uploaded) or local:///path (already on every "
+            "node); "
+            f"got {working_dir!r}"
+        )
     else:
         folder = Path(working_dir).expanduser().resolve()
         ray_dir = str(folder)
     if not folder.is_dir():
         raise ConfigurationError(f"--working-dir: {folder} is not a folder")
     if not _is_inside(file, folder):
-        raise ConfigurationError(f"FILE: {file} must be inside the working directory {folder}, which is what the cluster gets")
+        raise ConfigurationError(
+            f"FILE: {file} must be inside the working directory {folder}, "
+            "which is what the cluster gets"
+        )
     return ray_dir, folder, file.relative_to(folder).as_posix()
 
 
@@ -306,8 +351,10 @@ def _check_code_inside(experiment: Any, folder: Path) -> None:
             path = (base / target).resolve()
             if not _is_inside(path, folder):
                 raise ConfigurationError(
-                    f"{field}: {path} is outside the working directory {folder}, so the cluster would "
-                    "not get it; pass --working-dir with a folder holding both")
+                    f"{field}: {path} is outside the working directory {folder}, "
+                    "so the cluster would "
+                    "not get it; pass --working-dir with a folder holding both"
+                )
 
 
 def _check_storage(storage: str | None) -> str:
@@ -316,7 +363,8 @@ def _check_storage(storage: str | None) -> str:
     raise ConfigurationError(
         f"storage_path: a submitted experiment needs storage you and the cluster both reach: "
         f"s3://bucket/prefix, gs://..., or an absolute path on a disk every node shares; got "
-        f"{storage or 'none (./results, inside the job’s temporary folder)'!r}; pass --storage-path")
+        f"{storage or 'none (./results, inside the job’s temporary folder)'!r}; pass --storage-path"
+    )
 
 
 def submit(
@@ -356,8 +404,13 @@ def submit(
     from raytune_hpt.experiment import storage_path as resolved_storage
 
     ray_dir, folder, relative = _plan(experiment_file, working_dir)
-    experiment = load_experiment(experiment_file, list(overrides), name=name,
-                                 storage_path=storage_path, max_trials=max_trials)
+    experiment = load_experiment(
+        experiment_file,
+        list(overrides),
+        name=name,
+        storage_path=storage_path,
+        max_trials=max_trials,
+    )
     _check_code_inside(experiment, folder)
     storage = _check_storage(experiment.storage_path)
     results_path = f"{resolved_storage(experiment).rstrip('/')}/{experiment.name}"
@@ -368,8 +421,10 @@ def submit(
     for override in overrides:
         command += ["--set", override]
     entrypoint = shlex.join(command)
-    runtime_env: dict[str, Any] = {"working_dir": ray_dir,
-                                   "env_vars": {"TF_CPP_MIN_LOG_LEVEL": "2", **(env_vars or {})}}
+    runtime_env: dict[str, Any] = {
+        "working_dir": ray_dir,
+        "env_vars": {"TF_CPP_MIN_LOG_LEVEL": "2", **(env_vars or {})},
+    }
     if not ray_dir.startswith("local://"):
         runtime_env["excludes"] = ["__pycache__/", ".git/", "*.keras"]
         local_results = Path(results_path)
@@ -382,10 +437,20 @@ def submit(
     url = client.get_address()
     job_id = f"raytune-hpt-{experiment.name}-{uuid.uuid4().hex[:8]}"
     metadata = {"raytune_hpt_experiment": experiment.name, "raytune_hpt_results": results_path}
-    _mapped(lambda: client.submit_job(entrypoint=entrypoint, submission_id=job_id,
-                                      runtime_env=runtime_env, metadata=metadata), url, "the token")
-    return SubmittedJob(job_id=job_id, address=url, entrypoint=entrypoint,
-                        results_path=results_path, runtime_env=runtime_env)
+    _mapped(
+        lambda: client.submit_job(
+            entrypoint=entrypoint, submission_id=job_id, runtime_env=runtime_env, metadata=metadata
+        ),
+        url,
+        "the token",
+    )
+    return SubmittedJob(
+        job_id=job_id,
+        address=url,
+        entrypoint=entrypoint,
+        results_path=results_path,
+        runtime_env=runtime_env,
+    )
 
 
 # -- watching -------------------------------------------------------------------------------
@@ -420,8 +485,9 @@ def stop_job(job_id: str, address: str | None = None) -> bool:
     return bool(_mapped(lambda: client.stop_job(job_id), client.get_address(), "the token", job_id))
 
 
-def wait(job_id: str, address: str | None = None, *, timeout: float | None = None,
-         poll_s: float = 2.0) -> str:
+def wait(
+    job_id: str, address: str | None = None, *, timeout: float | None = None, poll_s: float = 2.0
+) -> str:
     """Wait until the job ends; returns SUCCEEDED, FAILED or STOPPED.
 
     Raises:

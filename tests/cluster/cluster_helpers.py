@@ -28,7 +28,7 @@ resources: {cpu: 1, gpu: 0}
 seed: 0
 """
 
-MODEL = '''\
+MODEL = """\
 import keras
 
 
@@ -41,7 +41,7 @@ def build_model(hp):
     model.compile(optimizer=keras.optimizers.Adam(hp.Choice("lr", [1e-2, 1e-3])),
                   loss="sparse_categorical_crossentropy", metrics=["accuracy"])
     return model
-'''
+"""
 
 
 def free_port() -> int:
@@ -52,20 +52,36 @@ def free_port() -> int:
 
 def clean_env(**extra: str) -> dict[str, str]:
     """This environment without any Ray address or token, with this venv's commands first."""
-    env = {k: v for k, v in os.environ.items()
-           if k not in ("RAY_ADDRESS", "RAY_API_SERVER_ADDRESS", "RAY_AUTH_TOKEN",
-                        "RAY_AUTH_TOKEN_PATH", "RAY_AUTH_MODE")}
+    env = {
+        k: v
+        for k, v in os.environ.items()
+        if k
+        not in (
+            "RAY_ADDRESS",
+            "RAY_API_SERVER_ADDRESS",
+            "RAY_AUTH_TOKEN",
+            "RAY_AUTH_TOKEN_PATH",
+            "RAY_AUTH_MODE",
+        )
+    }
     env["PATH"] = f"{BIN}{os.pathsep}{env.get('PATH', '')}"
     env["TF_CPP_MIN_LOG_LEVEL"] = "2"
     env.update(extra)
     return env
 
 
-def cli(*args: str, env: dict[str, str], timeout: float = 120, cwd: Path | None = None
-        ) -> subprocess.CompletedProcess:
+def cli(
+    *args: str, env: dict[str, str], timeout: float = 120, cwd: Path | None = None
+) -> subprocess.CompletedProcess:
     """`raytune-hpt ARGS` as a real subprocess."""
-    return subprocess.run([str(BIN / "raytune-hpt"), *map(str, args)], env=env, cwd=cwd,
-                          capture_output=True, text=True, timeout=timeout)
+    return subprocess.run(
+        [str(BIN / "raytune-hpt"), *map(str, args)],
+        env=env,
+        cwd=cwd,
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+    )
 
 
 def one_line(stderr: str) -> str:

@@ -32,7 +32,9 @@ class Cluster:
 
     def env(self, **extra: str) -> dict[str, str]:
         """What a user has after `eval "$(scripts/cluster_up.sh ...)"`."""
-        return clean_env(RAY_ADDRESS=self.address, RAY_AUTH_TOKEN_PATH=str(self.token_path), **extra)
+        return clean_env(
+            RAY_ADDRESS=self.address, RAY_AUTH_TOKEN_PATH=str(self.token_path), **extra
+        )
 
 
 @pytest.fixture(scope="module")
@@ -47,20 +49,45 @@ def cluster():
     started = time.monotonic()
     try:
         up = subprocess.run(
-            [str(SCRIPTS / "cluster_up.sh"), "--workers", "1", "--head-cpus", "1",
-             "--worker-cpus", "1", "--temp-dir", str(folder), "--token-file", str(token),
-             "--timeout", "150"],
-            env=clean_env(), capture_output=True, text=True, timeout=400)
+            [
+                str(SCRIPTS / "cluster_up.sh"),
+                "--workers",
+                "1",
+                "--head-cpus",
+                "1",
+                "--worker-cpus",
+                "1",
+                "--temp-dir",
+                str(folder),
+                "--token-file",
+                str(token),
+                "--timeout",
+                "150",
+            ],
+            env=clean_env(),
+            capture_output=True,
+            text=True,
+            timeout=400,
+        )
         assert up.returncode == 0, f"cluster_up.sh failed:\n{up.stderr[-3000:]}"
-        exports = dict(line.removeprefix("export ").split("=", 1)
-                       for line in up.stdout.splitlines() if line.startswith("export "))
+        exports = dict(
+            line.removeprefix("export ").split("=", 1)
+            for line in up.stdout.splitlines()
+            if line.startswith("export ")
+        )
         print(f"cluster up in {time.monotonic() - started:.0f} s: {exports}")
-        yield Cluster(address=exports["RAY_ADDRESS"], gcs_address=exports["RAYTUNE_HPT_GCS_ADDRESS"],
-                      token_path=Path(exports["RAY_AUTH_TOKEN_PATH"]), folder=folder)
+        yield Cluster(
+            address=exports["RAY_ADDRESS"],
+            gcs_address=exports["RAYTUNE_HPT_GCS_ADDRESS"],
+            token_path=Path(exports["RAY_AUTH_TOKEN_PATH"]),
+            folder=folder,
+        )
     finally:
-        subprocess.run([str(SCRIPTS / "cluster_down.sh"), "--temp-dir", str(folder)],
-                       capture_output=True, timeout=120)
-
+        subprocess.run(
+            [str(SCRIPTS / "cluster_down.sh"), "--temp-dir", str(folder)],
+            capture_output=True,
+            timeout=120,
+        )
 
 
 @dataclass(frozen=True)
@@ -70,29 +97,44 @@ class S3Server:
 
     def env(self, **extra: str) -> dict[str, str]:
         """Credentials and endpoint the usual way (AWS_* variables), read by pyarrow and boto3."""
-        return clean_env(AWS_ENDPOINT_URL=self.endpoint, AWS_ACCESS_KEY_ID="testing",
-                         AWS_SECRET_ACCESS_KEY="testing", AWS_DEFAULT_REGION="us-east-1",
-                         AWS_EC2_METADATA_DISABLED="true", **extra)
+        return clean_env(
+            AWS_ENDPOINT_URL=self.endpoint,
+            AWS_ACCESS_KEY_ID="testing",
+            AWS_SECRET_ACCESS_KEY="testing",
+            AWS_DEFAULT_REGION="us-east-1",
+            AWS_EC2_METADATA_DISABLED="true",
+            **extra,
+        )
 
     def keys(self, prefix: str = "") -> list[str]:
         import boto3
 
-        client = boto3.client("s3", endpoint_url=self.endpoint, aws_access_key_id="testing",
-                              aws_secret_access_key="testing", region_name="us-east-1")
+        client = boto3.client(
+            "s3",
+            endpoint_url=self.endpoint,
+            aws_access_key_id="testing",
+            aws_secret_access_key="testing",
+            region_name="us-east-1",
+        )
         pages = client.get_paginator("list_objects_v2").paginate(Bucket=self.bucket, Prefix=prefix)
         return [item["Key"] for page in pages for item in page.get("Contents", [])]
 
 
 @pytest.fixture(scope="module")
 def s3_server():
-    """A real S3-compatible server (moto's) on 127.0.0.1 with one empty bucket; stopped by its pid."""
+    """A real S3-compatible server (moto's) on 127.0.0.1 with one empty bucket.
+
+    Stopped by its own process id."""
     import boto3
     import requests
 
     port = free_port()
     endpoint = f"http://127.0.0.1:{port}"
-    server = subprocess.Popen([str(BIN / "moto_server"), "-H", "127.0.0.1", "-p", str(port)],
-                              stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    server = subprocess.Popen(
+        [str(BIN / "moto_server"), "-H", "127.0.0.1", "-p", str(port)],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
     try:
         deadline = time.monotonic() + 60
         while True:
@@ -103,9 +145,13 @@ def s3_server():
                 assert server.poll() is None, "moto_server exited"
                 assert time.monotonic() < deadline, "moto_server did not answer within 60 s"
                 time.sleep(0.3)
-        boto3.client("s3", endpoint_url=endpoint, aws_access_key_id="testing",
-                     aws_secret_access_key="testing", region_name="us-east-1"
-                     ).create_bucket(Bucket="hpt-results")
+        boto3.client(
+            "s3",
+            endpoint_url=endpoint,
+            aws_access_key_id="testing",
+            aws_secret_access_key="testing",
+            region_name="us-east-1",
+        ).create_bucket(Bucket="hpt-results")
         yield S3Server(endpoint=endpoint, bucket="hpt-results")
     finally:
         server.terminate()

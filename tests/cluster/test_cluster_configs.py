@@ -4,7 +4,6 @@ KubeRay manifests parse and carry the fields KubeRay requires; nothing exposes t
 from __future__ import annotations
 
 import copy
-from pathlib import Path
 
 import pytest
 import yaml
@@ -80,7 +79,9 @@ def _takes_the_token(container_or_options: dict) -> bool:
     env = {e["name"]: e for e in container_or_options.get("env", [])}
     ref = env.get("RAY_AUTH_TOKEN", {}).get("valueFrom", {}).get("secretKeyRef", {})
     return env.get("RAY_AUTH_MODE", {}).get("value") == "token" and ref == {
-        "name": TOKEN_SECRET, "key": "auth_token"}
+        "name": TOKEN_SECRET,
+        "key": "auth_token",
+    }
 
 
 def _check_cluster_spec(spec: dict) -> None:
@@ -105,8 +106,11 @@ def test_kuberay_raycluster_has_cpu_and_gpu_groups_and_autoscaling():
     spec = cluster["spec"]
     _check_cluster_spec(spec)
     assert spec["enableInTreeAutoscaling"] is True
-    gpus = {g["groupName"]: int(c["resources"]["limits"].get("nvidia.com/gpu", 0))
-            for g in spec["workerGroupSpecs"] for c in _containers(g["template"])}
+    gpus = {
+        g["groupName"]: int(c["resources"]["limits"].get("nvidia.com/gpu", 0))
+        for g in spec["workerGroupSpecs"]
+        for c in _containers(g["template"])
+    }
     assert 0 in gpus.values() and any(n >= 1 for n in gpus.values()), gpus
     assert all(g["maxReplicas"] > g["minReplicas"] for g in spec["workerGroupSpecs"])
 
@@ -121,7 +125,9 @@ def test_kuberay_rayjob_runs_raytune_hpt_on_the_cluster():
     # One of the two ways KubeRay finds a cluster for the job, and the submitter has the token.
     assert ("rayClusterSpec" in spec) != ("clusterSelector" in spec)
     if "clusterSelector" in spec:
-        assert spec["clusterSelector"] == {"ray.io/cluster": manifests["RayCluster"]["metadata"]["name"]}
+        assert spec["clusterSelector"] == {
+            "ray.io/cluster": manifests["RayCluster"]["metadata"]["name"]
+        }
     else:
         _check_cluster_spec(spec["rayClusterSpec"])
     assert spec.get("submissionMode", "K8sJobMode") in ("K8sJobMode", "HTTPMode")

@@ -32,8 +32,13 @@ def not_ray():
 
 @pytest.fixture(autouse=True)
 def no_ray_settings(monkeypatch, tmp_path):
-    for name in ("RAY_ADDRESS", "RAY_API_SERVER_ADDRESS", "RAY_AUTH_TOKEN", "RAY_AUTH_TOKEN_PATH",
-                 "RAY_AUTH_MODE"):
+    for name in (
+        "RAY_ADDRESS",
+        "RAY_API_SERVER_ADDRESS",
+        "RAY_AUTH_TOKEN",
+        "RAY_AUTH_TOKEN_PATH",
+        "RAY_AUTH_MODE",
+    ):
         monkeypatch.delenv(name, raising=False)
     monkeypatch.setenv("HOME", str(tmp_path / "home"))
 
@@ -58,11 +63,14 @@ def test_something_else_answering_is_a_wrong_address(capsys, not_ray):
     assert f"{not_ray} answered HTTP 404 but is not a Ray dashboard" in line
 
 
-@pytest.mark.parametrize("address, expected", [
-    ("ray://127.0.0.1:10001", "is a Ray Client address"),
-    ("auto", "not an HTTP address"),
-    ("grpc://head:6379", "not an HTTP address"),
-])
+@pytest.mark.parametrize(
+    "address, expected",
+    [
+        ("ray://127.0.0.1:10001", "is a Ray Client address"),
+        ("auto", "not an HTTP address"),
+        ("grpc://head:6379", "not an HTTP address"),
+    ],
+)
 def test_addresses_that_are_not_the_jobs_api(capsys, address, expected):
     code, line = run(capsys, "jobs", "list", "--address", address)
     assert code == 2
@@ -111,36 +119,90 @@ def test_submit_checks_the_experiment_before_contacting_anyone(capsys, experimen
     tiny = str(experiment_dir / "tiny.yaml")
 
     code, line = run(capsys, "submit", tiny, "--address", unreachable)  # results would be lost
-    assert code == 2 and line.startswith("raytune-hpt: error: storage_path:") and "--storage-path" in line
+    assert (
+        code == 2
+        and line.startswith("raytune-hpt: error: storage_path:")
+        and "--storage-path" in line
+    )
 
     storage = str(tmp_path / "results")
-    code, line = run(capsys, "submit", tiny, "--address", unreachable, "--storage-path", storage,
-                     "--working-dir", str(tmp_path / "elsewhere"))
+    code, line = run(
+        capsys,
+        "submit",
+        tiny,
+        "--address",
+        unreachable,
+        "--storage-path",
+        storage,
+        "--working-dir",
+        str(tmp_path / "elsewhere"),
+    )
     assert code == 2 and "--working-dir" in line and "is not a folder" in line
 
     (tmp_path / "other").mkdir()
-    code, line = run(capsys, "submit", tiny, "--address", unreachable, "--storage-path", storage,
-                     "--working-dir", str(tmp_path / "other"))
+    code, line = run(
+        capsys,
+        "submit",
+        tiny,
+        "--address",
+        unreachable,
+        "--storage-path",
+        storage,
+        "--working-dir",
+        str(tmp_path / "other"),
+    )
     assert code == 2 and "must be inside the working directory" in line
 
-    code, line = run(capsys, "submit", tiny, "--address", unreachable, "--storage-path", storage,
-                     "--working-dir", "local://relative/path")
+    code, line = run(
+        capsys,
+        "submit",
+        tiny,
+        "--address",
+        unreachable,
+        "--storage-path",
+        storage,
+        "--working-dir",
+        "local://relative/path",
+    )
     assert code == 2 and "absolute path" in line
 
-    code, line = run(capsys, "submit", tiny, "--address", unreachable, "--storage-path", storage,
-                     "--set", "searcher.type=bayes")
+    code, line = run(
+        capsys,
+        "submit",
+        tiny,
+        "--address",
+        unreachable,
+        "--storage-path",
+        storage,
+        "--set",
+        "searcher.type=bayes",
+    )
     assert code == 2 and "searcher" in line
 
     moved = tmp_path / "code"
     moved.mkdir()
     (experiment_dir / "model.py").rename(moved / "model.py")
     (experiment_dir / "tiny.yaml").write_text(
-        (experiment_dir / "tiny.yaml").read_text().replace("model.py:", "../code/model.py:"))
+        (experiment_dir / "tiny.yaml").read_text().replace("model.py:", "../code/model.py:")
+    )
     code, line = run(capsys, "submit", tiny, "--address", unreachable, "--storage-path", storage)
-    assert code == 2 and line.startswith("raytune-hpt: error: model:") and "outside the working directory" in line
+    assert (
+        code == 2
+        and line.startswith("raytune-hpt: error: model:")
+        and "outside the working directory" in line
+    )
 
     # With the model inside a wider working directory, the checks pass and only then is the
     # (unreachable) cluster contacted: exit 1.
-    code, line = run(capsys, "submit", tiny, "--address", unreachable, "--storage-path", storage,
-                     "--working-dir", str(tmp_path))
+    code, line = run(
+        capsys,
+        "submit",
+        tiny,
+        "--address",
+        unreachable,
+        "--storage-path",
+        storage,
+        "--working-dir",
+        str(tmp_path),
+    )
     assert code == 1 and "cannot reach" in line

@@ -11,18 +11,35 @@ from __future__ import annotations
 
 import json
 import math
+import shutil
 import tempfile
 
+import pytest
 from cluster_helpers import cli
 
 
-def test_run_best_results_resume_through_s3(s3_server, experiment_dir, tmp_path):
-    ray_tmp = tempfile.mkdtemp(prefix="rths-", dir="/tmp")  # short: Ray's socket paths
-    env = s3_server.env(RAY_TMPDIR=ray_tmp)
+@pytest.fixture
+def ray_tmpdir():
+    """A short RAY_TMPDIR of its own (Unix socket paths must stay under 107 bytes)."""
+    folder = tempfile.mkdtemp(prefix="rths-", dir="/tmp")
+    yield folder
+    shutil.rmtree(folder, ignore_errors=True)
+
+
+def test_run_best_results_resume_through_s3(s3_server, experiment_dir, tmp_path, ray_tmpdir):
+    env = s3_server.env(RAY_TMPDIR=ray_tmpdir)
     uri = f"s3://{s3_server.bucket}/experiments/tiny"
 
-    run = cli("run", experiment_dir / "tiny.yaml", "--storage-path",
-              f"s3://{s3_server.bucket}/experiments", "-v", "0", env=env, timeout=300)
+    run = cli(
+        "run",
+        experiment_dir / "tiny.yaml",
+        "--storage-path",
+        f"s3://{s3_server.bucket}/experiments",
+        "-v",
+        "0",
+        env=env,
+        timeout=300,
+    )
     assert run.returncode == 0, f"{run.stdout[-3000:]}\n{run.stderr[-3000:]}"
     assert f"Results: {uri}" in run.stdout
     keys = s3_server.keys("experiments/tiny/")

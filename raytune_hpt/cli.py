@@ -20,7 +20,9 @@ import argparse
 import json
 import logging
 import os
+import signal
 import sys
+import threading
 import time
 from collections.abc import Callable, Sequence
 from pathlib import Path
@@ -138,7 +140,23 @@ def _search(experiment: Any, *, overwrite: bool, address: str | None, verbose: i
               f"{PROG} resume {path}", file=sys.stderr)
         return 1
     print(_summary(results, path, time.monotonic() - started))
+    if _interrupted():
+        print(f"\nInterrupted; the state is saved. Continue it with: {PROG} resume {path}")
+        return 130
     return 0 if _any_finished(results) else 1
+
+
+def _interrupted() -> bool:
+    """Whether Ctrl+C ended the search early.
+
+    Ray Tune catches the first SIGINT in the main thread, saves the experiment and returns
+    normally; its handler then uninstalls itself (after a normal end it stays installed).
+    """
+    if os.environ.get("TUNE_DISABLE_SIGINT_HANDLER", "0") not in ("", "0"):
+        return False
+    if threading.current_thread() is not threading.main_thread():
+        return False
+    return getattr(signal.getsignal(signal.SIGINT), "__name__", "") != "signal_interrupt_tune_run"
 
 
 def _any_finished(results: Any) -> bool:
@@ -178,20 +196,17 @@ def _summary(results: Any, path: str, seconds: float) -> str:
         lines.append(f"  {PROG} tensorboard {path}   # learning curves")
     if failed or not ranked:
         lines.append(f"  fix the error above, then: {PROG} resume {path}   # retries failed trials")
-    else:
-        lines.append(f"  {PROG} resume {path} --max-trials N   # continue with a bigger budget")
     return "\n".join(lines)
 
 
 # -- resume -------------------------------------------------------------------------------
 def _add_resume(subparsers: Any) -> argparse.ArgumentParser:
     parser = subparsers.add_parser(
-        "resume", help="continue an interrupted (or extend a finished) experiment",
+        "resume", help="continue an interrupted experiment",
         description="Rebuild the run from the experiment file saved in DIR and continue it: "
-        "unfinished and failed trials are resumed, and new trials run up to the budget.",
+        "unfinished and failed trials are resumed, and new trials run up to the saved budget.",
     )
     parser.add_argument("dir", help="the experiment folder (<storage_path>/<name>), local or s3://")
-    parser.add_argument("--max-trials", type=int, metavar="N", help="a new trial budget")
     parser.add_argument("--address", help="a Ray cluster to connect to")
     parser.add_argument("-v", "--verbose", type=int, default=1, choices=(0, 1, 2))
     return parser
@@ -199,17 +214,12 @@ def _add_resume(subparsers: Any) -> argparse.ArgumentParser:
 
 def cmd_resume(args: argparse.Namespace) -> int:
     from raytune_hpt import storage
-    from raytune_hpt.experiment import ExperimentError, load_saved_experiment
+    from raytune_hpt.experiment import load_saved_experiment
 
     path = storage.normalize(args.dir)
     experiment = load_saved_experiment(path)
     base, _, name = path.rstrip("/").rpartition("/")
-    update: dict[str, Any] = {"storage_path": base or "/", "name": name}
-    if args.max_trials is not None:
-        if args.max_trials < 1:
-            raise ExperimentError("--max-trials", f"must be >= 1; got {args.max_trials}")
-        update["max_trials"] = args.max_trials
-    experiment = experiment.model_copy(update=update)
+    experiment = experiment.model_copy(update={"storage_path": base or "/", "name": name})
     return _search(experiment, overwrite=False, address=args.address, verbose=args.verbose)
 
 

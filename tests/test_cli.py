@@ -4,9 +4,11 @@ from __future__ import annotations
 
 import json
 import os
+import signal
 import subprocess
 import sys
 import textwrap
+import time
 from pathlib import Path
 
 import pytest
@@ -264,26 +266,33 @@ def test_exported_model_reproduces_the_best_objective(finished):
 
 
 # -- resume, custom files, a failing search -------------------------------------------------
-def test_resume_continues_to_a_bigger_budget(tmp_path):
+def test_ctrl_c_saves_the_run_and_resume_finishes_it(tmp_path):
     storage = tmp_path / "results"
-    first = cli(
-        "run",
-        "--example",
-        "digits",
-        "--set",
-        "max_trials=1",
-        "--set",
-        "fit.epochs=1",
-        "--storage-path",
-        str(storage),
+    args = ["run", "--example", "digits", "--set", "max_trials=3", "--set", "fit.epochs=4"]
+    env = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "2"}
+    process = subprocess.Popen(
+        [sys.executable, "-m", "raytune_hpt", *args, "--storage-path", str(storage), "-v", "0"],
         cwd=tmp_path,
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
     )
-    assert first.returncode == 0, first.stderr[-3000:]
-    assert "1 trials (1 finished)" in first.stdout
-    second = cli("resume", str(storage / "digits"), "--max-trials", "2", cwd=tmp_path)
-    assert second.returncode == 0, second.stderr[-3000:]
-    assert "Resuming experiment 'digits'" in second.stdout
-    assert "2 trials (2 finished)" in second.stdout
+    deadline = time.monotonic() + 400
+    while time.monotonic() < deadline and process.poll() is None:
+        rows = [p.read_text().count("\n") for p in storage.glob("digits/*/progress.csv")]
+        if any(count >= 2 for count in rows):  # a header and one epoch
+            break
+        time.sleep(0.5)
+    assert process.poll() is None, "the search ended before it could be interrupted"
+    process.send_signal(signal.SIGINT)
+    stdout, stderr = process.communicate(timeout=300)
+    assert process.returncode == 130, stderr[-3000:]
+    assert f"Continue it with: raytune-hpt resume {storage / 'digits'}" in stdout
+    resumed = cli("resume", str(storage / "digits"), "-v", "0", cwd=tmp_path)
+    assert resumed.returncode == 0, resumed.stderr[-3000:]
+    assert "Resuming experiment 'digits'" in resumed.stdout
+    assert "3 trials (3 finished)" in resumed.stdout
 
 
 def test_model_and_tf_data_loader_from_files(tmp_path):

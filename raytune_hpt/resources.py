@@ -1,55 +1,160 @@
 """What each trial gets (CPUs, GPUs) and how TensorFlow is set up inside the worker.
 
 Ray books logical resources only; TensorFlow in the worker must be told the same story
-before it creates its first tensor: thread pools sized to the trial's CPUs. A reused worker
-keeps this set-up for every later trial, which is right because Ray reuses a worker only
-for trials with the same resource request.
+before it creates its first tensor: thread pools sized to the trial's CPUs, only the GPUs Ray
+gave the trial, and for a trial that shares a GPU (``gpu: 0.5``) a cap on the memory it takes
+(otherwise each of two trials on one GPU grabs all of its memory and one dies; Ray issue
+13680). A reused worker keeps this set-up for every later trial, which is right because Ray
+reuses a worker only for trials with the same resource request, and the worker keeps its GPUs.
+
+The GPU set-up is split in two so that it can be checked without a GPU:
+
+* :func:`plan_gpus` is pure: from what Ray assigned (GPU ids, the share per trial) and how
+  many GPUs TensorFlow lists, it returns a :class:`GpuPlan` (which GPUs stay visible, a memory
+  limit or memory growth, the distribution strategy);
+* :func:`apply_gpu_plan` hands the plan to ``tf.config`` and nothing else.
+
+The plan is recorded in every report of the trial as ``tf_*`` keys (see :meth:`GpuPlan.record`).
 """
 
 from __future__ import annotations
 
 import gc
 import logging
+import math
 import os
+import subprocess
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-__all__ = ["Resources", "configure_tensorflow"]
+__all__ = [
+    "CUDA_CONTEXT_RESERVE_MB",
+    "GpuPlan",
+    "Resources",
+    "apply_gpu_plan",
+    "configure_tensorflow",
+    "max_trials_at_once",
+    "plan_gpus",
+    "trial_strategy",
+]
 
 logger = logging.getLogger(__name__)
+
+#: GPU memory each TensorFlow process uses outside its allocator (the CUDA context, cuDNN and
+#: cuBLAS handles). A trial with a share ``s`` of a GPU with ``M`` MB gets a limit of
+#: ``s * M - CUDA_CONTEXT_RESERVE_MB``, so that ``1/s`` such trials fit on the GPU together.
+CUDA_CONTEXT_RESERVE_MB = 512
+
+_RAY_NAMES = {"cpu": "CPU", "gpu": "GPU"}
+
+
+def _gib(value: float) -> str:
+    return f"{value / 2**30:.1f} GiB"
 
 
 @dataclass(frozen=True)
 class Resources:
-    """Per-trial resources. ``gpu`` may be a fraction (0.5 puts two trials on a GPU)."""
+    """Per-trial resources (per worker when a trial spans ``workers_per_trial`` workers).
+
+    Args:
+        cpu: logical CPUs; TensorFlow's thread pools get as many threads.
+        gpu: GPUs; a fraction shares one GPU (0.25 puts four trials on a GPU, each capped to
+            a quarter of its memory), a whole number above 1 trains with
+            ``tf.distribute.MirroredStrategy`` over exactly those GPUs.
+        memory: bytes of Ray ``memory`` to book (scheduling only, as in Ray).
+        custom: custom Ray resources, e.g. ``{"accelerator_type:A100": 0.01}`` to ask for a
+            node type (given as a dict to :meth:`coerce`).
+        gpu_memory_mb: the memory of one GPU, for the cap of a fractional trial; default:
+            asked of ``nvidia-smi`` on the worker, and memory growth when that fails.
+
+    Example:
+        >>> Resources.coerce({"cpu": 2, "gpu": 0.5, "accelerator_type:A100": 0.01}).to_ray()
+        {'cpu': 2, 'gpu': 0.5, 'accelerator_type:A100': 0.01}
+    """
 
     cpu: float = 1.0
     gpu: float = 0.0
     memory: int | None = None
     custom: tuple[tuple[str, float], ...] = ()
+    gpu_memory_mb: int | None = None
 
     @classmethod
     def coerce(cls, value: Resources | dict | None) -> Resources:
+        """A :class:`Resources` from a dict like ``{"cpu": 1, "gpu": 0.5}`` (other keys are
+        custom Ray resources).
+
+        Raises:
+            TypeError/ValueError: not a dict, negative amounts, nothing to run on, a GPU count
+                above 1 that is not whole, a bad ``gpu_memory_mb``.
+        """
         if value is None:
             return cls()
         if isinstance(value, Resources):
             return value
         if not isinstance(value, dict):
-            raise TypeError(f"resources must be a dict like {{'cpu': 1, 'gpu': 0}}, but got {value!r}.")
+            raise TypeError(
+                "resources must be a dict like {'cpu': 1, 'gpu': 0} or 'auto', "
+                f"but got {value!r}."
+            )
         value = dict(value)
+        gpu_memory_mb = value.pop("gpu_memory_mb", None)
+        if gpu_memory_mb is not None and (
+            isinstance(gpu_memory_mb, bool)
+            or not isinstance(gpu_memory_mb, int)
+            or gpu_memory_mb <= 0
+        ):
+            raise ValueError(
+                f"resources.gpu_memory_mb must be a whole number > 0, but got {gpu_memory_mb!r}."
+            )
         known = {k: value.pop(k) for k in ("cpu", "gpu", "memory") if k in value}
         for key, amount in {**known, **value}.items():
             if amount is None and key == "memory":
                 continue
             if isinstance(amount, bool) or not isinstance(amount, (int, float)) or amount < 0:
                 raise ValueError(f"resources.{key} must be a number >= 0, but got {amount!r}.")
+            if key in ("CPU", "GPU"):
+                raise ValueError(f"resources takes 'cpu' and 'gpu' in lower case, but got {key!r}.")
         cpu, gpu = known.get("cpu", 1.0), known.get("gpu", 0.0)
         if cpu == 0 and gpu == 0:
-            raise ValueError("resources must give each trial some cpu or gpu, but got cpu=0, gpu=0.")
+            raise ValueError(
+                "resources must give each trial some cpu or gpu, but got cpu=0, gpu=0."
+            )
         if gpu > 1 and gpu != int(gpu):
             raise ValueError(f"resources.gpu above 1 must be a whole number, but got {gpu}.")
-        return cls(cpu=cpu, gpu=gpu, memory=known.get("memory"),
-                   custom=tuple(sorted((k, float(v)) for k, v in value.items())))
+        return cls(
+            cpu=cpu,
+            gpu=gpu,
+            memory=known.get("memory"),
+            custom=tuple(sorted((k, float(v)) for k, v in value.items())),
+            gpu_memory_mb=gpu_memory_mb,
+        )
+
+    @classmethod
+    def auto(cls, nodes: Sequence[Mapping[str, float]] | None = None) -> Resources:
+        """A sensible per-trial share of the largest node (``resources="auto"``).
+
+        One GPU per trial with the node's CPUs split evenly between its GPUs; without GPUs,
+        one CPU per trial (for tuning, many one-thread trials beat few many-thread ones).
+
+        Args:
+            nodes: each node's resources as Ray lists them (``{"CPU": 8, "GPU": 2}``);
+                default: the alive nodes of the running Ray, whose CPUs and GPUs Ray
+                detected on each machine.
+        """
+        if nodes is None:
+            import ray
+
+            nodes = [n.get("Resources", {}) for n in ray.nodes() if n.get("Alive")]
+        if not nodes:
+            return cls()
+        largest = max(nodes, key=lambda n: (n.get("GPU", 0), n.get("CPU", 0)))
+        cpus, gpus = float(largest.get("CPU", 0)), int(largest.get("GPU", 0))
+        if gpus >= 1:
+            per_gpu = cpus / gpus
+            cpu = float(math.floor(per_gpu)) if per_gpu >= 1 else round(per_gpu, 2)
+            return cls(cpu=cpu, gpu=1.0)
+        return cls(cpu=1.0 if cpus >= 1 else max(cpus, 0.01))
 
     def to_ray(self) -> dict[str, Any]:
         """The dict ``ray.tune.with_resources`` takes."""
@@ -59,9 +164,19 @@ class Resources:
         request.update(dict(self.custom))
         return request
 
+    def describe(self) -> str:
+        """``cpu=1, gpu=0.5`` as a person reads it."""
+        return ", ".join(
+            f"{k}={v:g}" if isinstance(v, float) else f"{k}={v}"
+            for k, v in self.to_ray().items()
+            if v
+        )
 
-    def check_feasible(self) -> None:
-        """Raise if no node of the running Ray cluster could ever hold one trial.
+    def check_feasible(self, workers: int = 1) -> None:
+        """Raise if the running Ray cluster could never hold one trial.
+
+        Each of the trial's ``workers`` must fit on some node, and together they must fit in
+        the cluster. Without this check Ray Tune waits forever for a trial it cannot place.
 
         Raises:
             ConfigurationError: naming the request and the largest node.
@@ -70,23 +185,270 @@ class Resources:
 
         from raytune_hpt.errors import ConfigurationError
 
-        request = {("CPU" if k == "cpu" else "GPU" if k == "gpu" else k): v
-                   for k, v in self.to_ray().items() if v}
-        nodes = [n.get("Resources", {}) for n in ray.nodes() if n.get("Alive")]
-        if any(all(node.get(k, 0) >= v for k, v in request.items()) for node in nodes):
+        request = {_RAY_NAMES.get(k, k): v for k, v in self.to_ray().items() if v}
+        nodes = [n for n in ray.nodes() if n.get("Alive")]
+        problem = _infeasible(request, [n.get("Resources", {}) for n in nodes], workers)
+        if problem is None:
             return
-        largest = max(nodes, key=lambda n: (n.get("GPU", 0), n.get("CPU", 0)), default={})
-        shown = {k: v for k, v in largest.items() if k in ("CPU", "GPU", "memory") or k in request}
+        largest = max(nodes, key=lambda n: _size(n.get("Resources", {})), default={})
+        resources = largest.get("Resources", {})
+        shown = ", ".join(
+            f"{k}: {_gib(v) if k == 'memory' else f'{v:g}'}"
+            for k, v in sorted(resources.items())
+            if k in ("CPU", "GPU", "memory") or k in request
+        )
+        where = largest.get("NodeManagerAddress", "?")
+        node_id = str(largest.get("NodeID", ""))[:12]
+        per = "each of its workers asks" if workers > 1 else "each trial asks"
         raise ConfigurationError(
-            f"No node can hold one trial: each trial asks for {request}, but the largest node "
-            f"has {shown}. Ask for less per trial or add a larger node."
+            f"No node can hold one trial: {per} for {request}, {problem}. The largest node "
+            f"({where}, node {node_id}) has {{{shown}}}. Ask for less per trial or add a "
+            "larger node."
         )
 
 
+def _size(node: Mapping[str, float]) -> tuple[float, float, float]:
+    return node.get("GPU", 0), node.get("CPU", 0), node.get("memory", 0)
+
+
+def _infeasible(
+    request: Mapping[str, float], nodes: Sequence[Mapping[str, float]], workers: int
+) -> str | None:
+    """Why ``workers`` times ``request`` can never be placed, or None when they can."""
+    missing = [k for k in request if not any(k in n for n in nodes)]
+    if missing:
+        return f"but no node has the resource {', '.join(repr(k) for k in missing)}"
+    if not any(all(n.get(k, 0) >= v for k, v in request.items()) for n in nodes):
+        return "but no node has that much"
+    if workers > 1:
+        # Workers of one trial may land on different nodes: count how many fit on each.
+        fit = sum(min(int(n.get(k, 0) // v) for k, v in request.items()) for n in nodes)
+        if fit < workers:
+            return f"and the trial needs {workers} such workers, but the whole cluster holds {fit}"
+    return None
+
+
+def max_trials_at_once(intervals: Iterable[tuple[float, float]]) -> int:
+    """The largest number of the ``(start, end)`` intervals that overlap at one instant.
+
+    Example:
+        >>> max_trials_at_once([(0, 2), (1, 3), (2.5, 4)])
+        2
+    """
+    events = sorted(
+        [(s, 1) for s, _ in intervals] + [(e, -1) for _, e in intervals],
+        key=lambda ev: (ev[0], ev[1]),
+    )  # an end at t comes before a start at t
+    running = peak = 0
+    for _, step in events:
+        running += step
+        peak = max(peak, running)
+    return peak
+
+
+def trial_interval(rows: Sequence[Mapping[str, Any]]) -> tuple[float, float] | None:
+    """When a trial ran, from its reports: ``tf_started_at`` and its last ``time_total_s``."""
+    started = [r["tf_started_at"] for r in rows if isinstance(r.get("tf_started_at"), (int, float))]
+    if not started:
+        return None
+    total = max((float(r.get("time_total_s") or 0.0) for r in rows), default=0.0)
+    return float(min(started)), float(min(started)) + total
+
+
+# -- GPUs ---------------------------------------------------------------------------------
+@dataclass(frozen=True)
+class GpuPlan:
+    """What one trial asks TensorFlow for; made by :func:`plan_gpus`, applied by
+    :func:`apply_gpu_plan`.
+
+    Attributes:
+        gpu_ids: the GPU ids Ray gave the trial (what it put in ``CUDA_VISIBLE_DEVICES``).
+        tf_indices: which of the GPUs TensorFlow lists stay visible (positions in
+            ``tf.config.list_physical_devices("GPU")``).
+        memory_limit_mb: a logical device with this memory limit on each visible GPU, or None.
+        memory_growth: allocate GPU memory as needed instead of all of it at once.
+        strategy: ``"default"`` (no GPU or one GPU: Keras places the model itself) or
+            ``"mirrored"`` (``tf.distribute.MirroredStrategy`` over ``strategy_devices``).
+        strategy_devices: TensorFlow's logical device names the strategy mirrors over.
+        tf_gpus_listed: how many GPUs TensorFlow listed when the plan was made.
+    """
+
+    gpu_ids: tuple[str, ...] = ()
+    tf_indices: tuple[int, ...] = ()
+    memory_limit_mb: int | None = None
+    memory_growth: bool = False
+    strategy: str = "default"
+    strategy_devices: tuple[str, ...] = ()
+    tf_gpus_listed: int = 0
+
+    @property
+    def applicable(self) -> bool:
+        """Whether TensorFlow lists the GPUs the plan is about (not so with Ray's logical
+        GPUs on a machine without one; the trial then trains on the CPU)."""
+        return bool(self.tf_indices) and max(self.tf_indices) < self.tf_gpus_listed
+
+    def record(self) -> dict[str, Any]:
+        """The plan as flat report fields (prefixed ``tf_`` by the trainable)."""
+        return {
+            "gpu_plan_ids": ",".join(self.gpu_ids),
+            "visible_gpus": ",".join(f"GPU:{i}" for i in self.tf_indices),
+            "gpu_memory_limit_mb": self.memory_limit_mb or 0,
+            "gpu_memory_growth": self.memory_growth,
+            "strategy": self.strategy,
+            "strategy_devices": ",".join(self.strategy_devices),
+            "gpus_listed": self.tf_gpus_listed,
+            "gpu_applied": self.applicable,
+        }
+
+
+def plan_gpus(
+    gpu_ids: Sequence[str | int],
+    gpu_share: float,
+    tf_gpus_listed: int,
+    *,
+    gpu_memory_mb: int | None = None,
+) -> GpuPlan:
+    """Decide what TensorFlow should see and use, from what Ray assigned. Pure.
+
+    Ray sets ``CUDA_VISIBLE_DEVICES`` to the trial's GPU ids, so TensorFlow normally lists
+    exactly those GPUs, renumbered from 0. If it lists more (``CUDA_VISIBLE_DEVICES`` was not
+    set), the ids are CUDA's own numbers and pick the GPUs. If it lists none (Ray's logical
+    GPUs on a machine without one), the plan is made as if the GPUs were there and is not
+    :attr:`~GpuPlan.applicable`.
+
+    Args:
+        gpu_ids: ``ray.get_gpu_ids()`` in the trial.
+        gpu_share: the trial's ``gpu`` request (0.5, 1, 2...).
+        tf_gpus_listed: ``len(tf.config.list_physical_devices("GPU"))``.
+        gpu_memory_mb: memory of one GPU, if known; a fractional trial without it gets
+            memory growth instead of a limit.
+
+    Raises:
+        ValueError: TensorFlow lists some GPUs but not those Ray gave, or the share of the
+            GPU's memory is too small to hold a TensorFlow process.
+
+    Example:
+        >>> plan_gpus(["1"], 0.5, 1, gpu_memory_mb=16384).memory_limit_mb
+        7680
+        >>> plan_gpus(["2", "3"], 2, 2).strategy_devices
+        ('/gpu:0', '/gpu:1')
+    """
+    ids = tuple(str(g) for g in gpu_ids)
+    if not ids:
+        return GpuPlan(tf_gpus_listed=tf_gpus_listed)
+    if tf_gpus_listed in (0, len(ids)):
+        indices = tuple(range(len(ids)))
+    elif tf_gpus_listed > len(ids) and all(g.isdigit() and int(g) < tf_gpus_listed for g in ids):
+        indices = tuple(int(g) for g in ids)
+    else:
+        raise ValueError(
+            f"Ray gave this trial GPU(s) {','.join(ids)} but TensorFlow lists {tf_gpus_listed} "
+            f"GPU(s) (CUDA_VISIBLE_DEVICES={os.environ.get('CUDA_VISIBLE_DEVICES')!r}); it must "
+            "list exactly those GPUs, or all of the machine's."
+        )
+    limit, growth = None, False
+    if gpu_share < 1:
+        if gpu_memory_mb:
+            limit = int(gpu_memory_mb * gpu_share) - CUDA_CONTEXT_RESERVE_MB
+            if limit < 256:
+                raise ValueError(
+                    f"A share of {gpu_share} of a {gpu_memory_mb} MB GPU leaves {limit} MB for "
+                    f"TensorFlow after its CUDA context ({CUDA_CONTEXT_RESERVE_MB} MB); ask "
+                    "for a larger gpu share."
+                )
+        else:
+            growth = True  # no size known: at least do not grab the whole GPU up front
+    devices = tuple(f"/gpu:{k}" for k in range(len(indices)))
+    strategy = "mirrored" if len(indices) > 1 else "default"
+    return GpuPlan(
+        gpu_ids=ids,
+        tf_indices=indices,
+        memory_limit_mb=limit,
+        memory_growth=growth,
+        strategy=strategy,
+        strategy_devices=devices if strategy == "mirrored" else (),
+        tf_gpus_listed=tf_gpus_listed,
+    )
+
+
+def parse_nvidia_smi_memory(text: str) -> dict[str, int]:
+    """``nvidia-smi --query-gpu=index,memory.total --format=csv,noheader,nounits`` output as
+    ``{gpu index: MB}``."""
+    sizes = {}
+    for line in text.strip().splitlines():
+        parts = [p.strip() for p in line.split(",")]
+        if len(parts) == 2 and parts[0].isdigit() and parts[1].isdigit():
+            sizes[parts[0]] = int(parts[1])
+    return sizes
+
+
+def _gpu_memory_mb(gpu_ids: Sequence[str]) -> int | None:
+    """The smallest memory among ``gpu_ids`` according to nvidia-smi, or None."""
+    try:
+        out = subprocess.run(
+            ["nvidia-smi", "--query-gpu=index,memory.total", "--format=csv,noheader,nounits"],
+            capture_output=True,
+            text=True,
+            timeout=20,
+            check=True,
+        ).stdout
+    except (OSError, subprocess.SubprocessError):
+        return None
+    sizes = parse_nvidia_smi_memory(out)  # nvidia-smi numbers GPUs as Ray does (PCI order)
+    known = [sizes[g] for g in gpu_ids if g in sizes]
+    return min(known) if known and len(known) == len(gpu_ids) else None
+
+
+def apply_gpu_plan(plan: GpuPlan, tf: Any) -> bool:
+    """Tell TensorFlow which GPUs it sees and how much of their memory it takes.
+
+    Must run before TensorFlow initialises its GPUs; the strategy is made later, by
+    :func:`trial_strategy` (a ``MirroredStrategy`` initialises them).
+
+    Returns:
+        Whether the plan's GPUs were set up (False: no GPU listed, training on the CPU).
+    """
+    gpus = tf.config.list_physical_devices("GPU")
+    if plan.gpu_ids and not plan.applicable:
+        logger.warning(
+            "Ray gave this trial GPU(s) %s but TensorFlow lists no GPU; training on the CPU.",
+            ",".join(plan.gpu_ids),
+        )
+        return False
+    if not plan.gpu_ids:
+        if gpus:  # a CPU trial on a GPU machine must not take a GPU another trial booked
+            tf.config.set_visible_devices([], "GPU")
+        return False
+    visible = [gpus[i] for i in plan.tf_indices]
+    tf.config.set_visible_devices(visible, "GPU")
+    for gpu in visible:
+        if plan.memory_limit_mb:
+            tf.config.set_logical_device_configuration(
+                gpu, [tf.config.LogicalDeviceConfiguration(memory_limit=plan.memory_limit_mb)]
+            )
+        elif plan.memory_growth:
+            tf.config.experimental.set_memory_growth(gpu, True)
+    return True
+
+
+# -- the worker's TensorFlow ------------------------------------------------------------------
 _configured: dict[str, Any] | None = None
+_plan: GpuPlan | None = None
+_strategy: Any = None
 
 
-def configure_tensorflow(cpus: float, meta_optimizer: bool = False) -> dict[str, Any]:
+def _ray_gpu_ids() -> list[str]:
+    try:
+        import ray
+
+        return [str(g) for g in ray.get_gpu_ids()] if ray.is_initialized() else []
+    except Exception:  # outside a Ray worker
+        return []
+
+
+def configure_tensorflow(
+    cpus: float, meta_optimizer: bool = False, *, gpu: float = 0.0, gpu_memory_mb: int | None = None
+) -> dict[str, Any]:
     """Set TensorFlow up for this worker once, before TensorFlow runs anything.
 
     Args:
@@ -94,11 +456,14 @@ def configure_tensorflow(cpus: float, meta_optimizer: bool = False) -> dict[str,
         meta_optimizer: keep TensorFlow's graph meta-optimizer (grappler) on. Off by
             default: for the small and mid-sized models tuned many times over, its
             per-trace cost outweighs what it saves (docs/benchmarks.md).
+        gpu: the trial's GPU share; with the GPU ids Ray gave this worker it makes the
+            :class:`GpuPlan`.
+        gpu_memory_mb: memory of one GPU (default: from nvidia-smi when the trial shares one).
 
     Returns:
-        What was set (recorded in the trial's results).
+        What was set, with the GPU plan (recorded in the trial's results).
     """
-    global _configured
+    global _configured, _plan
     if _configured is not None:
         return _configured
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
@@ -111,9 +476,40 @@ def configure_tensorflow(cpus: float, meta_optimizer: bool = False) -> dict[str,
     except RuntimeError as error:  # TensorFlow already ran in this process
         logger.warning("TensorFlow thread pools were already fixed: %s", error)
     tf.config.optimizer.set_experimental_options({"disable_meta_optimizer": not meta_optimizer})
+    gpu_ids = _ray_gpu_ids()
+    if gpu_ids and 0 < gpu < 1 and gpu_memory_mb is None:
+        gpu_memory_mb = _gpu_memory_mb(gpu_ids)
+    plan = plan_gpus(
+        gpu_ids, gpu, len(tf.config.list_physical_devices("GPU")), gpu_memory_mb=gpu_memory_mb
+    )
+    applied = apply_gpu_plan(plan, tf)
+    _plan = plan if applied else None
     # Long-lived objects (TensorFlow, Keras, Ray) stay out of every later collection, which
     # makes the clear_session() between trials on a reused worker cheap.
     gc.collect()
     gc.freeze()
-    _configured = {"threads": threads, "meta_optimizer": meta_optimizer, "pid": os.getpid()}
+    _configured = {
+        "threads": threads,
+        "meta_optimizer": meta_optimizer,
+        "pid": os.getpid(),
+        "cuda_visible_devices": os.environ.get("CUDA_VISIBLE_DEVICES", ""),
+        **plan.record(),
+        "strategy_used": "MirroredStrategy"
+        if applied and plan.strategy == "mirrored"
+        else "default",
+    }
     return _configured
+
+
+def trial_strategy() -> Any:
+    """The ``tf.distribute`` strategy of this worker's GPU plan, or None for the default.
+
+    A ``MirroredStrategy`` over exactly the plan's GPUs when the trial has several; made
+    once, on first use, after :func:`configure_tensorflow` set the GPUs up.
+    """
+    global _strategy
+    if _strategy is None and _plan is not None and _plan.strategy == "mirrored":
+        import tensorflow as tf
+
+        _strategy = tf.distribute.MirroredStrategy(devices=list(_plan.strategy_devices))
+    return _strategy

@@ -8,7 +8,9 @@ Workers are reused between trials, so TensorFlow is imported and configured once
 
 from __future__ import annotations
 
+import contextlib
 import os
+import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
@@ -17,7 +19,7 @@ import numpy as np
 
 from raytune_hpt.hyperparameters import HyperParameters
 from raytune_hpt.objective import Objective
-from raytune_hpt.resources import configure_tensorflow
+from raytune_hpt.resources import configure_tensorflow, trial_strategy
 
 __all__ = ["TrialSpec", "check_fit_data", "fit_result_metrics", "run_trial"]
 
@@ -36,6 +38,8 @@ class TrialSpec:
     seed: int | None = None
     checkpoint: bool = True
     meta_optimizer: bool = False
+    gpus: float = 0.0  # the trial's GPU share; configure_tensorflow plans TensorFlow's GPUs
+    gpu_memory_mb: int | None = None
 
 
 def _length(name: str, array: Any) -> int | None:
@@ -170,7 +174,9 @@ def _where(tf_setup: dict[str, Any]) -> dict[str, Any]:
 
 def run_trial(config: dict[str, Any], *, spec: TrialSpec, data: dict[str, Any]) -> None:
     """Build, (restore,) train and report one trial. Ray Tune calls this on a worker."""
-    tf_setup = configure_tensorflow(spec.cpus, spec.meta_optimizer)
+    started_at = time.time()
+    tf_setup = configure_tensorflow(spec.cpus, spec.meta_optimizer, gpu=spec.gpus,
+                                    gpu_memory_mb=spec.gpu_memory_mb)
     import keras
     from ray import tune
 
@@ -183,17 +189,21 @@ def run_trial(config: dict[str, Any], *, spec: TrialSpec, data: dict[str, Any]) 
     hp = spec.space.copy(config)
     folds = _folds(_materialize(data), spec.cv, spec.seed)
     models = []
-    for _ in folds:
-        model = spec.hypermodel.build(hp)
-        check_model(model, needs_compile=not has_custom_fit(spec.hypermodel))
-        models.append(model)
+    # Several GPUs: variables are created (build, compile, restore) under MirroredStrategy.
+    strategy = trial_strategy()
+    with strategy.scope() if strategy is not None else contextlib.nullcontext():
+        for _ in folds:
+            model = spec.hypermodel.build(hp)
+            check_model(model, needs_compile=not has_custom_fit(spec.hypermodel))
+            models.append(model)
 
-    start_epoch = 0
-    checkpoint = tune.get_checkpoint()
-    if checkpoint is not None:
-        with checkpoint.as_directory() as folder:
-            start_epoch = load_checkpoint(folder, models)
-    reporter = EpochReporter(spec.objective, models, extra=_where(tf_setup), checkpoint=spec.checkpoint)
+        start_epoch = 0
+        checkpoint = tune.get_checkpoint()
+        if checkpoint is not None:
+            with checkpoint.as_directory() as folder:
+                start_epoch = load_checkpoint(folder, models)
+    reporter = EpochReporter(spec.objective, models, extra={**_where(tf_setup), "tf_started_at": started_at},
+                             checkpoint=spec.checkpoint)
     fit_kwargs = {"verbose": 0, **spec.fit_kwargs}
     user_callbacks = list(fit_kwargs.pop("callbacks", None) or [])
     if start_epoch >= spec.epochs:

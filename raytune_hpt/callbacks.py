@@ -49,11 +49,15 @@ class EpochReporter:
         extra: constant fields added to every report (where the trial runs, for instance).
         checkpoint: save the models with each report (needed to pause, resume and pick
             the best model).
+        defer_missing: when the epoch logs lack the objective, keep them instead of failing:
+            a custom ``HyperModel.fit`` may return the objective only at its end.
     """
 
     def __init__(self, objective: Objective, models: Sequence[Any], extra: dict[str, Any] | None = None,
-                 checkpoint: bool = True) -> None:
+                 checkpoint: bool = True, defer_missing: bool = False) -> None:
         self.objective = objective
+        self.defer_missing = defer_missing
+        self.deferred: dict[str, float] = {}
         self.models = list(models)
         self.extra = dict(extra or {})
         self.checkpoint = checkpoint
@@ -65,6 +69,9 @@ class EpochReporter:
         """Report 0-based ``epoch``; sets :attr:`stop` when the objective is not finite."""
         metrics = _scalars(logs)
         if self.objective.name not in metrics:
+            if self.defer_missing:
+                self.deferred = metrics
+                return
             raise ObjectiveNotLoggedError(self.objective.name, list(metrics))
         for k, fold in enumerate(fold_logs):
             metrics.update({f"fold{k}/{key}": v for key, v in _scalars(fold).items()})

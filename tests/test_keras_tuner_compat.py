@@ -18,7 +18,6 @@ import pytest
 from keras import layers
 
 import raytune_hpt as rth
-from raytune_hpt.errors import ConfigurationError
 
 N_TRAIN, N_VAL = 300, 100
 
@@ -295,13 +294,6 @@ class HyperRegressorDict(HyperRegressorFloat):
         }
 
 
-@pytest.mark.xfail(
-    strict=True,
-    raises=ConfigurationError,
-    reason="trainable bug: run_trial passes its ReportCallback into HyperModel.fit's kwargs, "
-    "so model.fit reports Keras logs at each epoch and raises ObjectiveNotLoggedError for an "
-    "objective that only fit's return value carries (Keras Tuner accepts this)",
-)
 @pytest.mark.parametrize(
     ("hypermodel", "objective", "metric"),
     [

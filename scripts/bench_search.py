@@ -30,7 +30,6 @@ import tempfile
 import time
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any
 
 import numpy as np
 
@@ -128,13 +127,15 @@ def grid_space(space: HyperParameters, budget: int) -> HyperParameters:
     out = HyperParameters()
     for h in space.space:
         if h in floats:
-            out.Float(h.name, h.min_value, h.max_value, step=(h.max_value - h.min_value) / (per_dim - 1))
+            step = (h.max_value - h.min_value) / (per_dim - 1)
+            out.Float(h.name, h.min_value, h.max_value, step=step)
         else:
             out._space[h.name] = h
     return out
 
 
-def keras_tuner_run(problem: Problem, seed: int, budget: int) -> list[float]:
+def keras_tuner_run(problem: Problem, seed: int,
+                    budget: int) -> tuple[list[float], list[float]]:
     import keras_tuner as kt
 
     hps = kt.HyperParameters()
@@ -273,7 +274,8 @@ def render(regrets: dict, args: argparse.Namespace, seconds: dict) -> tuple[str,
                 if "random" in med and med["bayesopt"] > med["random"]:
                     never_worse = False
     times = " ".join(f"{n} {1000 * statistics.mean(t):.0f} ms," for n, t in seconds.items() if t)
-    verdict = (f"bayesopt has the best or tied-best median in {wins} of {total} problem/budget rows "
+    verdict = (f"bayesopt has the best or tied-best median in {wins} of {total} "
+               f"problem/budget rows "
                f"(target: at least three quarters); never worse than random: "
                f"{'yes' if never_worse else 'no'}.\n\n"
                f"Mean time per suggestion after the first 5: {times.rstrip(',')}.")
@@ -292,7 +294,7 @@ def plot(curves: dict, path: Path) -> None:
     cols = min(3, len(curves))
     rows = math.ceil(len(curves) / cols)
     fig, axes = plt.subplots(rows, cols, figsize=(5 * cols, 3.6 * rows), squeeze=False)
-    for ax, (problem, by_searcher) in zip(axes.flat, curves.items()):
+    for ax, (problem, by_searcher) in zip(axes.flat, curves.items(), strict=False):
         for name, curve in by_searcher.items():
             ax.plot(range(1, len(curve) + 1), np.maximum(curve, 1e-12), label=name)
         ax.set_yscale("log")

@@ -109,8 +109,10 @@ class BayesOptSearcher(StatefulSearcher):
                  seed: int | None = None, random_initial: int = 5, xi: float = 0.01,
                  candidates: int = 2000, warp: str = "rank") -> None:
         _check_mode(mode)
-        if isinstance(random_initial, bool) or not isinstance(random_initial, int) or random_initial < 1:
-            raise ValueError(f"`random_initial >= 1` must hold (an int), but got {random_initial!r}.")
+        if isinstance(random_initial, bool) or not isinstance(random_initial, int) \
+                or random_initial < 1:
+            raise ValueError(
+                f"`random_initial >= 1` must hold (an int), but got {random_initial!r}.")
         if not (isinstance(xi, (int, float)) and xi >= 0):
             raise ValueError(f"`xi >= 0` must hold, but got xi={xi!r}.")
         if isinstance(candidates, bool) or not isinstance(candidates, int) or candidates < 10:
@@ -195,7 +197,8 @@ class BayesOptSearcher(StatefulSearcher):
                          for c in self._columns])
 
     def _decode(self, units: np.ndarray) -> dict[str, Any]:
-        point = {c.hp.name: c.hp.from_unit(float(u)) for c, u in zip(self._columns, units)}
+        pairs = zip(self._columns, units, strict=True)
+        point = {c.hp.name: c.hp.from_unit(float(u)) for c, u in pairs}
         point.update({hp.name: hp.value for hp in self._fixed})
         return self._space.active_values(point)
 
@@ -205,6 +208,7 @@ class BayesOptSearcher(StatefulSearcher):
         active: dict[str, np.ndarray] = {}
         values: dict[str, list] = {}
         index = {c.hp.name: j for j, c in enumerate(self._columns)}
+        by_name = {hp.name: hp for hp in self._space.space}
         for hp in self._space.space:
             holds = np.zeros(n, dtype=bool)
             for conditions in hp.condition_sets:
@@ -213,7 +217,7 @@ class BayesOptSearcher(StatefulSearcher):
                     parent = cond.parent_name
                     if parent not in values:
                         j = index.get(parent)
-                        parent_hp = self._space.space[[h.name for h in self._space.space].index(parent)]
+                        parent_hp = by_name[parent]
                         values[parent] = ([parent_hp.from_unit(u) for u in units[:, j]]
                                           if j is not None else [parent_hp.default] * n)
                     parent_on = active.get(parent, np.zeros(n, dtype=bool))

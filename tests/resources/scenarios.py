@@ -1,6 +1,6 @@
 """Cluster-shaped searches, each run in its own process by tests/resources (never imported).
 
-    python scenarios.py logical_gpus OUT.json          # a local Ray with 8 CPUs, 4 logical GPUs
+    python scenarios.py logical_gpus OUT.json          # 8 CPUs, 4 logical GPUs (+ distributed)
     python scenarios.py two_nodes OUT.json ADDRESS     # connect to a running two-node cluster
     python scenarios.py distributed OUT.json           # workers_per_trial=2 on a 2-CPU local Ray
 
@@ -118,10 +118,12 @@ def main() -> None:
             "half", 8, {"cpu": 1, "gpu": 0.5, "gpu_memory_mb": 16000}, barrier=8, root=root
         )
         report["two"] = search("two", 2, {"cpu": 1, "gpu": 2}, barrier=2, root=root)
+        # In the same Ray (saves starting another): a 2-worker trial on CPUs only.
+        report["dist"] = search("dist", 1, {"cpu": 1}, barrier=None, root=root, workers_per_trial=2)
     elif scenario == "two_nodes":
         ray.init(address=sys.argv[3], log_to_driver=False, configure_logging=False)
         report["nodes"] = {n["NodeID"]: n["Resources"] for n in ray.nodes() if n["Alive"]}
-        report["spread"] = search("spread", 2, {"cpu": 1}, barrier=2, root=root)
+        report["spread"] = search("spread", 2, {"cpu": 1, "gpu": 1}, barrier=2, root=root)
     elif scenario == "distributed":
         ray.init(num_cpus=2, include_dashboard=False, log_to_driver=False, configure_logging=False)
         report["dist"] = search(

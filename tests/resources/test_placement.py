@@ -1,0 +1,186 @@
+"""Where trials really run: logical GPUs, a two-node cluster, distributed trials.
+
+Ray of other shapes than the session's (tests/conftest.py) runs in a subprocess
+(scenarios.py), which writes each trial's placement keys and run interval to a JSON file.
+There is no GPU here: Ray's logical GPUs are booked and put in CUDA_VISIBLE_DEVICES for
+real; what TensorFlow was asked for is the plan each trial recorded (``tf_*`` keys).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import tempfile
+import time
+from collections import Counter
+from pathlib import Path
+
+import pytest
+
+from raytune_hpt.resources import CUDA_CONTEXT_RESERVE_MB
+
+HERE = Path(__file__).resolve().parent
+ROOT = HERE.parents[1]
+
+
+def _env(**extra: str) -> dict[str, str]:
+    drop = ("RAY_ADDRESS", "RAY_AUTH_TOKEN", "RAY_AUTH_TOKEN_PATH", "RAY_AUTH_MODE")
+    env = {k: v for k, v in os.environ.items() if k not in drop}
+    env["PATH"] = f"{Path(sys.executable).parent}:{env.get('PATH', '')}"
+    env.update(TF_CPP_MIN_LOG_LEVEL="2", RAY_USAGE_STATS_ENABLED="0", **extra)
+    return env
+
+
+def run_scenario(tmp_path: Path, name: str, *args: str, env: dict[str, str] | None = None) -> dict:
+    out = tmp_path / f"{name}.json"
+    started = time.monotonic()
+    done = subprocess.run(
+        [sys.executable, str(HERE / "scenarios.py"), name, str(out), *args],
+        env=env or _env(),
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
+    print(f"scenario {name}: {time.monotonic() - started:.0f} s")
+    assert done.returncode == 0, done.stderr[-4000:]
+    return json.loads(out.read_text())
+
+
+@pytest.fixture(scope="module")
+def logical_gpus(tmp_path_factory):
+    """8 logical CPUs and 4 logical GPUs: 8 trials with gpu 0.5, 2 trials with gpu 2, then
+    1 trial with workers_per_trial=2 (CPUs only)."""
+    return run_scenario(tmp_path_factory.mktemp("gpus"), "logical_gpus")
+
+
+def test_half_a_gpu_runs_eight_trials_at_once_two_per_gpu(logical_gpus):
+    half = logical_gpus["half"]
+    trials = half["trials"]
+    assert [t["status"] for t in trials] == ["finished"] * 8
+    assert half["max_at_once"] == 8
+    # Each trial saw one GPU, the one Ray booked for it, and shares it with one other trial.
+    assert all(t["tf_cuda_visible_devices"] == t["gpu_ids"] for t in trials)
+    assert Counter(t["tf_cuda_visible_devices"] for t in trials) == {"0": 2, "1": 2, "2": 2, "3": 2}
+    for t in trials:
+        assert t["tf_gpu_memory_limit_mb"] == 16000 // 2 - CUDA_CONTEXT_RESERVE_MB
+        assert t["tf_gpu_memory_growth"] is False
+        assert t["tf_visible_gpus"] == "GPU:0"
+        assert t["tf_strategy"] == "default"
+        assert t["tf_gpu_applied"] is False  # no real GPU: planned, trained on the CPU
+        assert t["tf_threads"] == 1
+
+
+def test_two_gpus_per_trial_mirror_over_exactly_those(logical_gpus):
+    two = logical_gpus["two"]
+    trials = two["trials"]
+    assert [t["status"] for t in trials] == ["finished"] * 2
+    assert two["max_at_once"] == 2
+    assert sorted(t["tf_cuda_visible_devices"] for t in trials) == ["0,1", "2,3"]
+    for t in trials:
+        assert t["tf_strategy"] == "mirrored"
+        assert t["tf_strategy_devices"] == "/gpu:0,/gpu:1"
+        assert t["tf_visible_gpus"] == "GPU:0,GPU:1"
+        assert t["tf_gpu_memory_limit_mb"] == 0  # whole GPUs: no cap
+
+
+def test_a_distributed_trial_trains_on_two_workers_and_reports_each_epoch(logical_gpus):
+    report = logical_gpus["dist"]
+    (trial,) = report["trials"]
+    assert trial["status"] == "finished"
+    assert trial["reports"] == 2 and trial["epochs"] == 2  # one Tune report per epoch
+    assert "val_loss" in trial["metrics"]
+    assert trial["tf_strategy_used"] == "MultiWorkerMirroredStrategy"
+    assert trial["tf_workers"] == 2
+    assert len(trial["tf_worker_addresses"].split(",")) == 2
+
+
+def test_auto_resources_on_the_session_ray(ray_local, digits, build_mlp, tmp_path, caplog):
+    import logging
+
+    from raytune_hpt import Tuner
+
+    (x, y), val = digits
+    tuner = Tuner(
+        build_mlp,
+        objective="val_accuracy",
+        max_trials=2,
+        resources="auto",
+        storage_path=str(tmp_path),
+        name="auto",
+        verbose=0,
+        seed=0,
+    )
+    with caplog.at_level(logging.INFO, logger="raytune_hpt.tuner"):
+        results = tuner.search(x[:200], y[:200], validation_data=val, epochs=1, batch_size=64)
+    assert tuner.resources.cpu == 1 and tuner.resources.gpu == 0
+    assert {t.status for t in results.trials} == {"finished"}
+    assert "each trial gets cpu=1" in caplog.text
+    assert "2 trials (cpu=1 each); at most" in caplog.text
+    row = results.trials[0].history[-1]
+    assert row["tf_threads"] == 1 and row["tf_strategy"] == "default"
+    assert not any(k.startswith("tf_") for k in results.trials[0].metrics)  # not user metrics
+
+
+@pytest.fixture(scope="module")
+def two_nodes():
+    """A real two-node Ray cluster (scripts/cluster_up.sh): head 1 CPU + 2 GPUs, worker
+    1 CPU + 1 GPU, own ports and temp dir, token auth; always stopped, by its process ids."""
+    folder = Path(tempfile.mkdtemp(prefix="rthr-", dir="/tmp"))  # short: socket paths
+    token = folder / "auth_token"
+    try:
+        up = subprocess.run(
+            [
+                str(ROOT / "scripts" / "cluster_up.sh"),
+                "--workers",
+                "1",
+                "--head-cpus",
+                "1",
+                "--head-gpus",
+                "2",
+                "--worker-cpus",
+                "1",
+                "--worker-gpus",
+                "1",
+                "--temp-dir",
+                str(folder),
+                "--token-file",
+                str(token),
+                "--timeout",
+                "150",
+            ],
+            env=_env(),
+            capture_output=True,
+            text=True,
+            timeout=400,
+        )
+        assert up.returncode == 0, f"cluster_up.sh failed:\n{up.stderr[-3000:]}"
+        exports = dict(
+            line.removeprefix("export ").split("=", 1)
+            for line in up.stdout.splitlines()
+            if line.startswith("export ")
+        )
+        yield exports
+    finally:
+        subprocess.run(
+            [str(ROOT / "scripts" / "cluster_down.sh"), "--temp-dir", str(folder)],
+            capture_output=True,
+            timeout=120,
+        )
+
+
+@pytest.mark.cluster
+def test_trials_land_on_both_nodes_and_say_so(two_nodes, tmp_path):
+    env = _env(RAY_AUTH_MODE="token", RAY_AUTH_TOKEN_PATH=two_nodes["RAY_AUTH_TOKEN_PATH"])
+    report = run_scenario(tmp_path, "two_nodes", two_nodes["RAYTUNE_HPT_GCS_ADDRESS"], env=env)
+    nodes = report["nodes"]
+    assert len(nodes) == 2
+    trials = report["spread"]["trials"]
+    assert [t["status"] for t in trials] == ["finished"] * 2
+    assert {t["node_id"] for t in trials} == set(nodes)  # one trial on each node
+    assert report["spread"]["max_at_once"] == 2
+    for t in trials:
+        assert t["gpu_ids"] == t["tf_cuda_visible_devices"] != ""
+        assert nodes[t["node_id"]]["GPU"] >= 1

@@ -46,7 +46,7 @@ class EpochReporter:
     Args:
         objective: checked at the first report; a missing one fails loudly.
         models: one model, or one per cross-validation fold (saved side by side).
-        extra: constant fields added to every report (where the trial runs, for instance).
+        extra: fields added to the first report of each (re)start: where the trial runs.
         checkpoint: save the models with each report (needed to pause, resume and pick
             the best model).
         defer_missing: when the epoch logs lack the objective, keep them instead of failing:
@@ -76,7 +76,8 @@ class EpochReporter:
         for k, fold in enumerate(fold_logs):
             metrics.update({f"fold{k}/{key}": v for key, v in _scalars(fold).items()})
         metrics["epoch"] = epoch + 1
-        metrics.update(self.extra)
+        if self.reports == 0:  # where the trial runs: once per (re)start, not every epoch
+            metrics.update(self.extra)
         if not math.isfinite(metrics[self.objective.name]):
             self.stop = True  # a diverged trial never becomes the best: its value is NaN/inf
         self.reports += 1

@@ -145,7 +145,7 @@ class ExperimentResults:
             wall_time=float(last.get("time_total_s") or 0.0),
             error=str(result.error).strip().splitlines()[-1][:500] if result.error else None,
             checkpoint=checkpoint,
-            node_id=last.get("node_id"),
+            node_id=next((r["node_id"] for r in reversed(rows) if r.get("node_id")), None),
             history=rows,
         )
 

@@ -203,7 +203,8 @@ def run_trial(config: dict[str, Any], *, spec: TrialSpec, data: dict[str, Any]) 
             with checkpoint.as_directory() as folder:
                 start_epoch = load_checkpoint(folder, models)
     reporter = EpochReporter(spec.objective, models, extra={**_where(tf_setup), "tf_started_at": started_at},
-                             checkpoint=spec.checkpoint)
+                             checkpoint=spec.checkpoint,
+                             defer_missing=has_custom_fit(spec.hypermodel))
     fit_kwargs = {"verbose": 0, **spec.fit_kwargs}
     user_callbacks = list(fit_kwargs.pop("callbacks", None) or [])
     if start_epoch >= spec.epochs:
@@ -215,8 +216,10 @@ def run_trial(config: dict[str, Any], *, spec: TrialSpec, data: dict[str, Any]) 
             hp, models[0], *args, **extra, epochs=spec.epochs, initial_epoch=start_epoch,
             callbacks=[ReportCallback(reporter), *user_callbacks], **fit_kwargs,
         )
-        if reporter.reports == 0:  # a custom fit that trained without our callback
-            reporter.report(spec.epochs - 1, fit_result_metrics(result, spec.objective))
+        if reporter.reports == 0:  # a custom fit that returns its objective at the end
+            reporter.defer_missing = False
+            final = {**reporter.deferred, **fit_result_metrics(result, spec.objective)}
+            reporter.report(spec.epochs - 1, final)
         return
 
     for epoch in range(start_epoch, spec.epochs):

@@ -396,7 +396,7 @@ def _add_submit(subparsers: Any) -> argparse.ArgumentParser:
 
 
 def _cluster_call(call: Callable[[], int]) -> int:
-    from raytune_hpt.jobs import ClusterUnreachableError
+    from raytune_hpt.errors import ClusterUnreachableError
 
     try:
         return call()

@@ -3,7 +3,12 @@
 ```
 RaytuneHptError
 ├── ConfigurationError (also a ValueError)   fatal: raised before any trial starts
-│   └── ObjectiveNotLoggedError              the model never logs the objective
+│   ├── ObjectiveNotLoggedError              the model never logs the objective
+│   ├── ClusterAddressError (ClusterError)   no address, or no Ray Jobs API answers there
+│   ├── ClusterAuthError (ClusterError)      the cluster wants a token, or refused ours
+│   └── JobNotFoundError (ClusterError)      no job with that id
+├── ClusterError                             the Jobs API could not be used
+│   └── ClusterUnreachableError              nothing answers (cluster down, tunnel closed)
 └── TrialFailedError                         one trial failed; the search goes on
     └── SearchAbortedError                   the first trials all failed the same way
 ```
@@ -15,7 +20,12 @@ catch either.
 from __future__ import annotations
 
 __all__ = [
+    "ClusterAddressError",
+    "ClusterAuthError",
+    "ClusterError",
+    "ClusterUnreachableError",
     "ConfigurationError",
+    "JobNotFoundError",
     "ObjectiveNotLoggedError",
     "RaytuneHptError",
     "SearchAbortedError",
@@ -52,3 +62,23 @@ class TrialFailedError(RaytuneHptError):
 
 class SearchAbortedError(TrialFailedError):
     """The search stopped early because its first trials all failed with the same error."""
+
+
+class ClusterError(RaytuneHptError):
+    """The cluster's Jobs API could not be used; nothing was submitted or changed."""
+
+
+class ClusterAddressError(ClusterError, ConfigurationError):
+    """No address was given, or what answers there is not a Ray Jobs API."""
+
+
+class ClusterAuthError(ClusterError, ConfigurationError):
+    """The cluster wants a token and got none, or refused the one sent."""
+
+
+class JobNotFoundError(ClusterError, ConfigurationError):
+    """The cluster knows no job with that id."""
+
+
+class ClusterUnreachableError(ClusterError):
+    """Nothing answers at the address: the cluster is down, or the tunnel to it is closed."""

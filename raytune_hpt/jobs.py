@@ -40,7 +40,14 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, TextIO
 
-from raytune_hpt.errors import ConfigurationError, RaytuneHptError
+from raytune_hpt.errors import (
+    ClusterAddressError,
+    ClusterAuthError,
+    ClusterError,
+    ClusterUnreachableError,
+    ConfigurationError,
+    JobNotFoundError,
+)
 
 __all__ = [
     "ClusterAddressError",
@@ -68,26 +75,6 @@ _TUNNEL_HINT = (
     "is the cluster up, and for a remote one is the SSH tunnel or kubectl port-forward "
     "to its dashboard port open?"
 )
-
-
-class ClusterError(RaytuneHptError):
-    """The cluster's Jobs API could not be used; nothing was submitted or changed."""
-
-
-class ClusterAddressError(ClusterError, ConfigurationError):
-    """No address was given, or what answers there is not a Ray Jobs API."""
-
-
-class ClusterAuthError(ClusterError, ConfigurationError):
-    """The cluster wants a token and got none, or refused the one sent."""
-
-
-class JobNotFoundError(ClusterError, ConfigurationError):
-    """The cluster knows no job with that id."""
-
-
-class ClusterUnreachableError(ClusterError):
-    """Nothing answers at the address: the cluster is down, or the tunnel to it is closed."""
 
 
 @dataclass(frozen=True)

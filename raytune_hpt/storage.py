@@ -19,6 +19,12 @@ def is_uri(path: str) -> bool:
 def normalize(path: str) -> str:
     """An absolute local path, or the URI as given (without a trailing slash)."""
     if is_uri(path):
+        if "?" in path:
+            raise ValueError(
+                f"A storage URI must not carry a query string, but got {path!r}; give the "
+                "endpoint and credentials through AWS_ENDPOINT_URL, AWS_ACCESS_KEY_ID and "
+                "AWS_SECRET_ACCESS_KEY instead."
+            )
         return path.rstrip("/")
     return os.path.abspath(os.path.expanduser(path))
 

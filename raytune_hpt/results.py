@@ -75,7 +75,9 @@ def _progress_rows(trial_path: str) -> list[dict[str, Any]]:
         text = storage.read_text(path)
     except (FileNotFoundError, OSError):
         return []
-    if not text.strip():
+    # Ray writes whole lines; a last line without its newline was cut short by a crash.
+    text = text[: text.rfind("\n") + 1]
+    if "\n" not in text.strip():  # no complete row under the header
         return []
     table = pyarrow.csv.read_csv(io.BytesIO(text.encode("utf-8")))
     return table.to_pylist()

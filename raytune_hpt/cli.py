@@ -59,17 +59,33 @@ def _add_run(subparsers: Any) -> argparse.ArgumentParser:
     source.add_argument("--example", metavar="NAME", help="run a bundled example (see `examples`)")
     parser.add_argument("--name", help="the experiment's folder name under the storage path")
     parser.add_argument("--storage-path", help="where results go: a folder or s3://bucket/prefix")
-    parser.add_argument("--address", help="a Ray cluster to connect to, e.g. auto or ray://host:10001")
+    parser.add_argument(
+        "--address", help="a Ray cluster to connect to, e.g. auto or ray://host:10001"
+    )
     parser.add_argument("--max-trials", type=int, metavar="N", help="the trial budget")
     parser.add_argument(
-        "--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE",
+        "--set",
+        dest="overrides",
+        action="append",
+        default=[],
+        metavar="KEY=VALUE",
         help="override a field, dotted paths allowed, values read as YAML "
         "(e.g. --set fit.epochs=1 --set searcher.type=grid)",
     )
-    parser.add_argument("--overwrite", action="store_true", help="delete an existing experiment of that name first")
-    parser.add_argument("--dry-run", action="store_true", help="validate and show the experiment; run nothing")
-    parser.add_argument("-v", "--verbose", type=int, default=1, choices=(0, 1, 2),
-                        help="Ray Tune's progress display: 0 silent, 1 status (default), 2 every result")
+    parser.add_argument(
+        "--overwrite", action="store_true", help="delete an existing experiment of that name first"
+    )
+    parser.add_argument(
+        "--dry-run", action="store_true", help="validate and show the experiment; run nothing"
+    )
+    parser.add_argument(
+        "-v",
+        "--verbose",
+        type=int,
+        default=1,
+        choices=(0, 1, 2),
+        help="Ray Tune's progress display: 0 silent, 1 status (default), 2 every result",
+    )
     return parser
 
 
@@ -87,8 +103,13 @@ def _experiment_from_args(args: argparse.Namespace) -> Any:
             raise ExperimentError("--example", str(error)) from None
     else:
         path = Path(args.file)
-    return load_experiment(path, args.overrides, name=args.name, storage_path=args.storage_path,
-                           max_trials=args.max_trials)
+    return load_experiment(
+        path,
+        args.overrides,
+        name=args.name,
+        storage_path=args.storage_path,
+        max_trials=args.max_trials,
+    )
 
 
 def cmd_run(args: argparse.Namespace) -> int:
@@ -100,12 +121,24 @@ def cmd_run(args: argparse.Namespace) -> int:
         print(experiment.to_yaml().rstrip())
         print(f"# valid; results would go to {storage_path(experiment)}/{experiment.name}")
         return 0
-    return _search(experiment, overwrite=args.overwrite, address=args.address,
-                   verbose=args.verbose, check=check_components)
+    return _search(
+        experiment,
+        overwrite=args.overwrite,
+        address=args.address,
+        verbose=args.verbose,
+        check=check_components,
+    )
 
 
-def _search(experiment: Any, *, overwrite: bool, address: str | None, verbose: int,
-            check: Callable[[Any], None] | None = None, resumed_from: str | None = None) -> int:
+def _search(
+    experiment: Any,
+    *,
+    overwrite: bool,
+    address: str | None,
+    verbose: int,
+    check: Callable[[Any], None] | None = None,
+    resumed_from: str | None = None,
+) -> int:
     from raytune_hpt import storage
     from raytune_hpt.errors import SearchAbortedError
     from raytune_hpt.experiment import build_tuner, resolve, save_experiment
@@ -119,10 +152,13 @@ def _search(experiment: Any, *, overwrite: bool, address: str | None, verbose: i
         storage.delete(path)
     existing = storage.exists(path)
     save_experiment(experiment, path)
-    print(f"{'Resuming' if existing else 'Starting'} experiment {experiment.name!r}: "
-          f"{experiment.max_trials} trials, searcher {experiment.searcher.type}, "
-          f"scheduler {experiment.scheduler.type}, objective {experiment.objective.name}; "
-          f"results in {path}", flush=True)
+    print(
+        f"{'Resuming' if existing else 'Starting'} experiment {experiment.name!r}: "
+        f"{experiment.max_trials} trials, searcher {experiment.searcher.type}, "
+        f"scheduler {experiment.scheduler.type}, objective {experiment.objective.name}; "
+        f"results in {path}",
+        flush=True,
+    )
     started = time.monotonic()
     try:
         results = tuner.search(**resolved.search_kwargs)
@@ -136,8 +172,11 @@ def _search(experiment: Any, *, overwrite: bool, address: str | None, verbose: i
         raise ConfigurationError(f"data: {error}") from error
     except SearchAbortedError as error:
         print(f"{PROG}: the search was stopped: {error}", file=sys.stderr)
-        print(f"Fix the model or data, then start again with --overwrite, or continue: "
-              f"{PROG} resume {path}", file=sys.stderr)
+        print(
+            f"Fix the model or data, then start again with --overwrite, or continue: "
+            f"{PROG} resume {path}",
+            file=sys.stderr,
+        )
         return 1
     print(_summary(results, path, time.monotonic() - started))
     if _interrupted():
@@ -178,9 +217,14 @@ def _summary(results: Any, path: str, seconds: float) -> str:
         best = ranked[0]
         at = best.best_metrics.get("epoch")
         epoch = f" at epoch {int(at)}" if isinstance(at, (int, float)) else ""
-        lines.append(f"Best trial {best.trial_id}: {objective.name} = "
-                     f"{best.score(objective):.4f} ({objective.direction}){epoch}")
-        lines.append("  hyperparameters: " + ", ".join(f"{k}={_fmt(v)}" for k, v in best.hyperparameters.items()))
+        lines.append(
+            f"Best trial {best.trial_id}: {objective.name} = "
+            f"{best.score(objective):.4f} ({objective.direction}){epoch}"
+        )
+        lines.append(
+            "  hyperparameters: "
+            + ", ".join(f"{k}={_fmt(v)}" for k, v in best.hyperparameters.items())
+        )
         shown = {k: v for k, v in best.best_metrics.items() if k != "epoch" and "/" not in k}
         lines.append("  metrics: " + ", ".join(f"{k}={_fmt(v)}" for k, v in sorted(shown.items())))
     else:
@@ -191,7 +235,9 @@ def _summary(results: Any, path: str, seconds: float) -> str:
     lines += ["", f"Results: {path}", "Next:"]
     if ranked:
         lines.append(f"  {PROG} best {path} --export-model best.keras   # save the best model")
-    lines.append(f"  {PROG} results {path} -o trials.parquet   # every trial as a table (or .csv, .json)")
+    lines.append(
+        f"  {PROG} results {path} -o trials.parquet   # every trial as a table (or .csv, .json)"
+    )
     if "tensorboard" in SUBCOMMANDS:
         lines.append(f"  {PROG} tensorboard {path}   # learning curves")
     if failed or not ranked:
@@ -202,7 +248,8 @@ def _summary(results: Any, path: str, seconds: float) -> str:
 # -- resume -------------------------------------------------------------------------------
 def _add_resume(subparsers: Any) -> argparse.ArgumentParser:
     parser = subparsers.add_parser(
-        "resume", help="continue an interrupted experiment",
+        "resume",
+        help="continue an interrupted experiment",
         description="Rebuild the run from the experiment file saved in DIR and continue it: "
         "unfinished and failed trials are resumed, and new trials run up to the saved budget.",
     )
@@ -225,12 +272,20 @@ def cmd_resume(args: argparse.Namespace) -> int:
 
 # -- best ---------------------------------------------------------------------------------
 def _add_best(subparsers: Any) -> argparse.ArgumentParser:
-    parser = subparsers.add_parser("best", help="show the best trial; export its model",
-                                   description="The best trial of a finished (or running) experiment.")
+    parser = subparsers.add_parser(
+        "best",
+        help="show the best trial; export its model",
+        description="The best trial of a finished (or running) experiment.",
+    )
     parser.add_argument("dir", help="the experiment folder, local or s3://")
-    parser.add_argument("--json", action="store_true",
-                        help='print {"trial_id", "hyperparameters", "metrics", "checkpoint"}')
-    parser.add_argument("--export-model", metavar="PATH.keras", help="save the best model to PATH.keras")
+    parser.add_argument(
+        "--json",
+        action="store_true",
+        help='print {"trial_id", "hyperparameters", "metrics", "checkpoint"}',
+    )
+    parser.add_argument(
+        "--export-model", metavar="PATH.keras", help="save the best model to PATH.keras"
+    )
     return parser
 
 
@@ -256,13 +311,28 @@ def cmd_best(args: argparse.Namespace) -> int:
         print(f"{PROG}: {error}", file=sys.stderr)
         return 1
     if args.json:
-        print(json.dumps({"trial_id": best.trial_id, "hyperparameters": best.hyperparameters,
-                          "metrics": best.best_metrics, "checkpoint": best.checkpoint}, default=str))
+        print(
+            json.dumps(
+                {
+                    "trial_id": best.trial_id,
+                    "hyperparameters": best.hyperparameters,
+                    "metrics": best.best_metrics,
+                    "checkpoint": best.checkpoint,
+                },
+                default=str,
+            )
+        )
     else:
         objective = results.objective
         print(f"Best trial {best.trial_id}: {objective.name} = {best.score(objective):.4f}")
-        print("  hyperparameters: " + ", ".join(f"{k}={_fmt(v)}" for k, v in best.hyperparameters.items()))
-        print("  metrics: " + ", ".join(f"{k}={_fmt(v)}" for k, v in sorted(best.best_metrics.items())))
+        print(
+            "  hyperparameters: "
+            + ", ".join(f"{k}={_fmt(v)}" for k, v in best.hyperparameters.items())
+        )
+        print(
+            "  metrics: "
+            + ", ".join(f"{k}={_fmt(v)}" for k, v in sorted(best.best_metrics.items()))
+        )
         print(f"  checkpoint: {best.checkpoint}")
     if args.export_model:
         target = results.export_best_model(args.export_model)
@@ -275,11 +345,16 @@ _FORMATS = (".parquet", ".csv", ".json")
 
 
 def _add_results(subparsers: Any) -> argparse.ArgumentParser:
-    parser = subparsers.add_parser("results", help="every trial as a table (Parquet, CSV or JSON)",
-                                   description="One row per trial: id, status, hyperparameters, final "
-                                   "and best metrics, epochs, wall time, error.")
+    parser = subparsers.add_parser(
+        "results",
+        help="every trial as a table (Parquet, CSV or JSON)",
+        description="One row per trial: id, status, hyperparameters, final "
+        "and best metrics, epochs, wall time, error.",
+    )
     parser.add_argument("dir", help="the experiment folder, local or s3://")
-    parser.add_argument("-o", "--output", metavar="FILE", help="write FILE.parquet, FILE.csv or FILE.json")
+    parser.add_argument(
+        "-o", "--output", metavar="FILE", help="write FILE.parquet, FILE.csv or FILE.json"
+    )
     return parser
 
 
@@ -288,7 +363,9 @@ def cmd_results(args: argparse.Namespace) -> int:
 
     suffix = Path(args.output).suffix.lower() if args.output else None
     if args.output is not None and suffix not in _FORMATS:
-        raise ExperimentError("--output", f"must end with {', '.join(_FORMATS)}; got {args.output!r}")
+        raise ExperimentError(
+            "--output", f"must end with {', '.join(_FORMATS)}; got {args.output!r}"
+        )
     results = _load_results(args.dir)
     if args.output is None:
         print(results.summary())
@@ -310,8 +387,11 @@ def cmd_results(args: argparse.Namespace) -> int:
 
 # -- examples -----------------------------------------------------------------------------
 def _add_examples(subparsers: Any) -> argparse.ArgumentParser:
-    parser = subparsers.add_parser("examples", help="list the bundled examples, or print one",
-                                   description="Bundled experiments; run one with `run --example NAME`.")
+    parser = subparsers.add_parser(
+        "examples",
+        help="list the bundled examples, or print one",
+        description="Bundled experiments; run one with `run --example NAME`.",
+    )
     parser.add_argument("name", nargs="?", help="print this example's experiment file")
     return parser
 
@@ -338,14 +418,18 @@ def cmd_examples(args: argparse.Namespace) -> int:
 # -- tensorboard --------------------------------------------------------------------------
 def _add_tensorboard(subparsers: Any) -> argparse.ArgumentParser:
     parser = subparsers.add_parser(
-        "tensorboard", help="open TensorBoard on an experiment (running or finished)",
+        "tensorboard",
+        help="open TensorBoard on an experiment (running or finished)",
         description="Serve TensorBoard on DIR's tensorboard/ folder: every trial's learning "
         "curves and the HParams dashboard. DIR may also hold several experiments.",
     )
     parser.add_argument("dir", help="the experiment folder (<storage_path>/<name>), local or s3://")
     parser.add_argument("--port", type=int, help="the port (default: 6006 or the next free one)")
-    parser.add_argument("--host", default="127.0.0.1",
-                        help="the address to bind (default 127.0.0.1; 0.0.0.0 serves the network)")
+    parser.add_argument(
+        "--host",
+        default="127.0.0.1",
+        help="the address to bind (default 127.0.0.1; 0.0.0.0 serves the network)",
+    )
     return parser
 
 
@@ -372,25 +456,47 @@ def cmd_tensorboard(args: argparse.Namespace) -> int:
 # An unreachable cluster is exit 1 (the same command may work once it is up or the tunnel is
 # open); a wrong address, a missing or refused token, an unknown job are exit 2 (fix the input).
 def _add_address(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--address", help="the cluster's dashboard, http://HEAD:8265 (default: RAY_ADDRESS)")
+    parser.add_argument(
+        "--address", help="the cluster's dashboard, http://HEAD:8265 (default: RAY_ADDRESS)"
+    )
 
 
 def _add_submit(subparsers: Any) -> argparse.ArgumentParser:
     parser = subparsers.add_parser(
-        "submit", help="run an experiment on a Ray cluster as a job",
+        "submit",
+        help="run an experiment on a Ray cluster as a job",
         description="Check FILE here, send its folder (the model code) to the cluster and run "
-        "`raytune-hpt run FILE` there through Ray's Jobs API; follow its output unless --no-wait.")
+        "`raytune-hpt run FILE` there through Ray's Jobs API; follow its output unless --no-wait.",
+    )
     parser.add_argument("file", help="the experiment file (YAML), inside the working directory")
     _add_address(parser)
-    parser.add_argument("--working-dir", metavar="DIR", help="the folder the cluster gets (default: "
-                        "FILE's folder), or local:///abs/path for one already on every node")
-    parser.add_argument("--pip", action="append", default=[], metavar="REQ",
-                        help="an extra package for the job (repeatable), e.g. --pip 'optuna>=4'")
+    parser.add_argument(
+        "--working-dir",
+        metavar="DIR",
+        help="the folder the cluster gets (default: "
+        "FILE's folder), or local:///abs/path for one already on every node",
+    )
+    parser.add_argument(
+        "--pip",
+        action="append",
+        default=[],
+        metavar="REQ",
+        help="an extra package for the job (repeatable), e.g. --pip 'optuna>=4'",
+    )
     parser.add_argument("--name", help="the experiment's folder name under the storage path")
-    parser.add_argument("--storage-path", help="where results go: s3://bucket/prefix, gs://..., or a shared absolute path")
+    parser.add_argument(
+        "--storage-path",
+        help="where results go: s3://bucket/prefix, gs://..., or a shared absolute path",
+    )
     parser.add_argument("--max-trials", type=int, metavar="N", help="the trial budget")
-    parser.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE",
-                        help="override a field, as with `run`")
+    parser.add_argument(
+        "--set",
+        dest="overrides",
+        action="append",
+        default=[],
+        metavar="KEY=VALUE",
+        help="override a field, as with `run`",
+    )
     parser.add_argument("--no-wait", action="store_true", help="print the job id and return")
     return parser
 
@@ -411,8 +517,11 @@ def _follow(job_id: str, address: str) -> int:
     try:
         status = jobs.follow_logs(job_id, address)
     except KeyboardInterrupt:
-        print(f"\nStopped following; the job keeps running. Follow it again with: {PROG} jobs logs "
-              f"{job_id} --follow   or stop it: {PROG} jobs stop {job_id}", file=sys.stderr)
+        print(
+            f"\nStopped following; the job keeps running. Follow it again with: {PROG} jobs logs "
+            f"{job_id} --follow   or stop it: {PROG} jobs stop {job_id}",
+            file=sys.stderr,
+        )
         return 130
     print(f"Job {job_id} {status}.", file=sys.stderr)
     return 0 if status == "SUCCEEDED" else 1
@@ -426,30 +535,49 @@ def cmd_submit(args: argparse.Namespace) -> int:
         raise ExperimentError("--max-trials", f"must be >= 1; got {args.max_trials}")
 
     def submit() -> int:
-        job = jobs.submit(args.file, address=args.address, working_dir=args.working_dir, pip=args.pip,
-                          overrides=args.overrides, name=args.name, storage_path=args.storage_path,
-                          max_trials=args.max_trials)
+        job = jobs.submit(
+            args.file,
+            address=args.address,
+            working_dir=args.working_dir,
+            pip=args.pip,
+            overrides=args.overrides,
+            name=args.name,
+            storage_path=args.storage_path,
+            max_trials=args.max_trials,
+        )
         print(job.job_id)
-        print(f"Submitted to {job.address}: {job.entrypoint}\nResults: {job.results_path}\n"
-              f"Then: {PROG} best {job.results_path}", file=sys.stderr, flush=True)
+        print(
+            f"Submitted to {job.address}: {job.entrypoint}\nResults: {job.results_path}\n"
+            f"Then: {PROG} best {job.results_path}",
+            file=sys.stderr,
+            flush=True,
+        )
         return 0 if args.no_wait else _follow(job.job_id, job.address)
 
     return _cluster_call(submit)
 
 
 def _add_jobs(subparsers: Any) -> argparse.ArgumentParser:
-    parser = subparsers.add_parser("jobs", help="list, inspect, follow or stop the cluster's jobs",
-                                   description="Ray jobs on the cluster at --address (or RAY_ADDRESS).")
+    parser = subparsers.add_parser(
+        "jobs",
+        help="list, inspect, follow or stop the cluster's jobs",
+        description="Ray jobs on the cluster at --address (or RAY_ADDRESS).",
+    )
     actions = parser.add_subparsers(dest="action", metavar="ACTION", parser_class=_Parser)
     actions.required = True
     _add_address(actions.add_parser("list", help="every job: id, status, experiment, results"))
-    for action, text in (("status", "a job's status and message"), ("logs", "a job's output"),
-                         ("stop", "stop a running job")):
+    for action, text in (
+        ("status", "a job's status and message"),
+        ("logs", "a job's output"),
+        ("stop", "stop a running job"),
+    ):
         sub = actions.add_parser(action, help=text)
         sub.add_argument("job_id", metavar="JOB_ID")
         _add_address(sub)
         if action == "logs":
-            sub.add_argument("-f", "--follow", action="store_true", help="follow until the job ends")
+            sub.add_argument(
+                "-f", "--follow", action="store_true", help="follow until the job ends"
+            )
     return parser
 
 
@@ -460,8 +588,16 @@ def cmd_jobs(args: argparse.Namespace) -> int:
         if args.action == "list":
             for job in jobs.list_jobs(args.address):
                 meta = job.metadata or {}
-                print("\t".join([job.submission_id or job.job_id or "-", str(job.status),
-                                 meta.get("raytune_hpt_experiment", "-"), meta.get("raytune_hpt_results", "-")]))
+                print(
+                    "\t".join(
+                        [
+                            job.submission_id or job.job_id or "-",
+                            str(job.status),
+                            meta.get("raytune_hpt_experiment", "-"),
+                            meta.get("raytune_hpt_results", "-"),
+                        ]
+                    )
+                )
             return 0
         if args.action == "status":
             info = jobs.job_status(args.job_id, args.address)
@@ -496,12 +632,15 @@ SUBCOMMANDS: dict[str, Subcommand] = {
 
 def build_parser() -> argparse.ArgumentParser:
     """The full parser: one subparser per entry of :data:`SUBCOMMANDS`."""
-    parser = _Parser(prog=PROG, description="Tune Keras models' hyperparameters on Ray Tune.",
-                     epilog=f"Start with: {PROG} run --example digits")
+    parser = _Parser(
+        prog=PROG,
+        description="Tune Keras models' hyperparameters on Ray Tune.",
+        epilog=f"Start with: {PROG} run --example digits",
+    )
     parser.add_argument("--version", action="version", version=f"{PROG} {__version__}")
     subparsers = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
     subparsers.required = True
-    for name, (add, handler) in SUBCOMMANDS.items():
+    for add, handler in SUBCOMMANDS.values():
         add(subparsers).set_defaults(handler=handler)
     return parser
 

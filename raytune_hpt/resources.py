@@ -246,13 +246,23 @@ def max_trials_at_once(intervals: Iterable[tuple[float, float]]) -> int:
     return peak
 
 
+def _number(value: Any) -> float | None:
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value):
+        return None  # missing (NaN in a metrics data frame) or not a number
+    return float(value)
+
+
 def trial_interval(rows: Sequence[Mapping[str, Any]]) -> tuple[float, float] | None:
-    """When a trial ran, from its reports: ``tf_started_at`` and its last ``time_total_s``."""
-    started = [r["tf_started_at"] for r in rows if isinstance(r.get("tf_started_at"), (int, float))]
+    """When a trial ran, from its reports: it started at ``tf_started_at`` (recorded with the
+    placement, in the first report) and ran for its largest ``time_total_s``. Exact for a
+    trial that ran in one go; for one paused and resumed, the span of its whole run."""
+    started = [t for t in (_number(r.get("tf_started_at")) for r in rows) if t is not None]
     if not started:
         return None
-    total = max((float(r.get("time_total_s") or 0.0) for r in rows), default=0.0)
-    return float(min(started)), float(min(started)) + total
+    total = max(
+        (t for t in (_number(r.get("time_total_s")) for r in rows) if t is not None), default=0.0
+    )
+    return min(started), min(started) + total
 
 
 # -- GPUs ---------------------------------------------------------------------------------

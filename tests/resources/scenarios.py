@@ -75,12 +75,18 @@ def search(name: str, trials: int, resources, barrier: int | None, root: str, **
     )
     rows = []
     for trial in results.trials:
-        last = trial.history[-1] if trial.history else {}
-        placement = {
+        placement = {  # recorded in the first report of each (re)start
             k: v
-            for k, v in last.items()
-            if k.startswith("tf_") or k in ("node_id", "gpu_ids", "pid")
+            for row in trial.history
+            for k, v in row.items()
+            if (k.startswith("tf_") or k in ("node_id", "gpu_ids", "pid"))
+            and v is not None
+            and v == v  # not missing (None from progress.csv, NaN from a data frame)
         }
+        # progress.csv may read "0" back as the number 0: ids compare as text
+        for key in ("gpu_ids", "tf_cuda_visible_devices", "tf_gpu_plan_ids"):
+            if key in placement:
+                placement[key] = str(placement[key])
         rows.append(
             {
                 "trial_id": trial.trial_id,

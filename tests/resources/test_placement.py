@@ -119,7 +119,7 @@ def test_auto_resources_on_the_session_ray(ray_local, digits, build_mlp, tmp_pat
     assert {t.status for t in results.trials} == {"finished"}
     assert "each trial gets cpu=1" in caplog.text
     assert "2 trials (cpu=1 each); at most" in caplog.text
-    row = results.trials[0].history[-1]
+    row = results.trials[0].history[0]  # the placement is in the first report
     assert row["tf_threads"] == 1 and row["tf_strategy"] == "default"
     assert not any(k.startswith("tf_") for k in results.trials[0].metrics)  # not user metrics
 

@@ -237,3 +237,10 @@ def test_trial_interval_from_reports():
     ]
     assert trial_interval(rows) == (100.0, 103.0)
     assert trial_interval([{"time_total_s": 1.0}]) is None
+    # the placement is only in the first report; a data frame fills the others with NaN
+    nan = float("nan")
+    rows = [
+        {"tf_started_at": 5.0, "time_total_s": 1.0},
+        {"tf_started_at": nan, "time_total_s": 2.0},
+    ]
+    assert trial_interval(rows) == (5.0, 7.0)

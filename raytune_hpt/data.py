@@ -226,7 +226,8 @@ def normalize_loaded(value: Any, *, field_name: str = "data.loader") -> dict[str
         if unknown or "x" not in value:
             raise DataError(
                 field_name,
-                f"a loader's dict needs 'x' and may have 'y', 'validation_data'; got keys {sorted(value)}",
+                "a loader's dict needs 'x' and may have 'y', 'validation_data'; "
+                f"got keys {sorted(value)}",
             )
         return dict(value)
     if _is_dataset(value):
@@ -241,7 +242,8 @@ def normalize_loaded(value: Any, *, field_name: str = "data.loader") -> dict[str
     raise DataError(
         field_name,
         "a loader must return (x, y), ((x, y), (x_val, y_val)), a tf.data.Dataset, "
-        f"(train_dataset, val_dataset) or a dict with x, y, validation_data; got {type(value).__name__}",
+        "(train_dataset, val_dataset) or a dict with x, y, validation_data; "
+        f"got {type(value).__name__}",
     )
 
 

@@ -304,7 +304,8 @@ def test_model_and_tf_data_loader_from_files(tmp_path):
 
         def build(hp):
             model = keras.Sequential([keras.Input((4,)),
-                                      keras.layers.Dense(hp.Int("units", 4, 8, step=4), activation="relu"),
+                                      keras.layers.Dense(hp.Int("units", 4, 8, step=4),
+                                                         activation="relu"),
                                       keras.layers.Dense(2, activation="softmax")])
             model.compile("adam", "sparse_categorical_crossentropy", metrics=["accuracy"])
             return model

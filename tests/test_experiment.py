@@ -222,7 +222,10 @@ def test_file_refs_resolve_against_the_experiment_folder_and_travel_by_value(tmp
 
     payload = cloudpickle.dumps(function)
     # Another interpreter, where models/tiny.py is not importable, can call it.
-    script = "import sys; from ray import cloudpickle; print(cloudpickle.loads(sys.stdin.buffer.read())(5))"
+    script = (
+        "import sys; from ray import cloudpickle; "
+        "print(cloudpickle.loads(sys.stdin.buffer.read())(5))"
+    )
     out = subprocess.run(
         [sys.executable, "-c", script],
         input=payload,

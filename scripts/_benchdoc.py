@@ -1,0 +1,76 @@
+"""Helpers shared by the benchmark scripts: load averages and docs/benchmarks.md sections.
+
+Every figure a benchmark prints carries the 1-minute load average read just before and just
+after it was measured, so a table taken on a busy machine says so.
+"""
+
+from __future__ import annotations
+
+import os
+import platform
+import re
+import sys
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+DOC = ROOT / "docs" / "benchmarks.md"
+IMG = ROOT / "docs" / "img"
+
+# The order of the sections in docs/benchmarks.md; a missing one is created in this order.
+SECTIONS = ["Overhead", "Search quality", "Early stopping (multi-fidelity)", "Scale", "Memory"]
+
+HEADER = """# Benchmarks
+
+Each section gives the exact command that produced it (run from the repository root after
+`pip install -e .[bench]`), its table, a plot and what limits the figures. Every figure
+carries the machine's 1-minute load average read just before and after it was taken
+(`load a->b`): on the 2-core development machine a load above ~2 means other processes were
+competing for the CPUs and the wall times are inflated.
+"""
+
+
+def load() -> float:
+    """The 1-minute load average."""
+    return os.getloadavg()[0]
+
+
+def load_note(before: float, after: float) -> str:
+    return f"load {before:.1f}->{after:.1f}"
+
+
+def machine() -> str:
+    return (f"{os.cpu_count()} cores, {platform.system()} {platform.machine()}, "
+            f"Python {sys.version.split()[0]}, {time.strftime('%Y-%m-%d %H:%M')}")
+
+
+def command_line(script: str) -> str:
+    """The command that reproduces this run, without ``--write``."""
+    args = [a for a in sys.argv[1:] if a != "--write"]
+    return " ".join(["python", f"scripts/{script}", *args])
+
+
+def _skeleton() -> str:
+    parts = [HEADER]
+    for title in SECTIONS:
+        parts.append(f"## {title}\n\n_Not measured yet._\n")
+    return "\n".join(parts)
+
+
+def write_section(title: str, body: str) -> Path:
+    """Replace (or add) the ``## title`` section of docs/benchmarks.md with ``body``."""
+    DOC.parent.mkdir(parents=True, exist_ok=True)
+    text = DOC.read_text() if DOC.exists() else _skeleton()
+    block = f"## {title}\n\n{body.strip()}\n"
+    pattern = re.compile(rf"^## {re.escape(title)}\n.*?(?=^## |\Z)", re.S | re.M)
+    if pattern.search(text):
+        text = pattern.sub(lambda _: block + "\n", text, count=1)
+    else:
+        text = text.rstrip() + "\n\n" + block
+    DOC.write_text(text.rstrip() + "\n")
+    return DOC
+
+
+def plot_path(name: str) -> Path:
+    IMG.mkdir(parents=True, exist_ok=True)
+    return IMG / name

@@ -141,17 +141,17 @@ def _search(
 ) -> int:
     from raytune_hpt import storage
     from raytune_hpt.errors import SearchAbortedError
-    from raytune_hpt.experiment import build_tuner, resolve, save_experiment
+    from raytune_hpt.experiment import EXPERIMENT_FILE, build_tuner, experiment_yaml, resolve
 
     if check is not None:
         check(experiment)
     resolved = resolve(experiment)  # imports the model and loads the data: errors exit 2
     tuner = build_tuner(experiment, resolved.hypermodel, verbose=verbose, address=address)
+    tuner.overwrite = overwrite
     path = tuner.experiment_path
-    if overwrite and storage.exists(path):
-        storage.delete(path)
-    existing = storage.exists(path)
-    save_experiment(experiment, path)
+    existing = storage.exists(path) and not overwrite
+    # Written by the Tuner into the experiment folder only once every check has passed.
+    tuner.attachments[EXPERIMENT_FILE] = experiment_yaml(experiment)
     print(
         f"{'Resuming' if existing else 'Starting'} experiment {experiment.name!r}: "
         f"{experiment.max_trials} trials, searcher {experiment.searcher.type}, "

@@ -447,8 +447,13 @@ def save_experiment(experiment: Experiment, experiment_path: str) -> str:
     from raytune_hpt import storage
 
     target = storage.join(storage.normalize(experiment_path), EXPERIMENT_FILE)
-    storage.write_text(target, experiment.model_copy(update={"storage_path": None}).to_yaml())
+    storage.write_text(target, experiment_yaml(experiment))
     return target
+
+
+def experiment_yaml(experiment: Experiment) -> str:
+    """The experiment as saved beside its results (the storage path is where it lies)."""
+    return experiment.model_copy(update={"storage_path": None}).to_yaml()
 
 
 def load_saved_experiment(experiment_path: str) -> Experiment:

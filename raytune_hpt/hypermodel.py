@@ -20,7 +20,7 @@ from typing import Any
 from raytune_hpt.errors import ConfigurationError
 from raytune_hpt.hyperparameters import Choice, HyperParameter, HyperParameters
 
-__all__ = ["HyperModel", "as_hypermodel", "check_model", "discover_space"]
+__all__ = ["HyperModel", "as_hypermodel", "check_input_shape", "check_model", "discover_space"]
 
 logger = logging.getLogger(__name__)
 
@@ -105,6 +105,22 @@ def check_model(model: Any, *, needs_compile: bool = True) -> None:
         )
 
 
+def check_input_shape(model: Any, x: Any) -> None:
+    """Raise if a single-input model's declared input shape cannot take ``x``'s samples."""
+    shape = getattr(x, "shape", None)
+    inputs = getattr(model, "inputs", None)
+    if shape is None or not inputs or len(inputs) != 1 or inputs[0].shape is None:
+        return
+    expected = tuple(inputs[0].shape)[1:]
+    given = tuple(shape)[1:]
+    if len(expected) != len(given) or any(e is not None and e != g for e, g in zip(expected, given)):
+        raise ConfigurationError(
+            f"The model built with default values takes inputs of shape "
+            f"{(None, *expected)}, but x has shape {tuple(shape)}: each sample must have shape "
+            f"{expected}, got {given}."
+        )
+
+
 class _NoTraining:
     """Stands in for ``model.fit`` while discovering: records nothing, trains nothing."""
 
@@ -133,6 +149,7 @@ def discover_space(
     fit_args: tuple = (),
     fit_kwargs: dict[str, Any] | None = None,
     max_builds: int = 32,
+    sample_x: Any = None,
 ) -> HyperParameters:
     """Build the model until every reachable hyperparameter is declared.
 
@@ -142,6 +159,8 @@ def discover_space(
         fit_args, fit_kwargs: passed to a custom ``HyperModel.fit`` (with training switched
             off) so that hyperparameters it declares, such as ``batch_size``, are found too.
         max_builds: the most builds to spend on finding conditional branches.
+        sample_x: the training inputs; the default model's input shape is checked against
+            them, so a mismatch fails here instead of in every trial.
 
     Returns:
         The space, parents declared before the hyperparameters they condition.
@@ -168,6 +187,8 @@ def discover_space(
         try:
             model = hypermodel.build(hp)
             check_model(model, needs_compile=not custom_fit)
+            if not assignment:
+                check_input_shape(model, sample_x)
             if custom_fit:
                 object.__setattr__(model, "fit", _NoTraining())
                 try:

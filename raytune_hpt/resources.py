@@ -172,7 +172,7 @@ class Resources:
             if v
         )
 
-    def check_feasible(self, workers: int = 1) -> None:
+    def check_feasible(self, workers: int = 1, nodes: Sequence[Mapping[str, Any]] | None = None) -> None:
         """Raise if the running Ray cluster could never hold one trial.
 
         Each of the trial's ``workers`` must fit on some node, and together they must fit in
@@ -186,7 +186,8 @@ class Resources:
         from raytune_hpt.errors import ConfigurationError
 
         request = {_RAY_NAMES.get(k, k): v for k, v in self.to_ray().items() if v}
-        nodes = [n for n in ray.nodes() if n.get("Alive")]
+        if nodes is None:
+            nodes = [n for n in ray.nodes() if n.get("Alive")]
         problem = _infeasible(request, [n.get("Resources", {}) for n in nodes], workers)
         if problem is None:
             return
@@ -205,6 +206,22 @@ class Resources:
             f"({where}, node {node_id}) has {{{shown}}}. Ask for less per trial or add a "
             "larger node."
         )
+
+
+def local_node() -> dict[str, Any]:
+    """This machine as a ``ray.nodes()`` entry: what a local Ray would start with."""
+    import ray._private.utils as ray_utils
+
+    cpus = float(ray_utils.get_num_cpus())
+    try:
+        from ray._private.accelerators import get_accelerator_manager_for_resource
+
+        gpus = float(get_accelerator_manager_for_resource("GPU").get_current_node_num_accelerators())
+    except Exception:  # no accelerator support in this Ray build: count what CUDA shows
+        visible = os.environ.get("CUDA_VISIBLE_DEVICES", "")
+        gpus = float(len([d for d in visible.split(",") if d.strip()]))
+    return {"Alive": True, "Resources": {"CPU": cpus, "GPU": gpus},
+            "NodeManagerAddress": "this machine", "NodeID": "local"}
 
 
 def _size(node: Mapping[str, float]) -> tuple[float, float, float]:

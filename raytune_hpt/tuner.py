@@ -21,7 +21,7 @@ from raytune_hpt.errors import ConfigurationError, SearchAbortedError
 from raytune_hpt.hypermodel import as_hypermodel, discover_space, has_custom_fit
 from raytune_hpt.hyperparameters import HyperParameters
 from raytune_hpt.objective import Objective
-from raytune_hpt.resources import Resources, max_trials_at_once, trial_interval
+from raytune_hpt.resources import Resources, local_node, max_trials_at_once, trial_interval
 from raytune_hpt.results import METADATA_FILE, ExperimentResults
 from raytune_hpt.schedulers import create_scheduler, validate_scheduler
 from raytune_hpt.searchers import create_searcher, validate_searcher
@@ -137,6 +137,9 @@ class Tuner:
         self.tracking = tracking
         self.meta_optimizer = bool(meta_optimizer)
         self.space: HyperParameters | None = None
+        # Files written into the experiment folder once every check has passed (the CLI
+        # keeps the experiment file there for `resume`).
+        self.attachments: dict[str, str] = {}
         self._results: ExperimentResults | None = None
 
     @property
@@ -178,6 +181,7 @@ class Tuner:
         discovery_args = () if callable(x) and y is None else ((x,) if y is None else (x, y))
         self.space = discover_space(
             self.hypermodel, self.hyperparameters, fit_args=discovery_args,
+            sample_x=data.get("x"),
             fit_kwargs={"validation_data": validation_data, "epochs": epochs, **fit_kwargs}
             if has_custom_fit(self.hypermodel) else None,
         )
@@ -186,6 +190,12 @@ class Tuner:
                                    max_trials=self.max_trials)
         num_samples = min(self.max_trials, len(searcher)) if hasattr(searcher, "__len__") else self.max_trials
 
+        if self.workers_per_trial > 1 and (cv or has_custom_fit(self.hypermodel)):
+            raise ConfigurationError("workers_per_trial > 1 supports neither cv nor a custom "
+                                     "HyperModel.fit; use workers_per_trial=1.")
+        if not ray.is_initialized() and self.address is None and self.resources != "auto":
+            # The local Ray about to start: refuse what it could never hold before starting it.
+            self.resources.check_feasible(self.workers_per_trial, nodes=[local_node()])
         if not ray.is_initialized():
             ray.init(address=self.address, include_dashboard=False, log_to_driver=self.verbose > 1,
                      configure_logging=False)
@@ -203,9 +213,6 @@ class Tuner:
         if self.workers_per_trial > 1:
             from raytune_hpt import distributed
 
-            if cv or has_custom_fit(self.hypermodel):
-                raise ConfigurationError("workers_per_trial > 1 supports neither cv nor a custom "
-                                         "HyperModel.fit; use workers_per_trial=1.")
             trainable = tune.with_resources(
                 tune.with_parameters(distributed.run_distributed_trial, spec=spec, data=data,
                                      resources=self.resources, workers=self.workers_per_trial,
@@ -282,6 +289,8 @@ class Tuner:
             return restored
         storage.write_text(storage.join(path, METADATA_FILE),
                            json.dumps(self._metadata(epochs), indent=2, default=str))
+        for name, text in self.attachments.items():
+            storage.write_text(storage.join(path, name), text)
         return tune.Tuner(trainable, tune_config=tune_config, run_config=run_config)
 
     def _ship_model_code(self) -> None:

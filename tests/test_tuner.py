@@ -137,3 +137,12 @@ def test_cross_validation_reports_each_fold_and_their_mean(ray_local, digits, tm
     folds = [row[f"fold{k}/val_accuracy"] for k in range(3)]
     assert row["val_accuracy"] == pytest.approx(np.mean(folds))
     assert len(set(folds)) > 1  # three different models on three different folds
+
+
+def test_inputs_of_the_wrong_shape_fail_before_ray_starts(digits, tmp_path):
+    (x, y), _ = digits
+    tuner = rth.Tuner(tiny_builder, objective="val_loss", storage_path=str(tmp_path), name="shape",
+                      verbose=0)
+    with pytest.raises(ConfigurationError, match=r"each sample must have shape \(64,\), got \(32,\)"):
+        tuner.search(x[:, :32], y, validation_split=0.2)
+    assert not (tmp_path / "shape").exists()

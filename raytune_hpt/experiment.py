@@ -252,10 +252,17 @@ class FitSpec(_Strict):
 
 
 class ResourcesSpec(_Strict):
-    """What one trial books: CPUs and (fractions of) GPUs."""
+    """What one trial books: CPUs, (fractions of) GPUs, memory and custom Ray resources."""
 
     cpu: float = Field(1, gt=0)
     gpu: float = Field(0, ge=0)
+    memory: int | None = Field(None, gt=0)  # bytes
+    gpu_memory_mb: int | None = Field(None, gt=0)  # when nvidia-smi cannot tell
+    custom: dict[str, float] = {}  # e.g. {"accelerator_type:A100": 0.01}
+
+    def to_tuner(self) -> dict[str, Any]:
+        values = {k: v for k, v in self.model_dump().items() if k != "custom" and v is not None}
+        return {**values, **self.custom}
 
 
 class Experiment(_Strict):
@@ -273,7 +280,20 @@ class Experiment(_Strict):
     max_failures: int = Field(0, ge=0)
     fit: FitSpec = FitSpec()
     space: dict[str, HyperparameterSpec] = {}
-    resources: ResourcesSpec = ResourcesSpec()
+    resources: ResourcesSpec | Literal["auto"] = ResourcesSpec()
+
+    @field_validator("resources", mode="before")
+    @classmethod
+    def _resources_shape(cls, value: Any) -> Any:
+        if isinstance(value, str) and value != "auto":
+            raise PydanticCustomError(
+                "experiment", "must be 'auto' or a mapping of cpu, gpu, memory, gpu_memory_mb, custom; got {got}",
+                {"got": repr(value)},
+            )
+        return value
+
+    workers_per_trial: int = Field(1, ge=1)
+    tracking: dict[str, Any] | None = None  # {tensorboard: true, mlflow: URI}
     storage_path: str | None = None
     seed: int | None = None
     base_dir: str | None = None  # where relative model, loader and Parquet paths start
@@ -328,6 +348,8 @@ _MESSAGES = {  # pydantic's error type -> our wording; "{}" takes the bound
 
 def _format(error: dict[str, Any]) -> ExperimentError:
     loc, ctx, kind = [str(p) for p in error["loc"]], error.get("ctx") or {}, error["type"]
+    # A union's branch tags (ResourcesSpec, literal['auto']) are not field names.
+    loc = [p for p in loc if not re.fullmatch(r"[A-Z]\w*Spec|\w+\[.*\]", p)]
     if kind == "experiment":
         message = error["msg"]
         loc += [ctx["field"]] if ctx.get("field") else []
@@ -581,7 +603,10 @@ def build_tuner(
         scheduler=experiment.scheduler.spec(),
         max_trials=experiment.max_trials,
         hyperparameters=experiment.hyperparameters() if experiment.space else None,
-        resources=experiment.resources.model_dump(),
+        resources=experiment.resources if experiment.resources == "auto"
+        else experiment.resources.to_tuner(),
+        workers_per_trial=experiment.workers_per_trial,
+        tracking=experiment.tracking,
         max_concurrent_trials=experiment.max_concurrent_trials,
         storage_path=storage_path(experiment),
         name=experiment.name,

@@ -211,7 +211,8 @@ def _summary(results: Any, path: str, seconds: float) -> str:
     counts = results.counts()
     described = ", ".join(f"{n} {s}" for s, n in sorted(counts.items()))
     objective = results.objective
-    lines = ["", f"Search done in {seconds:.0f} s: {len(results.trials)} trials ({described})."]
+    lines = ["", f"Search done in {seconds:.0f} s: {len(results.trials)} trials ({described}); "
+             f"at most {results.trials_at_once()} ran at once."]
     ranked = results.ranked_trials()
     if ranked:
         best = ranked[0]

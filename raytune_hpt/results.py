@@ -175,6 +175,13 @@ class ExperimentResults:
             counts[trial.status] = counts.get(trial.status, 0) + 1
         return counts
 
+    def trials_at_once(self) -> int:
+        """The most trials that ran at the same time (from their start and end times)."""
+        from raytune_hpt.resources import max_trials_at_once, trial_interval
+
+        intervals = [i for i in (trial_interval(t.history) for t in self.trials) if i]
+        return max_trials_at_once(intervals)
+
     # -- models ---------------------------------------------------------------------------
     def load_model(self, trial: TrialRecord, build: Callable[[], Any] | None = None) -> Any:
         """The trial's model at its best epoch.
@@ -245,7 +252,8 @@ class ExperimentResults:
         name = self.objective.name
         counts = ", ".join(f"{n} {s}" for s, n in sorted(self.counts().items()))
         lines = [f"Experiment: {self.path}",
-                 f"Objective: {name} ({self.objective.direction})   Trials: {len(self.trials)} ({counts})"]
+                 f"Objective: {name} ({self.objective.direction})   Trials: {len(self.trials)} "
+                 f"({counts}); at most {self.trials_at_once()} at once"]
         ranked = self.ranked_trials()
         if ranked:
             best = ranked[0]

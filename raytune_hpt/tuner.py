@@ -21,7 +21,7 @@ from raytune_hpt.errors import ConfigurationError, SearchAbortedError
 from raytune_hpt.hypermodel import as_hypermodel, discover_space, has_custom_fit
 from raytune_hpt.hyperparameters import HyperParameters
 from raytune_hpt.objective import Objective
-from raytune_hpt.resources import Resources, local_node, max_trials_at_once, trial_interval
+from raytune_hpt.resources import Resources, local_node
 from raytune_hpt.results import METADATA_FILE, ExperimentResults
 from raytune_hpt.schedulers import create_scheduler, validate_scheduler
 from raytune_hpt.searchers import create_searcher, validate_searcher
@@ -246,9 +246,8 @@ class Tuner:
         grid = ray_tuner.fit()
         guard.raise_if_aborted()
         self._results = ExperimentResults.from_result_grid(grid, self._metadata(epochs))
-        intervals = [i for i in (trial_interval(t.history) for t in self._results.trials) if i]
         logger.info("%d trials (%s each); at most %d ran at once.", len(self._results.trials),
-                    self.resources.describe(), max_trials_at_once(intervals))
+                    self.resources.describe(), self._results.trials_at_once())
         return self._results
 
     def _callbacks(self, guard: Any) -> list:

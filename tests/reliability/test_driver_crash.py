@@ -43,7 +43,9 @@ def _epochs(rows: list[dict[str, str]]) -> list[int]:
 
 
 def _observed(experiment) -> list:
-    (path,) = experiment.glob("searcher-state-*.pkl")
+    # Ray saves the searcher as searcher-state-<session start>.pkl: a resumed run adds its
+    # own file beside the crashed run's, and restores from the newest.
+    path = max(experiment.glob("searcher-state-*.pkl"))
     with open(path, "rb") as file:
         state = pickle.load(file)
     return list(state["observed"])

@@ -153,6 +153,9 @@ def run(feeding: str, x: Any, y: Any, trials: int, epochs: int, storage: str) ->
         results = tuner.search(x, y, epochs=epochs, batch_size=1024)
     seconds = time.perf_counter() - start
     failed = sum(1 for r in tuner.results if r.error is not None)
+    # only the workers that ran a trial (each trial reports its pid); Ray may start others
+    pids = {r.metrics.get("pid") for r in tuner.results if r.metrics}
+    memory.peak = {pid: peak for pid, peak in memory.peak.items() if pid in pids}
     return {"feeding": feeding, "rows": len(x), "data_mb": (x.nbytes + y.nbytes) / MB,
             "workers": len(memory.peak), "rss": memory.summed("rss"),
             "uss": memory.summed("uss"), "pss": memory.summed("pss"),

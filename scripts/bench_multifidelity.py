@@ -176,7 +176,8 @@ def run_keras_tuner_oracle(problem: str, seed: int, args: argparse.Namespace,
     oracle = kt.oracles.HyperbandOracle(
         objective=kt.Objective("loss", "min"), max_epochs=args.max_epochs, factor=3,
         hyperband_iterations=100, seed=seed, hyperparameters=hp)
-    oracle._set_project_dir(storage, f"kt-{problem}-{seed}", overwrite=True)
+    oracle._display.verbose = 0
+    oracle._set_project_dir(storage, f"kt-{problem}-{seed}")
     trace = Trace(target, args.max_epochs)
     trials_done = 0
     while trace.reached is None and trials_done < args.trials:
@@ -192,6 +193,7 @@ def run_keras_tuner_oracle(problem: str, seed: int, args: argparse.Namespace,
             loss = function(point, fidels={"z0": epoch})["loss"]
             trace.add(epoch, loss)
         oracle.update_trial(trial.trial_id, {"loss": loss})
+        trial.status = "COMPLETED"
         oracle.end_trial(trial)
         trials_done += 1
     return trace
@@ -253,9 +255,10 @@ def run_mnist(method: str, seed: int, args: argparse.Namespace, storage: str) ->
     results = tuner.search(data[0], data[1], validation_data=(data[2], data[3]),
                            epochs=args.mnist_epochs, batch_size=128)
     # replay the reported epochs in the order Ray received them (timestamps are whole seconds)
-    rows = sorted((row.get("timestamp", 0), row) for trial in results.trials
-                  for row in trial.history if "val_accuracy" in row)
-    for stamp, row in rows:
+    rows = sorted((row for trial in results.trials for row in trial.history
+                   if "val_accuracy" in row), key=lambda row: row.get("timestamp", 0))
+    for row in rows:
+        stamp = row.get("timestamp", 0)
         trace.add(int(row["epoch"]), -float(row["val_accuracy"]))
         if trace.reached is not None:
             trace.reached = (trace.reached[0], stamp - wall_start)

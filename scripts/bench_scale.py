@@ -241,6 +241,47 @@ def worker_stats(grid: Any, work: float) -> dict[str, float]:
             "first_trial_s": statistics.mean(firsts.values()) if firsts else float("nan")}
 
 
+def trial_steps(work: float, repeats: int = 20) -> dict[str, float]:
+    """Milliseconds per step of a raytune_hpt trial's own work, timed in this process, plus
+    seconds to import TensorFlow/Keras and Ray Tune in a fresh Python (a new worker's cost)."""
+    import gc
+    import subprocess
+
+    import keras
+
+    from raytune_hpt.hyperparameters import HyperParameters
+
+    hypermodel = make_hypermodel(work)
+    hp = HyperParameters()
+    steps = {"clear_session": 0.0, "build+compile": 0.0, "save .keras": 0.0}
+    folder = tempfile.mkdtemp(prefix="bench-steps-")
+    for frozen in (False, True):
+        if frozen:
+            gc.collect()
+            gc.freeze()
+        totals = dict.fromkeys(steps, 0.0)
+        for _ in range(repeats):
+            start = time.perf_counter()
+            keras.backend.clear_session()
+            totals["clear_session"] += time.perf_counter() - start
+            start = time.perf_counter()
+            model = hypermodel.build(hp)
+            totals["build+compile"] += time.perf_counter() - start
+            start = time.perf_counter()
+            model.save(os.path.join(folder, "model.keras"))
+            totals["save .keras"] += time.perf_counter() - start
+        suffix = " (after gc.freeze)" if frozen else ""
+        steps.update({k + suffix: 1000 * v / repeats for k, v in totals.items()})
+    gc.unfreeze()
+    shutil.rmtree(folder, ignore_errors=True)
+    for module in ("keras", "ray.tune"):
+        start = time.perf_counter()
+        subprocess.run([sys.executable, "-c", f"import {module}"], check=True,
+                       env={**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3"})
+        steps[f"import {module} in a fresh process (s)"] = time.perf_counter() - start
+    return steps
+
+
 # ------------------------------------------------------------------------------------ main
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
@@ -297,7 +338,8 @@ def main() -> None:
         f"ideal {ideal:.1f} s; `ray.init` {ray_start:.1f} s (not included below).",
         "",
         "| runner | wall (s) | over ideal | load before->after | slot use "
-        "| worker overhead / trial, median (ms) | worker's first trial (s) | snapshots (n, s) | callbacks (s) | failed |",
+        "| worker overhead / trial, median (ms) | worker's first trial (s) "
+        "| snapshots (n, s) | callbacks (s) | failed |",
         "|---|---:|---:|---|---:|---:|---:|---:|---:|---:|",
     ]
     for r in rows:
@@ -307,6 +349,13 @@ def main() -> None:
             f"| {r['median_overhead_ms']:.0f} | {r['first_trial_s']:.1f} "
             f"| {r['snapshots']}, {r['snapshot_s']:.1f} "
             f"| {r['callback_s']:.1f} | {r['errors']} |")
+    before = _benchdoc.load()
+    steps = trial_steps(args.work)
+    after = _benchdoc.load()
+    table += ["", f"Steps of one raytune_hpt trial, timed in the driver process "
+              f"({_benchdoc.load_note(before, after)}):", "", "| step | ms (s for imports) |",
+              "|---|---:|"]
+    table += [f"| {k} | {v:.1f} |" for k, v in steps.items()]
     text = "\n".join(table)
     print("\n" + text)
     if args.write:

@@ -23,7 +23,7 @@ BIN = Path(sys.executable).parent
 
 # A HyperModel whose epochs take a known time (so a test can catch trials mid-run) and whose
 # one hyperparameter is a Choice of six values (a grid of six trials).
-SLOW_MODEL = '''\
+SLOW_MODEL = """\
 import os
 import time
 
@@ -51,11 +51,12 @@ class Model(HyperModel):
 
     def fit(self, hp, model, *args, callbacks=None, **kwargs):
         return model.fit(*args, callbacks=[_Slow(), *(callbacks or [])], **kwargs)
-'''
+"""
 
 
-def experiment_yaml(name: str, *, searcher: str = "grid", epochs: int = 4, max_trials: int = 6,
-                    extra: str = "") -> str:
+def experiment_yaml(
+    name: str, *, searcher: str = "grid", epochs: int = 4, max_trials: int = 6, extra: str = ""
+) -> str:
     return (
         f"name: {name}\n"
         "model: model.py:Model\n"
@@ -76,8 +77,11 @@ def ray_tmpdir() -> Path:
 
 def env(ray_tmp: Path | None = None, **extra: str) -> dict[str, str]:
     """This environment without any Ray address or token, with this venv's commands first."""
-    environment = {k: v for k, v in os.environ.items()
-                   if k not in ("RAY_ADDRESS", "RAY_AUTH_TOKEN", "RAY_AUTH_TOKEN_PATH", "RAY_AUTH_MODE")}
+    environment = {
+        k: v
+        for k, v in os.environ.items()
+        if k not in ("RAY_ADDRESS", "RAY_AUTH_TOKEN", "RAY_AUTH_TOKEN_PATH", "RAY_AUTH_MODE")
+    }
     environment["PATH"] = f"{BIN}{os.pathsep}{environment.get('PATH', '')}"
     environment["TF_CPP_MIN_LOG_LEVEL"] = "2"
     environment["RAY_USAGE_STATS_ENABLED"] = "0"
@@ -88,19 +92,31 @@ def env(ray_tmp: Path | None = None, **extra: str) -> dict[str, str]:
     return environment
 
 
-def cli(*args: str, cwd: Path, environment: dict[str, str], timeout: float = 600
-        ) -> subprocess.CompletedProcess:
+def cli(
+    *args: str, cwd: Path, environment: dict[str, str], timeout: float = 600
+) -> subprocess.CompletedProcess:
     """``raytune-hpt ARGS`` as a real subprocess, waited for."""
-    return subprocess.run([sys.executable, "-m", "raytune_hpt", *map(str, args)], cwd=cwd,
-                          env=environment, capture_output=True, text=True, timeout=timeout)
+    return subprocess.run(
+        [sys.executable, "-m", "raytune_hpt", *map(str, args)],
+        cwd=cwd,
+        env=environment,
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+    )
 
 
 def start_cli(*args: str, cwd: Path, environment: dict[str, str], log: Path) -> subprocess.Popen:
     """``raytune-hpt ARGS`` in its own process group (so the whole group can be killed)."""
     out = open(log, "w")  # noqa: SIM115 - closed by the child's exit
-    return subprocess.Popen([sys.executable, "-m", "raytune_hpt", *map(str, args)], cwd=cwd,
-                            env=environment, stdout=out, stderr=subprocess.STDOUT,
-                            start_new_session=True)
+    return subprocess.Popen(
+        [sys.executable, "-m", "raytune_hpt", *map(str, args)],
+        cwd=cwd,
+        env=environment,
+        stdout=out,
+        stderr=subprocess.STDOUT,
+        start_new_session=True,
+    )
 
 
 def kill_group(process: subprocess.Popen) -> None:
@@ -151,14 +167,21 @@ def checkpoints(trial_dir: Path) -> list[str]:
     return sorted(p.name for p in trial_dir.glob("checkpoint_*"))
 
 
-def wait_for(condition: Callable[[], bool], timeout: float, what: str,
-             process: subprocess.Popen | None = None, log: Path | None = None) -> None:
+def wait_for(
+    condition: Callable[[], bool],
+    timeout: float,
+    what: str,
+    process: subprocess.Popen | None = None,
+    log: Path | None = None,
+) -> None:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         if condition():
             return
         if process is not None and process.poll() is not None:
             text = log.read_text()[-3000:] if log is not None else ""
-            raise AssertionError(f"the process ended (rc {process.returncode}) before {what}:\n{text}")
+            raise AssertionError(
+                f"the process ended (rc {process.returncode}) before {what}:\n{text}"
+            )
         time.sleep(0.25)
     raise AssertionError(f"timed out after {timeout:.0f} s waiting for {what}")

@@ -54,21 +54,31 @@ def _observed(experiment) -> list:
 @pytest.mark.parametrize("searcher", ["grid", "bayesopt"])
 def test_kill_9_mid_search_then_resume_loses_and_repeats_nothing(tmp_path, searcher):
     (tmp_path / "model.py").write_text(SLOW_MODEL)
-    (tmp_path / "crash.yaml").write_text(experiment_yaml("crash", searcher=searcher,
-                                                         epochs=EPOCHS, max_trials=TRIALS))
+    (tmp_path / "crash.yaml").write_text(
+        experiment_yaml("crash", searcher=searcher, epochs=EPOCHS, max_trials=TRIALS)
+    )
     ray_tmp = ray_tmpdir()
     environment = env(ray_tmp, RTH_EPOCH_SECONDS="1.0")
     experiment = tmp_path / "results" / "crash"
     log = tmp_path / "run.log"
     try:
-        run = start_cli("run", "crash.yaml", "--storage-path", tmp_path / "results", "-v", "0",
-                        cwd=tmp_path, environment=environment, log=log)
+        run = start_cli(
+            "run",
+            "crash.yaml",
+            "--storage-path",
+            tmp_path / "results",
+            "-v",
+            "0",
+            cwd=tmp_path,
+            environment=environment,
+            log=log,
+        )
 
         def some_finished_some_mid_run() -> bool:
-            counts = [len(progress_rows(d)) for d in trial_dirs(experiment).values()
-                      if checkpoints(d)]
-            return (sum(c == EPOCHS for c in counts) >= 2
-                    and any(1 <= c < EPOCHS for c in counts))
+            counts = [
+                len(progress_rows(d)) for d in trial_dirs(experiment).values() if checkpoints(d)
+            ]
+            return sum(c == EPOCHS for c in counts) >= 2 and any(1 <= c < EPOCHS for c in counts)
 
         wait_for(some_finished_some_mid_run, 420, "2 finished trials and 1 mid-run", run, log)
         kill_group(run)
@@ -77,8 +87,11 @@ def test_kill_9_mid_search_then_resume_loses_and_repeats_nothing(tmp_path, searc
 
         # -- what the crash left ------------------------------------------------------------
         before = {tid: progress_rows(d) for tid, d in trial_dirs(experiment).items()}
-        finished = {tid: (experiment / d.name / "progress.csv").read_bytes()
-                    for tid, d in trial_dirs(experiment).items() if len(before[tid]) == EPOCHS}
+        finished = {
+            tid: (experiment / d.name / "progress.csv").read_bytes()
+            for tid, d in trial_dirs(experiment).items()
+            if len(before[tid]) == EPOCHS
+        }
         mid_run = {tid: len(rows) for tid, rows in before.items() if 1 <= len(rows) < EPOCHS}
         assert len(finished) >= 2 and mid_run, before
         observed_before = _observed(experiment) if searcher == "bayesopt" else []
@@ -90,8 +103,9 @@ def test_kill_9_mid_search_then_resume_loses_and_repeats_nothing(tmp_path, searc
             (torn / "model.keras").write_bytes(whole[: len(whole) // 2])
 
         # -- resume --------------------------------------------------------------------------
-        resumed = cli("resume", experiment, "-v", "0", cwd=tmp_path, environment=environment,
-                      timeout=600)
+        resumed = cli(
+            "resume", experiment, "-v", "0", cwd=tmp_path, environment=environment, timeout=600
+        )
         assert resumed.returncode == 0, resumed.stdout[-2000:] + resumed.stderr[-3000:]
         assert "Resuming experiment 'crash'" in resumed.stdout
         assert f"{TRIALS} trials ({TRIALS} finished)" in resumed.stdout
@@ -103,7 +117,9 @@ def test_kill_9_mid_search_then_resume_loses_and_repeats_nothing(tmp_path, searc
         for tid, done in mid_run.items():  # continued from the epoch after its checkpoint
             rows = progress_rows(after[tid])
             assert _epochs(rows) == list(range(1, EPOCHS + 1)), (tid, done, rows)
-            restarted = [int(float(r["epoch"])) for r in rows if r["iterations_since_restore"] == "1"]
+            restarted = [
+                int(float(r["epoch"])) for r in rows if r["iterations_since_restore"] == "1"
+            ]
             assert restarted == [1, done + 1], (tid, done, rows)
         for tid, folder in after.items():
             assert _epochs(progress_rows(folder)) == list(range(1, EPOCHS + 1)), tid
@@ -115,7 +131,9 @@ def test_kill_9_mid_search_then_resume_loses_and_repeats_nothing(tmp_path, searc
             assert observed_before, "the searcher saved no observations before the crash"
             observed_after = _observed(experiment)
             assert len(observed_after) == TRIALS
-            for point in observed_before:  # restored, not re-observed (those trials never ran again)
+            for (
+                point
+            ) in observed_before:  # restored, not re-observed (those trials never ran again)
                 assert point in observed_after, (point, observed_after)
             assert sorted(p["units"] for p, _ in observed_after) == [4, 8, 12, 16, 20, 24]
     finally:

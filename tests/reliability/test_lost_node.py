@@ -74,7 +74,11 @@ def _raylets(marker: str) -> list[int]:
                 command = (entry / "cmdline").read_bytes().split(b"\0")
             except OSError:
                 continue
-            if command and command[0].endswith(b"raylet") and any(marker.encode() in c for c in command):
+            if (
+                command
+                and command[0].endswith(b"raylet")
+                and any(marker.encode() in c for c in command)
+            ):
                 pids.append(int(entry.name))
     return pids
 
@@ -82,39 +86,75 @@ def _raylets(marker: str) -> list[int]:
 def test_a_lost_worker_node_s_trial_resumes_on_the_surviving_node(tmp_path):
     cluster_dir = Path(tempfile.mkdtemp(prefix="rthn-", dir="/tmp"))
     environment = env(RTH_EPOCH_SECONDS="1.5")
-    up = subprocess.run(["bash", str(ROOT / "scripts" / "cluster_up.sh"), "--workers", "1",
-                         "--head-cpus", "1", "--worker-cpus", "1", "--temp-dir", str(cluster_dir),
-                         "--token-file", str(cluster_dir / "token")],
-                        env=environment, capture_output=True, text=True, timeout=300)
+    up = subprocess.run(
+        [
+            "bash",
+            str(ROOT / "scripts" / "cluster_up.sh"),
+            "--workers",
+            "1",
+            "--head-cpus",
+            "1",
+            "--worker-cpus",
+            "1",
+            "--temp-dir",
+            str(cluster_dir),
+            "--token-file",
+            str(cluster_dir / "token"),
+        ],
+        env=environment,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
     driver = None
     try:
         assert up.returncode == 0, up.stderr[-3000:]
-        exports = dict(line.removeprefix("export ").split("=", 1)
-                       for line in up.stdout.splitlines() if line.startswith("export "))
-        cluster_env = {**environment, "RAY_AUTH_MODE": "token",
-                       "RAY_AUTH_TOKEN_PATH": exports["RAY_AUTH_TOKEN_PATH"]}
+        exports = dict(
+            line.removeprefix("export ").split("=", 1)
+            for line in up.stdout.splitlines()
+            if line.startswith("export ")
+        )
+        cluster_env = {
+            **environment,
+            "RAY_AUTH_MODE": "token",
+            "RAY_AUTH_TOKEN_PATH": exports["RAY_AUTH_TOKEN_PATH"],
+        }
         (tmp_path / "model.py").write_text(SLOW_MODEL)
         (tmp_path / "driver.py").write_text(DRIVER)
         storage = tmp_path / "results"
         storage.mkdir()
         log = tmp_path / "driver.log"
         with open(log, "w") as out:
-            driver = subprocess.Popen([sys.executable, "driver.py", exports["RAYTUNE_HPT_GCS_ADDRESS"],
-                                       str(storage)], cwd=tmp_path, env=cluster_env, stdout=out,
-                                      stderr=subprocess.STDOUT)
+            driver = subprocess.Popen(
+                [sys.executable, "driver.py", exports["RAYTUNE_HPT_GCS_ADDRESS"], str(storage)],
+                cwd=tmp_path,
+                env=cluster_env,
+                stdout=out,
+                stderr=subprocess.STDOUT,
+            )
         experiment = storage / "lost"
 
         def on_worker_node_mid_trial() -> str | None:
             head = (storage / "head_node").read_text() if (storage / "head_node").exists() else None
             for tid, folder in trial_dirs(experiment).items():
                 rows = progress_rows(folder)
-                if head and rows and checkpoints(folder) and _nodes(rows)[-1] not in ("", head) \
-                        and 1 <= len(rows) < EPOCHS - 1:
+                if (
+                    head
+                    and rows
+                    and checkpoints(folder)
+                    and _nodes(rows)[-1] not in ("", head)
+                    and 1 <= len(rows) < EPOCHS - 1
+                ):
                     return tid
             return None
 
-        wait_for(lambda: on_worker_node_mid_trial() is not None, 400,
-                 "a trial mid-run on the worker node", driver, log)
+        wait_for(
+            lambda: on_worker_node_mid_trial() is not None,
+            400,
+            "a trial mid-run on the worker node",
+            driver,
+            log,
+        )
         victim = on_worker_node_mid_trial()
         done_before = len(progress_rows(trial_dirs(experiment)[victim]))
         raylets = _raylets(str(cluster_dir / "worker1"))
@@ -140,6 +180,10 @@ def test_a_lost_worker_node_s_trial_resumes_on_the_surviving_node(tmp_path):
         if driver is not None and driver.poll() is None:
             driver.kill()
             driver.wait(timeout=60)
-        subprocess.run(["bash", str(ROOT / "scripts" / "cluster_down.sh"), "--temp-dir", str(cluster_dir)],
-                       env=environment, capture_output=True, timeout=120)
+        subprocess.run(
+            ["bash", str(ROOT / "scripts" / "cluster_down.sh"), "--temp-dir", str(cluster_dir)],
+            env=environment,
+            capture_output=True,
+            timeout=120,
+        )
         kill_leftovers(str(cluster_dir))

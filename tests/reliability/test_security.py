@@ -28,22 +28,40 @@ def _py_disables_auth(source: str) -> list[str]:
         return isinstance(node, ast.Constant) and str(node.value).strip().lower() == "disabled"
 
     def names_auth(node: ast.AST | None) -> bool:
-        return isinstance(node, ast.Constant) and isinstance(node.value, str) and \
-            node.value.upper() in ("RAY_AUTH_MODE", "AUTH_MODE")
+        return (
+            isinstance(node, ast.Constant)
+            and isinstance(node.value, str)
+            and node.value.upper() in ("RAY_AUTH_MODE", "AUTH_MODE")
+        )
 
     for node in ast.walk(ast.parse(source)):
-        if isinstance(node, ast.Dict):  # {"RAY_AUTH_MODE": "disabled"} (env of a runtime_env, Popen...)
-            found += [f"line {node.lineno}" for k, v in zip(node.keys, node.values)
-                      if names_auth(k) and is_disabled(v)]
+        if isinstance(
+            node, ast.Dict
+        ):  # {"RAY_AUTH_MODE": "disabled"} (env of a runtime_env, Popen...)
+            found += [
+                f"line {node.lineno}"
+                for k, v in zip(node.keys, node.values, strict=True)
+                if names_auth(k) and is_disabled(v)
+            ]
         elif isinstance(node, ast.Assign):  # os.environ["RAY_AUTH_MODE"] = "disabled"
             for target in node.targets:
-                if isinstance(target, ast.Subscript) and names_auth(target.slice) and is_disabled(node.value):
+                if (
+                    isinstance(target, ast.Subscript)
+                    and names_auth(target.slice)
+                    and is_disabled(node.value)
+                ):
                     found.append(f"line {node.lineno}")
-        elif isinstance(node, ast.Call):  # setdefault/putenv("RAY_AUTH_MODE", "disabled"), auth_mode="disabled"
+        elif isinstance(
+            node, ast.Call
+        ):  # setdefault/putenv("RAY_AUTH_MODE", "disabled"), auth_mode="disabled"
             if len(node.args) >= 2 and names_auth(node.args[0]) and is_disabled(node.args[1]):
                 found.append(f"line {node.lineno}")
-            found += [f"line {node.lineno}" for kw in node.keywords
-                      if (kw.arg or "").upper() in ("RAY_AUTH_MODE", "AUTH_MODE") and is_disabled(kw.value)]
+            found += [
+                f"line {node.lineno}"
+                for kw in node.keywords
+                if (kw.arg or "").upper() in ("RAY_AUTH_MODE", "AUTH_MODE")
+                and is_disabled(kw.value)
+            ]
     return found
 
 
@@ -54,7 +72,9 @@ _DOCKER_ENV = re.compile(r"^\s*ENV\s+.*RAY_AUTH_MODE[= ]+[\"']?disabled", re.I |
 
 def _text_disables_auth(text: str) -> list[str]:
     code = "\n".join(line for line in text.splitlines() if not line.lstrip().startswith("#"))
-    return [m.group(0) for pattern in (_SHELL, _ENV_ENTRY, _DOCKER_ENV) for m in pattern.finditer(code)]
+    return [
+        m.group(0) for pattern in (_SHELL, _ENV_ENTRY, _DOCKER_ENV) for m in pattern.finditer(code)
+    ]
 
 
 def _disables_auth(path: Path) -> list[str]:
@@ -71,13 +91,22 @@ def test_the_scanner_finds_auth_turned_off():
     ]
     for source in planted_py:
         assert _py_disables_auth(source), source
-    harmless = 'if os.environ.get("RAY_AUTH_MODE", "").lower() == "disabled":\n    """RAY_AUTH_MODE=disabled"""\n'
+    harmless = (
+        'if os.environ.get("RAY_AUTH_MODE", "").lower() == "disabled":\n'
+        '    """RAY_AUTH_MODE=disabled"""\n'
+    )
     assert not _py_disables_auth(harmless)
-    for text in ("export RAY_AUTH_MODE=disabled\n", "RAY_AUTH_MODE='disabled' ray start --head\n",
-                 "env:\n  - name: RAY_AUTH_MODE\n    value: disabled\n", "ENV RAY_AUTH_MODE=disabled\n",
-                 "      RAY_AUTH_MODE: disabled\n"):
+    for text in (
+        "export RAY_AUTH_MODE=disabled\n",
+        "RAY_AUTH_MODE='disabled' ray start --head\n",
+        "env:\n  - name: RAY_AUTH_MODE\n    value: disabled\n",
+        "ENV RAY_AUTH_MODE=disabled\n",
+        "      RAY_AUTH_MODE: disabled\n",
+    ):
         assert _text_disables_auth(text), text
-    assert not _text_disables_auth("# never: export RAY_AUTH_MODE=disabled\nexport RAY_AUTH_MODE=token\n")
+    assert not _text_disables_auth(
+        "# never: export RAY_AUTH_MODE=disabled\nexport RAY_AUTH_MODE=token\n"
+    )
 
 
 def test_shipped_code_never_turns_token_authentication_off():
@@ -121,8 +150,10 @@ def _listening(pid: int) -> set[tuple[str, int]]:
                 if width == 8:
                     ip = socket.inet_ntop(socket.AF_INET, bytes.fromhex(address)[::-1])
                 else:
-                    ip = socket.inet_ntop(socket.AF_INET6, b"".join(
-                        bytes.fromhex(address[i:i + 8])[::-1] for i in range(0, 32, 8)))
+                    ip = socket.inet_ntop(
+                        socket.AF_INET6,
+                        b"".join(bytes.fromhex(address[i : i + 8])[::-1] for i in range(0, 32, 8)),
+                    )
                 found.add((ip, int(port, 16)))
     return found
 
@@ -131,12 +162,18 @@ def test_tensorboard_command_listens_on_127_0_0_1_only(tmp_path):
     experiment = tmp_path / "exp"
     (experiment / "tensorboard").mkdir(parents=True)
     (experiment / "raytune_hpt.json").write_text("{}")
-    process = subprocess.Popen([sys.executable, "-m", "raytune_hpt", "tensorboard", str(experiment),
-                                "--port", "0"], env=env(), stdout=subprocess.PIPE,
-                               stderr=subprocess.PIPE, text=True)
+    process = subprocess.Popen(
+        [sys.executable, "-m", "raytune_hpt", "tensorboard", str(experiment), "--port", "0"],
+        env=env(),
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
     try:
         line = process.stdout.readline()  # printed once the server is up
-        assert "TensorBoard for" in line, process.stderr.read() if process.poll() is not None else line
+        assert "TensorBoard for" in line, (
+            process.stderr.read() if process.poll() is not None else line
+        )
         deadline = time.monotonic() + 30
         while not _listening(process.pid) and time.monotonic() < deadline:
             time.sleep(0.2)
@@ -159,9 +196,13 @@ def test_the_default_host_of_every_server_is_127_0_0_1():
     tensorboard = parser.parse_args(["tensorboard", "somewhere"])
     assert tensorboard.host == "127.0.0.1"
     tuner_source = (ROOT / "raytune_hpt" / "tuner.py").read_text()
-    assert "include_dashboard=False" in tuner_source  # a local Ray started by a search has no dashboard
+    assert (
+        "include_dashboard=False" in tuner_source
+    )  # a local Ray started by a search has no dashboard
     for path in (ROOT / "raytune_hpt").rglob("*.py"):
-        assert "0.0.0.0" not in re.sub(r"#.*|\"\"\"[\s\S]*?\"\"\"|\"[^\"\n]*\"|'[^'\n]*'", "", path.read_text()), path
+        assert "0.0.0.0" not in re.sub(
+            r"#.*|\"\"\"[\s\S]*?\"\"\"|\"[^\"\n]*\"|'[^'\n]*'", "", path.read_text()
+        ), path
 
 
 # -- safe YAML ----------------------------------------------------------------------------------
@@ -180,7 +221,9 @@ def test_experiment_files_are_read_with_a_safe_loader(tmp_path):
 
 
 def test_no_unsafe_yaml_loader_in_shipped_code():
-    unsafe = re.compile(r"yaml\.(unsafe_load|full_load|load_all|load)\s*\(|Loader\s*=\s*yaml\.(Unsafe|Full)?Loader|UnsafeLoader")
+    unsafe = re.compile(
+        r"yaml\.(unsafe_load|full_load|load_all|load)\s*\(|Loader\s*=\s*yaml\.(Unsafe|Full)?Loader|UnsafeLoader"
+    )
     for path in (ROOT / "raytune_hpt").rglob("*.py"):
         text = path.read_text()
         for match in unsafe.finditer(text):
@@ -191,7 +234,10 @@ def test_no_unsafe_yaml_loader_in_shipped_code():
 
 
 # -- model code only from what the user named --------------------------------------------------
-TRAP = "import pathlib\npathlib.Path({marker!r}).write_text('imported')\ndef build(hp):\n    return None\n"
+TRAP = (
+    "import pathlib\npathlib.Path({marker!r}).write_text('imported')\n"
+    "def build(hp):\n    return None\n"
+)
 
 
 def test_model_code_is_imported_only_from_the_file_named(tmp_path, monkeypatch):
@@ -208,12 +254,17 @@ def test_model_code_is_imported_only_from_the_file_named(tmp_path, monkeypatch):
     monkeypatch.syspath_prepend(str(elsewhere))
     build = import_object("model.py:build", base_dir=str(experiment_dir))
     assert build(None) == "the named one"
-    assert Path(sys.modules[build.__module__].__file__).resolve() == (experiment_dir / "model.py").resolve()
+    assert (
+        Path(sys.modules[build.__module__].__file__).resolve()
+        == (experiment_dir / "model.py").resolve()
+    )
     assert not (tmp_path / "cwd-model").exists() and not (tmp_path / "sibling").exists()
     assert str(experiment_dir) not in sys.path  # the folder is not put on the import path
 
     # a file that does not define the named function is not executed at all
-    (experiment_dir / "other.py").write_text(TRAP.format(marker=str(tmp_path / "other")).replace("build", "made"))
+    (experiment_dir / "other.py").write_text(
+        TRAP.format(marker=str(tmp_path / "other")).replace("build", "made")
+    )
     with pytest.raises(DataError, match="build"):
         import_object("other.py:build", base_dir=str(experiment_dir))
     assert not (tmp_path / "other").exists()
@@ -222,10 +273,17 @@ def test_model_code_is_imported_only_from_the_file_named(tmp_path, monkeypatch):
 def test_the_cli_does_not_run_code_from_a_yaml_tag_or_an_unnamed_file(tmp_path):
     marker = tmp_path / "pwned"
     (tmp_path / "evil.yaml").write_text(
-        f"model: !!python/object/apply:os.system ['touch {marker}']\ndata: digits\n")
+        f"model: !!python/object/apply:os.system ['touch {marker}']\ndata: digits\n"
+    )
     ray_tmp = tmp_path / "ray"
-    result = subprocess.run([sys.executable, "-m", "raytune_hpt", "run", "evil.yaml", "--dry-run"],
-                            cwd=tmp_path, env=env(ray_tmp), capture_output=True, text=True, timeout=120)
+    result = subprocess.run(
+        [sys.executable, "-m", "raytune_hpt", "run", "evil.yaml", "--dry-run"],
+        cwd=tmp_path,
+        env=env(ray_tmp),
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
     kill_leftovers(str(ray_tmp))
     assert result.returncode == 2 and "Traceback" not in result.stderr
     assert not marker.exists() and not ray_tmp.exists()

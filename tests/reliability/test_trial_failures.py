@@ -29,8 +29,13 @@ def _model(tmp):
             units = hp.Choice("units", [8, FLAKY, MEMORY, KILLED, 16])
             if os.getpid() != driver and units == MEMORY:  # a layer too big for any machine
                 np.ones((units, 1_000_000), dtype="float64")  # raises MemoryError
-            model = keras.Sequential([keras.Input((64,)), keras.layers.Dense(min(units, 16), activation="relu"),
-                                      keras.layers.Dense(10, activation="softmax")])
+            model = keras.Sequential(
+                [
+                    keras.Input((64,)),
+                    keras.layers.Dense(min(units, 16), activation="relu"),
+                    keras.layers.Dense(10, activation="softmax"),
+                ]
+            )
             model.compile("adam", "sparse_categorical_crossentropy", metrics=["accuracy"])
             return model
 
@@ -60,11 +65,19 @@ def _model(tmp):
 
 def test_retries_out_of_memory_and_a_killed_worker(ray_local, digits, tmp_path):
     (x, y), (xv, yv) = digits
-    tuner = rth.Tuner(_model(str(tmp_path)), objective="val_accuracy", searcher="grid",
-                      max_trials=5, max_failures=1, storage_path=str(tmp_path / "results"),
-                      name="planted", verbose=0)
-    results = tuner.search(x[:200], y[:200], validation_data=(xv[:100], yv[:100]),
-                           epochs=EPOCHS, batch_size=100)
+    tuner = rth.Tuner(
+        _model(str(tmp_path)),
+        objective="val_accuracy",
+        searcher="grid",
+        max_trials=5,
+        max_failures=1,
+        storage_path=str(tmp_path / "results"),
+        name="planted",
+        verbose=0,
+    )
+    results = tuner.search(
+        x[:200], y[:200], validation_data=(xv[:100], yv[:100]), epochs=EPOCHS, batch_size=100
+    )
 
     by_units = {t.hyperparameters["units"]: t for t in results.trials}
     assert sorted(by_units) == sorted([8, FLAKY, MEMORY, KILLED, 16])  # each recorded once

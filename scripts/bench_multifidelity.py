@@ -342,9 +342,11 @@ def main() -> None:
     for row in rows:
         base = next((r for r in rows if r["problem"] == row["problem"]
                      and r["method"] == "random/fifo"), None)
-        ratio = (f"{base['epochs'] / row['epochs']:.1f}x less"
-                 if base and row["epochs"] == row["epochs"] and base["epochs"] == base["epochs"]
-                 else "-")
+        ratio = "-"
+        if base and base is not row and row["epochs"] > 0 and not (
+                math.isnan(row["epochs"]) or math.isnan(base["epochs"])):
+            factor = base["epochs"] / row["epochs"]
+            ratio = f"{factor:.1f}x fewer" if factor >= 1 else f"{1 / factor:.1f}x more"
         lines.append(
             f"| {row['problem']} | {row['target']} | {row['method']} "
             f"| {row['reached']}/{row['runs']} | {row['epochs']:.0f} | {ratio} "

@@ -146,7 +146,10 @@ def _search(
     if check is not None:
         check(experiment)
     resolved = resolve(experiment)  # imports the model and loads the data: errors exit 2
-    tuner = build_tuner(experiment, resolved.hypermodel, verbose=verbose, address=address)
+    try:
+        tuner = build_tuner(experiment, resolved.hypermodel, verbose=verbose, address=address)
+    except (ValueError, TypeError) as error:  # the Tuner's own argument checks
+        raise ConfigurationError(str(error)) from error
     tuner.overwrite = overwrite
     path = tuner.experiment_path
     existing = storage.exists(path) and not overwrite

@@ -353,7 +353,12 @@ def prepare(
     if loader is None:  # unreachable: `sources` holds exactly one; for type checkers
         raise DataError("data", "no data source given")
     kwargs = dict(loader_kwargs or {})
-    loaded = normalize_loaded(loader(**kwargs))
+    try:
+        result = loader(**kwargs)
+    except Exception as error:  # the user's loader: one clear line, not a traceback
+        name = getattr(loader, "__qualname__", repr(loader))
+        raise DataError("data.loader", f"{name}() raised {type(error).__name__}: {error}") from error
+    loaded = normalize_loaded(result)
     if any(_is_dataset(v) for v in loaded.values()):
         if cv is not None or validation_split is not None:
             name = "data.cv" if cv is not None else "data.validation_split"

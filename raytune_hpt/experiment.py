@@ -295,7 +295,7 @@ class Experiment(_Strict):
     workers_per_trial: int = Field(1, ge=1)
     tracking: dict[str, Any] | None = None  # {tensorboard: true, mlflow: URI}
     storage_path: str | None = None
-    seed: int | None = None
+    seed: int | None = Field(None, ge=0)
     base_dir: str | None = None  # where relative model, loader and Parquet paths start
 
     @field_validator("name")
@@ -440,6 +440,10 @@ def load_experiment(
     except OSError as error:
         raise ExperimentError(
             str(path), f"cannot read the experiment file ({error.strerror})"
+        ) from None
+    except UnicodeDecodeError as error:
+        raise ExperimentError(
+            str(path), f"must be UTF-8 text, but byte {error.start} is not ({error.reason})"
         ) from None
     try:
         raw = yaml.safe_load(text)

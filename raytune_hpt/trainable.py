@@ -84,6 +84,8 @@ def check_fit_data(x: Any, y: Any, *, validation_data: Any, cv: int | None,
         )
     for name, array in (("x", x), ("y", y)):
         _check_finite(name, array)
+        if _length(name, array) == 0:
+            raise ValueError(f"{name} must hold at least one sample, but it is empty.")
     if y is not None and _length("x", x) is not None and _length("x", x) != _length("y", y):
         raise ValueError(
             f"x and y must have the same number of samples, but got {_length('x', x)} and "
@@ -97,6 +99,8 @@ def check_fit_data(x: Any, y: Any, *, validation_data: Any, cv: int | None,
             )
         xv, yv = validation_data[0], validation_data[1]
         _check_finite("validation_data[0]", xv)
+        if _length("xv", xv) == 0:
+            raise ValueError("validation_data must hold at least one sample, but it is empty.")
         if _length("xv", xv) != _length("yv", yv):
             raise ValueError(
                 f"validation_data's x and y must have the same number of samples, but got "

@@ -161,7 +161,6 @@ CASES = [
         None,
         ("run", "latin1.yaml"),
         "latin1.yaml",
-        core_bug="experiment.py load_experiment: UnicodeDecodeError escapes (traceback, exit 1)",
     ),
     Case("a-folder", None, ("run", "."), "."),
     Case("max-trials-string", _with(max_trials='"3"'), ("run", "FILE"), "max_trials"),
@@ -191,7 +190,6 @@ CASES = [
         GOOD + "seed: -1\n",
         ("run", "FILE"),
         "seed",
-        core_bug="Experiment.seed has no ge=0; the Tuner's ValueError escapes cli._search",
     ),
     Case("model-not-callable", _with(model="model.py:NOT_A_FUNCTION"), ("run", "FILE"), "model"),
     # -- hyperparameter definitions (file and model code) ------------------------------------
@@ -258,7 +256,6 @@ CASES = [
         _data("empty"),
         ("run", "FILE"),
         "data",
-        core_bug="trainable.check_fit_data accepts x with 0 samples: the search runs, exit 0",
     ),
     Case("data-no-labels", _data("no_labels"), ("run", "FILE"), "data"),
     Case("data-not-arrays", _data("string"), ("run", "FILE"), "data"),
@@ -267,7 +264,6 @@ CASES = [
         _data("raises"),
         ("run", "FILE"),
         "disk is on fire",
-        core_bug="data.prepare: an exception from the user's loader escapes (traceback, exit 1)",
     ),
     # -- objectives never logged, resources no node has ----------------------------------------
     Case(

@@ -236,7 +236,7 @@ def write(results: list[dict[str, Any]], data_mb: float, text: str) -> None:
              label="object store growth (shared)", alpha=0.6)
     axis.set_ylabel("MB")
     axis.legend(fontsize=8)
-    axis.set_title(f"4 trials on {data_mb:.0f} MB of data")
+    axis.set_title(f"{results[0]['workers']} trial workers on {data_mb:.0f} MB of data")
     figure.tight_layout()
     figure.savefig(_benchdoc.plot_path("memory.png"), dpi=100)
     body = f"""`{_benchdoc.command_line("bench_memory.py")}`
@@ -254,7 +254,8 @@ is that difference over the data size. The object-store growth is the growth of 
 during the run (the driver's copy is put there once by `tune.with_parameters`).
 
 What limits the figures: psutil polls every 0.3 s, so a short-lived peak between two polls
-can be missed; USS/PSS need `/proc/<pid>/smaps` (Linux). Wall times were taken on a shared
+can be missed; USS/PSS need `/proc/<pid>/smaps` (Linux). `/dev/shm` is shared with any other
+Ray session on the machine, so its growth is only indicative. Wall times were taken on a shared
 machine (load averages in the table).
 """
     _benchdoc.write_section("Memory", body)

@@ -513,6 +513,8 @@ def configure_tensorflow(
     _plan = plan if applied else None
     # Long-lived objects (TensorFlow, Keras, Ray) stay out of every later collection, which
     # makes the clear_session() between trials on a reused worker cheap.
+    import keras  # noqa: F401  (imported now so that its module objects are frozen too)
+
     gc.collect()
     gc.freeze()
     _configured = {

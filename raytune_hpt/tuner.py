@@ -231,7 +231,9 @@ class Tuner:
             stop=guard,
             failure_config=tune.FailureConfig(max_failures=self.max_failures),
             checkpoint_config=tune.CheckpointConfig(
-                num_to_keep=1, checkpoint_score_attribute=self.objective.name,
+                # The best two epochs' checkpoints and the latest are kept. With one, Ray
+                # snapshots the whole experiment at every checkpoint (quadratic in trials).
+                num_to_keep=2, checkpoint_score_attribute=self.objective.name,
                 checkpoint_score_order=self.objective.mode,
             ),
             verbose=self.verbose,

@@ -46,7 +46,8 @@ def build_model(hp):
 
     model = keras.Sequential([
         keras.Input((64,)),
-        keras.layers.Dense(hp.Int("units", 32, 512, step=32), activation=hp.Choice("act", ["relu", "tanh"])),
+        keras.layers.Dense(hp.Int("units", 32, 512, step=32),
+                           activation=hp.Choice("act", ["relu", "tanh"])),
         keras.layers.Dense(10, activation="softmax"),
     ])
     model.compile(optimizer=keras.optimizers.Adam(hp.Float("lr", 1e-4, 1e-2, sampling="log")),
@@ -102,12 +103,11 @@ def run_ray_tune(n, epochs, workdir, reuse=False):
     x, y, xv, yv = data()
 
     def train(config):  # the pattern of Ray's Keras example
-        import keras
         from ray.tune.integration.keras import TuneReportCheckpointCallback
 
         from raytune_hpt.hyperparameters import HyperParameters
 
-        model = build_model(HyperParameters(config))
+        model = build_model(HyperParameters(config["hp"]))
         model.fit(x, y, validation_data=(xv, yv), epochs=epochs, batch_size=32, verbose=0,
                   callbacks=[TuneReportCheckpointCallback(metrics=["val_accuracy"])])
 
@@ -116,20 +116,12 @@ def run_ray_tune(n, epochs, workdir, reuse=False):
     points = configs(n)
     tuner = tune.Tuner(
         tune.with_resources(train, {"cpu": 1}),
-        tune_config=tune.TuneConfig(
-            num_samples=1, metric="val_accuracy", mode="max", reuse_actors=reuse,
-            search_alg=_points_searcher(points),
-        ),
+        param_space={"hp": tune.grid_search(points)},  # the same 16 configurations
+        tune_config=tune.TuneConfig(metric="val_accuracy", mode="max", reuse_actors=reuse),
         run_config=tune.RunConfig(storage_path=workdir, name="plain", verbose=0),
     )
     tuner.fit()
     return time.perf_counter() - start
-
-
-def _points_searcher(points):
-    from ray.tune.search import BasicVariantGenerator
-
-    return BasicVariantGenerator(points_to_evaluate=points, max_concurrent=0)
 
 
 def run_raytune_hpt(n, epochs, workdir, meta_optimizer=False):
@@ -180,7 +172,7 @@ def main() -> None:
         command = [sys.executable, __file__, "--child", runner, "--trials", str(args.trials),
                    "--epochs", str(args.epochs)]
         output = subprocess.run(command, capture_output=True, text=True)
-        lines = [l for l in output.stdout.splitlines() if l.startswith("RESULT ")]
+        lines = [line for line in output.stdout.splitlines() if line.startswith("RESULT ")]
         if not lines:
             print(f"{runner}: failed\n{output.stderr[-3000:]}", file=sys.stderr)
             continue

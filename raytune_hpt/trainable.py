@@ -40,6 +40,9 @@ class TrialSpec:
     meta_optimizer: bool = False
     gpus: float = 0.0  # the trial's GPU share; configure_tensorflow plans TensorFlow's GPUs
     gpu_memory_mb: int | None = None
+    # numpy training data of at least this many bytes is fed batch by batch from the shared
+    # object-store copy (feeding.py); None: always through Keras's array adapter
+    shared_arrays_bytes: int | None = 32 * 2**20
 
 
 def _length(name: str, array: Any) -> int | None:
@@ -176,6 +179,10 @@ def _where(tf_setup: dict[str, Any]) -> dict[str, Any]:
             **{f"tf_{k}": v for k, v in tf_setup.items() if k != "pid"}}
 
 
+def _is_feed(args: tuple) -> bool:
+    return len(args) == 1 and type(args[0]).__name__ == "SharedArrayFeed"
+
+
 def run_trial(config: dict[str, Any], *, spec: TrialSpec, data: dict[str, Any]) -> None:
     """Build, (restore,) train and report one trial. Ray Tune calls this on a worker."""
     started_at = time.time()
@@ -216,6 +223,12 @@ def run_trial(config: dict[str, Any], *, spec: TrialSpec, data: dict[str, Any]) 
 
     if len(folds) == 1:
         args, extra = folds[0]
+        if not has_custom_fit(spec.hypermodel):  # a custom fit may need the arrays themselves
+            from raytune_hpt.feeding import feed_in_batches
+
+            args, extra, fit_kwargs = feed_in_batches(
+                args, extra, fit_kwargs, min_bytes=spec.shared_arrays_bytes, seed=spec.seed)
+        reporter.extra["data_feed"] = "batches" if _is_feed(args) else "arrays"
         result = spec.hypermodel.fit(
             hp, models[0], *args, **extra, epochs=spec.epochs, initial_epoch=start_epoch,
             callbacks=[ReportCallback(reporter), *user_callbacks], **fit_kwargs,

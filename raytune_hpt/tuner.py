@@ -74,6 +74,10 @@ class Tuner:
             default TensorBoard only.
         meta_optimizer: keep TensorFlow's graph meta-optimizer on in the trials (off by
             default: faster for small and mid-sized models; see docs/benchmarks.md).
+        shared_arrays_mb: numpy training data of at least this many MB is fed to Keras
+            batch by batch from the one shared copy in Ray's object store, instead of
+            through Keras's array adapter, which copies it into every trial's worker
+            (docs/benchmarks.md, "Memory"); ``0``: always, ``None``: never.
 
     Example:
         >>> tuner = Tuner(build_model, objective="val_accuracy", searcher="bayesopt",
@@ -103,6 +107,7 @@ class Tuner:
         tracking: dict[str, Any] | None = None,
         meta_optimizer: bool = False,
         workers_per_trial: int = 1,
+        shared_arrays_mb: float | None = 32,
     ) -> None:
         self.hypermodel = as_hypermodel(hypermodel)
         self.objective = Objective.coerce(objective)
@@ -136,6 +141,12 @@ class Tuner:
         validate_tracking(tracking)
         self.tracking = tracking
         self.meta_optimizer = bool(meta_optimizer)
+        if shared_arrays_mb is not None and (
+                isinstance(shared_arrays_mb, bool) or not isinstance(shared_arrays_mb, (int, float))
+                or shared_arrays_mb < 0):
+            raise ValueError(f"shared_arrays_mb must be a number >= 0 or None, but got "
+                             f"{shared_arrays_mb!r}.")
+        self.shared_arrays_mb = shared_arrays_mb
         self.space: HyperParameters | None = None
         # Files written into the experiment folder once every check has passed (the CLI
         # keeps the experiment file there for `resume`).
@@ -208,7 +219,9 @@ class Tuner:
         spec = TrialSpec(hypermodel=self.hypermodel, space=self.space, objective=self.objective,
                          epochs=epochs, fit_kwargs=fit_kwargs, cv=cv, cpus=self.resources.cpu,
                          seed=self.seed, meta_optimizer=self.meta_optimizer,
-                         gpus=self.resources.gpu, gpu_memory_mb=self.resources.gpu_memory_mb)
+                         gpus=self.resources.gpu, gpu_memory_mb=self.resources.gpu_memory_mb,
+                         shared_arrays_bytes=None if self.shared_arrays_mb is None
+                         else int(self.shared_arrays_mb * 2**20))
         max_concurrent = self.max_concurrent_trials
         if self.workers_per_trial > 1:
             from raytune_hpt import distributed

@@ -12,9 +12,14 @@ the workers really hold while they train, by polling every trial worker's memory
 Each feeding is run twice, with the full data and with a tiny slice of it (same shapes), so
 ``private copies = (sum of peak USS, full - sum of peak USS, tiny) / data size``. Feedings:
 
-* ``numpy``: ``tuner.search(x, y)`` as a user writes it (Keras's array data adapter);
+* ``numpy``: ``tuner.search(x, y)`` as a user writes it. The default: arrays of at least
+  ``Tuner(shared_arrays_mb=32)`` are fed batch by batch from the shared copy
+  (``raytune_hpt/feeding.py``); the threshold is set to 0 here so that the tiny baseline
+  takes the same path;
+* ``numpy, arrays``: the same with ``shared_arrays_mb=None``: the arrays go to Keras's
+  array data adapter (the behaviour before ``feeding.py``);
 * ``pydataset``: a ``HyperModel.fit`` that hands Keras a ``keras.utils.PyDataset`` whose
-  batches are slices of the shared read-only array (what would avoid a copy).
+  batches are slices of the shared read-only array (a user's own way around the copy).
 
 Usage:
     python scripts/bench_memory.py [--mb 500] [--trials 4] [--epochs 1] [--write]
@@ -38,6 +43,7 @@ import _benchdoc  # noqa: E402
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 
 FEATURES = 1000
+FEEDINGS = ["numpy", "numpy, arrays", "pydataset"]
 MB = 1 << 20
 
 
@@ -145,8 +151,9 @@ def run(feeding: str, x: Any, y: Any, trials: int, epochs: int, storage: str) ->
 
     hypermodel = make_pydataset_hypermodel() if feeding == "pydataset" else build_model
     tuner = rth.Tuner(hypermodel, objective="loss", max_trials=trials, resources={"cpu": 1},
-                      storage_path=storage, name=f"memory-{feeding}-{len(x)}", seed=0,
-                      verbose=0, overwrite=True, tracking={"tensorboard": False})
+                      storage_path=storage, name=f"memory-{feeding.replace(', ', '-')}-{len(x)}",
+                      seed=0, verbose=0, overwrite=True, tracking={"tensorboard": False},
+                      shared_arrays_mb=None if feeding == "numpy, arrays" else 0)
     shm_before, load_before = shm_used_mb(), _benchdoc.load()
     start = time.perf_counter()
     with WorkerMemory() as memory:
@@ -170,7 +177,7 @@ def main() -> None:
     parser.add_argument("--mb", type=float, default=500, help="size of the training set")
     parser.add_argument("--trials", type=int, default=4, help="trials, all running at once")
     parser.add_argument("--epochs", type=int, default=1)
-    parser.add_argument("--feedings", nargs="*", default=["numpy", "pydataset"])
+    parser.add_argument("--feedings", nargs="*", default=FEEDINGS, choices=FEEDINGS)
     parser.add_argument("--write", action="store_true", help="update docs/benchmarks.md")
     args = parser.parse_args()
 
@@ -252,6 +259,17 @@ it maps, *PSS* splits shared pages between the processes that map them. The data
 once when the full run's summed USS is the tiny run's plus (nearly) nothing: *private copies*
 is that difference over the data size. The object-store growth is the growth of `/dev/shm`
 during the run (the driver's copy is put there once by `tune.with_parameters`).
+
+Feedings: *numpy* is `tuner.search(x, y)` as a user writes it; by default arrays of at least
+`Tuner(shared_arrays_mb=32)` MB are handed to Keras batch by batch, each batch gathered from
+the shared read-only copy in the object store (`raytune_hpt/feeding.py`; the threshold is 0
+in this run so the tiny baseline takes the same path). *numpy, arrays* is the same search with
+`shared_arrays_mb=None`, the behaviour before `feeding.py`: Keras's `ArrayDataAdapter`
+(`keras/src/trainers/data_adapters/array_data_adapter.py`, `get_tf_dataset`) converts the
+whole array to a TensorFlow tensor (a copy: the object-store array is read-only and
+TensorFlow owns its buffers) and slices batches out of it, so every worker holds its own
+copy. *pydataset* is a user's own `HyperModel.fit` feeding a `keras.utils.PyDataset` of
+slices, the work-around before `feeding.py`.
 
 What limits the figures: psutil polls every 0.3 s, so a short-lived peak between two polls
 can be missed; USS/PSS need `/proc/<pid>/smaps` (Linux). `/dev/shm` is shared with any other

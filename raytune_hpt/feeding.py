@@ -1,0 +1,111 @@
+"""Feeding large numpy arrays to Keras without a private copy per trial worker.
+
+The training arrays reach each worker from Ray's object store as read-only views of one
+shared copy. Given to ``model.fit`` as they are, Keras's array adapter converts the whole
+array to a TensorFlow tensor first (``ArrayDataAdapter.get_tf_dataset``): a private copy in
+every worker, more than one with shuffling (docs/benchmarks.md, "Memory"). A
+:class:`SharedArrayFeed` hands Keras one batch at a time, gathered from the shared arrays,
+so the data is held once per node however many trials run there.
+
+Only ``run_trial`` uses this, for arrays of at least ``Tuner(shared_arrays_mb=...)`` and
+fit arguments it can honour (no ``validation_split``, no custom ``HyperModel.fit``).
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Any
+
+import keras
+import numpy as np
+
+__all__ = ["SharedArrayFeed", "feed_in_batches"]
+
+
+def _leaves(data: Any) -> list[np.ndarray]:
+    if isinstance(data, dict):
+        return [leaf for value in data.values() for leaf in _leaves(value)]
+    if isinstance(data, (list, tuple)):
+        return [leaf for value in data for leaf in _leaves(value)]
+    return [data]
+
+
+def _take(data: Any, index: np.ndarray | slice) -> Any:
+    if isinstance(data, dict):
+        return {key: _take(value, index) for key, value in data.items()}
+    if isinstance(data, (list, tuple)):
+        return type(data)(_take(value, index) for value in data)
+    return data[index]
+
+
+def _nbytes(*parts: Any) -> int:
+    return sum(leaf.nbytes for part in parts if part is not None for leaf in _leaves(part))
+
+
+def _all_arrays(*parts: Any) -> bool:
+    return all(isinstance(leaf, np.ndarray) for part in parts if part is not None
+               for leaf in _leaves(part))
+
+
+class SharedArrayFeed(keras.utils.PyDataset):
+    """Batches gathered from shared arrays: ``(x, y)`` or ``(x, y, sample_weight)``.
+
+    Args:
+        x, y, sample_weight: arrays (or dicts/lists of arrays) of one length.
+        batch_size: samples per batch; the last batch may be smaller, as with arrays.
+        shuffle: draw a new order of the samples every epoch (Keras's ``shuffle=True``).
+        seed: makes the orders repeatable.
+    """
+
+    def __init__(self, x: Any, y: Any, sample_weight: Any = None, *, batch_size: int = 32,
+                 shuffle: bool = True, seed: int | None = None) -> None:
+        super().__init__(workers=1, use_multiprocessing=False)
+        self.parts = tuple(part for part in (x, y, sample_weight) if part is not None)
+        self.size = len(_leaves(x)[0])
+        self.batch_size = int(batch_size)
+        self.shuffle = shuffle
+        self.rng = np.random.default_rng(seed)
+        self.order: np.ndarray | None = None
+        self.on_epoch_end()
+
+    def __len__(self) -> int:
+        return math.ceil(self.size / self.batch_size)
+
+    def __getitem__(self, index: int) -> tuple:
+        window = slice(index * self.batch_size, min((index + 1) * self.batch_size, self.size))
+        if self.order is None:
+            rows: np.ndarray | slice = window
+        else:
+            rows = np.sort(self.order[window])  # ascending rows read the shared pages in order
+        return tuple(_take(part, rows) for part in self.parts)
+
+    def on_epoch_end(self) -> None:
+        self.order = self.rng.permutation(self.size) if self.shuffle else None
+
+
+def feed_in_batches(args: tuple, extra: dict[str, Any], fit_kwargs: dict[str, Any], *,
+                    min_bytes: int | None, seed: int | None) -> tuple[tuple, dict, dict]:
+    """``fit``'s positional args, data kwargs and other kwargs, with large arrays as feeds.
+
+    Returns the arguments unchanged when the data is small, not all numpy, or the fit
+    arguments ask for something a feed cannot do (``validation_split``).
+    """
+    if min_bytes is None or len(args) != 2 or fit_kwargs.get("validation_split"):
+        return args, extra, fit_kwargs
+    x, y = args
+    sample_weight = fit_kwargs.get("sample_weight")
+    if not _all_arrays(x, y, sample_weight) or _nbytes(x, y, sample_weight) < min_bytes:
+        return args, extra, fit_kwargs
+    batch_size = fit_kwargs.get("batch_size") or 32
+    kwargs = {k: v for k, v in fit_kwargs.items()
+              if k not in ("batch_size", "sample_weight", "validation_batch_size")}
+    feed = SharedArrayFeed(x, y, sample_weight, batch_size=batch_size,
+                           shuffle=bool(fit_kwargs.get("shuffle", True)), seed=seed)
+    kwargs["shuffle"] = False  # the feed shuffles samples; Keras would only reorder batches
+    extra = dict(extra)
+    validation = extra.get("validation_data")
+    if validation is not None and _all_arrays(*validation):
+        extra["validation_data"] = SharedArrayFeed(
+            *validation, batch_size=fit_kwargs.get("validation_batch_size") or batch_size,
+            shuffle=False)
+    return (feed,), extra, kwargs

@@ -12,10 +12,11 @@ problems with known optima:
 
 Usage:
     python scripts/bench_search.py [--seeds N] [--budget 20 50] [--searchers ...] [--problems ...]
+        [--write]
 
-It prints a markdown table (median simple regret and interquartile range over the seeds) and
-writes it, with the command that produced it, to docs/benchmarks_search.md, plus a plot to
-docs/benchmarks_search.png when matplotlib is installed.
+It prints a markdown table (median simple regret and interquartile range over the seeds);
+with ``--write`` it puts the table, the command that produced it and a plot
+(docs/img/search.png) into the "Search quality" section of docs/benchmarks.md.
 """
 
 from __future__ import annotations
@@ -35,6 +36,9 @@ import numpy as np
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
+sys.path.insert(0, str(ROOT / "scripts"))
+
+import _benchdoc  # noqa: E402
 
 from raytune_hpt.hyperparameters import Choice, Fixed, Float, HyperParameters, Int  # noqa: E402
 from raytune_hpt.searchers import create_searcher  # noqa: E402
@@ -196,10 +200,9 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--seeds", type=int, default=10)
     parser.add_argument("--budget", type=int, nargs="+", default=[20, 50])
-    # Keras Tuner's oracle takes ~0.5-2 s per suggestion (L-BFGS-B restarts): opt in.
-    parser.add_argument("--searchers", nargs="+", default=SEARCHERS[:-1], choices=SEARCHERS)
+    parser.add_argument("--searchers", nargs="+", default=SEARCHERS, choices=SEARCHERS)
     parser.add_argument("--problems", nargs="+", default=list(PROBLEMS), choices=list(PROBLEMS))
-    parser.add_argument("--output", default=str(ROOT / "docs" / "benchmarks_search.md"))
+    parser.add_argument("--write", action="store_true", help="update docs/benchmarks.md")
     args = parser.parse_args(argv)
     horizon = max(args.budget)
     problems = []
@@ -232,22 +235,25 @@ def main(argv: list[str] | None = None) -> int:
                   + " ".join(f"@{b}: {fmt(statistics.median(v))}" for b, v in per_budget.items()),
                   file=sys.stderr, flush=True)
     table, verdict = render(regrets, args, seconds)
-    command = "python scripts/bench_search.py " + " ".join(sys.argv[1:] if argv is None else argv)
-    command = command.replace(f" --output {args.output}", "")
-    text = (
-        "# Search quality: simple regret after a budget of evaluations\n\n"
-        f"Produced by `{command.strip()}` (in-process, no Ray cluster; {args.seeds} seeds, "
-        "grid once: it is deterministic).\n"
+    body = (
+        f"`{_benchdoc.command_line('bench_search.py')}`\n\n"
+        f"Measured {_benchdoc.machine()}; in-process, no Ray cluster; {args.seeds} seeds "
+        "(grid once: it is deterministic); regret does not depend on the machine's load, the "
+        "time per suggestion does.\n\n"
         "Each cell is the median simple regret (best value found minus the optimum; 0 is "
         "perfect) and, in brackets, the 25th-75th percentiles over the seeds. **Bold**: the best "
-        "median in the row (ties at 3 significant digits).\n"
+        "median in the row (ties at 3 significant digits). "
         "Tabular problems use each configuration's metric averaged over the table's seeds. "
         "Grid on float problems uses the coarsest grid with at least the budget's points, in "
-        "the grid's own order.\n\n" + table + "\n\n" + verdict + "\n"
+        "the grid's own order. keras_tuner_bo is Keras Tuner's BayesianOptimizationOracle "
+        "driven through its oracle API.\n\n" + table + "\n\n" + verdict + "\n\n"
+        "![search quality](img/search.png)\n"
     )
-    print(text)
-    Path(args.output).write_text(text)
-    plot(curves, Path(args.output).with_suffix(".png"))
+    print(body)
+    if args.write:
+        plot(curves, _benchdoc.plot_path("search.png"))
+        _benchdoc.write_section("Search quality", body)
+        print(f"wrote {_benchdoc.DOC}")
     return 0
 
 

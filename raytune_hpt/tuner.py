@@ -257,6 +257,10 @@ class Tuner:
             reuse_actors=True, max_concurrent_trials=max_concurrent,
         )
         os.environ["TUNE_DISABLE_AUTO_CALLBACK_LOGGERS"] = "1"  # we pass the loggers we want
+        # Keeping the best two checkpoints makes Ray snapshot the experiment every second
+        # checkpoint of a trial (so a resume never points at a deleted one) and warn about
+        # it each time; that is our choice, not the user's to act on.
+        os.environ.setdefault("TUNE_WARN_EXCESSIVE_EXPERIMENT_CHECKPOINT_SYNC_THRESHOLD_S", "0")
         ray_tuner = self._resume_or_create(trainable, tune_config, run_config, epochs)
         grid = ray_tuner.fit()
         guard.raise_if_aborted()

@@ -262,7 +262,13 @@ class Tuner:
         # it each time; that is our choice, not the user's to act on.
         os.environ.setdefault("TUNE_WARN_EXCESSIVE_EXPERIMENT_CHECKPOINT_SYNC_THRESHOLD_S", "0")
         ray_tuner = self._resume_or_create(trainable, tune_config, run_config, epochs)
-        grid = ray_tuner.fit()
+        try:
+            grid = ray_tuner.fit()
+        except RuntimeError:
+            # When the guard stops the search while a trial is still pending (no folder
+            # yet), Ray fails to build its ResultGrid; the guard's reason is the real error.
+            guard.raise_if_aborted()
+            raise
         guard.raise_if_aborted()
         self._results = ExperimentResults.from_result_grid(grid, self._metadata(epochs))
         logger.info("%d trials (%s each); at most %d ran at once.", len(self._results.trials),

@@ -8,7 +8,8 @@ every worker, more than one with shuffling (docs/benchmarks.md, "Memory"). A
 so the data is held once per node however many trials run there.
 
 Only ``run_trial`` uses this, for arrays of at least ``Tuner(shared_arrays_mb=...)`` and
-fit arguments it can honour (no ``validation_split``, no custom ``HyperModel.fit``).
+fit arguments it can honour (no ``validation_split``, no custom ``HyperModel.fit``); a
+cross-validation fold is then fed by its sample indices instead of copies of its rows.
 """
 
 from __future__ import annotations
@@ -19,7 +20,7 @@ from typing import Any
 import keras
 import numpy as np
 
-__all__ = ["SharedArrayFeed", "feed_in_batches"]
+__all__ = ["SharedArrayFeed", "feed_in_batches", "fold_rows"]
 
 
 def _leaves(data: Any) -> list[np.ndarray]:
@@ -55,13 +56,16 @@ class SharedArrayFeed(keras.utils.PyDataset):
         batch_size: samples per batch; the last batch may be smaller, as with arrays.
         shuffle: draw a new order of the samples every epoch (Keras's ``shuffle=True``).
         seed: makes the orders repeatable.
+        rows: feed only these samples (ascending indices; a cross-validation fold).
     """
 
     def __init__(self, x: Any, y: Any, sample_weight: Any = None, *, batch_size: int = 32,
-                 shuffle: bool = True, seed: int | None = None) -> None:
+                 shuffle: bool = True, seed: int | None = None,
+                 rows: np.ndarray | None = None) -> None:
         super().__init__(workers=1, use_multiprocessing=False)
         self.parts = tuple(part for part in (x, y, sample_weight) if part is not None)
-        self.size = len(_leaves(x)[0])
+        self.rows = None if rows is None else np.sort(np.asarray(rows))
+        self.size = len(_leaves(x)[0]) if rows is None else len(self.rows)
         self.batch_size = int(batch_size)
         self.shuffle = shuffle
         self.rng = np.random.default_rng(seed)
@@ -74,38 +78,58 @@ class SharedArrayFeed(keras.utils.PyDataset):
     def __getitem__(self, index: int) -> tuple:
         window = slice(index * self.batch_size, min((index + 1) * self.batch_size, self.size))
         if self.order is None:
-            rows: np.ndarray | slice = window
-        else:
-            rows = np.sort(self.order[window])  # ascending rows read the shared pages in order
+            positions: np.ndarray | slice = window
+        else:  # ascending rows read the shared pages in order
+            positions = np.sort(self.order[window])
+        rows = positions if self.rows is None else self.rows[positions]
         return tuple(_take(part, rows) for part in self.parts)
 
     def on_epoch_end(self) -> None:
         self.order = self.rng.permutation(self.size) if self.shuffle else None
 
 
+def fold_rows(args: tuple, extra: dict[str, Any]) -> tuple[tuple, dict[str, Any]]:
+    """A cross-validation fold given by sample indices, as copies of its rows."""
+    extra = dict(extra)
+    rows, held_out = extra.pop("rows", None), extra.pop("validation_rows", None)
+    if rows is None:
+        return args, extra
+    x, y = args
+    extra["validation_data"] = (_take(x, held_out), _take(y, held_out))
+    return (_take(x, rows), _take(y, rows)), extra
+
+
 def feed_in_batches(args: tuple, extra: dict[str, Any], fit_kwargs: dict[str, Any], *,
                     min_bytes: int | None, seed: int | None) -> tuple[tuple, dict, dict]:
     """``fit``'s positional args, data kwargs and other kwargs, with large arrays as feeds.
 
-    Returns the arguments unchanged when the data is small, not all numpy, or the fit
-    arguments ask for something a feed cannot do (``validation_split``).
+    ``extra`` may hold ``rows``/``validation_rows``: a cross-validation fold of the arrays in
+    ``args``, fed from them directly (or copied out when they are not fed).
+
+    Returns the arguments as ``fit`` takes them, unchanged (fold rows copied out) when the
+    data is small, not all numpy, or the fit arguments ask for something a feed cannot do
+    (``validation_split``).
     """
     if min_bytes is None or len(args) != 2 or fit_kwargs.get("validation_split"):
-        return args, extra, fit_kwargs
+        return (*fold_rows(args, extra), fit_kwargs)
     x, y = args
     sample_weight = fit_kwargs.get("sample_weight")
     if not _all_arrays(x, y, sample_weight) or _nbytes(x, y, sample_weight) < min_bytes:
-        return args, extra, fit_kwargs
+        return (*fold_rows(args, extra), fit_kwargs)
     batch_size = fit_kwargs.get("batch_size") or 32
     kwargs = {k: v for k, v in fit_kwargs.items()
               if k not in ("batch_size", "sample_weight", "validation_batch_size")}
-    feed = SharedArrayFeed(x, y, sample_weight, batch_size=batch_size,
-                           shuffle=bool(fit_kwargs.get("shuffle", True)), seed=seed)
-    kwargs["shuffle"] = False  # the feed shuffles samples; Keras would only reorder batches
     extra = dict(extra)
+    rows, held_out = extra.pop("rows", None), extra.pop("validation_rows", None)
+    feed = SharedArrayFeed(x, y, sample_weight, batch_size=batch_size,
+                           shuffle=bool(fit_kwargs.get("shuffle", True)), seed=seed, rows=rows)
+    kwargs["shuffle"] = False  # the feed shuffles samples; Keras would only reorder batches
+    validation_batch = fit_kwargs.get("validation_batch_size") or batch_size
+    if held_out is not None:
+        extra["validation_data"] = SharedArrayFeed(x, y, batch_size=validation_batch,
+                                                   shuffle=False, rows=held_out)
     validation = extra.get("validation_data")
-    if validation is not None and _all_arrays(*validation):
-        extra["validation_data"] = SharedArrayFeed(
-            *validation, batch_size=fit_kwargs.get("validation_batch_size") or batch_size,
-            shuffle=False)
+    if isinstance(validation, tuple) and _all_arrays(*validation):
+        extra["validation_data"] = SharedArrayFeed(*validation, batch_size=validation_batch,
+                                                   shuffle=False)
     return (feed,), extra, kwargs

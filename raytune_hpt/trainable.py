@@ -147,9 +147,10 @@ def _folds(data: dict[str, Any], cv: int | None, seed: int | None) -> list[tuple
     n = len(x)
     order = np.random.default_rng(seed or 0).permutation(n)
     folds = []
-    for k, held_out in enumerate(np.array_split(order, cv)):
-        train = np.setdiff1d(order, held_out, assume_unique=True)
-        folds.append(((x[train], y[train]), {"validation_data": (x[held_out], y[held_out])}))
+    for held_out in np.array_split(order, cv):
+        train = np.setdiff1d(order, held_out, assume_unique=True)  # sorted
+        # sample indices: run_trial feeds them from the shared arrays or copies the rows out
+        folds.append(((x, y), {"rows": train, "validation_rows": np.sort(held_out)}))
     return folds
 
 
@@ -213,7 +214,8 @@ def run_trial(config: dict[str, Any], *, spec: TrialSpec, data: dict[str, Any]) 
         if checkpoint is not None:
             with checkpoint.as_directory() as folder:
                 start_epoch = load_checkpoint(folder, models)
-    reporter = EpochReporter(spec.objective, models, extra={**_where(tf_setup), "tf_started_at": started_at},
+    reporter = EpochReporter(spec.objective, models,
+                             extra={**_where(tf_setup), "tf_started_at": started_at},
                              checkpoint=spec.checkpoint,
                              defer_missing=has_custom_fit(spec.hypermodel))
     fit_kwargs = {"verbose": 0, **spec.fit_kwargs}
@@ -221,14 +223,23 @@ def run_trial(config: dict[str, Any], *, spec: TrialSpec, data: dict[str, Any]) 
     if start_epoch >= spec.epochs:
         return
 
+    from raytune_hpt.feeding import feed_in_batches, fold_rows
+
+    fold_kwargs = []
+    for k, (args, extra) in enumerate(folds):
+        if has_custom_fit(spec.hypermodel):  # a custom fit may need the arrays themselves
+            folds[k] = fold_rows(args, extra)
+            fold_kwargs.append(fit_kwargs)
+        else:
+            fed_args, fed_extra, kwargs = feed_in_batches(
+                args, extra, fit_kwargs, min_bytes=spec.shared_arrays_bytes, seed=spec.seed)
+            folds[k] = (fed_args, fed_extra)
+            fold_kwargs.append(kwargs)
+    reporter.extra["data_feed"] = "batches" if _is_feed(folds[0][0]) else "arrays"
+
     if len(folds) == 1:
         args, extra = folds[0]
-        if not has_custom_fit(spec.hypermodel):  # a custom fit may need the arrays themselves
-            from raytune_hpt.feeding import feed_in_batches
-
-            args, extra, fit_kwargs = feed_in_batches(
-                args, extra, fit_kwargs, min_bytes=spec.shared_arrays_bytes, seed=spec.seed)
-        reporter.extra["data_feed"] = "batches" if _is_feed(args) else "arrays"
+        fit_kwargs = fold_kwargs[0]
         result = spec.hypermodel.fit(
             hp, models[0], *args, **extra, epochs=spec.epochs, initial_epoch=start_epoch,
             callbacks=[ReportCallback(reporter), *user_callbacks], **fit_kwargs,
@@ -241,10 +252,10 @@ def run_trial(config: dict[str, Any], *, spec: TrialSpec, data: dict[str, Any]) 
 
     for epoch in range(start_epoch, spec.epochs):
         logs = []
-        for model, (args, extra) in zip(models, folds):
+        for model, (args, extra), kwargs in zip(models, folds, fold_kwargs, strict=True):
             collector = LastLogs()
             spec.hypermodel.fit(hp, model, *args, **extra, epochs=epoch + 1, initial_epoch=epoch,
-                                callbacks=[collector, *user_callbacks], **fit_kwargs)
+                                callbacks=[collector, *user_callbacks], **kwargs)
             logs.append(collector.logs)
         mean = {k: float(np.mean([float(fold[k]) for fold in logs]))
                 for k in logs[0] if all(k in fold for fold in logs)}

@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from raytune_hpt.feeding import SharedArrayFeed, feed_in_batches
+from raytune_hpt.feeding import SharedArrayFeed, feed_in_batches, fold_rows
 
 
 def _read_only(*arrays):
@@ -48,6 +48,28 @@ def test_feed_takes_dicts_of_inputs():
     np.testing.assert_array_equal(bx["a"][:, 0], [4, 5])
     np.testing.assert_array_equal(bx["b"], [40, 50])
     np.testing.assert_array_equal(by, [4, 5])
+
+
+def test_a_fold_is_fed_by_its_rows_only():
+    x, y = np.arange(20, dtype="float32").reshape(20, 1), np.arange(20)
+    train, held_out = np.array([0, 2, 3, 5, 8, 9, 11, 13, 17, 19]), np.array([1, 4, 7])
+    args, extra, _ = feed_in_batches((x, y), {"rows": train, "validation_rows": held_out},
+                                     {"batch_size": 4}, min_bytes=0, seed=0)
+    (feed,), validation = args, extra["validation_data"]
+    assert "rows" not in extra and "validation_rows" not in extra
+    seen = np.concatenate([feed[i][1] for i in range(len(feed))])
+    assert sorted(seen.tolist()) == train.tolist()
+    assert np.concatenate([validation[i][1] for i in range(len(validation))]).tolist() == [1, 4, 7]
+
+
+def test_a_fold_too_small_to_feed_is_copied_out():
+    x, y = np.arange(10, dtype="float32").reshape(10, 1), np.arange(10)
+    args, extra, kwargs = feed_in_batches(
+        (x, y), {"rows": np.array([0, 1, 2, 3, 4, 5]), "validation_rows": np.array([6, 7])},
+        {"batch_size": 4}, min_bytes=None, seed=0)
+    assert args[1].tolist() == [0, 1, 2, 3, 4, 5] and kwargs == {"batch_size": 4}
+    assert extra["validation_data"][1].tolist() == [6, 7] and "rows" not in extra
+    assert fold_rows((x, y), {})[0][0] is x  # not a fold: untouched
 
 
 @pytest.mark.parametrize("case", ["small", "never", "validation_split", "not_numpy"])

@@ -128,11 +128,16 @@ def test_bad_data_fails_before_trials(tmp_path):
         tuner.search(np.zeros((10, 64)), np.zeros(9))
 
 
-def test_cross_validation_reports_each_fold_and_their_mean(ray_local, digits, tmp_path):
+@pytest.mark.parametrize(("shared_arrays_mb", "feed"), [(None, "arrays"), (0, "batches")])
+def test_cross_validation_reports_each_fold_and_their_mean(ray_local, digits, tmp_path,
+                                                          shared_arrays_mb, feed):
+    """Folds as copies of their rows, or fed by their indices from the shared arrays."""
     (x, y), _ = digits
     tuner = rth.Tuner(tiny_builder, objective="val_accuracy", max_trials=1, storage_path=str(tmp_path),
-                      name="cv", seed=0, verbose=0)
+                      name="cv", seed=0, verbose=0, shared_arrays_mb=shared_arrays_mb)
     results = tuner.search(x[:300], y[:300], epochs=2, cv=3, batch_size=32)
+    assert results.trials[0].status == "finished", results.trials[0].error
+    assert results.trials[0].history[0]["data_feed"] == feed
     row = results.trials[0].history[-1]
     folds = [row[f"fold{k}/val_accuracy"] for k in range(3)]
     assert row["val_accuracy"] == pytest.approx(np.mean(folds))

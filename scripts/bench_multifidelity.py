@@ -93,6 +93,7 @@ class Trace:
         self.epochs = 0
         self.reached: tuple[int, float] | None = None
         self.best_full = math.inf
+        self.failed = False  # the run raised (a Ray error): counted as not reaching the target
 
     def add(self, epoch: int, loss: float) -> None:
         self.epochs += 1
@@ -277,6 +278,7 @@ def run_mnist(method: str, seed: int, args: argparse.Namespace, storage: str) ->
 def summarize(traces: list[Trace]) -> dict[str, Any]:
     reached = [t.reached for t in traces if t.reached is not None]
     return {"reached": len(reached), "runs": len(traces),
+            "failed": sum(t.failed for t in traces),
             "epochs": statistics.median(r[0] for r in reached) if reached else math.nan,
             "seconds": statistics.median(r[1] for r in reached) if reached else math.nan,
             "spent": statistics.median(t.epochs for t in traces)}
@@ -319,10 +321,15 @@ def main() -> None:
                 before = _benchdoc.load()
                 traces = []
                 for seed in range(args.seeds):
-                    if method.startswith("keras-tuner"):
-                        trace = run_keras_tuner_oracle(problem, seed, args, target, storage)
-                    else:
-                        trace = run_ray(problem, method, seed, args, target, storage)
+                    try:
+                        if method.startswith("keras-tuner"):
+                            trace = run_keras_tuner_oracle(problem, seed, args, target, storage)
+                        else:
+                            trace = run_ray(problem, method, seed, args, target, storage)
+                    except Exception as error:  # noqa: BLE001  one failed run is a row's note
+                        print(f"{problem} {method} seed {seed} failed: {error!r}", flush=True)
+                        trace = Trace(target, args.max_epochs)
+                        trace.failed = True
                     traces.append(trace)
                 rows.append({"problem": problem, "target": f"loss <= {target:.4g}",
                              "method": method, **summarize(traces),
@@ -353,9 +360,10 @@ def main() -> None:
                 math.isnan(row["epochs"]) or math.isnan(base["epochs"])):
             factor = base["epochs"] / row["epochs"]
             ratio = f"{factor:.1f}x fewer" if factor >= 1 else f"{1 / factor:.1f}x more"
+        failed = f" ({row['failed']} failed)" if row.get("failed") else ""
         lines.append(
             f"| {row['problem']} | {row['target']} | {row['method']} "
-            f"| {row['reached']}/{row['runs']} | {row['epochs']:.0f} | {ratio} "
+            f"| {row['reached']}/{row['runs']}{failed} | {row['epochs']:.0f} | {ratio} "
             f"| {row['seconds']:.1f} | {row['spent']:.0f} "
             f"| {row['load'][0]:.1f}->{row['load'][1]:.1f} |")
     text = "\n".join(lines)

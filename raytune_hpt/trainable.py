@@ -150,7 +150,7 @@ def _folds(data: dict[str, Any], cv: int | None, seed: int | None) -> list[tuple
     for held_out in np.array_split(order, cv):
         train = np.setdiff1d(order, held_out, assume_unique=True)  # sorted
         # sample indices: run_trial feeds them from the shared arrays or copies the rows out
-        folds.append(((x, y), {"rows": train, "validation_rows": np.sort(held_out)}))
+        folds.append(((x, y), {"rows": train, "validation_rows": held_out}))
     return folds
 
 
@@ -178,10 +178,6 @@ def _where(tf_setup: dict[str, Any]) -> dict[str, Any]:
     return {"node_id": context.get_node_id(), "pid": os.getpid(),
             "gpu_ids": ",".join(str(g) for g in ray.get_gpu_ids()),
             **{f"tf_{k}": v for k, v in tf_setup.items() if k != "pid"}}
-
-
-def _is_feed(args: tuple) -> bool:
-    return len(args) == 1 and type(args[0]).__name__ == "SharedArrayFeed"
 
 
 def run_trial(config: dict[str, Any], *, spec: TrialSpec, data: dict[str, Any]) -> None:
@@ -223,19 +219,18 @@ def run_trial(config: dict[str, Any], *, spec: TrialSpec, data: dict[str, Any]) 
     if start_epoch >= spec.epochs:
         return
 
-    from raytune_hpt.feeding import feed_in_batches, fold_rows
+    from raytune_hpt.feeding import SharedArrayFeed, feed_in_batches
 
+    # A custom fit may need the arrays themselves: never fed (fold rows are copied out).
+    min_bytes = None if has_custom_fit(spec.hypermodel) else spec.shared_arrays_bytes
     fold_kwargs = []
     for k, (args, extra) in enumerate(folds):
-        if has_custom_fit(spec.hypermodel):  # a custom fit may need the arrays themselves
-            folds[k] = fold_rows(args, extra)
-            fold_kwargs.append(fit_kwargs)
-        else:
-            fed_args, fed_extra, kwargs = feed_in_batches(
-                args, extra, fit_kwargs, min_bytes=spec.shared_arrays_bytes, seed=spec.seed)
-            folds[k] = (fed_args, fed_extra)
-            fold_kwargs.append(kwargs)
-    reporter.extra["data_feed"] = "batches" if _is_feed(folds[0][0]) else "arrays"
+        fed_args, fed_extra, kwargs = feed_in_batches(args, extra, fit_kwargs,
+                                                      min_bytes=min_bytes, seed=spec.seed)
+        folds[k] = (fed_args, fed_extra)
+        fold_kwargs.append(kwargs)
+    fed = isinstance(folds[0][0][0], SharedArrayFeed) if folds[0][0] else False
+    reporter.extra["data_feed"] = "batches" if fed else "arrays"
 
     if len(folds) == 1:
         args, extra = folds[0]

@@ -208,6 +208,19 @@ class Resources:
         )
 
 
+def trials_that_fit(request: Mapping[str, Any], cluster: Mapping[str, float]) -> int:
+    """How many trials of ``request`` (``Resources.to_ray()``) the ``cluster``'s totals hold.
+
+    Example:
+        >>> trials_that_fit({"cpu": 1, "gpu": 0}, {"CPU": 8.0, "GPU": 1.0})
+        8
+    """
+    names = {"cpu": "CPU", "gpu": "GPU"}
+    fits = [float(cluster.get(names.get(k, k), 0.0)) / float(v)
+            for k, v in request.items() if isinstance(v, (int, float)) and v > 0]
+    return max(1, math.floor(min(fits, default=1.0) + 1e-9))
+
+
 def local_node() -> dict[str, Any]:
     """This machine as a ``ray.nodes()`` entry: what a local Ray would start with."""
     import ray._private.utils as ray_utils

@@ -9,11 +9,13 @@ Keras Tuner, an experiment that already exists under the same name is resumed un
 
 from __future__ import annotations
 
+import contextlib
 import datetime
 import json
 import logging
 import os
 import sys
+from collections.abc import Iterator
 from typing import Any
 
 from raytune_hpt import storage
@@ -21,7 +23,7 @@ from raytune_hpt.errors import ConfigurationError, SearchAbortedError
 from raytune_hpt.hypermodel import as_hypermodel, discover_space, has_custom_fit
 from raytune_hpt.hyperparameters import HyperParameters
 from raytune_hpt.objective import Objective
-from raytune_hpt.resources import Resources, local_node
+from raytune_hpt.resources import Resources, local_node, trials_that_fit
 from raytune_hpt.results import METADATA_FILE, ExperimentResults
 from raytune_hpt.schedulers import create_scheduler, validate_scheduler
 from raytune_hpt.searchers import create_searcher, validate_searcher
@@ -32,6 +34,35 @@ __all__ = ["Tuner"]
 logger = logging.getLogger(__name__)
 
 DEFAULT_STORAGE_PATH = os.path.join("~", "ray_results")
+
+
+def _start_ray(address: str | None, *, log_to_driver: bool) -> None:
+    """Connect to ``address``, or start a local Ray sized for tuning.
+
+    A local Ray started here does not pre-start task workers: Ray Tune runs every trial in
+    an actor with its own runtime environment, which never takes a pre-started worker, so
+    those would only compete with the first trials for the CPUs and then be killed.
+    """
+    import ray
+
+    options: dict[str, Any] = {}
+    if address is None and not os.environ.get("RAY_ADDRESS"):
+        options["_system_config"] = {"enable_worker_prestart": False,
+                                     "prestart_worker_first_driver": False}
+    ray.init(address=address, include_dashboard=False, log_to_driver=log_to_driver,
+             configure_logging=False, **options)
+
+
+@contextlib.contextmanager
+def _environment(**variables: str) -> Iterator[None]:
+    """Set environment variables the user has not set, for the duration of the block."""
+    added = {k: v for k, v in variables.items() if k not in os.environ}
+    os.environ.update(added)
+    try:
+        yield
+    finally:
+        for name in added:
+            os.environ.pop(name, None)
 
 
 def _check_int(name: str, value: Any, minimum: int, *, optional: bool = False) -> None:
@@ -208,8 +239,7 @@ class Tuner:
             # The local Ray about to start: refuse what it could never hold before starting it.
             self.resources.check_feasible(self.workers_per_trial, nodes=[local_node()])
         if not ray.is_initialized():
-            ray.init(address=self.address, include_dashboard=False, log_to_driver=self.verbose > 1,
-                     configure_logging=False)
+            _start_ray(self.address, log_to_driver=self.verbose > 1)
         if self.resources == "auto":
             self.resources = Resources.auto()
             logger.info("resources='auto': each trial gets %s.", self.resources.describe())
@@ -262,8 +292,13 @@ class Tuner:
         # it each time; that is our choice, not the user's to act on.
         os.environ.setdefault("TUNE_WARN_EXCESSIVE_EXPERIMENT_CHECKPOINT_SYNC_THRESHOLD_S", "0")
         ray_tuner = self._resume_or_create(trainable, tune_config, run_config, epochs)
+        # Ray starts one trial at a time for a custom searcher (it waits for each trial's
+        # resources before asking for the next); every trial that fits starts at once.
+        pending = max_concurrent or trials_that_fit(self.resources.to_ray(),
+                                                    ray.cluster_resources())
         try:
-            grid = ray_tuner.fit()
+            with _environment(TUNE_MAX_PENDING_TRIALS_PG=str(pending)):
+                grid = ray_tuner.fit()
         except RuntimeError:
             # When the guard stops the search while a trial is still pending (no folder
             # yet), Ray fails to build its ResultGrid; the guard's reason is the real error.

@@ -23,6 +23,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -33,7 +34,8 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import _benchdoc  # noqa: E402
 
 RUNNERS = ["in-process", "keras-tuner", "ray-tune", "ray-tune+reuse", "raytune_hpt",
-           "raytune_hpt (meta-optimizer on)"]
+           "raytune_hpt (user's ray.init)"]
+OPTIONAL_RUNNERS = ["raytune_hpt (meta-optimizer on)"]
 
 
 def data():
@@ -131,14 +133,15 @@ def run_ray_tune(n, epochs, workdir, reuse=False):
     return time.perf_counter() - start
 
 
-def run_raytune_hpt(n, epochs, workdir, meta_optimizer=False):
+def run_raytune_hpt(n, epochs, workdir, meta_optimizer=False, user_ray_init=False):
     import ray
 
     import raytune_hpt as rth
 
     x, y, xv, yv = data()
     start = time.perf_counter()
-    ray.init(num_cpus=2, include_dashboard=False, log_to_driver=False)
+    if user_ray_init:  # as the plain Ray Tune runners do; else the Tuner starts Ray itself
+        ray.init(num_cpus=2, include_dashboard=False, log_to_driver=False)
     tuner = rth.Tuner(build_model, objective="val_accuracy", searcher="random", max_trials=n,
                       storage_path=workdir, name="rth", seed=0, verbose=0, resources={"cpu": 1},
                       meta_optimizer=meta_optimizer)
@@ -158,6 +161,7 @@ def child(runner: str, n: int, epochs: int) -> None:
             "ray-tune+reuse": lambda *a: run_ray_tune(*a, reuse=True),
             "raytune_hpt": run_raytune_hpt,
             "raytune_hpt (meta-optimizer on)": lambda *a: run_raytune_hpt(*a, meta_optimizer=True),
+            "raytune_hpt (user's ray.init)": lambda *a: run_raytune_hpt(*a, user_ray_init=True),
         }
         seconds = functions[runner](n, epochs, workdir)
     print("RESULT " + json.dumps({"runner": runner, "seconds": seconds}), flush=True)
@@ -167,32 +171,40 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--trials", type=int, default=16)
     parser.add_argument("--epochs", type=int, default=5)
-    parser.add_argument("--runners", nargs="*", default=RUNNERS)
+    parser.add_argument("--runners", nargs="*", default=RUNNERS,
+                        help=f"default: {RUNNERS}; also {OPTIONAL_RUNNERS}")
+    parser.add_argument("--repeat", type=int, default=1,
+                        help="run every runner this many times, interleaved; report medians")
     parser.add_argument("--write", action="store_true", help="update docs/benchmarks.md")
     parser.add_argument("--child", default=None, help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.child:
         child(args.child, args.trials, args.epochs)
         return
-    times, loads = {}, {}
-    for runner in args.runners:
-        command = [sys.executable, __file__, "--child", runner, "--trials", str(args.trials),
-                   "--epochs", str(args.epochs)]
-        before = _benchdoc.load()
-        output = subprocess.run(command, capture_output=True, text=True)
-        lines = [line for line in output.stdout.splitlines() if line.startswith("RESULT ")]
-        if not lines:
-            print(f"{runner}: failed\n{output.stderr[-3000:]}", file=sys.stderr)
-            continue
-        times[runner] = json.loads(lines[-1][7:])["seconds"]
-        loads[runner] = (before, _benchdoc.load())
-        print(f"{runner:34s} {times[runner]:7.1f} s", flush=True)
+    runs: dict[str, list[float]] = {}
+    loads: dict[str, list[float]] = {}
+    for _ in range(args.repeat):  # interleaved, so a drift of the machine's speed hits all
+        for runner in args.runners:
+            command = [sys.executable, __file__, "--child", runner, "--trials", str(args.trials),
+                       "--epochs", str(args.epochs)]
+            before = _benchdoc.load()
+            output = subprocess.run(command, capture_output=True, text=True)
+            lines = [line for line in output.stdout.splitlines() if line.startswith("RESULT ")]
+            if not lines:
+                print(f"{runner}: failed\n{output.stderr[-3000:]}", file=sys.stderr)
+                continue
+            runs.setdefault(runner, []).append(json.loads(lines[-1][7:])["seconds"])
+            loads.setdefault(runner, []).extend([before, _benchdoc.load()])
+            print(f"{runner:34s} {runs[runner][-1]:7.1f} s", flush=True)
+    times = {runner: statistics.median(values) for runner, values in runs.items()}
     base = times.get("in-process")
-    table = ["| runner | wall time (s) | vs in-process | load |", "|---|---:|---:|---|"]
+    table = ["| runner | wall time (s), median | runs (s) | vs in-process | load range |",
+             "|---|---:|---|---:|---|"]
     for runner, seconds in times.items():
         ratio = f"{seconds / base:.2f}x" if base else "-"
-        table.append(f"| {runner} | {seconds:.1f} | {ratio} "
-                     f"| {_benchdoc.load_note(*loads[runner]).removeprefix('load ')} |")
+        each = ", ".join(f"{v:.1f}" for v in runs[runner])
+        load = f"{min(loads[runner]):.1f}-{max(loads[runner]):.1f}"
+        table.append(f"| {runner} | {seconds:.1f} | {each} | {ratio} | {load} |")
     text = "\n".join(table)
     verdict = targets(times)
     print(text + "\n\n" + verdict)

@@ -151,3 +151,69 @@ def test_inputs_of_the_wrong_shape_fail_before_ray_starts(digits, tmp_path):
     with pytest.raises(ConfigurationError, match=r"each sample must have shape \(64,\), got \(32,\)"):
         tuner.search(x[:, :32], y, validation_split=0.2)
     assert not (tmp_path / "shape").exists()
+
+
+@pytest.mark.parametrize(("request_", "cluster", "expected"), [
+    ({"cpu": 1, "gpu": 0}, {"CPU": 2.0}, 2),
+    ({"cpu": 2, "gpu": 0}, {"CPU": 5.0, "GPU": 4.0}, 2),
+    ({"cpu": 1, "gpu": 0.5}, {"CPU": 16.0, "GPU": 2.0}, 4),
+    ({"cpu": 1, "gpu": 0, "memory": 2**30}, {"CPU": 8.0, "memory": 3 * 2**30}, 3),
+    ({"cpu": 1, "gpu": 0, "tpu_slice": 1}, {"CPU": 8.0}, 1),  # none fits now: still one asks
+])
+def test_trials_that_fit_counts_the_scarcest_resource(request_, cluster, expected):
+    from raytune_hpt.resources import trials_that_fit
+
+    assert trials_that_fit(request_, cluster) == expected
+
+
+def test_environment_sets_only_what_the_user_left_unset(monkeypatch):
+    from raytune_hpt.tuner import _environment
+
+    monkeypatch.setenv("RTH_TEST_MINE", "user")
+    monkeypatch.delenv("RTH_TEST_OURS", raising=False)
+    with _environment(RTH_TEST_MINE="ours", RTH_TEST_OURS="ours"):
+        assert os.environ["RTH_TEST_MINE"] == "user"
+        assert os.environ["RTH_TEST_OURS"] == "ours"
+    assert os.environ["RTH_TEST_MINE"] == "user"
+    assert "RTH_TEST_OURS" not in os.environ
+
+
+LOCAL_START = """
+import os, time
+import ray
+from raytune_hpt.tuner import _start_ray
+
+_start_ray(None, log_to_driver=False)
+time.sleep(3)  # Ray pre-starts its workers within a second of the driver connecting
+
+
+def parent(pid):
+    with open(f"/proc/{pid}/stat") as file:
+        return int(file.read().rsplit(")", 1)[1].split()[1])
+
+
+idle = []  # idle workers of this Ray only: children of the raylet this process started
+for pid in filter(str.isdigit, os.listdir("/proc")):
+    try:
+        with open(f"/proc/{pid}/cmdline", "rb") as file:
+            if file.read().startswith(b"ray::IDLE") and parent(parent(pid)) == os.getpid():
+                idle.append(pid)
+    except OSError:
+        pass
+print("IDLE", len(idle), int(ray.cluster_resources()["CPU"]))
+"""
+
+
+def test_a_local_ray_started_by_the_tuner_prestarts_no_idle_workers():
+    """Tune's trial actors never take a pre-started worker; none compete with them."""
+    import subprocess
+    import sys
+
+    env = {k: v for k, v in os.environ.items() if k != "RAY_ADDRESS"}
+    done = subprocess.run([sys.executable, "-c", LOCAL_START], capture_output=True, text=True,
+                          env=env, timeout=120)
+    line = [row for row in done.stdout.splitlines() if row.startswith("IDLE ")]
+    assert line, done.stderr[-2000:]
+    idle, cpus = map(int, line[-1].split()[1:])
+    assert cpus >= 1
+    assert idle == 0

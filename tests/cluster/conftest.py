@@ -4,13 +4,13 @@
 from __future__ import annotations
 
 import subprocess
-import tempfile
 import time
 from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
-from cluster_helpers import BIN, EXPERIMENT, MODEL, SCRIPTS, clean_env, free_port
+from cluster_helpers import BIN, EXPERIMENT, MODEL, clean_env, free_port
+from local_cluster import local_cluster
 
 
 @pytest.fixture
@@ -44,49 +44,15 @@ def cluster():
     Its own ports and --temp-dir keep it apart from the session's local Ray; it is always
     stopped, and by the process ids cluster_up.sh recorded only.
     """
-    folder = Path(tempfile.mkdtemp(prefix="rthc-", dir="/tmp"))  # short: socket paths
-    token = folder / "auth_token"
     started = time.monotonic()
-    try:
-        up = subprocess.run(
-            [
-                str(SCRIPTS / "cluster_up.sh"),
-                "--workers",
-                "1",
-                "--head-cpus",
-                "1",
-                "--worker-cpus",
-                "1",
-                "--temp-dir",
-                str(folder),
-                "--token-file",
-                str(token),
-                "--timeout",
-                "150",
-            ],
-            env=clean_env(),
-            capture_output=True,
-            text=True,
-            timeout=400,
-        )
-        assert up.returncode == 0, f"cluster_up.sh failed:\n{up.stderr[-3000:]}"
-        exports = dict(
-            line.removeprefix("export ").split("=", 1)
-            for line in up.stdout.splitlines()
-            if line.startswith("export ")
-        )
+    options = ("--workers", "1", "--head-cpus", "1", "--worker-cpus", "1")
+    with local_cluster(*options, env=clean_env()) as (folder, exports):
         print(f"cluster up in {time.monotonic() - started:.0f} s: {exports}")
         yield Cluster(
             address=exports["RAY_ADDRESS"],
             gcs_address=exports["RAYTUNE_HPT_GCS_ADDRESS"],
             token_path=Path(exports["RAY_AUTH_TOKEN_PATH"]),
             folder=folder,
-        )
-    finally:
-        subprocess.run(
-            [str(SCRIPTS / "cluster_down.sh"), "--temp-dir", str(folder)],
-            capture_output=True,
-            timeout=120,
         )
 
 

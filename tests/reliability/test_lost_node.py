@@ -13,13 +13,12 @@ import os
 import signal
 import subprocess
 import sys
-import tempfile
 import textwrap
 from pathlib import Path
 
 import pytest
+from local_cluster import local_cluster
 from rel_helpers import (
-    ROOT,
     SLOW_MODEL,
     checkpoints,
     env,
@@ -84,106 +83,80 @@ def _raylets(marker: str) -> list[int]:
 
 
 def test_a_lost_worker_node_s_trial_resumes_on_the_surviving_node(tmp_path):
-    cluster_dir = Path(tempfile.mkdtemp(prefix="rthn-", dir="/tmp"))
     environment = env(RTH_EPOCH_SECONDS="1.5")
-    up = subprocess.run(
-        [
-            "bash",
-            str(ROOT / "scripts" / "cluster_up.sh"),
-            "--workers",
-            "1",
-            "--head-cpus",
-            "1",
-            "--worker-cpus",
-            "1",
-            "--temp-dir",
-            str(cluster_dir),
-            "--token-file",
-            str(cluster_dir / "token"),
-        ],
-        env=environment,
-        capture_output=True,
-        text=True,
-        timeout=300,
-    )
+    options = ("--workers", "1", "--head-cpus", "1", "--worker-cpus", "1")
     driver = None
+    cluster_dir = None
     try:
-        assert up.returncode == 0, up.stderr[-3000:]
-        exports = dict(
-            line.removeprefix("export ").split("=", 1)
-            for line in up.stdout.splitlines()
-            if line.startswith("export ")
-        )
-        cluster_env = {
-            **environment,
-            "RAY_AUTH_MODE": "token",
-            "RAY_AUTH_TOKEN_PATH": exports["RAY_AUTH_TOKEN_PATH"],
-        }
-        (tmp_path / "model.py").write_text(SLOW_MODEL)
-        (tmp_path / "driver.py").write_text(DRIVER)
-        storage = tmp_path / "results"
-        storage.mkdir()
-        log = tmp_path / "driver.log"
-        with open(log, "w") as out:
-            driver = subprocess.Popen(
-                [sys.executable, "driver.py", exports["RAYTUNE_HPT_GCS_ADDRESS"], str(storage)],
-                cwd=tmp_path,
-                env=cluster_env,
-                stdout=out,
-                stderr=subprocess.STDOUT,
+        with local_cluster(*options, env=environment, prefix="rthn-",
+                           timeout=90) as (cluster_dir, exports):
+            cluster_env = {
+                **environment,
+                "RAY_AUTH_MODE": "token",
+                "RAY_AUTH_TOKEN_PATH": exports["RAY_AUTH_TOKEN_PATH"],
+            }
+            (tmp_path / "model.py").write_text(SLOW_MODEL)
+            (tmp_path / "driver.py").write_text(DRIVER)
+            storage = tmp_path / "results"
+            storage.mkdir()
+            log = tmp_path / "driver.log"
+            with open(log, "w") as out:
+                driver = subprocess.Popen(
+                    [sys.executable, "driver.py", exports["RAYTUNE_HPT_GCS_ADDRESS"], str(storage)],
+                    cwd=tmp_path,
+                    env=cluster_env,
+                    stdout=out,
+                    stderr=subprocess.STDOUT,
+                )
+            experiment = storage / "lost"
+
+            def on_worker_node_mid_trial() -> str | None:
+                marker = storage / "head_node"
+                head = marker.read_text() if marker.exists() else None
+                for tid, folder in trial_dirs(experiment).items():
+                    rows = progress_rows(folder)
+                    if (
+                        head
+                        and rows
+                        and checkpoints(folder)
+                        and _nodes(rows)[-1] not in ("", head)
+                        and 1 <= len(rows) < EPOCHS - 1
+                    ):
+                        return tid
+                return None
+
+            wait_for(
+                lambda: on_worker_node_mid_trial() is not None,
+                400,
+                "a trial mid-run on the worker node",
+                driver,
+                log,
             )
-        experiment = storage / "lost"
+            victim = on_worker_node_mid_trial()
+            done_before = len(progress_rows(trial_dirs(experiment)[victim]))
+            raylets = _raylets(str(cluster_dir / "worker1"))
+            assert len(raylets) == 1, raylets
+            os.kill(raylets[0], signal.SIGKILL)  # the worker node is gone
 
-        def on_worker_node_mid_trial() -> str | None:
-            head = (storage / "head_node").read_text() if (storage / "head_node").exists() else None
-            for tid, folder in trial_dirs(experiment).items():
-                rows = progress_rows(folder)
-                if (
-                    head
-                    and rows
-                    and checkpoints(folder)
-                    and _nodes(rows)[-1] not in ("", head)
-                    and 1 <= len(rows) < EPOCHS - 1
-                ):
-                    return tid
-            return None
+            driver.wait(timeout=600)
+            output = log.read_text()
+            assert driver.returncode == 0, output[-3000:]
+            statuses = json.loads(output.strip().splitlines()[-1])
+            assert statuses == dict.fromkeys(statuses, "finished") and len(statuses) == 2
 
-        wait_for(
-            lambda: on_worker_node_mid_trial() is not None,
-            400,
-            "a trial mid-run on the worker node",
-            driver,
-            log,
-        )
-        victim = on_worker_node_mid_trial()
-        done_before = len(progress_rows(trial_dirs(experiment)[victim]))
-        raylets = _raylets(str(cluster_dir / "worker1"))
-        assert len(raylets) == 1, raylets
-        os.kill(raylets[0], signal.SIGKILL)  # the worker node is gone
-
-        driver.wait(timeout=600)
-        output = log.read_text()
-        assert driver.returncode == 0, output[-3000:]
-        statuses = json.loads(output.strip().splitlines()[-1])
-        assert statuses == dict.fromkeys(statuses, "finished") and len(statuses) == 2
-
-        head = (storage / "head_node").read_text()
-        rows = progress_rows(trial_dirs(experiment)[victim])
-        epochs = [int(float(r["epoch"])) for r in rows]
-        restarts = [int(float(r["epoch"])) for r in rows if r["iterations_since_restore"] == "1"]
-        # continued from a checkpoint (no restart at epoch 1), finished on the surviving node
-        assert epochs == list(range(1, EPOCHS + 1)), epochs  # no epoch run twice, none skipped
-        assert len(restarts) == 2 and restarts[1] > done_before >= 1, (restarts, done_before)
-        nodes = _nodes(rows)
-        assert nodes[0] not in ("", head) and nodes[-1] == head, nodes
+            head = (storage / "head_node").read_text()
+            rows = progress_rows(trial_dirs(experiment)[victim])
+            epochs = [int(float(r["epoch"])) for r in rows]
+            restarts = [int(float(r["epoch"])) for r in rows
+                        if r["iterations_since_restore"] == "1"]
+            # continued from a checkpoint (no restart at epoch 1), finished on the surviving node
+            assert epochs == list(range(1, EPOCHS + 1)), epochs  # no epoch run twice, none skipped
+            assert len(restarts) == 2 and restarts[1] > done_before >= 1, (restarts, done_before)
+            nodes = _nodes(rows)
+            assert nodes[0] not in ("", head) and nodes[-1] == head, nodes
     finally:
         if driver is not None and driver.poll() is None:
             driver.kill()
             driver.wait(timeout=60)
-        subprocess.run(
-            ["bash", str(ROOT / "scripts" / "cluster_down.sh"), "--temp-dir", str(cluster_dir)],
-            env=environment,
-            capture_output=True,
-            timeout=120,
-        )
-        kill_leftovers(str(cluster_dir))
+        if cluster_dir is not None:
+            kill_leftovers(str(cluster_dir))

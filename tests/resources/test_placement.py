@@ -12,12 +12,12 @@ import json
 import os
 import subprocess
 import sys
-import tempfile
 import time
 from collections import Counter
 from pathlib import Path
 
 import pytest
+from local_cluster import local_cluster
 
 from raytune_hpt.resources import CUDA_CONTEXT_RESERVE_MB
 
@@ -128,47 +128,10 @@ def test_auto_resources_on_the_session_ray(ray_local, digits, build_mlp, tmp_pat
 def two_nodes():
     """A real two-node Ray cluster (scripts/cluster_up.sh): head 1 CPU + 2 GPUs, worker
     1 CPU + 1 GPU, own ports and temp dir, token auth; always stopped, by its process ids."""
-    folder = Path(tempfile.mkdtemp(prefix="rthr-", dir="/tmp"))  # short: socket paths
-    token = folder / "auth_token"
-    try:
-        up = subprocess.run(
-            [
-                str(ROOT / "scripts" / "cluster_up.sh"),
-                "--workers",
-                "1",
-                "--head-cpus",
-                "1",
-                "--head-gpus",
-                "2",
-                "--worker-cpus",
-                "1",
-                "--worker-gpus",
-                "1",
-                "--temp-dir",
-                str(folder),
-                "--token-file",
-                str(token),
-                "--timeout",
-                "150",
-            ],
-            env=_env(),
-            capture_output=True,
-            text=True,
-            timeout=400,
-        )
-        assert up.returncode == 0, f"cluster_up.sh failed:\n{up.stderr[-3000:]}"
-        exports = dict(
-            line.removeprefix("export ").split("=", 1)
-            for line in up.stdout.splitlines()
-            if line.startswith("export ")
-        )
+    options = ("--workers", "1", "--head-cpus", "1", "--head-gpus", "2", "--worker-cpus", "1",
+               "--worker-gpus", "1")
+    with local_cluster(*options, env=_env(), prefix="rthr-") as (_, exports):
         yield exports
-    finally:
-        subprocess.run(
-            [str(ROOT / "scripts" / "cluster_down.sh"), "--temp-dir", str(folder)],
-            capture_output=True,
-            timeout=120,
-        )
 
 
 @pytest.mark.cluster

@@ -9,7 +9,9 @@ from typing import Any
 __all__ = ["check_options", "split_spec"]
 
 
-def split_spec(spec: Any, names: Iterable[str], kind: str, ray_class: str) -> tuple[str, dict[str, Any]]:
+def split_spec(
+    spec: Any, names: Iterable[str], kind: str, ray_class: str
+) -> tuple[str, dict[str, Any]]:
     """``"name"`` or ``{"type": "name", **options}`` as ``(name, options)``.
 
     Raises:

@@ -53,7 +53,8 @@ class EpochReporter:
             a custom ``HyperModel.fit`` may return the objective only at its end.
     """
 
-    def __init__(self, objective: Objective, models: Sequence[Any], extra: dict[str, Any] | None = None,
+    def __init__(self, objective: Objective, models: Sequence[Any],
+                 extra: dict[str, Any] | None = None,
                  checkpoint: bool = True, defer_missing: bool = False) -> None:
         self.objective = objective
         self.defer_missing = defer_missing

@@ -357,7 +357,9 @@ def prepare(
         result = loader(**kwargs)
     except Exception as error:  # the user's loader: one clear line, not a traceback
         name = getattr(loader, "__qualname__", repr(loader))
-        raise DataError("data.loader", f"{name}() raised {type(error).__name__}: {error}") from error
+        raise DataError(
+            "data.loader", f"{name}() raised {type(error).__name__}: {error}"
+        ) from error
     loaded = normalize_loaded(result)
     if any(_is_dataset(v) for v in loaded.values()):
         if cv is not None or validation_split is not None:

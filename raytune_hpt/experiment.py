@@ -287,7 +287,9 @@ class Experiment(_Strict):
     def _resources_shape(cls, value: Any) -> Any:
         if isinstance(value, str) and value != "auto":
             raise PydanticCustomError(
-                "experiment", "must be 'auto' or a mapping of cpu, gpu, memory, gpu_memory_mb, custom; got {got}",
+                "experiment",
+                "must be 'auto' or a mapping of cpu, gpu, memory, gpu_memory_mb, custom; "
+                "got {got}",
                 {"got": repr(value)},
             )
         return value

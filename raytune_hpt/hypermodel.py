@@ -95,8 +95,8 @@ def check_model(model: Any, *, needs_compile: bool = True) -> None:
 
     if not isinstance(model, keras.Model):
         raise ConfigurationError(
-            f"build(hp) must return a compiled keras.Model, but it returned {type(model).__name__}: "
-            f"{model!r:.80}."
+            f"build(hp) must return a compiled keras.Model, but it returned "
+            f"{type(model).__name__}: {model!r:.80}."
         )
     if needs_compile and not getattr(model, "compiled", False):
         raise ConfigurationError(
@@ -113,7 +113,9 @@ def check_input_shape(model: Any, x: Any) -> None:
         return
     expected = tuple(inputs[0].shape)[1:]
     given = tuple(shape)[1:]
-    if len(expected) != len(given) or any(e is not None and e != g for e, g in zip(expected, given)):
+    if len(expected) != len(given) or any(
+        e is not None and e != g for e, g in zip(expected, given, strict=True)
+    ):
         raise ConfigurationError(
             f"The model built with default values takes inputs of shape "
             f"{(None, *expected)}, but x has shape {tuple(shape)}: each sample must have shape "

@@ -165,7 +165,9 @@ class _Numeric(HyperParameter):
                 f"min_value={min_value} for hyperparameter '{name}'."
             )
         if step is not None and (isinstance(step, bool) or not step > 0):
-            raise ValueError(f"`step > 0` must hold, but got step={step!r} for hyperparameter '{name}'.")
+            raise ValueError(
+                f"`step > 0` must hold, but got step={step!r} for hyperparameter '{name}'."
+            )
         if sampling != "linear" and step is not None and step <= 1:
             raise ValueError(
                 f"With sampling={sampling!r}, step is a multiplying factor and `step > 1` must "
@@ -242,7 +244,8 @@ class _Numeric(HyperParameter):
     def get_config(self) -> dict:
         config = super().get_config()
         config.update(
-            min_value=self.min_value, max_value=self.max_value, step=self.step, sampling=self.sampling
+            min_value=self.min_value, max_value=self.max_value, step=self.step,
+            sampling=self.sampling,
         )
         return config
 
@@ -341,7 +344,9 @@ class Choice(HyperParameter):
         numeric = kinds <= {"int", "float"}
         self.ordered = numeric if ordered is None else bool(ordered)
         if self.ordered and not numeric:
-            raise ValueError(f"Choice '{name}': `ordered=True` needs numeric values, got {self.values!r}.")
+            raise ValueError(
+                f"Choice '{name}': `ordered=True` needs numeric values, got {self.values!r}."
+            )
         if default is None:
             self.default = self.values[0]
         elif not any(_same_value(default, v) for v in self.values):
@@ -401,7 +406,9 @@ class Boolean(Choice):
 
     def __init__(self, name, default=False):
         if not isinstance(default, bool):
-            raise TypeError(f"Boolean '{name}': default must be True or False, but got {default!r}.")
+            raise TypeError(
+                f"Boolean '{name}': default must be True or False, but got {default!r}."
+            )
         super().__init__(name, [False, True], ordered=False, default=default)
 
     def get_config(self) -> dict:
@@ -513,7 +520,8 @@ class HyperParameters:
 
     @contextlib.contextmanager
     def conditional_scope(self, parent_name: str, parent_values: Any) -> Iterator[None]:
-        """Hyperparameters declared inside are active only when the parent takes one of the values."""
+        """Hyperparameters declared inside are active only when the parent takes one of the
+        values."""
         if parent_name not in self._space:
             raise ValueError(
                 f"conditional_scope needs `{parent_name}` to be declared before it, but the "
@@ -577,7 +585,10 @@ class HyperParameters:
 
     def _condition_holds(self, condition: Condition) -> bool:
         parent = self._space.get(condition.parent_name)
-        return parent is not None and self.is_active(parent) and condition.holds(self._value(parent))
+        return (
+            parent is not None and self.is_active(parent)
+            and condition.holds(self._value(parent))
+        )
 
     def is_active(self, hp: HyperParameter | str) -> bool:
         """Whether ``hp`` is active given the current values of its parents."""

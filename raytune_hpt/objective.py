@@ -44,7 +44,9 @@ class Objective:
 
     def __post_init__(self) -> None:
         if not isinstance(self.name, str) or not self.name:
-            raise ValueError(f"An objective name must be a non-empty string, but got {self.name!r}.")
+            raise ValueError(
+                f"An objective name must be a non-empty string, but got {self.name!r}."
+            )
         direction = self.direction if self.direction is not None else infer_direction(self.name)
         if direction is None:
             raise ValueError(
@@ -52,7 +54,9 @@ class Objective:
                 f"Objective({self.name!r}, 'min') or Objective({self.name!r}, 'max')."
             )
         if direction not in ("min", "max"):
-            raise ValueError(f"direction must be 'min' or 'max', but got {direction!r} for '{self.name}'.")
+            raise ValueError(
+                f"direction must be 'min' or 'max', but got {direction!r} for '{self.name}'."
+            )
         object.__setattr__(self, "direction", direction)
 
     @property

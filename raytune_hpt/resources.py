@@ -172,7 +172,9 @@ class Resources:
             if v
         )
 
-    def check_feasible(self, workers: int = 1, nodes: Sequence[Mapping[str, Any]] | None = None) -> None:
+    def check_feasible(
+        self, workers: int = 1, nodes: Sequence[Mapping[str, Any]] | None = None
+    ) -> None:
         """Raise if the running Ray cluster could never hold one trial.
 
         Each of the trial's ``workers`` must fit on some node, and together they must fit in
@@ -229,7 +231,9 @@ def local_node() -> dict[str, Any]:
     try:
         from ray._private.accelerators import get_accelerator_manager_for_resource
 
-        gpus = float(get_accelerator_manager_for_resource("GPU").get_current_node_num_accelerators())
+        gpus = float(
+            get_accelerator_manager_for_resource("GPU").get_current_node_num_accelerators()
+        )
     except Exception:  # no accelerator support in this Ray build: count what CUDA shows
         visible = os.environ.get("CUDA_VISIBLE_DEVICES", "")
         gpus = float(len([d for d in visible.split(",") if d.strip()]))

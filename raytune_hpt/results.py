@@ -127,20 +127,26 @@ class ExperimentResults:
         if result.best_checkpoints:
             finite = [(c, m) for c, m in result.best_checkpoints if _finite(m.get(name))]
             if finite:
-                checkpoint = (max if mode == "max" else min)(finite, key=lambda cm: cm[1][name])[0].path
+                checkpoint = (max if mode == "max" else min)(
+                    finite, key=lambda cm: cm[1][name]
+                )[0].path
         if checkpoint is None and result.checkpoint is not None:
             checkpoint = result.checkpoint.path
         epochs = int(max((r.get("epoch") or 0) for r in rows)) if rows else 0
         max_epochs = self.metadata.get("epochs")
         status = {"TERMINATED": "finished", "ERROR": "failed", "RUNNING": "running",
                   "PENDING": "pending", "PAUSED": "paused"}.get(trial.status, trial.status.lower())
-        if status == "finished" and max_epochs and epochs < max_epochs and _finite(metrics.get(name)):
+        if (status == "finished" and max_epochs and epochs < max_epochs
+                and _finite(metrics.get(name))):
             status = "stopped"
         last = rows[-1] if rows else (result.metrics or {})
         return TrialRecord(
             trial_id=trial.trial_id,
             status=status,
-            hyperparameters=self.space.active_values(trial.config) if self.space.space else dict(trial.config),
+            hyperparameters=(
+                self.space.active_values(trial.config) if self.space.space
+                else dict(trial.config)
+            ),
             metrics=metrics,
             best_metrics=best_metrics,
             epochs=epochs,
@@ -163,7 +169,9 @@ class ExperimentResults:
         if not ranked:
             failed = [t for t in self.trials if t.error]
             reason = f" The first error: {failed[0].error}" if failed else ""
-            raise ValueError(f"No trial of {self.path} reported a finite '{self.objective.name}'.{reason}")
+            raise ValueError(
+                f"No trial of {self.path} reported a finite '{self.objective.name}'.{reason}"
+            )
         return ranked[0]
 
     def best_hyperparameters(self, num_trials: int = 1) -> list[dict[str, Any]]:
@@ -238,7 +246,9 @@ class ExperimentResults:
             row.update(epochs=t.epochs, wall_time_s=t.wall_time, error=t.error,
                        checkpoint=t.checkpoint, node_id=t.node_id)
             rows.append(row)
-        columns: dict[str, list] = {key: [r.get(key) for r in rows] for key in (rows[0] if rows else {})}
+        columns: dict[str, list] = {
+            key: [r.get(key) for r in rows] for key in (rows[0] if rows else {})
+        }
         for key, values in columns.items():  # one hyperparameter may hold ints and floats
             kinds = {type(v) for v in values if v is not None}
             if kinds == {int, float}:
@@ -258,8 +268,10 @@ class ExperimentResults:
         if ranked:
             best = ranked[0]
             at = int(best.best_metrics.get("epoch", best.epochs))
-            lines.append(f"Best trial {best.trial_id}: {name}={best.score(self.objective):.4f} at epoch {at}")
-            lines.append("  " + ", ".join(f"{k}={_fmt(v)}" for k, v in best.hyperparameters.items()))
+            lines.append(f"Best trial {best.trial_id}: "
+                         f"{name}={best.score(self.objective):.4f} at epoch {at}")
+            lines.append("  " + ", ".join(f"{k}={_fmt(v)}"
+                                          for k, v in best.hyperparameters.items()))
             lines.append("")
             hp_names = list(best.hyperparameters)
             header = ["trial", "status", "epochs", name, *hp_names]
@@ -269,7 +281,8 @@ class ExperimentResults:
                 for t in ranked[:num_trials]
             ]
             widths = [max(len(row[i]) for row in table) for i in range(len(header))]
-            lines += ["  ".join(cell.ljust(w) for cell, w in zip(row, widths)).rstrip() for row in table]
+            lines += ["  ".join(cell.ljust(w) for cell, w in zip(row, widths, strict=True)).rstrip()
+                      for row in table]
         failed = [t for t in self.trials if t.status == "failed"]
         for t in failed[:3]:
             lines.append(f"Failed trial {t.trial_id}: {t.error}")
@@ -289,7 +302,9 @@ def load(path: str) -> ExperimentResults:
     path = storage.normalize(path)
     metadata_path = storage.join(path, METADATA_FILE)
     if not storage.exists(metadata_path):
-        raise FileNotFoundError(f"{path} is not a raytune_hpt experiment: {METADATA_FILE} is missing.")
+        raise FileNotFoundError(
+            f"{path} is not a raytune_hpt experiment: {METADATA_FILE} is missing."
+        )
     metadata = json.loads(storage.read_text(metadata_path))
     fs, inner = storage.filesystem(path)
     objective = Objective.coerce(metadata["objective"])

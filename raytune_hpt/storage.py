@@ -9,7 +9,9 @@ from __future__ import annotations
 import os
 import posixpath
 
-__all__ = ["delete", "exists", "filesystem", "is_uri", "join", "normalize", "read_text", "write_text"]
+__all__ = [
+    "delete", "exists", "filesystem", "is_uri", "join", "normalize", "read_text", "write_text",
+]
 
 
 def is_uri(path: str) -> bool:

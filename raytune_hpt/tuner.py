@@ -19,7 +19,7 @@ from collections.abc import Iterator
 from typing import Any
 
 from raytune_hpt import storage
-from raytune_hpt.errors import ConfigurationError, SearchAbortedError
+from raytune_hpt.errors import ConfigurationError
 from raytune_hpt.hypermodel import as_hypermodel, discover_space, has_custom_fit
 from raytune_hpt.hyperparameters import HyperParameters
 from raytune_hpt.objective import Objective
@@ -151,7 +151,8 @@ class Tuner:
         _check_int("workers_per_trial", workers_per_trial, 1)
         if hyperparameters is not None and not isinstance(hyperparameters, HyperParameters):
             raise TypeError(
-                f"hyperparameters must be a raytune_hpt.HyperParameters, but got {hyperparameters!r}."
+                f"hyperparameters must be a raytune_hpt.HyperParameters, "
+                f"but got {hyperparameters!r}."
             )
         self.searcher, self.scheduler = searcher, scheduler
         self.max_trials = max_trials
@@ -230,7 +231,8 @@ class Tuner:
         searcher = create_searcher(self.searcher, space=self.space, metric=self.objective.name,
                                    mode=self.objective.mode, seed=self.seed,
                                    max_trials=self.max_trials)
-        num_samples = min(self.max_trials, len(searcher)) if hasattr(searcher, "__len__") else self.max_trials
+        num_samples = (min(self.max_trials, len(searcher)) if hasattr(searcher, "__len__")
+                       else self.max_trials)
 
         if self.workers_per_trial > 1 and (cv or has_custom_fit(self.hypermodel)):
             raise ConfigurationError("workers_per_trial > 1 supports neither cv nor a custom "
@@ -323,8 +325,10 @@ class Tuner:
         return {
             "objective": {"name": self.objective.name, "direction": self.objective.direction},
             "space": self.space.get_config() if self.space else {"space": []},
-            "searcher": self.searcher if isinstance(self.searcher, (str, dict)) else type(self.searcher).__name__,
-            "scheduler": self.scheduler if isinstance(self.scheduler, (str, dict)) else type(self.scheduler).__name__,
+            "searcher": (self.searcher if isinstance(self.searcher, (str, dict))
+                         else type(self.searcher).__name__),
+            "scheduler": (self.scheduler if isinstance(self.scheduler, (str, dict))
+                          else type(self.scheduler).__name__),
             "max_trials": self.max_trials,
             "epochs": epochs,
             "resources": self.resources.to_ray(),
@@ -332,7 +336,9 @@ class Tuner:
             "seed": self.seed,
         }
 
-    def _resume_or_create(self, trainable: Any, tune_config: Any, run_config: Any, epochs: int) -> Any:
+    def _resume_or_create(
+        self, trainable: Any, tune_config: Any, run_config: Any, epochs: int
+    ) -> Any:
         from ray import tune
 
         path = self.experiment_path
@@ -388,7 +394,7 @@ class Tuner:
         models = []
         for trial in results.ranked_trials()[:num_models]:
             hp = self.space.copy(trial.hyperparameters)
-            models.append(results.load_model(trial, build=lambda: self.hypermodel.build(hp)))
+            models.append(results.load_model(trial, build=lambda hp=hp: self.hypermodel.build(hp)))
         return models
 
     def results_summary(self, num_trials: int = 10) -> str:

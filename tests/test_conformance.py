@@ -54,7 +54,9 @@ def test_searcher_with_scheduler(ray_local, digits, tmp_path, searcher, schedule
         for name, value in values.items():
             assert space[name].snap(value) == value, (name, value)
         assert 1 <= trial.epochs <= 2
-        assert [row["epoch"] for row in trial.history] == sorted({row["epoch"] for row in trial.history})
+        assert [row["epoch"] for row in trial.history] == sorted(
+            {row["epoch"] for row in trial.history}
+        )
     best = results.best_trial()
     assert not math.isnan(best.score(results.objective))
     assert tuner.get_best_hyperparameters(1)[0].values == best.hyperparameters

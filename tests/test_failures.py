@@ -50,7 +50,8 @@ def test_the_same_error_in_every_first_trial_stops_the_search(ray_local, digits,
         if not hp.values:  # the first build of space discovery works; trials all fail
             import keras
 
-            model = keras.Sequential([keras.Input((64,)), keras.layers.Dense(hp.Int("units", 8, 64))])
+            model = keras.Sequential([keras.Input((64,)),
+                                      keras.layers.Dense(hp.Int("units", 8, 64))])
             model.compile("adam", "mse")
             return model
         return broken(hp)
@@ -79,8 +80,8 @@ def test_a_diverging_trial_stops_and_is_never_the_best(ray_local, digits, tmp_pa
     (x, y), (xv, yv) = digits
     tuner = rth.Tuner(build, objective="val_loss", searcher="grid", max_trials=2,
                       storage_path=str(tmp_path), name="nan", verbose=0)
-    results = tuner.search(x[:300], y[:300].astype("float32"), validation_data=(xv, yv.astype("float32")),
-                           epochs=4)
+    results = tuner.search(x[:300], y[:300].astype("float32"),
+                           validation_data=(xv, yv.astype("float32")), epochs=4)
     by_lr = {t.hyperparameters["lr"]: t for t in results.trials}
     diverged = by_lr[1e12]
     assert diverged.epochs < 4

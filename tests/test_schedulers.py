@@ -33,9 +33,12 @@ def test_hyperband_pauses_and_resumes_trials_from_checkpoints(ray_local, digits,
     assert epochs[-1] == 4
     resumed = []
     for trial in results.trials:
-        assert [r["epoch"] for r in trial.history] == list(range(1, trial.epochs + 1)), trial.history
+        assert [r["epoch"] for r in trial.history] == list(range(1, trial.epochs + 1)), (
+            trial.history
+        )
         # A trial restored from its checkpoint restarts Ray's counter but not its epochs.
-        resumed += [r for r in trial.history if r["iterations_since_restore"] == 1 and r["epoch"] > 1]
+        resumed += [r for r in trial.history
+                    if r["iterations_since_restore"] == 1 and r["epoch"] > 1]
     assert resumed, "no trial was paused and resumed from a checkpoint"
     best = results.best_trial()
     assert best.hyperparameters["lr"] in (1e-3, 1e-2, 3e-2, 1e-1)

@@ -25,7 +25,8 @@ def tiny_builder(hp):
     return model
 
 
-def test_search_reports_every_epoch_and_best_model_reproduces(ray_local, digits, build_mlp, tmp_path):
+def test_search_reports_every_epoch_and_best_model_reproduces(ray_local, digits, build_mlp,
+                                                               tmp_path):
     (x, y), (xv, yv) = digits
     tuner = rth.Tuner(build_mlp, objective="val_accuracy", searcher="random", max_trials=3,
                       storage_path=str(tmp_path), name="e2e", seed=0, verbose=0)
@@ -88,7 +89,8 @@ def test_uncompiled_model_fails_before_any_trial(ray_local, digits, tmp_path):
         return keras.Sequential([keras.Input((64,)), keras.layers.Dense(hp.Int("u", 2, 4))])
 
     (x, y), _ = digits
-    tuner = rth.Tuner(build, objective="val_loss", storage_path=str(tmp_path), name="bad", verbose=0)
+    tuner = rth.Tuner(build, objective="val_loss", storage_path=str(tmp_path), name="bad",
+                      verbose=0)
     with pytest.raises(ConfigurationError, match="not compiled"):
         tuner.search(x, y, validation_split=0.2)
     assert not (tmp_path / "bad").exists()
@@ -111,8 +113,8 @@ def test_bad_tuner_arguments_fail_at_construction(kwargs, message):
 
 def test_grid_over_unstepped_float_fails_before_trials(digits, tmp_path):
     (x, y), _ = digits
-    tuner = rth.Tuner(tiny_builder, objective="val_loss", searcher="grid", storage_path=str(tmp_path),
-                      name="grid", verbose=0)
+    tuner = rth.Tuner(tiny_builder, objective="val_loss", searcher="grid",
+                      storage_path=str(tmp_path), name="grid", verbose=0)
     with pytest.raises(ValueError, match="'lr'.*give it a `step`"):
         tuner.search(x, y, validation_split=0.2)
     assert not (tmp_path / "grid").exists()
@@ -133,8 +135,9 @@ def test_cross_validation_reports_each_fold_and_their_mean(ray_local, digits, tm
                                                           shared_arrays_mb, feed):
     """Folds as copies of their rows, or fed by their indices from the shared arrays."""
     (x, y), _ = digits
-    tuner = rth.Tuner(tiny_builder, objective="val_accuracy", max_trials=1, storage_path=str(tmp_path),
-                      name="cv", seed=0, verbose=0, shared_arrays_mb=shared_arrays_mb)
+    tuner = rth.Tuner(tiny_builder, objective="val_accuracy", max_trials=1,
+                      storage_path=str(tmp_path), name="cv", seed=0, verbose=0,
+                      shared_arrays_mb=shared_arrays_mb)
     results = tuner.search(x[:300], y[:300], epochs=2, cv=3, batch_size=32)
     assert results.trials[0].status == "finished", results.trials[0].error
     assert results.trials[0].history[0]["data_feed"] == feed
@@ -148,7 +151,8 @@ def test_inputs_of_the_wrong_shape_fail_before_ray_starts(digits, tmp_path):
     (x, y), _ = digits
     tuner = rth.Tuner(tiny_builder, objective="val_loss", storage_path=str(tmp_path), name="shape",
                       verbose=0)
-    with pytest.raises(ConfigurationError, match=r"each sample must have shape \(64,\), got \(32,\)"):
+    with pytest.raises(ConfigurationError,
+                       match=r"each sample must have shape \(64,\), got \(32,\)"):
         tuner.search(x[:, :32], y, validation_split=0.2)
     assert not (tmp_path / "shape").exists()
 

@@ -96,6 +96,7 @@ def create_searcher(
     name, options = _split(spec)
     factory = _factory(name)
     accepted = inspect.signature(factory).parameters
-    context = {"space": space, "metric": metric, "mode": mode, "seed": seed, "max_trials": max_trials}
+    context = {"space": space, "metric": metric, "mode": mode, "seed": seed,
+               "max_trials": max_trials}
     kwargs = {k: v for k, v in context.items() if k in accepted}
     return factory(**kwargs, **options)

@@ -58,7 +58,9 @@ class RandomSearcher(StatefulSearcher):
         self._seen.add(key)
         return point
 
-    def on_trial_complete(self, trial_id: str, result: dict | None = None, error: bool = False) -> None:
+    def on_trial_complete(
+        self, trial_id: str, result: dict | None = None, error: bool = False
+    ) -> None:
         pass
 
     def get_state(self) -> dict:
@@ -91,7 +93,9 @@ class GridSearcher(StatefulSearcher):
         self._next += 1
         return dict(self._points[self._next - 1])
 
-    def on_trial_complete(self, trial_id: str, result: dict | None = None, error: bool = False) -> None:
+    def on_trial_complete(
+        self, trial_id: str, result: dict | None = None, error: bool = False
+    ) -> None:
         pass
 
     def get_state(self) -> dict:

@@ -14,7 +14,8 @@ def _require(module: str, extra: str) -> None:
         __import__(module)
     except ImportError as error:
         raise ImportError(
-            f"The '{extra}' searcher needs the {module} package: pip install 'raytune-hpt[{extra}]'."
+            f"The '{extra}' searcher needs the {module} package: "
+            f"pip install 'raytune-hpt[{extra}]'."
         ) from error
 
 

@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import importlib.util
 import math
-import numbers
 import os
 from typing import Any
 

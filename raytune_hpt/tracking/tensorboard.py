@@ -401,7 +401,9 @@ class TrialTensorBoard(keras.callbacks.TensorBoard):
 
     def __init__(self, **kwargs: Any) -> None:
         if "log_dir" in kwargs:
-            raise ValueError("TrialTensorBoard finds each trial's log_dir itself; do not pass log_dir.")
+            raise ValueError(
+                "TrialTensorBoard finds each trial's log_dir itself; do not pass log_dir."
+            )
         super().__init__(log_dir="", **kwargs)
 
     def set_model(self, model: Any) -> None:

@@ -78,7 +78,8 @@ class Board:
     def __init__(self, directory: str) -> None:
         self.port = _free_port()
         self.process = subprocess.Popen(
-            [sys.executable, "-m", "raytune_hpt", "tensorboard", directory, "--port", str(self.port)],
+            [sys.executable, "-m", "raytune_hpt", "tensorboard", directory,
+             "--port", str(self.port)],
             stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True,
             env={**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3"},
         )
@@ -107,7 +108,8 @@ class Board:
         sessions = {}
         for group in groups:
             for session in group["sessions"]:
-                metrics = {(m["name"].get("group", ""), m["name"]["tag"]): (m["trainingStep"], m["value"])
+                metrics = {(m["name"].get("group", ""), m["name"]["tag"]):
+                           (m["trainingStep"], m["value"])
                            for m in session.get("metricValues", [])}
                 sessions[session["name"]] = {"hparams": group["hparams"], "metrics": metrics,
                                              "status": session.get("status", "STATUS_UNKNOWN")}
@@ -271,7 +273,8 @@ def test_experiment_lists_every_hyperparameter_with_its_domain_and_every_metric(
                for m in experiment["metricInfos"]}
     assert metrics == {("train", "epoch_loss"): "loss", ("train", "epoch_accuracy"): "accuracy",
                        ("validation", "epoch_loss"): "val_loss",
-                       ("validation", "epoch_accuracy"): "val_accuracy", ("", "epochs"): "epochs run"}
+                       ("validation", "epoch_accuracy"): "val_accuracy",
+                       ("", "epochs"): "epochs run"}
 
 
 def test_conditional_hyperparameter_is_absent_where_inactive(live, finished):

@@ -46,7 +46,8 @@ def test_tensorboard_is_on_by_default_and_can_be_turned_off(tmp_path, space):
 
 
 @pytest.mark.parametrize("options, message", [
-    ({"tensorbord": True}, "tracking keys must be among ['mlflow', 'tensorboard']; got 'tensorbord'"),
+    ({"tensorbord": True},
+     "tracking keys must be among ['mlflow', 'tensorboard']; got 'tensorbord'"),
     ({"tensorboard": 3}, "tracking.tensorboard must be true, false or a local folder"),
     (["tensorboard"], "tracking must be a dict"),
     ({"mlflow": 5}, "tracking.mlflow must be a tracking URI or a dict"),
@@ -68,7 +69,9 @@ def test_metric_series_follow_keras_names_and_skip_bookkeeping():
 
 def test_run_names_are_readable_and_safe(space):
     values = {"batch": 64, "units": 96, "act": "relu", "lr": 0.000123456, "dropout": True}
-    assert run_name("ab12_00003", values, space) == "ab12_00003_units=96,act=relu,lr=0.000123,dropout=True"
+    assert run_name("ab12_00003", values, space) == (
+        "ab12_00003_units=96,act=relu,lr=0.000123,dropout=True"
+    )
     assert run_name("t1", {"batch": 64, "act": "a/b c"}, space) == "t1_act=a-b-c"
     assert run_name("t1", {"batch": 64}, space) == "t1"
 

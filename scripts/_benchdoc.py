@@ -35,6 +35,25 @@ def load() -> float:
     return os.getloadavg()[0]
 
 
+def wait_for_ray_to_exit(timeout: float = 60.0) -> None:
+    """Wait until no Ray process (raylet, GCS, workers, agents) is left from a finished run."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        left = []
+        for pid in filter(str.isdigit, os.listdir("/proc")):
+            try:
+                with open(f"/proc/{pid}/cmdline", "rb") as file:
+                    command = file.read()
+            except OSError:
+                continue
+            if command.startswith(b"ray::") or b"/ray/core/src/ray/" in command \
+                    or b"/site-packages/ray/" in command:
+                left.append(pid)
+        if not left:
+            return
+        time.sleep(0.5)
+
+
 def load_note(before: float, after: float) -> str:
     return f"load {before:.1f}->{after:.1f}"
 

@@ -41,6 +41,7 @@ from raytune_hpt.errors import ConfigurationError
 
 __all__ = [
     "DATASETS",
+    "SHARED_ARRAYS_MB",
     "DataError",
     "WorkerLoader",
     "check_ref",
@@ -55,6 +56,10 @@ __all__ = [
 ]
 
 logger = logging.getLogger(__name__)
+
+# numpy training data of at least this many MB is fed to Keras batch by batch from the shared
+# object-store copy (feeding.py) by default: Tuner(shared_arrays_mb=...), data.shared_arrays_mb
+SHARED_ARRAYS_MB = 32
 
 DATASETS: dict[str, str] = {
     "breast_cancer": "569 tumours, 30 features, benign/malignant (scikit-learn), standardized",

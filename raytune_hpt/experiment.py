@@ -283,7 +283,7 @@ def resolve(experiment: Experiment) -> Resolved:
         ExperimentError: for a model that is not a ``build(hp)`` function or ``HyperModel``.
     """
     seed = experiment.data.seed if experiment.data.seed is not None else (experiment.seed or 0)
-    section = experiment.data.model_dump(exclude={"seed"})
+    section = experiment.data.model_dump(exclude={"seed", "shared_arrays_mb"})
     arrays = prepare_section(section, base_dir=experiment.base_dir or ".", seed=seed)
     search_kwargs = {
         **arrays,
@@ -357,4 +357,5 @@ def build_tuner(
         max_failures=experiment.max_failures,
         verbose=verbose,
         address=address,
+        shared_arrays_mb=experiment.data.shared_arrays_mb,
     )

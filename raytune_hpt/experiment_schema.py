@@ -16,7 +16,7 @@ import yaml
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 from pydantic_core import PydanticCustomError
 
-from raytune_hpt.data import check_ref, check_section
+from raytune_hpt.data import SHARED_ARRAYS_MB, check_ref, check_section
 from raytune_hpt.hyperparameters import HyperParameters
 from raytune_hpt.objective import Objective
 from raytune_hpt.schedulers import SCHEDULERS
@@ -194,6 +194,8 @@ class DataSpec(_Strict):
     validation_split: float | None = Field(None, gt=0, lt=1)
     cv: int | None = Field(None, ge=2)
     seed: int | None = None
+    # numpy data of at least this many MB is fed from the one shared copy; 0 always, null never
+    shared_arrays_mb: float | None = Field(SHARED_ARRAYS_MB, ge=0)
 
     @model_validator(mode="before")
     @classmethod

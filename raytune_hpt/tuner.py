@@ -19,6 +19,7 @@ from collections.abc import Iterator
 from typing import Any
 
 from raytune_hpt import storage
+from raytune_hpt.data import SHARED_ARRAYS_MB
 from raytune_hpt.errors import ConfigurationError
 from raytune_hpt.hypermodel import as_hypermodel, discover_space, has_custom_fit
 from raytune_hpt.hyperparameters import HyperParameters
@@ -138,7 +139,7 @@ class Tuner:
         tracking: dict[str, Any] | None = None,
         meta_optimizer: bool = False,
         workers_per_trial: int = 1,
-        shared_arrays_mb: float | None = 32,
+        shared_arrays_mb: float | None = SHARED_ARRAYS_MB,
     ) -> None:
         self.hypermodel = as_hypermodel(hypermodel)
         self.objective = Objective.coerce(objective)

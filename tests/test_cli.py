@@ -184,6 +184,8 @@ def finished(tmp_path_factory):
         "max_trials=2",
         "--set",
         "fit.epochs=2",
+        "--set",
+        "data.shared_arrays_mb=0",  # digits is small: fed from the shared copy only when told
         "--storage-path",
         str(root / "results"),
         "--name",
@@ -203,6 +205,16 @@ def test_run_summary_says_what_happened_and_what_next(finished):
     assert f"raytune-hpt best {path} --export-model" in tail
     assert f"raytune-hpt results {path} -o" in tail
     assert (path / "raytune_hpt_experiment.yaml").is_file()
+
+
+def test_data_shared_arrays_mb_reaches_the_trials_and_the_saved_file(finished):
+    _, path, _ = finished
+    firsts = [json.loads(f.read_text().splitlines()[0]) for f in path.glob("*/result.json")]
+    assert len(firsts) == 2
+    assert {first["data_feed"] for first in firsts} == {"batches"}  # default 32 MB: "arrays"
+    from raytune_hpt.experiment import load_saved_experiment
+
+    assert load_saved_experiment(str(path)).data.shared_arrays_mb == 0  # resume keeps it
 
 
 def test_best_json_names_the_best_trial(finished):

@@ -36,6 +36,21 @@ def test_minimal_file_gets_documented_defaults():
     assert experiment.workers_per_trial == 1 and experiment.tracking is None
 
 
+@pytest.mark.parametrize(("data", "expected"), [
+    ("digits", 32),
+    ({"dataset": "digits", "shared_arrays_mb": 0}, 0),
+    ({"dataset": "digits", "shared_arrays_mb": 64}, 64),
+    ({"dataset": "digits", "shared_arrays_mb": None}, None),  # never: Keras's array adapter
+])
+def test_data_shared_arrays_mb_becomes_the_tuner_s(data, expected):
+    from raytune_hpt.examples.digits import build_model
+    from raytune_hpt.experiment import build_tuner
+
+    experiment = parse_experiment({**MINIMAL, "data": data})
+    assert experiment.data.shared_arrays_mb == expected
+    assert build_tuner(experiment, build_model).shared_arrays_mb == expected
+
+
 def test_component_options_pass_through():
     experiment = parse_experiment(
         {
@@ -119,6 +134,11 @@ INVALID = [
         "a choice hyperparameter takes",
     ),
     ({"resources": {"cpu": 0}}, "resources.cpu", "must be > 0"),
+    (
+        {"data": {"dataset": "digits", "shared_arrays_mb": -1}},
+        "data.shared_arrays_mb",
+        "must be >= 0",
+    ),
     ({"resources": {"gpus": 1}}, "resources.gpus", "did you mean 'gpu'?"),
     ({"name": "my/run"}, "name", "a folder name"),
     ({"seed": "zero"}, "seed", "must be an integer"),

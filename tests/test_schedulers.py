@@ -13,8 +13,9 @@ def lr_builder(hp):
 
     model = keras.Sequential([keras.Input((64,)), keras.layers.Dense(16, activation="relu"),
                               keras.layers.Dense(10, activation="softmax")])
-    # Learning rates from useless to good, so early stopping has something to cut.
-    lr = hp.Choice("lr", [1e-5, 1e-4, 1e-3, 1e-2, 3e-2, 1e-1])
+    # Good learning rates first, useless ones last (grid order): ASHA cuts a trial that
+    # reaches a rung behind better ones, never the first trials to get there.
+    lr = hp.Choice("lr", [1e-2, 3e-2, 1e-3, 1e-1, 1e-4, 1e-5])
     model.compile(optimizer=keras.optimizers.Adam(lr), loss="sparse_categorical_crossentropy",
                   metrics=["accuracy"])
     return model

@@ -22,7 +22,7 @@ import os
 import time
 from typing import Any
 
-from raytune_hpt.resources import Resources, configure_tensorflow
+from raytune_hpt.resources import Resources, configure_tensorflow, trials_that_fit
 from raytune_hpt.trainable import TrialSpec
 
 __all__ = ["DRIVER_RESOURCES", "default_concurrency", "run_distributed_trial"]
@@ -50,9 +50,8 @@ def default_concurrency(resources: Resources, workers: int) -> int:
     """
     import ray
 
-    total = ray.cluster_resources()
-    fits = [total.get(k, 0.0) / (v * workers) for k, v in _worker_request(resources).items() if v]
-    return max(1, math.floor(min(fits, default=1.0) + 1e-9))
+    request = {k: v * workers for k, v in _worker_request(resources).items()}
+    return trials_that_fit(request, ray.cluster_resources())
 
 
 def run_distributed_trial(

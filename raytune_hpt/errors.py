@@ -3,6 +3,8 @@
 ```
 RaytuneHptError
 ├── ConfigurationError (also a ValueError)   fatal: raised before any trial starts
+│   ├── ExperimentError                      a field of the experiment file (or its data,
+│   │                                        or the user code it names) is wrong
 │   ├── ObjectiveNotLoggedError              the model never logs the objective
 │   ├── ClusterAddressError (ClusterError)   no address, or no Ray Jobs API answers there
 │   ├── ClusterAuthError (ClusterError)      the cluster wants a token, or refused ours
@@ -25,6 +27,7 @@ __all__ = [
     "ClusterError",
     "ClusterUnreachableError",
     "ConfigurationError",
+    "ExperimentError",
     "JobNotFoundError",
     "ObjectiveNotLoggedError",
     "RaytuneHptError",
@@ -39,6 +42,18 @@ class RaytuneHptError(Exception):
 
 class ConfigurationError(RaytuneHptError, ValueError):
     """The experiment cannot run as configured; nothing has started."""
+
+
+class ExperimentError(ConfigurationError):
+    """A field of the experiment file, its data or the user code it names is invalid;
+    ``field`` is the dotted path of the culprit (``data.loader``, ``searcher.type``)."""
+
+    def __init__(self, field: str, message: str) -> None:
+        self.field, self.message = field, message
+        super().__init__(f"{field}: {message}")
+
+    def __reduce__(self) -> tuple:
+        return (type(self), (self.field, self.message))
 
 
 class ObjectiveNotLoggedError(ConfigurationError):

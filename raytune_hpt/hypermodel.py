@@ -179,7 +179,7 @@ def discover_space(
     builds = 0
     while pending and builds < max_builds:
         assignment = pending.pop(0)
-        key = tuple(sorted((k, repr(v)) for k, v in assignment.items()))
+        key = HyperParameters.config_key(assignment)
         if key in tried:
             continue
         tried.add(key)

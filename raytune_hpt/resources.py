@@ -1,50 +1,26 @@
-"""What each trial gets (CPUs, GPUs) and how TensorFlow is set up inside the worker.
+"""What each trial asks Ray for (CPUs, GPUs, memory), checked against the cluster in the driver.
 
-Ray books logical resources only; TensorFlow in the worker must be told the same story
-before it creates its first tensor: thread pools sized to the trial's CPUs, only the GPUs Ray
-gave the trial, and for a trial that shares a GPU (``gpu: 0.5``) a cap on the memory it takes
-(otherwise each of two trials on one GPU grabs all of its memory and one dies; Ray issue
-13680). A reused worker keeps this set-up for every later trial, which is right because Ray
-reuses a worker only for trials with the same resource request, and the worker keeps its GPUs.
 
-The GPU set-up is split in two so that it can be checked without a GPU:
-
-* :func:`plan_gpus` is pure: from what Ray assigned (GPU ids, the share per trial) and how
-  many GPUs TensorFlow lists, it returns a :class:`GpuPlan` (which GPUs stay visible, a memory
-  limit or memory growth, the distribution strategy);
-* :func:`apply_gpu_plan` hands the plan to ``tf.config`` and nothing else.
-
-The plan is recorded in every report of the trial as ``tf_*`` keys (see :meth:`GpuPlan.record`).
+A trial's request is a :class:`Resources`; ``"auto"`` takes a share of the largest node.
+Requests no node could ever hold are refused here, before Ray starts or queues anything,
+with the largest node's size in the message. How TensorFlow is then told the same story
+inside the worker is :mod:`raytune_hpt.worker` (``_tf_setup``).
 """
 
 from __future__ import annotations
 
-import gc
 import logging
 import math
 import os
-import subprocess
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-__all__ = [
-    "CUDA_CONTEXT_RESERVE_MB",
-    "GpuPlan",
-    "Resources",
-    "apply_gpu_plan",
-    "configure_tensorflow",
-    "max_trials_at_once",
-    "plan_gpus",
-    "trial_strategy",
-]
+from raytune_hpt._checks import is_number
+
+__all__ = ["Resources", "local_node", "trials_that_fit"]
 
 logger = logging.getLogger(__name__)
-
-#: GPU memory each TensorFlow process uses outside its allocator (the CUDA context, cuDNN and
-#: cuBLAS handles). A trial with a share ``s`` of a GPU with ``M`` MB gets a limit of
-#: ``s * M - CUDA_CONTEXT_RESERVE_MB``, so that ``1/s`` such trials fit on the GPU together.
-CUDA_CONTEXT_RESERVE_MB = 512
 
 _RAY_NAMES = {"cpu": "CPU", "gpu": "GPU"}
 
@@ -99,10 +75,8 @@ class Resources:
             )
         value = dict(value)
         gpu_memory_mb = value.pop("gpu_memory_mb", None)
-        if gpu_memory_mb is not None and (
-            isinstance(gpu_memory_mb, bool)
-            or not isinstance(gpu_memory_mb, int)
-            or gpu_memory_mb <= 0
+        if gpu_memory_mb is not None and not (
+            is_number(gpu_memory_mb, integer=True) and gpu_memory_mb > 0
         ):
             raise ValueError(
                 f"resources.gpu_memory_mb must be a whole number > 0, but got {gpu_memory_mb!r}."
@@ -111,7 +85,7 @@ class Resources:
         for key, amount in {**known, **value}.items():
             if amount is None and key == "memory":
                 continue
-            if isinstance(amount, bool) or not isinstance(amount, (int, float)) or amount < 0:
+            if not is_number(amount) or amount < 0:
                 raise ValueError(f"resources.{key} must be a number >= 0, but got {amount!r}.")
             if key in ("CPU", "GPU"):
                 raise ValueError(f"resources takes 'cpu' and 'gpu' in lower case, but got {key!r}.")
@@ -225,16 +199,11 @@ def trials_that_fit(request: Mapping[str, Any], cluster: Mapping[str, float]) ->
 
 def local_node() -> dict[str, Any]:
     """This machine as a ``ray.nodes()`` entry: what a local Ray would start with."""
-    import ray._private.utils as ray_utils
+    from raytune_hpt import _ray_compat
 
-    cpus = float(ray_utils.get_num_cpus())
-    try:
-        from ray._private.accelerators import get_accelerator_manager_for_resource
-
-        gpus = float(
-            get_accelerator_manager_for_resource("GPU").get_current_node_num_accelerators()
-        )
-    except Exception:  # no accelerator support in this Ray build: count what CUDA shows
+    cpus = _ray_compat.local_cpu_count()
+    gpus = _ray_compat.local_gpu_count()
+    if gpus is None:  # no accelerator support in this Ray build: count what CUDA shows
         visible = os.environ.get("CUDA_VISIBLE_DEVICES", "")
         gpus = float(len([d for d in visible.split(",") if d.strip()]))
     return {"Alive": True, "Resources": {"CPU": cpus, "GPU": gpus},
@@ -260,302 +229,3 @@ def _infeasible(
         if fit < workers:
             return f"and the trial needs {workers} such workers, but the whole cluster holds {fit}"
     return None
-
-
-def max_trials_at_once(intervals: Iterable[tuple[float, float]]) -> int:
-    """The largest number of the ``(start, end)`` intervals that overlap at one instant.
-
-    Example:
-        >>> max_trials_at_once([(0, 2), (1, 3), (2.5, 4)])
-        2
-    """
-    events = sorted(
-        [(s, 1) for s, _ in intervals] + [(e, -1) for _, e in intervals],
-        key=lambda ev: (ev[0], ev[1]),
-    )  # an end at t comes before a start at t
-    running = peak = 0
-    for _, step in events:
-        running += step
-        peak = max(peak, running)
-    return peak
-
-
-def _number(value: Any) -> float | None:
-    if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value):
-        return None  # missing (NaN in a metrics data frame) or not a number
-    return float(value)
-
-
-def trial_interval(rows: Sequence[Mapping[str, Any]]) -> tuple[float, float] | None:
-    """When a trial ran, from its reports: it started at ``tf_started_at`` (recorded with the
-    placement, in the first report) and ran for its largest ``time_total_s``. Exact for a
-    trial that ran in one go; for one paused and resumed, the span of its whole run."""
-    started = [t for t in (_number(r.get("tf_started_at")) for r in rows) if t is not None]
-    if not started:
-        return None
-    total = max(
-        (t for t in (_number(r.get("time_total_s")) for r in rows) if t is not None), default=0.0
-    )
-    return min(started), min(started) + total
-
-
-# -- GPUs ---------------------------------------------------------------------------------
-@dataclass(frozen=True)
-class GpuPlan:
-    """What one trial asks TensorFlow for; made by :func:`plan_gpus`, applied by
-    :func:`apply_gpu_plan`.
-
-    Attributes:
-        gpu_ids: the GPU ids Ray gave the trial (what it put in ``CUDA_VISIBLE_DEVICES``).
-        tf_indices: which of the GPUs TensorFlow lists stay visible (positions in
-            ``tf.config.list_physical_devices("GPU")``).
-        memory_limit_mb: a logical device with this memory limit on each visible GPU, or None.
-        memory_growth: allocate GPU memory as needed instead of all of it at once.
-        strategy: ``"default"`` (no GPU or one GPU: Keras places the model itself) or
-            ``"mirrored"`` (``tf.distribute.MirroredStrategy`` over ``strategy_devices``).
-        strategy_devices: TensorFlow's logical device names the strategy mirrors over.
-        tf_gpus_listed: how many GPUs TensorFlow listed when the plan was made.
-    """
-
-    gpu_ids: tuple[str, ...] = ()
-    tf_indices: tuple[int, ...] = ()
-    memory_limit_mb: int | None = None
-    memory_growth: bool = False
-    strategy: str = "default"
-    strategy_devices: tuple[str, ...] = ()
-    tf_gpus_listed: int = 0
-
-    @property
-    def applicable(self) -> bool:
-        """Whether TensorFlow lists the GPUs the plan is about (not so with Ray's logical
-        GPUs on a machine without one; the trial then trains on the CPU)."""
-        return bool(self.tf_indices) and max(self.tf_indices) < self.tf_gpus_listed
-
-    def record(self) -> dict[str, Any]:
-        """The plan as flat report fields (prefixed ``tf_`` by the trainable)."""
-        return {
-            "gpu_plan_ids": ",".join(self.gpu_ids),
-            "visible_gpus": ",".join(f"GPU:{i}" for i in self.tf_indices),
-            "gpu_memory_limit_mb": self.memory_limit_mb or 0,
-            "gpu_memory_growth": self.memory_growth,
-            "strategy": self.strategy,
-            "strategy_devices": ",".join(self.strategy_devices),
-            "gpus_listed": self.tf_gpus_listed,
-            "gpu_applied": self.applicable,
-        }
-
-
-def plan_gpus(
-    gpu_ids: Sequence[str | int],
-    gpu_share: float,
-    tf_gpus_listed: int,
-    *,
-    gpu_memory_mb: int | None = None,
-) -> GpuPlan:
-    """Decide what TensorFlow should see and use, from what Ray assigned. Pure.
-
-    Ray sets ``CUDA_VISIBLE_DEVICES`` to the trial's GPU ids, so TensorFlow normally lists
-    exactly those GPUs, renumbered from 0. If it lists more (``CUDA_VISIBLE_DEVICES`` was not
-    set), the ids are CUDA's own numbers and pick the GPUs. If it lists none (Ray's logical
-    GPUs on a machine without one), the plan is made as if the GPUs were there and is not
-    :attr:`~GpuPlan.applicable`.
-
-    Args:
-        gpu_ids: ``ray.get_gpu_ids()`` in the trial.
-        gpu_share: the trial's ``gpu`` request (0.5, 1, 2...).
-        tf_gpus_listed: ``len(tf.config.list_physical_devices("GPU"))``.
-        gpu_memory_mb: memory of one GPU, if known; a fractional trial without it gets
-            memory growth instead of a limit.
-
-    Raises:
-        ValueError: TensorFlow lists some GPUs but not those Ray gave, or the share of the
-            GPU's memory is too small to hold a TensorFlow process.
-
-    Example:
-        >>> plan_gpus(["1"], 0.5, 1, gpu_memory_mb=16384).memory_limit_mb
-        7680
-        >>> plan_gpus(["2", "3"], 2, 2).strategy_devices
-        ('/gpu:0', '/gpu:1')
-    """
-    ids = tuple(str(g) for g in gpu_ids)
-    if not ids:
-        return GpuPlan(tf_gpus_listed=tf_gpus_listed)
-    if tf_gpus_listed in (0, len(ids)):
-        indices = tuple(range(len(ids)))
-    elif tf_gpus_listed > len(ids) and all(g.isdigit() and int(g) < tf_gpus_listed for g in ids):
-        indices = tuple(int(g) for g in ids)
-    else:
-        raise ValueError(
-            f"Ray gave this trial GPU(s) {','.join(ids)} but TensorFlow lists {tf_gpus_listed} "
-            f"GPU(s) (CUDA_VISIBLE_DEVICES={os.environ.get('CUDA_VISIBLE_DEVICES')!r}); it must "
-            "list exactly those GPUs, or all of the machine's."
-        )
-    limit, growth = None, False
-    if gpu_share < 1:
-        if gpu_memory_mb:
-            limit = int(gpu_memory_mb * gpu_share) - CUDA_CONTEXT_RESERVE_MB
-            if limit < 256:
-                raise ValueError(
-                    f"A share of {gpu_share} of a {gpu_memory_mb} MB GPU leaves {limit} MB for "
-                    f"TensorFlow after its CUDA context ({CUDA_CONTEXT_RESERVE_MB} MB); ask "
-                    "for a larger gpu share."
-                )
-        else:
-            growth = True  # no size known: at least do not grab the whole GPU up front
-    devices = tuple(f"/gpu:{k}" for k in range(len(indices)))
-    strategy = "mirrored" if len(indices) > 1 else "default"
-    return GpuPlan(
-        gpu_ids=ids,
-        tf_indices=indices,
-        memory_limit_mb=limit,
-        memory_growth=growth,
-        strategy=strategy,
-        strategy_devices=devices if strategy == "mirrored" else (),
-        tf_gpus_listed=tf_gpus_listed,
-    )
-
-
-def parse_nvidia_smi_memory(text: str) -> dict[str, int]:
-    """``nvidia-smi --query-gpu=index,memory.total --format=csv,noheader,nounits`` output as
-    ``{gpu index: MB}``."""
-    sizes = {}
-    for line in text.strip().splitlines():
-        parts = [p.strip() for p in line.split(",")]
-        if len(parts) == 2 and parts[0].isdigit() and parts[1].isdigit():
-            sizes[parts[0]] = int(parts[1])
-    return sizes
-
-
-def _gpu_memory_mb(gpu_ids: Sequence[str]) -> int | None:
-    """The smallest memory among ``gpu_ids`` according to nvidia-smi, or None."""
-    try:
-        out = subprocess.run(
-            ["nvidia-smi", "--query-gpu=index,memory.total", "--format=csv,noheader,nounits"],
-            capture_output=True,
-            text=True,
-            timeout=20,
-            check=True,
-        ).stdout
-    except (OSError, subprocess.SubprocessError):
-        return None
-    sizes = parse_nvidia_smi_memory(out)  # nvidia-smi numbers GPUs as Ray does (PCI order)
-    known = [sizes[g] for g in gpu_ids if g in sizes]
-    return min(known) if known and len(known) == len(gpu_ids) else None
-
-
-def apply_gpu_plan(plan: GpuPlan, tf: Any) -> bool:
-    """Tell TensorFlow which GPUs it sees and how much of their memory it takes.
-
-    Must run before TensorFlow initialises its GPUs; the strategy is made later, by
-    :func:`trial_strategy` (a ``MirroredStrategy`` initialises them).
-
-    Returns:
-        Whether the plan's GPUs were set up (False: no GPU listed, training on the CPU).
-    """
-    gpus = tf.config.list_physical_devices("GPU")
-    if plan.gpu_ids and not plan.applicable:
-        logger.warning(
-            "Ray gave this trial GPU(s) %s but TensorFlow lists no GPU; training on the CPU.",
-            ",".join(plan.gpu_ids),
-        )
-        return False
-    if not plan.gpu_ids:
-        if gpus:  # a CPU trial on a GPU machine must not take a GPU another trial booked
-            tf.config.set_visible_devices([], "GPU")
-        return False
-    visible = [gpus[i] for i in plan.tf_indices]
-    tf.config.set_visible_devices(visible, "GPU")
-    for gpu in visible:
-        if plan.memory_limit_mb:
-            tf.config.set_logical_device_configuration(
-                gpu, [tf.config.LogicalDeviceConfiguration(memory_limit=plan.memory_limit_mb)]
-            )
-        elif plan.memory_growth:
-            tf.config.experimental.set_memory_growth(gpu, True)
-    return True
-
-
-# -- the worker's TensorFlow ------------------------------------------------------------------
-_configured: dict[str, Any] | None = None
-_plan: GpuPlan | None = None
-_strategy: Any = None
-
-
-def _ray_gpu_ids() -> list[str]:
-    try:
-        import ray
-
-        return [str(g) for g in ray.get_gpu_ids()] if ray.is_initialized() else []
-    except Exception:  # outside a Ray worker
-        return []
-
-
-def configure_tensorflow(
-    cpus: float, meta_optimizer: bool = False, *, gpu: float = 0.0, gpu_memory_mb: int | None = None
-) -> dict[str, Any]:
-    """Set TensorFlow up for this worker once, before TensorFlow runs anything.
-
-    Args:
-        cpus: the trial's CPUs; TensorFlow's thread pools get as many threads.
-        meta_optimizer: keep TensorFlow's graph meta-optimizer (grappler) on. Off by
-            default: for the small and mid-sized models tuned many times over, its
-            per-trace cost outweighs what it saves (docs/benchmarks.md).
-        gpu: the trial's GPU share; with the GPU ids Ray gave this worker it makes the
-            :class:`GpuPlan`.
-        gpu_memory_mb: memory of one GPU (default: from nvidia-smi when the trial shares one).
-
-    Returns:
-        What was set, with the GPU plan (recorded in the trial's results).
-    """
-    global _configured, _plan
-    if _configured is not None:
-        return _configured
-    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
-    import tensorflow as tf
-
-    threads = max(1, int(cpus))
-    try:
-        tf.config.threading.set_intra_op_parallelism_threads(threads)
-        tf.config.threading.set_inter_op_parallelism_threads(threads)
-    except RuntimeError as error:  # TensorFlow already ran in this process
-        logger.warning("TensorFlow thread pools were already fixed: %s", error)
-    tf.config.optimizer.set_experimental_options({"disable_meta_optimizer": not meta_optimizer})
-    gpu_ids = _ray_gpu_ids()
-    if gpu_ids and 0 < gpu < 1 and gpu_memory_mb is None:
-        gpu_memory_mb = _gpu_memory_mb(gpu_ids)
-    plan = plan_gpus(
-        gpu_ids, gpu, len(tf.config.list_physical_devices("GPU")), gpu_memory_mb=gpu_memory_mb
-    )
-    applied = apply_gpu_plan(plan, tf)
-    _plan = plan if applied else None
-    # Long-lived objects (TensorFlow, Keras, Ray) stay out of every later collection, which
-    # makes the clear_session() between trials on a reused worker cheap.
-    import keras  # noqa: F401  (imported now so that its module objects are frozen too)
-
-    gc.collect()
-    gc.freeze()
-    _configured = {
-        "threads": threads,
-        "meta_optimizer": meta_optimizer,
-        "pid": os.getpid(),
-        "cuda_visible_devices": os.environ.get("CUDA_VISIBLE_DEVICES", ""),
-        **plan.record(),
-        "strategy_used": "MirroredStrategy"
-        if applied and plan.strategy == "mirrored"
-        else "default",
-    }
-    return _configured
-
-
-def trial_strategy() -> Any:
-    """The ``tf.distribute`` strategy of this worker's GPU plan, or None for the default.
-
-    A ``MirroredStrategy`` over exactly the plan's GPUs when the trial has several; made
-    once, on first use, after :func:`configure_tensorflow` set the GPUs up.
-    """
-    global _strategy
-    if _strategy is None and _plan is not None and _plan.strategy == "mirrored":
-        import tensorflow as tf
-
-        _strategy = tf.distribute.MirroredStrategy(devices=list(_plan.strategy_devices))
-    return _strategy

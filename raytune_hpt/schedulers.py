@@ -13,7 +13,9 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
+from raytune_hpt._checks import is_number
 from raytune_hpt._registry import check_options, split_spec
+from raytune_hpt.errors import ConfigurationError
 
 __all__ = ["SCHEDULERS", "TIME_ATTR", "create_scheduler", "validate_scheduler"]
 
@@ -21,10 +23,10 @@ TIME_ATTR = "epoch"
 
 
 def _positive(name: str, value: Any, *, integer: bool = True, above: float = 0) -> None:
-    kind = int if integer else (int, float)
-    if isinstance(value, bool) or not isinstance(value, kind) or not value > above:
+    if not is_number(value, integer=integer) or not value > above:
         what = "an integer" if integer else "a number"
-        raise ValueError(f"scheduler option {name} must be {what} > {above}, but got {value!r}.")
+        raise ConfigurationError(
+            f"scheduler option {name} must be {what} > {above}, but got {value!r}.")
 
 
 def _fifo(epochs: int) -> Any:
@@ -44,7 +46,7 @@ def _asha(epochs: int, max_t: int | None = None, grace_period: int = 1,
     _positive("reduction_factor", reduction_factor, integer=False, above=1)
     _positive("brackets", brackets)
     if grace_period > max_t:
-        raise ValueError(
+        raise ConfigurationError(
             f"scheduler option `grace_period <= max_t` must hold, but got grace_period="
             f"{grace_period}, max_t={max_t} (max_t defaults to the search's epochs)."
         )
@@ -107,10 +109,3 @@ def create_scheduler(spec: Any, *, epochs: int) -> Any:
     factory = SCHEDULERS[name]
     check_options(factory, options, "scheduler", name, context={"epochs"})
     return factory(epochs, **options)
-
-
-def needs_checkpoints_to_resume(scheduler: Any) -> bool:
-    """Whether the scheduler pauses trials (HyperBand) rather than only stopping them."""
-    from ray.tune.schedulers import HyperBandScheduler
-
-    return type(scheduler) is HyperBandScheduler

@@ -20,6 +20,7 @@ from typing import Any
 from ray.tune import Callback
 from ray.tune.stopper import Stopper
 
+from raytune_hpt import _ray_compat
 from raytune_hpt.errors import ConfigurationError, SearchAbortedError
 from raytune_hpt.objective import Objective
 
@@ -38,7 +39,7 @@ def _cause(trial: Any) -> BaseException | None:
             with open(local, "rb") as file:
                 error = cloudpickle.load(file)
         else:
-            error = trial.get_pickled_error()
+            error = _ray_compat.trial_pickled_error(trial)
     except Exception:  # an unreadable error file must not break the search
         return None
     return getattr(error, "cause", None) or error

@@ -9,17 +9,15 @@ Keras Tuner, an experiment that already exists under the same name is resumed un
 
 from __future__ import annotations
 
-import contextlib
 import datetime
 import json
 import logging
 import os
-import sys
-from collections.abc import Iterator
 from typing import Any
 
-from raytune_hpt import storage
-from raytune_hpt.data import SHARED_ARRAYS_MB
+from raytune_hpt import _ray_compat, storage
+from raytune_hpt._checks import check_int, check_number
+from raytune_hpt._ray_session import QUIET_TENSORFLOW, scoped_environ, ship_model_code, start_ray
 from raytune_hpt.errors import ConfigurationError
 from raytune_hpt.hypermodel import as_hypermodel, discover_space, has_custom_fit
 from raytune_hpt.hyperparameters import HyperParameters
@@ -27,8 +25,9 @@ from raytune_hpt.objective import Objective
 from raytune_hpt.resources import Resources, local_node, trials_that_fit
 from raytune_hpt.results import METADATA_FILE, ExperimentResults
 from raytune_hpt.schedulers import create_scheduler, validate_scheduler
+from raytune_hpt.search_data import SHARED_ARRAYS_MB, check_fit_data
 from raytune_hpt.searchers import create_searcher, validate_searcher
-from raytune_hpt.trainable import TrialSpec, check_fit_data, run_trial
+from raytune_hpt.worker import TrialSpec, run_trial
 
 __all__ = ["Tuner"]
 
@@ -36,41 +35,14 @@ logger = logging.getLogger(__name__)
 
 DEFAULT_STORAGE_PATH = os.path.join("~", "ray_results")
 
-
-def _start_ray(address: str | None, *, log_to_driver: bool) -> None:
-    """Connect to ``address``, or start a local Ray sized for tuning.
-
-    A local Ray started here does not pre-start task workers: Ray Tune runs every trial in
-    an actor with its own runtime environment, which never takes a pre-started worker, so
-    those would only compete with the first trials for the CPUs and then be killed.
-    """
-    import ray
-
-    options: dict[str, Any] = {}
-    if address is None and not os.environ.get("RAY_ADDRESS"):
-        options["_system_config"] = {"enable_worker_prestart": False,
-                                     "prestart_worker_first_driver": False}
-    ray.init(address=address, include_dashboard=False, log_to_driver=log_to_driver,
-             configure_logging=False, **options)
-
-
-@contextlib.contextmanager
-def _environment(**variables: str) -> Iterator[None]:
-    """Set environment variables the user has not set, for the duration of the block."""
-    added = {k: v for k, v in variables.items() if k not in os.environ}
-    os.environ.update(added)
-    try:
-        yield
-    finally:
-        for name in added:
-            os.environ.pop(name, None)
-
-
-def _check_int(name: str, value: Any, minimum: int, *, optional: bool = False) -> None:
-    if optional and value is None:
-        return
-    if isinstance(value, bool) or not isinstance(value, int) or value < minimum:
-        raise ValueError(f"{name} must be an integer >= {minimum}, but got {value!r}.")
+# Set while a search runs, restored afterwards. We pass the loggers we want (no automatic
+# TBX logger); keeping the best two checkpoints makes Ray snapshot the experiment every
+# second checkpoint and warn each time, which is our choice, not the user's to act on.
+_SEARCH_ENV_DEFAULTS = {
+    **QUIET_TENSORFLOW,
+    "TUNE_WARN_EXCESSIVE_EXPERIMENT_CHECKPOINT_SYNC_THRESHOLD_S": "0",
+}
+_SEARCH_ENV_OVERRIDES = {"TUNE_DISABLE_AUTO_CALLBACK_LOGGERS": "1"}
 
 
 class Tuner:
@@ -143,48 +115,55 @@ class Tuner:
     ) -> None:
         self.hypermodel = as_hypermodel(hypermodel)
         self.objective = Objective.coerce(objective)
-        validate_searcher(searcher)
-        validate_scheduler(scheduler)
-        _check_int("max_trials", max_trials, 1)
-        _check_int("max_concurrent_trials", max_concurrent_trials, 1, optional=True)
-        _check_int("max_failures", max_failures, -1)
-        _check_int("seed", seed, 0, optional=True)
-        _check_int("workers_per_trial", workers_per_trial, 1)
-        if hyperparameters is not None and not isinstance(hyperparameters, HyperParameters):
-            raise TypeError(
-                f"hyperparameters must be a raytune_hpt.HyperParameters, "
-                f"but got {hyperparameters!r}."
-            )
+        self._check_arguments(searcher, scheduler, max_trials, hyperparameters,
+                              max_concurrent_trials, max_failures, seed, workers_per_trial,
+                              shared_arrays_mb)
+        from raytune_hpt.tracking import validate_tracking
+
+        validate_tracking(tracking)
         self.searcher, self.scheduler = searcher, scheduler
-        self.max_trials = max_trials
-        self.hyperparameters = hyperparameters
+        self.max_trials, self.hyperparameters = max_trials, hyperparameters
         # "auto" is resolved against the running Ray cluster in search()
         self.resources = resources if resources == "auto" else Resources.coerce(resources)
         self.workers_per_trial = workers_per_trial
         self.max_concurrent_trials = max_concurrent_trials
         self.storage_path = storage.normalize(storage_path or DEFAULT_STORAGE_PATH)
-        model_name = getattr(self.hypermodel, "name", None) or "search"
-        self.name = name or f"{model_name}_{datetime.datetime.now():%Y-%m-%d_%H-%M-%S}"
+        self.name = name or self._default_name()
         if "/" in self.name or not self.name.strip():
             raise ValueError(f"name must be a folder name without '/', but got {self.name!r}.")
         self.seed, self.overwrite = seed, overwrite
         self.max_failures, self.verbose, self.address = max_failures, verbose, address
-        from raytune_hpt.tracking import validate_tracking
-
-        validate_tracking(tracking)
         self.tracking = tracking
         self.meta_optimizer = bool(meta_optimizer)
-        if shared_arrays_mb is not None and (
-                isinstance(shared_arrays_mb, bool) or not isinstance(shared_arrays_mb, (int, float))
-                or shared_arrays_mb < 0):
-            raise ValueError(f"shared_arrays_mb must be a number >= 0 or None, but got "
-                             f"{shared_arrays_mb!r}.")
         self.shared_arrays_mb = shared_arrays_mb
         self.space: HyperParameters | None = None
         # Files written into the experiment folder once every check has passed (the CLI
         # keeps the experiment file there for `resume`).
         self.attachments: dict[str, str] = {}
         self._results: ExperimentResults | None = None
+
+    @staticmethod
+    def _check_arguments(searcher: Any, scheduler: Any, max_trials: Any, hyperparameters: Any,
+                         max_concurrent_trials: Any, max_failures: Any, seed: Any,
+                         workers_per_trial: Any, shared_arrays_mb: Any) -> None:
+        """Every check of the constructor's arguments: the one place they are validated."""
+        validate_searcher(searcher)
+        validate_scheduler(scheduler)
+        check_int("max_trials", max_trials, 1)
+        check_int("max_concurrent_trials", max_concurrent_trials, 1, optional=True)
+        check_int("max_failures", max_failures, -1)
+        check_int("seed", seed, 0, optional=True)
+        check_int("workers_per_trial", workers_per_trial, 1)
+        check_number("shared_arrays_mb", shared_arrays_mb, minimum=0, optional=True)
+        if hyperparameters is not None and not isinstance(hyperparameters, HyperParameters):
+            raise TypeError(
+                f"hyperparameters must be a raytune_hpt.HyperParameters, "
+                f"but got {hyperparameters!r}."
+            )
+
+    def _default_name(self) -> str:
+        model_name = getattr(self.hypermodel, "name", None) or "search"
+        return f"{model_name}_{datetime.datetime.now():%Y-%m-%d_%H-%M-%S}"
 
     @property
     def experiment_path(self) -> str:
@@ -213,64 +192,122 @@ class Tuner:
                 model never logs (found at the first epoch; the search stops).
             SearchAbortedError: the first trials all failed with the same error.
         """
-        import ray
-        from ray import tune
+        data = self._check_search_input(x, y, validation_data, epochs, cv, fit_kwargs)
+        scheduler = create_scheduler(self.scheduler, epochs=epochs)  # bad max_t fails here
+        with scoped_environ(_SEARCH_ENV_DEFAULTS, _SEARCH_ENV_OVERRIDES):
+            self.space = self._discover_space(x, y, data, validation_data, epochs, fit_kwargs)
+            searcher = create_searcher(self.searcher, space=self.space,
+                                       metric=self.objective.name, mode=self.objective.mode,
+                                       seed=self.seed, max_trials=self.max_trials)
+            self.on_search_begin()
+            self._connect()
+            spec = self._trial_spec(epochs, cv, fit_kwargs)
+            trainable, max_concurrent = self._trainable(spec, data)
+            grid = self._run(trainable, searcher, scheduler, max_concurrent, epochs)
+        return self._finish(grid, epochs)
 
-        from raytune_hpt.supervision import SearchGuard
+    def on_search_begin(self) -> None:
+        """Called once every check has passed, before Ray starts (Keras Tuner's hook name)."""
 
-        _check_int("epochs", epochs, 1)
-        _check_int("cv", cv, 2, optional=True)
-        data = check_fit_data(x, y, validation_data=validation_data, cv=cv, fit_kwargs=fit_kwargs)
-        create_scheduler(self.scheduler, epochs=epochs)  # bad max_t/grace_period fail here
-        discovery_args = () if callable(x) and y is None else ((x,) if y is None else (x, y))
-        self.space = discover_space(
-            self.hypermodel, self.hyperparameters, fit_args=discovery_args,
-            sample_x=data.get("x"),
-            fit_kwargs={"validation_data": validation_data, "epochs": epochs, **fit_kwargs}
-            if has_custom_fit(self.hypermodel) else None,
-        )
-        searcher = create_searcher(self.searcher, space=self.space, metric=self.objective.name,
-                                   mode=self.objective.mode, seed=self.seed,
-                                   max_trials=self.max_trials)
-        num_samples = (min(self.max_trials, len(searcher)) if hasattr(searcher, "__len__")
-                       else self.max_trials)
-
+    def _check_search_input(self, x: Any, y: Any, validation_data: Any, epochs: Any,
+                            cv: Any, fit_kwargs: dict[str, Any]) -> dict[str, Any]:
+        check_int("epochs", epochs, 1)
+        check_int("cv", cv, 2, optional=True)
         if self.workers_per_trial > 1 and (cv or has_custom_fit(self.hypermodel)):
             raise ConfigurationError("workers_per_trial > 1 supports neither cv nor a custom "
                                      "HyperModel.fit; use workers_per_trial=1.")
+        return check_fit_data(x, y, validation_data=validation_data, cv=cv,
+                              fit_kwargs=fit_kwargs)
+
+    def _discover_space(self, x: Any, y: Any, data: dict[str, Any], validation_data: Any,
+                        epochs: int, fit_kwargs: dict[str, Any]) -> HyperParameters:
+        custom_fit = has_custom_fit(self.hypermodel)
+        discovery_args = () if callable(x) and y is None else ((x,) if y is None else (x, y))
+        return discover_space(
+            self.hypermodel, self.hyperparameters, fit_args=discovery_args,
+            sample_x=data.get("x"),
+            fit_kwargs={"validation_data": validation_data, "epochs": epochs, **fit_kwargs}
+            if custom_fit else None,
+        )
+
+    def _connect(self) -> None:
+        """Start or join Ray, refusing first what no node could ever hold."""
+        import ray
+
         if not ray.is_initialized() and self.address is None and self.resources != "auto":
             # The local Ray about to start: refuse what it could never hold before starting it.
             self.resources.check_feasible(self.workers_per_trial, nodes=[local_node()])
         if not ray.is_initialized():
-            _start_ray(self.address, log_to_driver=self.verbose > 1)
+            start_ray(self.address, log_to_driver=self.verbose > 1)
         if self.resources == "auto":
             self.resources = Resources.auto()
             logger.info("resources='auto': each trial gets %s.", self.resources.describe())
         self.resources.check_feasible(self.workers_per_trial)
-        self._ship_model_code()
+        ship_model_code(self.hypermodel)
 
-        spec = TrialSpec(hypermodel=self.hypermodel, space=self.space, objective=self.objective,
+    def _trial_spec(self, epochs: int, cv: int | None, fit_kwargs: dict[str, Any]) -> TrialSpec:
+        return TrialSpec(hypermodel=self.hypermodel, space=self.space, objective=self.objective,
                          epochs=epochs, fit_kwargs=fit_kwargs, cv=cv, cpus=self.resources.cpu,
                          seed=self.seed, meta_optimizer=self.meta_optimizer,
                          gpus=self.resources.gpu, gpu_memory_mb=self.resources.gpu_memory_mb,
                          shared_arrays_bytes=None if self.shared_arrays_mb is None
                          else int(self.shared_arrays_mb * 2**20))
-        max_concurrent = self.max_concurrent_trials
-        if self.workers_per_trial > 1:
-            from raytune_hpt import distributed
 
-            trainable = tune.with_resources(
-                tune.with_parameters(distributed.run_distributed_trial, spec=spec, data=data,
-                                     resources=self.resources, workers=self.workers_per_trial,
-                                     storage_path=self.experiment_path),
-                distributed.DRIVER_RESOURCES)
-            max_concurrent = max_concurrent or distributed.default_concurrency(
-                self.resources, self.workers_per_trial)
-        else:
-            trainable = tune.with_resources(tune.with_parameters(run_trial, spec=spec, data=data),
-                                            self.resources.to_ray())
+    def _trainable(self, spec: TrialSpec, data: dict[str, Any]) -> tuple[Any, int | None]:
+        """The Ray Tune trainable with its resources, and the cap on trials at once."""
+        from ray import tune
+
+        if self.workers_per_trial == 1:
+            trainable = tune.with_parameters(run_trial, spec=spec, data=data)
+            return tune.with_resources(trainable, self.resources.to_ray()), \
+                self.max_concurrent_trials
+        from raytune_hpt import worker
+
+        trainable = tune.with_parameters(worker.run_distributed_trial, spec=spec, data=data,
+                                         resources=self.resources,
+                                         workers=self.workers_per_trial,
+                                         storage_path=self.experiment_path)
+        max_concurrent = self.max_concurrent_trials or worker.default_concurrency(
+            self.resources, self.workers_per_trial)
+        return tune.with_resources(trainable, worker.DRIVER_RESOURCES), max_concurrent
+
+    def _run(self, trainable: Any, searcher: Any, scheduler: Any,
+             max_concurrent: int | None, epochs: int) -> Any:
+        """Assemble one ``ray.tune.Tuner`` (or restore it) and run it to the end."""
+        import ray
+        from ray import tune
+
+        from raytune_hpt.supervision import SearchGuard
+
         guard = SearchGuard(self.objective)
-        run_config = tune.RunConfig(
+        num_samples = (min(self.max_trials, len(searcher)) if hasattr(searcher, "__len__")
+                       else self.max_trials)
+        tune_config = tune.TuneConfig(
+            search_alg=searcher, scheduler=scheduler, num_samples=num_samples,
+            metric=self.objective.name, mode=self.objective.mode, reuse_actors=True,
+            max_concurrent_trials=max_concurrent,
+        )
+        ray_tuner = self._resume_or_create(trainable, tune_config, self._run_config(guard),
+                                           epochs)
+        # Ray starts one trial at a time for a custom searcher (it waits for each trial's
+        # resources before asking for the next); every trial that fits starts at once.
+        pending = max_concurrent or trials_that_fit(self.resources.to_ray(),
+                                                    ray.cluster_resources())
+        try:
+            with scoped_environ({"TUNE_MAX_PENDING_TRIALS_PG": str(pending)}):
+                grid = ray_tuner.fit()
+        except RuntimeError:
+            # When the guard stops the search while a trial is still pending (no folder
+            # yet), Ray fails to build its ResultGrid; the guard's reason is the real error.
+            guard.raise_if_aborted()
+            raise
+        guard.raise_if_aborted()
+        return grid
+
+    def _run_config(self, guard: Any) -> Any:
+        from ray import tune
+
+        return tune.RunConfig(
             name=self.name,
             storage_path=self.storage_path,
             callbacks=self._callbacks(guard),
@@ -284,30 +321,8 @@ class Tuner:
             ),
             verbose=self.verbose,
         )
-        tune_config = tune.TuneConfig(
-            search_alg=searcher, scheduler=create_scheduler(self.scheduler, epochs=epochs),
-            num_samples=num_samples, metric=self.objective.name, mode=self.objective.mode,
-            reuse_actors=True, max_concurrent_trials=max_concurrent,
-        )
-        os.environ["TUNE_DISABLE_AUTO_CALLBACK_LOGGERS"] = "1"  # we pass the loggers we want
-        # Keeping the best two checkpoints makes Ray snapshot the experiment every second
-        # checkpoint of a trial (so a resume never points at a deleted one) and warn about
-        # it each time; that is our choice, not the user's to act on.
-        os.environ.setdefault("TUNE_WARN_EXCESSIVE_EXPERIMENT_CHECKPOINT_SYNC_THRESHOLD_S", "0")
-        ray_tuner = self._resume_or_create(trainable, tune_config, run_config, epochs)
-        # Ray starts one trial at a time for a custom searcher (it waits for each trial's
-        # resources before asking for the next); every trial that fits starts at once.
-        pending = max_concurrent or trials_that_fit(self.resources.to_ray(),
-                                                    ray.cluster_resources())
-        try:
-            with _environment(TUNE_MAX_PENDING_TRIALS_PG=str(pending)):
-                grid = ray_tuner.fit()
-        except RuntimeError:
-            # When the guard stops the search while a trial is still pending (no folder
-            # yet), Ray fails to build its ResultGrid; the guard's reason is the real error.
-            guard.raise_if_aborted()
-            raise
-        guard.raise_if_aborted()
+
+    def _finish(self, grid: Any, epochs: int) -> ExperimentResults:
         self._results = ExperimentResults.from_result_grid(grid, self._metadata(epochs))
         logger.info("%d trials (%s each); at most %d ran at once.", len(self._results.trials),
                     self.resources.describe(), self._results.trials_at_once())
@@ -350,7 +365,7 @@ class Tuner:
             restored = tune.Tuner.restore(path, trainable, resume_errored=True)
             # The restored run keeps its searcher and scheduler state; the callbacks and the
             # guard are this process's and must be given again.
-            restored_config = restored._local_tuner.get_run_config()
+            restored_config = _ray_compat.restored_run_config(restored)
             restored_config.callbacks, restored_config.stop = run_config.callbacks, run_config.stop
             return restored
         storage.write_text(storage.join(path, METADATA_FILE),
@@ -358,20 +373,6 @@ class Tuner:
         for name, text in self.attachments.items():
             storage.write_text(storage.join(path, name), text)
         return tune.Tuner(trainable, tune_config=tune_config, run_config=run_config)
-
-    def _ship_model_code(self) -> None:
-        """Pickle the model's module by value when workers could not import it by name."""
-        from ray import cloudpickle
-
-        target = getattr(self.hypermodel, "_build", self.hypermodel)
-        module_name = getattr(target, "__module__", None) or type(target).__module__
-        module = sys.modules.get(module_name)
-        if module is None or module_name == "__main__" or module_name.startswith("raytune_hpt."):
-            return
-        path = os.path.abspath(getattr(module, "__file__", "") or "")
-        if "site-packages" in path or "dist-packages" in path or not path:
-            return
-        cloudpickle.register_pickle_by_value(module)
 
     # -- results (Keras Tuner's names) -----------------------------------------------------
     @property

@@ -66,7 +66,7 @@ def build_model(hp):
 
 def configs(n: int) -> list[dict]:
     from raytune_hpt.hyperparameters import HyperParameters
-    from raytune_hpt.searchers.basic import RandomSearcher
+    from raytune_hpt.searchers._basic import RandomSearcher
 
     hp = HyperParameters()
     build_model_space(hp)

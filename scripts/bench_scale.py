@@ -153,9 +153,9 @@ def patched(variant: str) -> Iterator[None]:
     import raytune_hpt.tuner
 
     original_config = tune.CheckpointConfig
-    original_run_trial = raytune_hpt.tuner.run_trial
+    original_run_trial = raytune_hpt.worker.run_trial
     if "gcfreeze" in changes:
-        raytune_hpt.tuner.run_trial = run_trial_gc_frozen
+        raytune_hpt.worker.run_trial = run_trial_gc_frozen
     if "keep2" in changes or "keepall" in changes:
         keep = None if "keepall" in changes else 2
 
@@ -169,7 +169,7 @@ def patched(variant: str) -> Iterator[None]:
         yield
     finally:
         tune.CheckpointConfig = original_config
-        raytune_hpt.tuner.run_trial = original_run_trial
+        raytune_hpt.worker.run_trial = original_run_trial
 
 
 # name -> what the prototype changes (combine with "+", e.g. "keepall+notb")
@@ -191,7 +191,7 @@ def run_trial_gc_frozen(config: dict, **kwargs: Any) -> None:
     """raytune_hpt's run_trial, after freezing the worker's long-lived objects out of the GC."""
     import gc
 
-    from raytune_hpt.trainable import run_trial
+    from raytune_hpt.worker import run_trial
 
     global _frozen
     if not _frozen:

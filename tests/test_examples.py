@@ -33,7 +33,7 @@ def test_example_model_builds_for_its_data(name):
     import keras
     import numpy as np
 
-    from raytune_hpt.data import import_object, load_dataset
+    from raytune_hpt.experiment import import_object, load_dataset
     from raytune_hpt.hyperparameters import HyperParameters
 
     experiment = load_experiment(example_path(name))

@@ -170,24 +170,40 @@ def test_trials_that_fit_counts_the_scarcest_resource(request_, cluster, expecte
     assert trials_that_fit(request_, cluster) == expected
 
 
-def test_environment_sets_only_what_the_user_left_unset(monkeypatch):
-    from raytune_hpt.tuner import _environment
+def test_scoped_environ_sets_defaults_overrides_and_removals_and_restores_them(monkeypatch):
+    from raytune_hpt._ray_session import scoped_environ
 
     monkeypatch.setenv("RTH_TEST_MINE", "user")
+    monkeypatch.setenv("RTH_TEST_FORCED", "user")
+    monkeypatch.setenv("RTH_TEST_GONE", "user")
     monkeypatch.delenv("RTH_TEST_OURS", raising=False)
-    with _environment(RTH_TEST_MINE="ours", RTH_TEST_OURS="ours"):
+    with scoped_environ({"RTH_TEST_MINE": "ours", "RTH_TEST_OURS": "ours"},
+                        {"RTH_TEST_FORCED": "ours"}, removed=("RTH_TEST_GONE",)):
         assert os.environ["RTH_TEST_MINE"] == "user"
         assert os.environ["RTH_TEST_OURS"] == "ours"
+        assert os.environ["RTH_TEST_FORCED"] == "ours"
+        assert "RTH_TEST_GONE" not in os.environ
     assert os.environ["RTH_TEST_MINE"] == "user"
+    assert os.environ["RTH_TEST_FORCED"] == "user"
+    assert os.environ["RTH_TEST_GONE"] == "user"
     assert "RTH_TEST_OURS" not in os.environ
+
+
+def test_a_search_leaves_os_environ_as_it_found_it(ray_local, digits, build_mlp, tmp_path):
+    (x, y), (xv, yv) = digits
+    before = dict(os.environ)
+    tuner = rth.Tuner(build_mlp, objective="val_accuracy", max_trials=2, seed=0,
+                  storage_path=str(tmp_path), name="env", verbose=0)
+    tuner.search(x[:200], y[:200], validation_data=(xv[:100], yv[:100]), epochs=1)
+    assert dict(os.environ) == before
 
 
 LOCAL_START = """
 import os, time
 import ray
-from raytune_hpt.tuner import _start_ray
+from raytune_hpt._ray_session import start_ray
 
-_start_ray(None, log_to_driver=False)
+start_ray(None, log_to_driver=False)
 time.sleep(3)  # Ray pre-starts its workers within a second of the driver connecting
 
 

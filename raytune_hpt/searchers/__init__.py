@@ -31,11 +31,11 @@ __all__ = ["SEARCHERS", "create_searcher", "validate_searcher"]
 
 # name -> "module:factory"; imported only when chosen.
 SEARCHERS: dict[str, str] = {
-    "bayesopt": "raytune_hpt.searchers.bayesopt:BayesOptSearcher",
-    "grid": "raytune_hpt.searchers.basic:GridSearcher",
-    "hyperopt": "raytune_hpt.searchers.ray_wrappers:hyperopt_searcher",
-    "optuna": "raytune_hpt.searchers.ray_wrappers:optuna_searcher",
-    "random": "raytune_hpt.searchers.basic:RandomSearcher",
+    "bayesopt": "raytune_hpt.searchers._bayesopt:BayesOptSearcher",
+    "grid": "raytune_hpt.searchers._basic:GridSearcher",
+    "hyperopt": "raytune_hpt.searchers._ray_wrappers:hyperopt_searcher",
+    "optuna": "raytune_hpt.searchers._ray_wrappers:optuna_searcher",
+    "random": "raytune_hpt.searchers._basic:RandomSearcher",
 }
 
 
@@ -92,8 +92,7 @@ def create_searcher(
     """
     if _is_ray_searcher(spec):
         return spec
-    validate_searcher(spec)
-    name, options = _split(spec)
+    name, options = _split(spec)  # options were checked by validate_searcher
     factory = _factory(name)
     accepted = inspect.signature(factory).parameters
     context = {"space": space, "metric": metric, "mode": mode, "seed": seed,

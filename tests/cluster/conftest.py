@@ -9,8 +9,8 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
-from cluster_helpers import BIN, EXPERIMENT, MODEL, clean_env, free_port
-from local_cluster import local_cluster
+from tests._helpers.cluster import BIN, EXPERIMENT, MODEL, clean_env, free_port
+from tests._helpers.local_cluster import local_cluster
 
 
 @pytest.fixture

@@ -7,7 +7,7 @@ import copy
 
 import pytest
 import yaml
-from cluster_helpers import ROOT
+from tests._helpers.cluster import ROOT
 
 CLUSTER = ROOT / "cluster"
 LAUNCHER_CONFIGS = sorted(CLUSTER.glob("*.yaml"))

@@ -12,9 +12,9 @@ import http.server
 import threading
 
 import pytest
-from cluster_helpers import free_port
+from tests._helpers.cluster import free_port
 
-from raytune_hpt import jobs
+from raytune_hpt.cli import _jobs as jobs
 from raytune_hpt.cli import main
 
 

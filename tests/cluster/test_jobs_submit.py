@@ -13,7 +13,7 @@ import math
 from pathlib import Path
 
 import pytest
-from cluster_helpers import cli, one_line
+from tests._helpers.cluster import cli, one_line
 
 pytestmark = pytest.mark.cluster
 

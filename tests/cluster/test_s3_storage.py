@@ -15,7 +15,7 @@ import shutil
 import tempfile
 
 import pytest
-from cluster_helpers import cli
+from tests._helpers.cluster import cli
 
 
 @pytest.fixture

@@ -33,7 +33,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
-from rel_helpers import env, kill_leftovers, trial_dirs
+from tests._helpers.reliability import env, kill_leftovers, trial_dirs
 
 MODEL = """\
 def _mlp(hp, inputs=64):

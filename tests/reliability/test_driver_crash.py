@@ -18,7 +18,7 @@ import pickle
 import shutil
 
 import pytest
-from rel_helpers import (
+from tests._helpers.reliability import (
     SLOW_MODEL,
     checkpoints,
     cli,

@@ -17,8 +17,8 @@ import textwrap
 from pathlib import Path
 
 import pytest
-from local_cluster import local_cluster
-from rel_helpers import (
+from tests._helpers.local_cluster import local_cluster
+from tests._helpers.reliability import (
     SLOW_MODEL,
     checkpoints,
     env,

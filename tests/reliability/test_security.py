@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pytest
 import yaml
-from rel_helpers import ROOT, env, kill_leftovers
+from tests._helpers.reliability import ROOT, env, kill_leftovers
 
 SHIPPED = [ROOT / "raytune_hpt", ROOT / "scripts", ROOT / "cluster"]
 
@@ -189,7 +189,7 @@ def test_the_default_host_of_every_server_is_127_0_0_1():
     import inspect
 
     from raytune_hpt.cli import build_parser
-    from raytune_hpt.tracking.tensorboard import serve_tensorboard
+    from raytune_hpt.tracking import serve_tensorboard
 
     assert inspect.signature(serve_tensorboard).parameters["host"].default == "127.0.0.1"
     parser = build_parser()
@@ -241,7 +241,7 @@ TRAP = (
 
 
 def test_model_code_is_imported_only_from_the_file_named(tmp_path, monkeypatch):
-    from raytune_hpt.data import DataError, import_object
+    from raytune_hpt.experiment import ExperimentError, import_object
 
     experiment_dir, elsewhere = tmp_path / "experiment", tmp_path / "cwd"
     experiment_dir.mkdir()
@@ -265,7 +265,7 @@ def test_model_code_is_imported_only_from_the_file_named(tmp_path, monkeypatch):
     (experiment_dir / "other.py").write_text(
         TRAP.format(marker=str(tmp_path / "other")).replace("build", "made")
     )
-    with pytest.raises(DataError, match="build"):
+    with pytest.raises(ExperimentError, match="build"):
         import_object("other.py:build", base_dir=str(experiment_dir))
     assert not (tmp_path / "other").exists()
 

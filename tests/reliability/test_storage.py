@@ -12,16 +12,17 @@ import os
 
 import pytest
 
-from raytune_hpt import results, storage
+from raytune_hpt import storage
+from raytune_hpt.results._experiment import _progress_rows
 
 
 def test_a_results_row_cut_short_by_a_crash_is_not_read(tmp_path):
     whole = "epoch,val_accuracy,trial_id\n1,0.5,abc\n2,0.625,abc\n"
     (tmp_path / "progress.csv").write_text(whole + "3,0.")  # killed while writing row 3
-    rows = results._progress_rows(str(tmp_path))
+    rows = _progress_rows(str(tmp_path))
     assert [(r["epoch"], r["val_accuracy"]) for r in rows] == [(1, 0.5), (2, 0.625)]
     (tmp_path / "progress.csv").write_text("epoch,val_acc")  # killed while writing the header
-    assert results._progress_rows(str(tmp_path)) == []
+    assert _progress_rows(str(tmp_path)) == []
 
 
 def test_write_text_leaves_the_old_file_whole_when_interrupted(tmp_path, monkeypatch):

@@ -50,7 +50,7 @@ def build(hp):
 
 def search(name: str, trials: int, resources, barrier: int | None, root: str, **options):
     from raytune_hpt import Tuner
-    from raytune_hpt.resources import max_trials_at_once, trial_interval
+    from raytune_hpt.results import max_trials_at_once, trial_interval
 
     rng = np.random.default_rng(0)
     x = rng.normal(size=(64, 4)).astype("float32")

@@ -17,9 +17,9 @@ from collections import Counter
 from pathlib import Path
 
 import pytest
-from local_cluster import local_cluster
+from tests._helpers.local_cluster import local_cluster
 
-from raytune_hpt.resources import CUDA_CONTEXT_RESERVE_MB
+from raytune_hpt.worker import CUDA_CONTEXT_RESERVE_MB
 
 HERE = Path(__file__).resolve().parent
 ROOT = HERE.parents[1]

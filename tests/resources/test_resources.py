@@ -10,15 +10,14 @@ from __future__ import annotations
 import pytest
 
 from raytune_hpt.errors import ConfigurationError
-from raytune_hpt.resources import (
+from raytune_hpt.resources import Resources
+from raytune_hpt.results import max_trials_at_once, trial_interval
+from raytune_hpt.worker import (
     CUDA_CONTEXT_RESERVE_MB,
     GpuPlan,
-    Resources,
     apply_gpu_plan,
-    max_trials_at_once,
     parse_nvidia_smi_memory,
     plan_gpus,
-    trial_interval,
 )
 
 # -- the request ------------------------------------------------------------------------------

@@ -9,8 +9,8 @@ import pytest
 
 from raytune_hpt.hyperparameters import HyperParameters
 from raytune_hpt.searchers import create_searcher
-from raytune_hpt.searchers.basic import RandomSearcher
-from raytune_hpt.searchers.bayesopt import BayesOptSearcher
+from raytune_hpt.searchers._basic import RandomSearcher
+from raytune_hpt.searchers._bayesopt import BayesOptSearcher
 
 BRANIN_MIN = 0.397887
 

@@ -26,7 +26,7 @@ import keras
 import pytest
 
 import raytune_hpt as rth
-from raytune_hpt.tracking.tensorboard import TrialTensorBoard
+from raytune_hpt.tracking import TrialTensorBoard
 
 EPOCHS = 2
 HPS = {"optimizer", "momentum", "units"}

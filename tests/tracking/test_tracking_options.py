@@ -9,14 +9,14 @@ from raytune_hpt.cli import main
 from raytune_hpt.errors import ConfigurationError
 from raytune_hpt.hyperparameters import HyperParameters
 from raytune_hpt.objective import Objective
-from raytune_hpt.tracking import tracking_callbacks
-from raytune_hpt.tracking.tensorboard import (
+from raytune_hpt.tracking import (
     TensorBoardLogger,
     TrialTensorBoard,
     local_logdir,
     metric_series,
     run_name,
     tensorboard_logdir,
+    tracking_callbacks,
 )
 
 

@@ -1,0 +1,53 @@
+"""The one number checker: what counts as a number in user input, and its error message.
+
+``True`` is an ``int`` in Python but never a count or a rate here, so every check rejects
+booleans; messages say what must hold and what was received.
+"""
+
+from __future__ import annotations
+
+import math
+import numbers
+from typing import Any
+
+__all__ = ["check_int", "check_number", "is_finite_number", "is_number"]
+
+
+def is_number(value: Any, *, integer: bool = False) -> bool:
+    """Whether ``value`` is a real number (an integer if asked), booleans excluded."""
+    kind = numbers.Integral if integer else numbers.Real
+    return isinstance(value, kind) and not isinstance(value, bool)
+
+
+def is_finite_number(value: Any) -> bool:
+    """A real number that is neither NaN nor infinite (booleans excluded)."""
+    return is_number(value) and math.isfinite(value)
+
+
+def check_int(name: str, value: Any, minimum: int, *, optional: bool = False) -> None:
+    """Raise ``ValueError`` unless ``value`` is an integer >= ``minimum`` (or None if optional).
+
+    Example:
+        >>> check_int("max_trials", 0, 1)
+        Traceback (most recent call last):
+        ...
+        ValueError: max_trials must be an integer >= 1, but got 0.
+    """
+    if optional and value is None:
+        return
+    if not is_number(value, integer=True) or value < minimum:
+        raise ValueError(f"{name} must be an integer >= {minimum}, but got {value!r}.")
+
+
+def check_number(name: str, value: Any, *, minimum: float | None = None,
+                 above: float | None = None, optional: bool = False) -> None:
+    """Raise ``ValueError`` unless ``value`` is a number >= ``minimum`` / > ``above``."""
+    if optional and value is None:
+        return
+    bound = (f" >= {minimum}" if minimum is not None else "") + (
+        f" > {above}" if above is not None else "")
+    ok = is_number(value) and (minimum is None or value >= minimum) and (
+        above is None or value > above)
+    if not ok:
+        suffix = " or None" if optional else ""
+        raise ValueError(f"{name} must be a number{bound}{suffix}, but got {value!r}.")

@@ -1,0 +1,177 @@
+"""Every private Ray and Keras name the package uses, in one place.
+
+Each use says why no public API does the job and the version it was checked against
+(Ray 2.60.0, Keras 3.15 / TensorFlow 2.21). :func:`missing_private_names` lists those an
+installed version no longer has; ``tests/test_ray_compat.py`` fails loudly when an upgrade
+removes one. Nothing here is imported at package import time: each function imports what
+it needs.
+"""
+
+from __future__ import annotations
+
+import importlib
+from typing import Any
+
+__all__ = [
+    "PRIVATE_NAMES",
+    "keras_symbolic_build",
+    "local_cpu_count",
+    "local_gpu_count",
+    "missing_private_names",
+    "mlflow_trial_runs",
+    "no_worker_prestart",
+    "restored_run_config",
+    "result_grid_filesystem",
+    "result_grid_pairs",
+    "trial_local_experiment_dir",
+    "trial_pickled_error",
+    "trial_tensorboard_base",
+]
+
+#: (module, attribute path) of every private name used below; checked by the compat test.
+PRIVATE_NAMES: tuple[tuple[str, str], ...] = (
+    ("ray._private.utils", "get_num_cpus"),
+    ("ray._private.accelerators", "get_accelerator_manager_for_resource"),
+    ("ray.tune.tuner", "Tuner._local_tuner"),
+    ("ray.tune.result_grid", "ResultGrid._experiment_analysis"),
+    ("ray.tune.result_grid", "ResultGrid._trial_to_result"),
+    ("ray.tune.analysis.experiment_analysis", "ExperimentAnalysis._fs"),
+    ("ray.tune.experiment.trial", "Trial.get_pickled_error"),
+    ("ray.air.integrations.mlflow", "MLflowLoggerCallback._trial_runs"),
+    ("keras.src.models.model", "Model._symbolic_build"),
+    ("keras.callbacks", "TensorBoard._log_epoch_metrics"),
+    ("keras.callbacks", "TensorBoard._log_weights"),
+    ("keras.callbacks", "TensorBoard._pop_writer"),
+)
+
+# Attributes set in __init__ (not on the class): checked on an instance by the test.
+_INSTANCE_ATTRIBUTES = {
+    "ResultGrid._experiment_analysis",
+    "ExperimentAnalysis._fs",
+    "MLflowLoggerCallback._trial_runs",
+    "Tuner._local_tuner",
+}
+
+
+def missing_private_names() -> list[str]:
+    """The entries of :data:`PRIVATE_NAMES` the installed Ray/Keras lack (class attributes
+    only; attributes set per instance are checked by the test on real objects)."""
+    missing = []
+    for module_name, path in PRIVATE_NAMES:
+        try:
+            target: Any = importlib.import_module(module_name)
+        except ImportError:
+            missing.append(f"{module_name} (module)")
+            continue
+        if path in _INSTANCE_ATTRIBUTES:
+            path = path.split(".")[0]
+        for part in path.split("."):
+            if not hasattr(target, part):
+                missing.append(f"{module_name}.{path}")
+                break
+            target = getattr(target, part)
+    return missing
+
+
+# -- the machine, before Ray starts -----------------------------------------------------
+def local_cpu_count() -> float:
+    """CPUs a local Ray would start with (cgroup limits included). Ray 2.60: no public API
+    says this before ``ray.init``."""
+    import ray._private.utils as ray_utils
+
+    return float(ray_utils.get_num_cpus())
+
+
+def local_gpu_count() -> float | None:
+    """GPUs a local Ray would detect, or None when this Ray build cannot tell. Ray 2.60."""
+    try:
+        from ray._private.accelerators import get_accelerator_manager_for_resource
+
+        manager = get_accelerator_manager_for_resource("GPU")
+        return float(manager.get_current_node_num_accelerators())
+    except Exception:
+        return None
+
+
+def no_worker_prestart() -> dict[str, Any]:
+    """``ray.init`` keywords that stop a local Ray from pre-starting task workers. Tune's
+    trial actors carry a runtime_env and never take them, so they only compete for the
+    CPUs (measured: docs/benchmarks.md, "Overhead"). Ray 2.60: ``_system_config`` only."""
+    return {"_system_config": {"enable_worker_prestart": False,
+                               "prestart_worker_first_driver": False}}
+
+
+# -- Ray Tune's objects --------------------------------------------------------------------
+def restored_run_config(restored: Any) -> Any:
+    """The ``RunConfig`` of a ``Tuner.restore``-d tuner, so that this process's callbacks and
+    stopper can be given again (Ray 2.60's restore takes no callbacks argument)."""
+    return restored._local_tuner.get_run_config()
+
+
+def result_grid_pairs(grid: Any) -> list[tuple[Any, Any]]:
+    """``(Trial, Result)`` of every trial of a ``ResultGrid``: the public ``Result`` lacks the
+    trial's status and id (Ray 2.60)."""
+    analysis = grid._experiment_analysis
+    return [(trial, grid._trial_to_result(trial)) for trial in analysis.trials]
+
+
+def result_grid_filesystem(grid: Any) -> Any:
+    """The pyarrow filesystem a ``ResultGrid`` read from (for its checkpoints in ``s3://``)."""
+    return getattr(grid._experiment_analysis, "_fs", None)
+
+
+def trial_pickled_error(trial: Any) -> Any:
+    """The exception a trial raised, from the storage copy of its error file (Ray 2.60)."""
+    return trial.get_pickled_error()
+
+
+def trial_local_experiment_dir() -> str | None:
+    """Inside a trial: the experiment folder when it is on a local disk, else None. Ray 2.60
+    exposes the storage context only through ``TuneContext.get_storage`` (a Ray Train
+    internal)."""
+    from ray import tune
+
+    try:
+        storage_context = tune.get_context().get_storage()
+        if type(storage_context.storage_filesystem).__name__ == "LocalFileSystem":
+            return storage_context.experiment_fs_path
+    except Exception:  # outside Tune, or a storage layout this version does not expose
+        return None
+    return None
+
+
+def mlflow_trial_runs(callback: Any) -> dict:
+    """``MLflowLoggerCallback``'s trial -> run id map (to name runs ourselves; Ray 2.60)."""
+    return callback._trial_runs
+
+
+# -- Keras ---------------------------------------------------------------------------------
+def keras_symbolic_build(model: Any, batch: Any) -> None:
+    """Create a model's, optimizer's and metrics' variables from one local batch, as ``fit``
+    does first, without fit's cross-worker reduce (Keras 3.15)."""
+    model._symbolic_build(data_batch=batch)
+
+
+_tensorboard_base: Any = None
+
+
+def trial_tensorboard_base() -> Any:
+    """Keras's ``TensorBoard`` callback without its epoch scalars (the driver's logger writes
+    them), with 1-based histogram steps and no per-step validation scalars. Keras 3.15 has
+    no option for either; three private methods are overridden."""
+    global _tensorboard_base
+    if _tensorboard_base is None:
+        import keras
+
+        class _TensorBoardWithoutScalars(keras.callbacks.TensorBoard):
+            def _log_epoch_metrics(self, epoch: int, logs: Any) -> None:
+                pass
+
+            def _log_weights(self, epoch: int) -> None:
+                super()._log_weights(epoch + 1)
+
+            def on_test_end(self, logs: Any = None) -> None:
+                self._pop_writer()
+
+        _tensorboard_base = _TensorBoardWithoutScalars
+    return _tensorboard_base

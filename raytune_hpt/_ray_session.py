@@ -1,0 +1,80 @@
+"""The driver's Ray session: connecting or starting Ray, scoped environment, shipping user code.
+
+Environment variables the package needs (Ray Tune's switches, TensorFlow's log level for the
+driver and for the workers a local Ray starts) are set only inside :func:`scoped_environ` and
+restored afterwards, so the user's process is left as it was found.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import sys
+from collections.abc import Iterator
+from typing import Any
+
+from raytune_hpt import _ray_compat
+
+__all__ = ["QUIET_TENSORFLOW", "scoped_environ", "ship_model_code", "start_ray"]
+
+#: TensorFlow's C++ log level while a search runs: warnings and errors only (no CUDA probing
+#: chatter on machines without a GPU). A value the user set wins.
+QUIET_TENSORFLOW = {"TF_CPP_MIN_LOG_LEVEL": "2"}
+
+
+@contextlib.contextmanager
+def scoped_environ(defaults: dict[str, str] | None = None,
+                   overrides: dict[str, str] | None = None,
+                   removed: tuple[str, ...] = ()) -> Iterator[None]:
+    """Change ``os.environ`` for the duration of the block, then put it back as it was.
+
+    Args:
+        defaults: set only where the user has not set the variable.
+        overrides: set whatever the user had (restored afterwards).
+        removed: unset for the block (restored afterwards).
+    """
+    names = {*(defaults or {}), *(overrides or {}), *removed}
+    saved = {name: os.environ.get(name) for name in names}
+    os.environ.update({k: v for k, v in (defaults or {}).items() if k not in os.environ})
+    os.environ.update(overrides or {})
+    for name in removed:
+        os.environ.pop(name, None)
+    try:
+        yield
+    finally:
+        for name, value in saved.items():
+            if value is None:
+                os.environ.pop(name, None)
+            else:
+                os.environ[name] = value
+
+
+def start_ray(address: str | None, *, log_to_driver: bool) -> None:
+    """Connect to ``address``, or start a local Ray sized for tuning.
+
+    A local Ray started here does not pre-start task workers: Ray Tune runs every trial in
+    an actor with its own runtime environment, which never takes a pre-started worker, so
+    those would only compete with the first trials for the CPUs and then be killed.
+    """
+    import ray
+
+    options: dict[str, Any] = {}
+    if address is None and not os.environ.get("RAY_ADDRESS"):
+        options = _ray_compat.no_worker_prestart()
+    ray.init(address=address, include_dashboard=False, log_to_driver=log_to_driver,
+             configure_logging=False, **options)
+
+
+def ship_model_code(hypermodel: Any) -> None:
+    """Pickle the model's module by value when workers could not import it by name."""
+    from ray import cloudpickle
+
+    target = getattr(hypermodel, "_build", hypermodel)
+    module_name = getattr(target, "__module__", None) or type(target).__module__
+    module = sys.modules.get(module_name)
+    if module is None or module_name == "__main__" or module_name.startswith("raytune_hpt."):
+        return
+    path = os.path.abspath(getattr(module, "__file__", "") or "")
+    if "site-packages" in path or "dist-packages" in path or not path:
+        return
+    cloudpickle.register_pickle_by_value(module)

@@ -1,0 +1,178 @@
+"""The cluster subcommands of ``raytune-hpt``: ``submit`` runs an experiment on a Ray cluster
+as a job, ``jobs`` lists, inspects, follows or stops the cluster's jobs (the work is
+:mod:`raytune_hpt.jobs`'s). :mod:`raytune_hpt.cli` registers them with the other subcommands.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from collections.abc import Callable
+from typing import Any
+
+from raytune_hpt.cli._common import PROG, _one_line, _Parser
+
+__all__ = ["cmd_jobs", "cmd_submit"]
+
+
+# -- submit, jobs (raytune_hpt.jobs) --------------------------------------------------------
+# An unreachable cluster is exit 1 (the same command may work once it is up or the tunnel is
+# open); a wrong address, a missing or refused token, an unknown job are exit 2 (fix the input).
+def _add_address(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--address", help="the cluster's dashboard, http://HEAD:8265 (default: RAY_ADDRESS)"
+    )
+
+
+def _add_submit(subparsers: Any) -> argparse.ArgumentParser:
+    parser = subparsers.add_parser(
+        "submit",
+        help="run an experiment on a Ray cluster as a job",
+        description="Check FILE here, send its folder (the model code) to the cluster and run "
+        "`raytune-hpt run FILE` there through Ray's Jobs API; follow its output unless --no-wait.",
+    )
+    parser.add_argument("file", help="the experiment file (YAML), inside the working directory")
+    _add_address(parser)
+    parser.add_argument(
+        "--working-dir",
+        metavar="DIR",
+        help="the folder the cluster gets (default: "
+        "FILE's folder), or local:///abs/path for one already on every node",
+    )
+    parser.add_argument(
+        "--pip",
+        action="append",
+        default=[],
+        metavar="REQ",
+        help="an extra package for the job (repeatable), e.g. --pip 'optuna>=4'",
+    )
+    parser.add_argument("--name", help="the experiment's folder name under the storage path")
+    parser.add_argument(
+        "--storage-path",
+        help="where results go: s3://bucket/prefix, gs://..., or a shared absolute path",
+    )
+    parser.add_argument("--max-trials", type=int, metavar="N", help="the trial budget")
+    parser.add_argument(
+        "--set",
+        dest="overrides",
+        action="append",
+        default=[],
+        metavar="KEY=VALUE",
+        help="override a field, as with `run`",
+    )
+    parser.add_argument("--no-wait", action="store_true", help="print the job id and return")
+    return parser
+
+
+def _cluster_call(call: Callable[[], int]) -> int:
+    from raytune_hpt.errors import ClusterUnreachableError
+
+    try:
+        return call()
+    except ClusterUnreachableError as error:
+        print(f"{PROG}: error: {_one_line(error)}", file=sys.stderr)
+        return 1
+
+
+def _follow(job_id: str, address: str) -> int:
+    from raytune_hpt.cli import _jobs as jobs
+
+    try:
+        status = jobs.follow_logs(job_id, address)
+    except KeyboardInterrupt:
+        print(
+            f"\nStopped following; the job keeps running. Follow it again with: {PROG} jobs logs "
+            f"{job_id} --follow   or stop it: {PROG} jobs stop {job_id}",
+            file=sys.stderr,
+        )
+        return 130
+    print(f"Job {job_id} {status}.", file=sys.stderr)
+    return 0 if status == "SUCCEEDED" else 1
+
+
+def cmd_submit(args: argparse.Namespace) -> int:
+    from raytune_hpt.cli import _jobs as jobs
+    from raytune_hpt.experiment import ExperimentError
+
+    if args.max_trials is not None and args.max_trials < 1:
+        raise ExperimentError("--max-trials", f"must be >= 1; got {args.max_trials}")
+
+    def submit() -> int:
+        job = jobs.submit(
+            args.file,
+            address=args.address,
+            working_dir=args.working_dir,
+            pip=args.pip,
+            overrides=args.overrides,
+            name=args.name,
+            storage_path=args.storage_path,
+            max_trials=args.max_trials,
+        )
+        print(job.job_id)
+        print(
+            f"Submitted to {job.address}: {job.entrypoint}\nResults: {job.results_path}\n"
+            f"Then: {PROG} best {job.results_path}",
+            file=sys.stderr,
+            flush=True,
+        )
+        return 0 if args.no_wait else _follow(job.job_id, job.address)
+
+    return _cluster_call(submit)
+
+
+def _add_jobs(subparsers: Any) -> argparse.ArgumentParser:
+    parser = subparsers.add_parser(
+        "jobs",
+        help="list, inspect, follow or stop the cluster's jobs",
+        description="Ray jobs on the cluster at --address (or RAY_ADDRESS).",
+    )
+    actions = parser.add_subparsers(dest="action", metavar="ACTION", parser_class=_Parser)
+    actions.required = True
+    _add_address(actions.add_parser("list", help="every job: id, status, experiment, results"))
+    for action, text in (
+        ("status", "a job's status and message"),
+        ("logs", "a job's output"),
+        ("stop", "stop a running job"),
+    ):
+        sub = actions.add_parser(action, help=text)
+        sub.add_argument("job_id", metavar="JOB_ID")
+        _add_address(sub)
+        if action == "logs":
+            sub.add_argument(
+                "-f", "--follow", action="store_true", help="follow until the job ends"
+            )
+    return parser
+
+
+def cmd_jobs(args: argparse.Namespace) -> int:
+    from raytune_hpt.cli import _jobs as jobs
+
+    def run() -> int:
+        if args.action == "list":
+            for job in jobs.list_jobs(args.address):
+                meta = job.metadata or {}
+                print(
+                    "\t".join(
+                        [
+                            job.submission_id or job.job_id or "-",
+                            str(job.status),
+                            meta.get("raytune_hpt_experiment", "-"),
+                            meta.get("raytune_hpt_results", "-"),
+                        ]
+                    )
+                )
+            return 0
+        if args.action == "status":
+            info = jobs.job_status(args.job_id, args.address)
+            print(f"{info.status}\t{(info.message or '').strip()}")
+            return 0
+        if args.action == "logs":
+            if args.follow:
+                return _follow(args.job_id, args.address)
+            print(jobs.job_logs(args.job_id, args.address), end="")
+            return 0
+        stopped = jobs.stop_job(args.job_id, args.address)
+        print(f"Job {args.job_id}: {'stop requested' if stopped else 'had already ended'}")
+        return 0
+
+    return _cluster_call(run)

@@ -1,0 +1,70 @@
+"""Everything that runs inside a Ray trial, and nothing else.
+
+``_trial`` (``run_trial``: build, restore, feed, fit), ``_report`` (each epoch's report and
+``.keras`` checkpoint), ``_feeding`` (large arrays fed batch by batch from the shared
+object-store copy), ``_tf_setup`` (threads, GPUs, memory caps, strategy: once per worker)
+and ``_distributed`` (one trial over several Ray Train workers). The driver imports
+``TrialSpec``, ``run_trial`` and the multi-worker entry points from here; Keras is imported
+only when a trial runs.
+"""
+
+from __future__ import annotations
+
+from importlib import import_module
+from typing import Any
+
+from raytune_hpt.worker._distributed import (
+    DRIVER_RESOURCES,
+    default_concurrency,
+    run_distributed_trial,
+)
+from raytune_hpt.worker._tf_setup import (
+    CUDA_CONTEXT_RESERVE_MB,
+    GpuPlan,
+    apply_gpu_plan,
+    configure_tensorflow,
+    parse_nvidia_smi_memory,
+    plan_gpus,
+    trial_strategy,
+)
+from raytune_hpt.worker._trial import TrialSpec, fit_result_metrics, run_trial
+
+__all__ = [
+    "CUDA_CONTEXT_RESERVE_MB",
+    "DRIVER_RESOURCES",
+    "MODEL_FILE",
+    "STATE_FILE",
+    "EpochReporter",
+    "GpuPlan",
+    "SharedArrayFeed",
+    "TrialSpec",
+    "apply_gpu_plan",
+    "configure_tensorflow",
+    "default_concurrency",
+    "feed_in_batches",
+    "fit_result_metrics",
+    "fold_rows",
+    "load_checkpoint",
+    "parse_nvidia_smi_memory",
+    "plan_gpus",
+    "run_distributed_trial",
+    "run_trial",
+    "trial_strategy",
+]
+
+# These import Keras: loaded on first use, so the driver can import this package cheaply.
+_LAZY = {
+    "MODEL_FILE": "_report",
+    "STATE_FILE": "_report",
+    "EpochReporter": "_report",
+    "load_checkpoint": "_report",
+    "SharedArrayFeed": "_feeding",
+    "feed_in_batches": "_feeding",
+    "fold_rows": "_feeding",
+}
+
+
+def __getattr__(name: str) -> Any:
+    if name in _LAZY:
+        return getattr(import_module(f"raytune_hpt.worker.{_LAZY[name]}"), name)
+    raise AttributeError(f"module 'raytune_hpt.worker' has no attribute {name!r}")

@@ -1,0 +1,139 @@
+"""Reporting each epoch to Ray Tune, with a checkpoint, from inside a trial.
+
+Ray's own Keras callbacks print deprecation warnings on every checkpoint (they go through
+the deprecated ``TensorflowCheckpoint``); this one uses ``ray.tune.report`` and
+``ray.tune.Checkpoint`` directly.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+import tempfile
+from collections.abc import Sequence
+from typing import Any
+
+import keras
+from ray import tune
+
+from raytune_hpt.errors import ObjectiveNotLoggedError
+from raytune_hpt.objective import Objective
+
+__all__ = [
+    "MODEL_FILE",
+    "STATE_FILE",
+    "EpochReporter",
+    "LastLogs",
+    "ReportCallback",
+    "load_checkpoint",
+    "scalar_logs",
+]
+
+MODEL_FILE = "model.keras"
+STATE_FILE = "trial_state.json"
+
+
+def scalar_logs(logs: dict[str, Any] | None) -> dict[str, float]:
+    metrics = {}
+    for key, value in (logs or {}).items():
+        try:
+            metrics[key] = float(value)
+        except (TypeError, ValueError):  # non-scalar logs (e.g. per-class arrays) are skipped
+            continue
+    return metrics
+
+
+def _model_file(index: int) -> str:
+    return MODEL_FILE if index == 0 else f"model_fold{index}.keras"
+
+
+class EpochReporter:
+    """Turns one epoch's Keras logs into a Ray Tune report with a checkpoint.
+
+    Args:
+        objective: checked at the first report; a missing one fails loudly.
+        models: one model, or one per cross-validation fold (saved side by side).
+        extra: fields added to the first report of each (re)start: where the trial runs.
+        checkpoint: save the models with each report (needed to pause, resume and pick
+            the best model).
+        defer_missing: when the epoch logs lack the objective, keep them instead of failing:
+            a custom ``HyperModel.fit`` may return the objective only at its end.
+    """
+
+    def __init__(self, objective: Objective, models: Sequence[Any],
+                 extra: dict[str, Any] | None = None,
+                 checkpoint: bool = True, defer_missing: bool = False) -> None:
+        self.objective = objective
+        self.defer_missing = defer_missing
+        self.deferred: dict[str, float] = {}
+        self.models = list(models)
+        self.extra = dict(extra or {})
+        self.checkpoint = checkpoint
+        self.reports = 0
+        self.stop = False
+
+    def report(self, epoch: int, logs: dict[str, Any] | None,
+               fold_logs: Sequence[dict[str, Any]] = ()) -> None:
+        """Report 0-based ``epoch``; sets :attr:`stop` when the objective is not finite."""
+        metrics = scalar_logs(logs)
+        if self.objective.name not in metrics:
+            if self.defer_missing:
+                self.deferred = metrics
+                return
+            raise ObjectiveNotLoggedError(self.objective.name, list(metrics))
+        for k, fold in enumerate(fold_logs):
+            metrics.update({f"fold{k}/{key}": v for key, v in scalar_logs(fold).items()})
+        metrics["epoch"] = epoch + 1
+        if self.reports == 0:  # where the trial runs: once per (re)start, not every epoch
+            metrics.update(self.extra)
+        if not math.isfinite(metrics[self.objective.name]):
+            self.stop = True  # a diverged trial never becomes the best: its value is NaN/inf
+        self.reports += 1
+        if not self.checkpoint:
+            tune.report(metrics)
+            return
+        with tempfile.TemporaryDirectory(prefix="rth-ckpt-") as folder:
+            for k, model in enumerate(self.models):
+                model.save(os.path.join(folder, _model_file(k)))
+            with open(os.path.join(folder, STATE_FILE), "w") as file:
+                json.dump({"epoch": epoch + 1, "metrics": metrics}, file)
+            tune.report(metrics, checkpoint=tune.Checkpoint.from_directory(folder))
+
+
+class ReportCallback(keras.callbacks.Callback):
+    """Keras callback: report every epoch through an :class:`EpochReporter`."""
+
+    def __init__(self, reporter: EpochReporter) -> None:
+        super().__init__()
+        self.reporter = reporter
+
+    def on_epoch_end(self, epoch: int, logs: dict[str, Any] | None = None) -> None:
+        self.reporter.report(epoch, logs)
+        if self.reporter.stop:
+            self.model.stop_training = True
+
+
+class LastLogs(keras.callbacks.Callback):
+    """Keeps the logs of the last epoch (for cross-validation folds)."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.logs: dict[str, Any] = {}
+
+    def on_epoch_end(self, epoch: int, logs: dict[str, Any] | None = None) -> None:
+        self.logs = dict(logs or {})
+
+
+def load_checkpoint(folder: str, models: Sequence[Any]) -> int:
+    """Load weights and optimizer state saved by :class:`EpochReporter` into built models.
+
+    Returns:
+        The number of epochs already done.
+    """
+    for k, model in enumerate(models):
+        if model.optimizer is not None and not model.optimizer.built:
+            model.optimizer.build(model.trainable_variables)
+        model.load_weights(os.path.join(folder, _model_file(k)))
+    with open(os.path.join(folder, STATE_FILE)) as file:
+        return int(json.load(file)["epoch"])

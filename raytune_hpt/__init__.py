@@ -1,6 +1,9 @@
 """raytune_hpt: Keras Tuner-style hyperparameter search for Keras models on Ray Tune.
 
 Importing the package is cheap: TensorFlow and Ray are imported when a search runs.
+Keras Tuner code runs with one import changed: ``import raytune_hpt as kt`` gives
+``kt.RandomSearch``, ``kt.GridSearch``, ``kt.BayesianOptimization``, ``kt.Hyperband``,
+``kt.oracles`` and ``kt.errors`` with Keras Tuner's arguments, every trial on Ray.
 
 Example:
     >>> import raytune_hpt as rth
@@ -17,15 +20,21 @@ from typing import Any
 __version__ = "0.1.0"
 
 __all__ = [
+    "BayesianOptimization",
     "ConfigurationError",
     "ExperimentResults",
+    "GridSearch",
     "HyperModel",
     "HyperParameters",
+    "Hyperband",
     "Objective",
+    "RandomSearch",
     "TrialFailedError",
     "Tuner",
     "__version__",
+    "errors",
     "load_results",
+    "oracles",
 ]
 
 # name -> module; imported on first use so `import raytune_hpt` stays fast.
@@ -37,12 +46,20 @@ _LAZY = {
     "Objective": "raytune_hpt.objective",
     "TrialFailedError": "raytune_hpt.errors",
     "Tuner": "raytune_hpt.tuner",
+    # Keras Tuner's names: `import raytune_hpt as kt` runs Keras Tuner code on Ray
+    "BayesianOptimization": "raytune_hpt.keras_tuner",
+    "GridSearch": "raytune_hpt.keras_tuner",
+    "Hyperband": "raytune_hpt.keras_tuner",
+    "RandomSearch": "raytune_hpt.keras_tuner",
 }
+_MODULES = {"errors": "raytune_hpt.errors", "oracles": "raytune_hpt.oracles"}
 
 
 def __getattr__(name: str) -> Any:
     if name == "load_results":
         return import_module("raytune_hpt.results").load
+    if name in _MODULES:
+        return import_module(_MODULES[name])
     if name in _LAZY:
         return getattr(import_module(_LAZY[name]), name)
     raise AttributeError(f"module 'raytune_hpt' has no attribute {name!r}")

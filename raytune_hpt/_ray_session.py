@@ -66,15 +66,21 @@ def start_ray(address: str | None, *, log_to_driver: bool) -> None:
 
 
 def ship_model_code(hypermodel: Any) -> None:
-    """Pickle the model's module by value when workers could not import it by name."""
+    """Pickle the module of the model (or of a Tuner subclass) by value when workers could
+    not import it by name."""
     from ray import cloudpickle
 
+    if hypermodel is None:
+        return
     target = getattr(hypermodel, "_build", hypermodel)
     module_name = getattr(target, "__module__", None) or type(target).__module__
     module = sys.modules.get(module_name)
     if module is None or module_name == "__main__" or module_name.startswith("raytune_hpt."):
         return
-    path = os.path.abspath(getattr(module, "__file__", "") or "")
-    if "site-packages" in path or "dist-packages" in path or not path:
+    file = getattr(module, "__file__", None)  # built-in modules have none
+    if not file:
+        return
+    path = os.path.abspath(file)
+    if "site-packages" in path or "dist-packages" in path:
         return
     cloudpickle.register_pickle_by_value(module)

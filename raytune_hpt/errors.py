@@ -11,9 +11,17 @@ RaytuneHptError
 │   └── JobNotFoundError (ClusterError)      no job with that id
 ├── ClusterError                             the Jobs API could not be used
 │   └── ClusterUnreachableError              nothing answers (cluster down, tunnel closed)
-└── TrialFailedError                         one trial failed; the search goes on
-    └── SearchAbortedError                   the first trials all failed the same way
+├── TrialFailedError                         one trial failed; the search goes on
+│   └── SearchAbortedError                   the first trials all failed the same way,
+│                                            or max_consecutive_failed_trials in a row
+└── FailedTrialError                         raised by user code: fail this trial, no retry
+    └── FatalError                           raised by user code: stop the whole search
+        ├── FatalValueError (also ValueError)
+        ├── FatalTypeError (also TypeError)
+        └── FatalRuntimeError (also RuntimeError)
 ```
+``FailedTrialError`` and the ``Fatal*`` errors are Keras Tuner's (``keras_tuner.errors``), with
+its meanings; ones raised from ``keras_tuner.errors`` are recognised too.
 Bad arguments to a public function raise plain ``ValueError`` / ``TypeError`` that say what
 must hold and what was received; ``ConfigurationError`` is a ``ValueError`` so callers may
 catch either.
@@ -28,6 +36,11 @@ __all__ = [
     "ClusterUnreachableError",
     "ConfigurationError",
     "ExperimentError",
+    "FailedTrialError",
+    "FatalError",
+    "FatalRuntimeError",
+    "FatalTypeError",
+    "FatalValueError",
     "JobNotFoundError",
     "ObjectiveNotLoggedError",
     "RaytuneHptError",
@@ -97,3 +110,34 @@ class JobNotFoundError(ClusterError, ConfigurationError):
 
 class ClusterUnreachableError(ClusterError):
     """Nothing answers at the address: the cluster is down, or the tunnel to it is closed."""
+
+
+class FailedTrialError(RaytuneHptError):
+    """Raise it in ``build``, ``fit`` or ``run_trial`` to fail the trial without retrying it
+    (Keras Tuner's ``errors.FailedTrialError``)."""
+
+
+class FatalError(FailedTrialError):
+    """Raise it in a trial to stop the whole search; ``search()`` raises it again."""
+
+
+class FatalValueError(FatalError, ValueError):
+    """A ``FatalError`` that is also a ``ValueError``."""
+
+
+class FatalTypeError(FatalError, TypeError):
+    """A ``FatalError`` that is also a ``TypeError``."""
+
+
+class FatalRuntimeError(FatalError, RuntimeError):
+    """A ``FatalError`` that is also a ``RuntimeError``."""
+
+
+def is_failed_trial_error(error: BaseException) -> bool:
+    """Ours or Keras Tuner's ``FailedTrialError`` (without importing keras_tuner)."""
+    return any(c.__name__ == "FailedTrialError" for c in type(error).__mro__)
+
+
+def is_fatal_error(error: BaseException) -> bool:
+    """Ours or Keras Tuner's ``FatalError`` and its subclasses."""
+    return any(c.__name__ == "FatalError" for c in type(error).__mro__)

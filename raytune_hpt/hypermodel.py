@@ -189,7 +189,7 @@ def discover_space(
         try:
             model = hypermodel.build(hp)
             check_model(model, needs_compile=not custom_fit)
-            if not assignment:
+            if not assignment and not custom_fit:  # a custom fit may reshape x itself
                 check_input_shape(model, sample_x)
             if custom_fit:
                 object.__setattr__(model, "fit", _NoTraining())

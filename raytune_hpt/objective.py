@@ -41,6 +41,9 @@ class Objective:
 
     name: str
     direction: str | None = None
+    #: For Keras Tuner's list objective: the objectives summed, each signed so that lower is
+    #: better (its ``MultiObjective``); the sum is reported as ``name``, minimized.
+    terms: tuple[Objective, ...] = ()
 
     def __post_init__(self) -> None:
         if not isinstance(self.name, str) or not self.name:
@@ -64,6 +67,29 @@ class Objective:
         """Ray Tune's spelling of the direction."""
         return self.direction  # type: ignore[return-value]
 
+    @classmethod
+    def sum_of(cls, objectives: list) -> Objective:
+        """Keras Tuner's list objective: one minimized sum, maximized terms negated."""
+        if not objectives:
+            raise ValueError("An objective list must name at least one objective, but got [].")
+        terms = tuple(cls.coerce(o) for o in objectives)
+        if len(terms) == 1:
+            return terms[0]
+        return cls("multi_objective", "min", terms)
+
+    def add_to(self, metrics: dict[str, float]) -> dict[str, float]:
+        """``metrics`` with the summed objective added, when every term is there."""
+        if self.terms and all(t.name in metrics for t in self.terms):
+            metrics[self.name] = float(sum(
+                metrics[t.name] if t.direction == "min" else -metrics[t.name]
+                for t in self.terms))
+        return metrics
+
+    def to_dict(self) -> dict:
+        """A plain-data form, read back by :meth:`coerce`."""
+        return {"name": self.name, "direction": self.direction,
+                "terms": [t.to_dict() for t in self.terms]}
+
     def better(self, a: float, b: float) -> bool:
         """Whether value ``a`` is strictly better than ``b``."""
         return a > b if self.direction == "max" else a < b
@@ -79,7 +105,10 @@ class Objective:
         if isinstance(value, tuple) and len(value) == 2:
             return cls(*value)
         if isinstance(value, dict):
-            return cls(value.get("name"), value.get("direction"))
+            terms = tuple(cls.coerce(t) for t in value.get("terms") or ())
+            return cls(value.get("name"), value.get("direction"), terms)
+        if isinstance(value, list):
+            return cls.sum_of(value)
         if hasattr(value, "name") and hasattr(value, "direction"):
             return cls(value.name, value.direction)
         raise TypeError(

@@ -91,3 +91,35 @@ def check_fit_data(x: Any, y: Any, *, validation_data: Any, cv: int | None,
         if len(x) < cv:
             raise ValueError(f"cv={cv} needs at least {cv} samples, but x has {len(x)}.")
     return {"x": x, "y": y, "validation_data": validation_data}
+
+
+def ship_datasets(args: tuple, kwargs: dict[str, Any],
+                  experiment_path: str) -> tuple[tuple, dict[str, Any]]:
+    """A custom ``run_trial``'s arguments with each ``tf.data.Dataset`` saved to disk.
+
+    A dataset cannot be pickled to the workers; it is written once with
+    ``Dataset.save`` under ``<experiment>/datasets/`` and loaded on each worker.
+
+    Raises:
+        ConfigurationError: a dataset with an experiment in object storage (the workers
+            would need a shared disk); pass a loader function instead.
+    """
+    from raytune_hpt import storage
+    from raytune_hpt.errors import ConfigurationError
+    from raytune_hpt.worker import SavedDataset
+
+    def ship(value: Any, key: str) -> Any:
+        kind = type(value).__module__ + "." + type(value).__name__
+        if "tensorflow" not in kind or "Dataset" not in kind:
+            return value
+        if storage.is_uri(experiment_path):
+            raise ConfigurationError(
+                f"search() argument {key} is a tf.data.Dataset, which needs the experiment "
+                f"on a disk the workers share; with storage at {experiment_path}, pass a "
+                "function that builds the dataset instead.")
+        path = storage.join(experiment_path, "datasets", key)
+        value.save(path)
+        return SavedDataset(path)
+
+    shipped_args = tuple(ship(v, f"arg{k}") for k, v in enumerate(args))
+    return shipped_args, {k: ship(v, k) for k, v in kwargs.items()}

@@ -6,7 +6,10 @@
 * a trial shows that the configuration itself is wrong (the objective is never logged):
   one clear error instead of ``max_trials`` identical failures;
 * the first trials all fail with the same error and none has succeeded: a bug in the
-  user's code, shown once.
+  user's code, shown once;
+* a trial raises a ``FatalError`` (Keras Tuner's rule: ``search()`` raises it again);
+* ``max_consecutive_failed`` trials in a row failed (Keras Tuner's
+  ``max_consecutive_failed_trials``), ``FailedTrialError`` trials included.
 
 Otherwise a failed trial is recorded with its error and the search goes on.
 """
@@ -21,8 +24,9 @@ from ray.tune import Callback
 from ray.tune.stopper import Stopper
 
 from raytune_hpt import _ray_compat
-from raytune_hpt.errors import ConfigurationError, SearchAbortedError
+from raytune_hpt.errors import ConfigurationError, SearchAbortedError, is_fatal_error
 from raytune_hpt.objective import Objective
+from raytune_hpt.results import TRIAL_ERROR
 
 __all__ = ["SearchGuard"]
 
@@ -53,41 +57,69 @@ def _signature(error: BaseException | None) -> str:
 
 
 class SearchGuard(Callback, Stopper):
-    """Stops the experiment on a configuration error or on the same error in every first trial.
+    """Stops the experiment on a configuration or fatal error, or when trials keep failing.
 
     Args:
         objective: the search's objective (for messages).
         abort_after: stop when this many trials failed, all with the same error, before any
             trial succeeded. ``0`` never stops.
+        max_consecutive_failed: stop when this many trials in a row failed (Keras Tuner's
+            ``max_consecutive_failed_trials``); ``None`` never stops.
     """
 
-    def __init__(self, objective: Objective, abort_after: int = 3) -> None:
+    def __init__(self, objective: Objective, abort_after: int = 3,
+                 max_consecutive_failed: int | None = None) -> None:
         self.objective = objective
         self.abort_after = abort_after
+        self.max_consecutive_failed = max_consecutive_failed
         self.fatal: BaseException | None = None
         self._errors: list[str] = []
         self._succeeded = 0
+        self._in_a_row: list[str] = []
 
     def on_trial_complete(self, iteration: int, trials: list, trial: Any, **info: Any) -> None:
+        failed = (trial.last_result or {}).get(TRIAL_ERROR)
+        if failed:  # a FailedTrialError, reported instead of raised (no retry)
+            self._failed(str(failed))
+            return
         self._succeeded += 1
+        self._in_a_row.clear()
+
+    def on_trial_recover(self, iteration: int, trials: list, trial: Any, **info: Any) -> None:
+        cause = _cause(trial)
+        if isinstance(cause, ConfigurationError) or (cause is not None and is_fatal_error(cause)):
+            self._stop(cause)  # Ray would retry it; a fatal error is not worth a retry
 
     def on_trial_error(self, iteration: int, trials: list, trial: Any, **info: Any) -> None:
         if self.fatal is not None:
             return
         cause = _cause(trial)
-        if isinstance(cause, ConfigurationError):
-            logger.error("Stopping the search: %s", cause)
-            self.fatal = cause
+        if isinstance(cause, ConfigurationError) or (cause is not None and is_fatal_error(cause)):
+            self._stop(cause)
             return
-        self._errors.append(_signature(cause))
+        self._failed(_signature(cause))
+
+    def _failed(self, signature: str) -> None:
+        self._errors.append(signature)
+        self._in_a_row.append(signature)
         if (self.abort_after and not self._succeeded and len(self._errors) >= self.abort_after
                 and len(set(self._errors)) == 1):
-            self.fatal = SearchAbortedError(
+            self._stop(SearchAbortedError(
                 f"The first {len(self._errors)} trials all failed with the same error, so the "
                 f"search stopped (likely a bug in the model code):\n  {self._errors[0]}\n"
                 f"The full traceback is in each trial's error.txt."
-            )
-            logger.error("%s", self.fatal)
+            ))
+        elif self.max_consecutive_failed and len(self._in_a_row) >= self.max_consecutive_failed:
+            self._stop(SearchAbortedError(
+                f"{len(self._in_a_row)} trials in a row failed (max_consecutive_failed_trials="
+                f"{self.max_consecutive_failed}), so the search stopped. The last error:\n  "
+                f"{self._in_a_row[-1]}"
+            ))
+
+    def _stop(self, error: BaseException) -> None:
+        if self.fatal is None:
+            logger.error("Stopping the search: %s", error)
+            self.fatal = error
 
     def __call__(self, trial_id: str, result: dict) -> bool:
         return False
@@ -96,12 +128,14 @@ class SearchGuard(Callback, Stopper):
         return self.fatal is not None
 
     def raise_if_aborted(self) -> None:
-        if isinstance(self.fatal, SearchAbortedError):
+        if isinstance(self.fatal, SearchAbortedError) or (
+                self.fatal is not None and is_fatal_error(self.fatal)):
             raise self.fatal
         if self.fatal is not None:
             raise ConfigurationError(str(self.fatal)) from self.fatal
 
     def __getstate__(self) -> dict:
         # Ray pickles the run config into the experiment; errors stay in this process.
-        return {"objective": self.objective, "abort_after": self.abort_after, "fatal": None,
-                "_errors": [], "_succeeded": 0}
+        return {"objective": self.objective, "abort_after": self.abort_after,
+                "max_consecutive_failed": self.max_consecutive_failed, "fatal": None,
+                "_errors": [], "_succeeded": 0, "_in_a_row": []}

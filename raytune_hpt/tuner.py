@@ -10,20 +10,25 @@ Keras Tuner, an experiment that already exists under the same name is resumed un
 from __future__ import annotations
 
 import datetime
-import json
 import logging
 import os
 from typing import Any
 
-from raytune_hpt import _ray_compat, storage
+from raytune_hpt import storage
 from raytune_hpt._checks import check_int, check_number
 from raytune_hpt._ray_session import QUIET_TENSORFLOW, scoped_environ, ship_model_code, start_ray
 from raytune_hpt.errors import ConfigurationError
 from raytune_hpt.hypermodel import as_hypermodel, discover_space, has_custom_fit
 from raytune_hpt.hyperparameters import HyperParameters
+from raytune_hpt.keras_tuner import (
+    KerasTunerMethods,
+    RandomSearchOracle,
+    as_hyperparameters,
+    translate,
+)
 from raytune_hpt.objective import Objective
-from raytune_hpt.resources import Resources, local_node, trials_that_fit
-from raytune_hpt.results import METADATA_FILE, ExperimentResults
+from raytune_hpt.resources import Resources, local_node
+from raytune_hpt.results import ExperimentResults
 from raytune_hpt.schedulers import create_scheduler, validate_scheduler
 from raytune_hpt.search_data import SHARED_ARRAYS_MB, check_fit_data
 from raytune_hpt.searchers import create_searcher, validate_searcher
@@ -45,7 +50,7 @@ _SEARCH_ENV_DEFAULTS = {
 _SEARCH_ENV_OVERRIDES = {"TUNE_DISABLE_AUTO_CALLBACK_LOGGERS": "1"}
 
 
-class Tuner:
+class Tuner(KerasTunerMethods):
     """Tune a Keras model's hyperparameters with Ray Tune.
 
     Args:
@@ -92,13 +97,13 @@ class Tuner:
 
     def __init__(
         self,
-        hypermodel: Any,
-        objective: Any = "val_loss",
+        hypermodel: Any = None,
+        objective: Any = None,
         *,
         searcher: Any = "random",
         scheduler: Any = "fifo",
         max_trials: int = 10,
-        hyperparameters: HyperParameters | None = None,
+        hyperparameters: Any = None,
         resources: Resources | dict | None = None,
         max_concurrent_trials: int | None = None,
         storage_path: str | None = None,
@@ -112,28 +117,43 @@ class Tuner:
         meta_optimizer: bool = False,
         workers_per_trial: int = 1,
         shared_arrays_mb: float | None = SHARED_ARRAYS_MB,
+        executions_per_trial: int = 1,
+        max_consecutive_failed_trials: int | None = None,
+        **keras_tuner_options: Any,
     ) -> None:
-        self.hypermodel = as_hypermodel(hypermodel)
-        self.objective = Objective.coerce(objective)
-        self._check_arguments(searcher, scheduler, max_trials, hyperparameters,
-                              max_concurrent_trials, max_failures, seed, workers_per_trial,
-                              shared_arrays_mb)
+        a = {"objective": objective, "searcher": searcher, "scheduler": scheduler,
+             "max_trials": max_trials, "hyperparameters": hyperparameters, "seed": seed,
+             "storage_path": storage_path, "name": name, "max_failures": max_failures,
+             "resources": resources,
+             "max_consecutive_failed_trials": max_consecutive_failed_trials}
+        self.keras_tuner = translate(a, keras_tuner_options)
+        self.oracle = self.keras_tuner.oracle or RandomSearchOracle(
+            objective=a["objective"], max_trials=a["max_trials"], seed=a["seed"])
+        self.hypermodel = self._coerce_hypermodel(hypermodel)
+        self.objective = self._coerce_objective(a["objective"])
+        self.hyperparameters = as_hyperparameters(a["hyperparameters"])
+        self._check_arguments(a["searcher"], a["scheduler"], a["max_trials"], a["max_failures"],
+                              a["seed"], max_concurrent_trials, workers_per_trial,
+                              shared_arrays_mb, executions_per_trial,
+                              a["max_consecutive_failed_trials"])
         from raytune_hpt.tracking import validate_tracking
 
         validate_tracking(tracking)
-        self.searcher, self.scheduler = searcher, scheduler
-        self.max_trials, self.hyperparameters = max_trials, hyperparameters
+        self.searcher, self.scheduler, self.max_trials = a["searcher"], a["scheduler"], \
+            a["max_trials"]
         # "auto" is resolved against the running Ray cluster in search()
-        self.resources = resources if resources == "auto" else Resources.coerce(resources)
-        self.workers_per_trial = workers_per_trial
+        self.resources = (a["resources"] if a["resources"] == "auto"
+                          else Resources.coerce(a["resources"]))
+        self.workers_per_trial, self.executions_per_trial = workers_per_trial, \
+            executions_per_trial
         self.max_concurrent_trials = max_concurrent_trials
-        self.storage_path = storage.normalize(storage_path or DEFAULT_STORAGE_PATH)
-        self.name = name or self._default_name()
+        self.max_consecutive_failed_trials = a["max_consecutive_failed_trials"]
+        self.storage_path = storage.normalize(a["storage_path"] or DEFAULT_STORAGE_PATH)
+        self.name = a["name"] or self._default_name()
         if "/" in self.name or not self.name.strip():
             raise ValueError(f"name must be a folder name without '/', but got {self.name!r}.")
-        self.seed, self.overwrite = seed, overwrite
-        self.max_failures, self.verbose, self.address = max_failures, verbose, address
-        self.tracking = tracking
+        self.seed, self.overwrite, self.max_failures = a["seed"], overwrite, a["max_failures"]
+        self.verbose, self.address, self.tracking = verbose, address, tracking
         self.meta_optimizer = bool(meta_optimizer)
         self.shared_arrays_mb = shared_arrays_mb
         self.space: HyperParameters | None = None
@@ -142,10 +162,26 @@ class Tuner:
         self.attachments: dict[str, str] = {}
         self._results: ExperimentResults | None = None
 
+    def _coerce_hypermodel(self, hypermodel: Any) -> Any:
+        if hypermodel is None and self.has_custom_run_trial():
+            return None
+        if hypermodel is None:
+            raise TypeError("hypermodel must be a build_model(hp) function or a HyperModel, "
+                            "but got None (only a Tuner subclass that overrides run_trial "
+                            "may leave it out).")
+        return as_hypermodel(hypermodel)
+
+    def _coerce_objective(self, objective: Any) -> Objective:
+        if objective is None:  # Keras Tuner's defaults
+            return (Objective("default_objective", "min") if self.has_custom_run_trial()
+                    else Objective("val_loss"))
+        return Objective.coerce(objective)
+
     @staticmethod
-    def _check_arguments(searcher: Any, scheduler: Any, max_trials: Any, hyperparameters: Any,
-                         max_concurrent_trials: Any, max_failures: Any, seed: Any,
-                         workers_per_trial: Any, shared_arrays_mb: Any) -> None:
+    def _check_arguments(searcher: Any, scheduler: Any, max_trials: Any, max_failures: Any,
+                         seed: Any, max_concurrent_trials: Any, workers_per_trial: Any,
+                         shared_arrays_mb: Any, executions_per_trial: Any,
+                         max_consecutive_failed_trials: Any) -> None:
         """Every check of the constructor's arguments: the one place they are validated."""
         validate_searcher(searcher)
         validate_scheduler(scheduler)
@@ -154,12 +190,10 @@ class Tuner:
         check_int("max_failures", max_failures, -1)
         check_int("seed", seed, 0, optional=True)
         check_int("workers_per_trial", workers_per_trial, 1)
+        check_int("executions_per_trial", executions_per_trial, 1)
+        check_int("max_consecutive_failed_trials", max_consecutive_failed_trials, 1,
+                  optional=True)
         check_number("shared_arrays_mb", shared_arrays_mb, minimum=0, optional=True)
-        if hyperparameters is not None and not isinstance(hyperparameters, HyperParameters):
-            raise TypeError(
-                f"hyperparameters must be a raytune_hpt.HyperParameters, "
-                f"but got {hyperparameters!r}."
-            )
 
     def _default_name(self) -> str:
         model_name = getattr(self.hypermodel, "name", None) or "search"
@@ -171,18 +205,19 @@ class Tuner:
         return storage.join(self.storage_path, self.name)
 
     # -- running ------------------------------------------------------------------------
-    def search(self, x: Any = None, y: Any = None, *, validation_data: Any = None,
-               epochs: int = 1, cv: int | None = None, **fit_kwargs: Any) -> ExperimentResults:
-        """Run the search; arguments are those of ``keras.Model.fit``.
+    def search(self, *fit_args: Any, **fit_kwargs: Any) -> ExperimentResults:
+        """Run the search; arguments are those of ``keras.Model.fit`` (Keras Tuner's rule).
 
         Args:
             x, y: training data (numpy arrays), or ``x`` a zero-argument callable run once
                 on each worker that returns a dict with keys among ``x``, ``y`` and
                 ``validation_data`` (for ``tf.data`` pipelines and large files).
             validation_data: ``(x_val, y_val)``; or use ``validation_split=...``.
-            epochs: epochs per trial (the schedulers' ``max_t``).
+            epochs: epochs per trial (the schedulers' ``max_t``; Hyperband's ``max_epochs``
+                replaces it, as in Keras Tuner).
             cv: K-fold cross-validation inside each trial; the objective is the fold mean.
-            **fit_kwargs: any other ``fit`` argument, e.g. ``batch_size``.
+            **fit_kwargs: any other ``fit`` argument, e.g. ``batch_size`` or ``callbacks``.
+                With a ``run_trial`` override, everything goes to ``run_trial`` as given.
 
         Returns:
             The experiment's results, best trial first in :meth:`ExperimentResults.summary`.
@@ -190,21 +225,55 @@ class Tuner:
         Raises:
             ConfigurationError: bad input, found before any trial starts, or an objective the
                 model never logs (found at the first epoch; the search stops).
-            SearchAbortedError: the first trials all failed with the same error.
+            SearchAbortedError: the first trials all failed with the same error, or
+                ``max_consecutive_failed_trials`` trials in a row failed.
+            FatalError: a trial raised it (Keras Tuner's rule).
         """
+        if self.has_custom_run_trial():
+            return self._search_custom(fit_args, fit_kwargs)
+        x, y, validation_data, epochs, cv = _fit_arguments(fit_args, fit_kwargs)
+        epochs = self.keras_tuner.epochs or epochs
         data = self._check_search_input(x, y, validation_data, epochs, cv, fit_kwargs)
         scheduler = create_scheduler(self.scheduler, epochs=epochs)  # bad max_t fails here
         with scoped_environ(_SEARCH_ENV_DEFAULTS, _SEARCH_ENV_OVERRIDES):
             self.space = self._discover_space(x, y, data, validation_data, epochs, fit_kwargs)
-            searcher = create_searcher(self.searcher, space=self.space,
-                                       metric=self.objective.name, mode=self.objective.mode,
-                                       seed=self.seed, max_trials=self.max_trials)
+            searcher = self._create_searcher()
             self.on_search_begin()
             self._connect()
             spec = self._trial_spec(epochs, cv, fit_kwargs)
             trainable, max_concurrent = self._trainable(spec, data)
             grid = self._run(trainable, searcher, scheduler, max_concurrent, epochs)
         return self._finish(grid, epochs)
+
+    def _search_custom(self, fit_args: tuple, fit_kwargs: dict[str, Any]) -> ExperimentResults:
+        """A ``run_trial`` override: each trial calls it on a worker with these arguments."""
+        from ray import tune
+
+        from raytune_hpt.search_data import ship_datasets
+        from raytune_hpt.worker import run_user_trial
+
+        epochs = self.keras_tuner.epochs or 1
+        scheduler = create_scheduler(self.scheduler, epochs=epochs)
+        with scoped_environ(_SEARCH_ENV_DEFAULTS, _SEARCH_ENV_OVERRIDES):
+            self.space = self._initial_space()
+            searcher = self._create_searcher()
+            self.on_search_begin()
+            self._connect()
+            ship_model_code(type(self))
+            args, kwargs = ship_datasets(fit_args, fit_kwargs, self.experiment_path)
+            trainable = tune.with_parameters(run_user_trial, tuner=self,
+                                             spec=self._trial_spec(epochs, None, {}),
+                                             args=args, kwargs=kwargs)
+            trainable = tune.with_resources(trainable, self.resources.to_ray())
+            grid = self._run(trainable, searcher, scheduler, self.max_concurrent_trials, epochs)
+        return self._finish(grid, epochs)
+
+    def _create_searcher(self) -> Any:
+        if not (self.keras_tuner.tune_new_entries and self.keras_tuner.allow_new_entries):
+            self.space = _fix_new_entries(self.space, self.hyperparameters)
+        return create_searcher(self.searcher, space=self.space, metric=self.objective.name,
+                               mode=self.objective.mode, seed=self.seed,
+                               max_trials=self.max_trials)
 
     def on_search_begin(self) -> None:
         """Called once every check has passed, before Ray starts (Keras Tuner's hook name)."""
@@ -251,7 +320,10 @@ class Tuner:
                          seed=self.seed, meta_optimizer=self.meta_optimizer,
                          gpus=self.resources.gpu, gpu_memory_mb=self.resources.gpu_memory_mb,
                          shared_arrays_bytes=None if self.shared_arrays_mb is None
-                         else int(self.shared_arrays_mb * 2**20))
+                         else int(self.shared_arrays_mb * 2**20),
+                         executions=self.executions_per_trial,
+                         compile_overrides=self.keras_tuner.compile_overrides,
+                         max_model_size=self.keras_tuner.max_model_size)
 
     def _trainable(self, spec: TrialSpec, data: dict[str, Any]) -> tuple[Any, int | None]:
         """The Ray Tune trainable with its resources, and the cap on trials at once."""
@@ -273,106 +345,20 @@ class Tuner:
 
     def _run(self, trainable: Any, searcher: Any, scheduler: Any,
              max_concurrent: int | None, epochs: int) -> Any:
-        """Assemble one ``ray.tune.Tuner`` (or restore it) and run it to the end."""
-        import ray
-        from ray import tune
+        from raytune_hpt._tune_run import run_experiment
 
-        from raytune_hpt.supervision import SearchGuard
-
-        guard = SearchGuard(self.objective)
-        num_samples = (min(self.max_trials, len(searcher)) if hasattr(searcher, "__len__")
-                       else self.max_trials)
-        tune_config = tune.TuneConfig(
-            search_alg=searcher, scheduler=scheduler, num_samples=num_samples,
-            metric=self.objective.name, mode=self.objective.mode, reuse_actors=True,
-            max_concurrent_trials=max_concurrent,
-        )
-        ray_tuner = self._resume_or_create(trainable, tune_config, self._run_config(guard),
-                                           epochs)
-        # Ray starts one trial at a time for a custom searcher (it waits for each trial's
-        # resources before asking for the next); every trial that fits starts at once.
-        pending = max_concurrent or trials_that_fit(self.resources.to_ray(),
-                                                    ray.cluster_resources())
-        try:
-            with scoped_environ({"TUNE_MAX_PENDING_TRIALS_PG": str(pending)}):
-                grid = ray_tuner.fit()
-        except RuntimeError:
-            # When the guard stops the search while a trial is still pending (no folder
-            # yet), Ray fails to build its ResultGrid; the guard's reason is the real error.
-            guard.raise_if_aborted()
-            raise
-        guard.raise_if_aborted()
-        return grid
-
-    def _run_config(self, guard: Any) -> Any:
-        from ray import tune
-
-        return tune.RunConfig(
-            name=self.name,
-            storage_path=self.storage_path,
-            callbacks=self._callbacks(guard),
-            stop=guard,
-            failure_config=tune.FailureConfig(max_failures=self.max_failures),
-            checkpoint_config=tune.CheckpointConfig(
-                # The best two epochs' checkpoints and the latest are kept. With one, Ray
-                # snapshots the whole experiment at every checkpoint (quadratic in trials).
-                num_to_keep=2, checkpoint_score_attribute=self.objective.name,
-                checkpoint_score_order=self.objective.mode,
-            ),
-            verbose=self.verbose,
-        )
+        return run_experiment(self, trainable, searcher, scheduler, max_concurrent, epochs)
 
     def _finish(self, grid: Any, epochs: int) -> ExperimentResults:
-        self._results = ExperimentResults.from_result_grid(grid, self._metadata(epochs))
+        from raytune_hpt._tune_run import metadata, write_metadata
+
+        if self.has_custom_run_trial():
+            write_metadata(self, epochs)  # with the hyperparameters trials declared
+        self._results = ExperimentResults.from_result_grid(grid, metadata(self, epochs))
+        self.oracle._results = self._results
         logger.info("%d trials (%s each); at most %d ran at once.", len(self._results.trials),
                     self.resources.describe(), self._results.trials_at_once())
         return self._results
-
-    def _callbacks(self, guard: Any) -> list:
-        from ray.tune.logger import CSVLoggerCallback, JsonLoggerCallback
-
-        from raytune_hpt.tracking import tracking_callbacks
-
-        trackers = tracking_callbacks(self.tracking, space=self.space, objective=self.objective,
-                                      experiment_path=self.experiment_path)
-        return [CSVLoggerCallback(), JsonLoggerCallback(), *trackers, guard]
-
-    def _metadata(self, epochs: int) -> dict[str, Any]:
-        return {
-            "objective": {"name": self.objective.name, "direction": self.objective.direction},
-            "space": self.space.get_config() if self.space else {"space": []},
-            "searcher": (self.searcher if isinstance(self.searcher, (str, dict))
-                         else type(self.searcher).__name__),
-            "scheduler": (self.scheduler if isinstance(self.scheduler, (str, dict))
-                          else type(self.scheduler).__name__),
-            "max_trials": self.max_trials,
-            "epochs": epochs,
-            "resources": self.resources.to_ray(),
-            "workers_per_trial": self.workers_per_trial,
-            "seed": self.seed,
-        }
-
-    def _resume_or_create(
-        self, trainable: Any, tune_config: Any, run_config: Any, epochs: int
-    ) -> Any:
-        from ray import tune
-
-        path = self.experiment_path
-        if storage.exists(path) and self.overwrite:
-            storage.delete(path)
-        if storage.exists(path) and tune.Tuner.can_restore(path):
-            logger.info("Resuming the experiment at %s (overwrite=True starts afresh).", path)
-            restored = tune.Tuner.restore(path, trainable, resume_errored=True)
-            # The restored run keeps its searcher and scheduler state; the callbacks and the
-            # guard are this process's and must be given again.
-            restored_config = _ray_compat.restored_run_config(restored)
-            restored_config.callbacks, restored_config.stop = run_config.callbacks, run_config.stop
-            return restored
-        storage.write_text(storage.join(path, METADATA_FILE),
-                           json.dumps(self._metadata(epochs), indent=2, default=str))
-        for name, text in self.attachments.items():
-            storage.write_text(storage.join(path, name), text)
-        return tune.Tuner(trainable, tune_config=tune_config, run_config=run_config)
 
     # -- results (Keras Tuner's names) -----------------------------------------------------
     @property
@@ -404,3 +390,24 @@ class Tuner:
         text = self._require_results().summary(num_trials)
         print(text)
         return text
+
+
+def _fit_arguments(args: tuple, kwargs: dict[str, Any]) -> tuple:
+    """``x, y, validation_data, epochs, cv`` out of ``fit``-style arguments (popped)."""
+    if len(args) > 2:
+        raise TypeError(f"search() takes x and y as positional arguments; got {len(args)}.")
+    x = args[0] if args else kwargs.pop("x", None)
+    y = args[1] if len(args) > 1 else kwargs.pop("y", None)
+    return (x, y, kwargs.pop("validation_data", None), kwargs.pop("epochs", 1),
+            kwargs.pop("cv", None))
+
+
+def _fix_new_entries(space: HyperParameters, declared: HyperParameters | None) -> HyperParameters:
+    """Keras Tuner's ``tune_new_entries=False``: what was not declared up front keeps its
+    default (a ``Fixed`` hyperparameter)."""
+    fixed = declared.copy() if declared is not None else HyperParameters()
+    known = {hp.name for hp in fixed.space}
+    for hp in space.space:
+        if hp.name not in known:
+            fixed.Fixed(hp.name, hp.default)
+    return fixed

@@ -72,6 +72,7 @@ def test_search_reports_every_epoch_and_best_model_reproduces(ray_local, digits,
     assert reloaded.best_trial().trial_id == results.best_trial().trial_id
 
 
+@pytest.mark.slow
 def test_objective_the_model_never_logs_stops_the_search(ray_local, digits, tmp_path):
     (x, y), (xv, yv) = digits
     tuner = rth.Tuner(tiny_builder, objective="val_auc", max_trials=6, storage_path=str(tmp_path),
@@ -130,7 +131,10 @@ def test_bad_data_fails_before_trials(tmp_path):
         tuner.search(np.zeros((10, 64)), np.zeros(9))
 
 
-@pytest.mark.parametrize(("shared_arrays_mb", "feed"), [(None, "arrays"), (0, "batches")])
+@pytest.mark.parametrize(
+    ("shared_arrays_mb", "feed"),
+    [pytest.param(None, "arrays", marks=pytest.mark.slow), (0, "batches")],
+)
 def test_cross_validation_reports_each_fold_and_their_mean(ray_local, digits, tmp_path,
                                                           shared_arrays_mb, feed):
     """Folds as copies of their rows, or fed by their indices from the shared arrays."""
@@ -224,6 +228,7 @@ print("IDLE", len(idle), int(ray.cluster_resources()["CPU"]))
 """
 
 
+@pytest.mark.slow
 def test_a_local_ray_started_by_the_tuner_prestarts_no_idle_workers():
     """Tune's trial actors never take a pre-started worker; none compete with them."""
     import subprocess

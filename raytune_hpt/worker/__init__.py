@@ -27,18 +27,28 @@ from raytune_hpt.worker._tf_setup import (
     plan_gpus,
     trial_strategy,
 )
-from raytune_hpt.worker._trial import TrialSpec, fit_result_metrics, run_trial
+from raytune_hpt.worker._trial import (
+    TRIAL_ERROR,
+    TrialSpec,
+    build_checked,
+    fit_result_metrics,
+    run_trial,
+)
+from raytune_hpt.worker._user_trial import SavedDataset, run_user_trial
 
 __all__ = [
     "CUDA_CONTEXT_RESERVE_MB",
     "DRIVER_RESOURCES",
     "MODEL_FILE",
     "STATE_FILE",
+    "SavedDataset",
+    "TRIAL_ERROR",
     "EpochReporter",
     "GpuPlan",
     "SharedArrayFeed",
     "TrialSpec",
     "apply_gpu_plan",
+    "build_checked",
     "configure_tensorflow",
     "default_concurrency",
     "feed_in_batches",
@@ -49,6 +59,7 @@ __all__ = [
     "plan_gpus",
     "run_distributed_trial",
     "run_trial",
+    "run_user_trial",
     "trial_strategy",
 ]
 

@@ -74,9 +74,11 @@ class EpochReporter:
         self.stop = False
 
     def report(self, epoch: int, logs: dict[str, Any] | None,
-               fold_logs: Sequence[dict[str, Any]] = ()) -> None:
-        """Report 0-based ``epoch``; sets :attr:`stop` when the objective is not finite."""
-        metrics = scalar_logs(logs)
+               fold_logs: Sequence[dict[str, Any]] = (), info: dict[str, Any] | None = None,
+               ) -> None:
+        """Report 0-based ``epoch``; sets :attr:`stop` when the objective is not finite.
+        ``info`` adds non-metric fields as they are (strings)."""
+        metrics = self.objective.add_to(scalar_logs(logs))
         if self.objective.name not in metrics:
             if self.defer_missing:
                 self.deferred = metrics
@@ -87,6 +89,7 @@ class EpochReporter:
         metrics["epoch"] = epoch + 1
         if self.reports == 0:  # where the trial runs: once per (re)start, not every epoch
             metrics.update(self.extra)
+        metrics.update(info or {})
         if not math.isfinite(metrics[self.objective.name]):
             self.stop = True  # a diverged trial never becomes the best: its value is NaN/inf
         self.reports += 1

@@ -19,16 +19,21 @@ import numpy as np
 
 from raytune_hpt.hyperparameters import HyperParameters
 from raytune_hpt.objective import Objective
+from raytune_hpt.results import TRIAL_ERROR
 from raytune_hpt.worker._tf_setup import configure_tensorflow, trial_strategy
 
 __all__ = [
+    "TRIAL_ERROR",
     "TrialSpec",
+    "build_checked",
     "fit_result_metrics",
     "materialize",
     "placement",
+    "report_failure",
     "run_trial",
     "split_folds",
 ]
+
 
 
 @dataclass
@@ -51,6 +56,11 @@ class TrialSpec:
     # object-store copy (_feeding.py); None: never (always Keras's array adapter). The
     # Tuner sets it from its shared_arrays_mb (default: search_data.SHARED_ARRAYS_MB).
     shared_arrays_bytes: int | None = None
+    # Keras Tuner's options: models trained per trial (the objective is their mean), and
+    # compile arguments that replace those of build(hp)
+    executions: int = 1
+    compile_overrides: dict[str, Any] = field(default_factory=dict)
+    max_model_size: int | None = None
 
 
 # A data loader (a zero-argument callable) runs once per worker, not once per trial.
@@ -114,69 +124,159 @@ def placement(tf_setup: dict[str, Any]) -> dict[str, Any]:
 
 
 def run_trial(config: dict[str, Any], *, spec: TrialSpec, data: dict[str, Any]) -> None:
-    """Build, (restore,) train and report one trial. Ray Tune calls this on a worker."""
+    """Build, (restore,) train and report one trial. Ray Tune calls this on a worker.
+
+    A ``FailedTrialError`` (ours or Keras Tuner's) ends the trial as failed without the
+    retries Ray would give any other exception: it is reported as the trial's last result
+    (``trial_error``) instead of raised.
+    """
     started_at = time.time()
     tf_setup = configure_tensorflow(spec.cpus, spec.meta_optimizer, gpu=spec.gpus,
                                     gpu_memory_mb=spec.gpu_memory_mb)
-    import keras
+    try:
+        _train(config, spec, data, extra={**placement(tf_setup), "tf_started_at": started_at})
+    except Exception as error:
+        from raytune_hpt.errors import is_failed_trial_error, is_fatal_error
+
+        if not is_failed_trial_error(error) or is_fatal_error(error):
+            raise
+        report_failure(spec.objective, error)
+
+
+def report_failure(objective: Objective, error: BaseException) -> None:
+    """End the trial as failed, without a retry: its objective NaN, its error recorded."""
     from ray import tune
 
-    from raytune_hpt.hypermodel import check_model, has_custom_fit
-    from raytune_hpt.worker._report import EpochReporter, LastLogs, ReportCallback, load_checkpoint
+    message = f"{type(error).__name__}: {error}"
+    tune.report({objective.name: float("nan"), TRIAL_ERROR: message[:2000]})
+
+
+def _train(config: dict[str, Any], spec: TrialSpec, data: dict[str, Any],
+           extra: dict[str, Any]) -> None:
+    import keras
+
+    from raytune_hpt.hypermodel import has_custom_fit
+    from raytune_hpt.worker._report import EpochReporter
 
     keras.backend.clear_session()
     if spec.seed is not None:
         keras.utils.set_random_seed(spec.seed)
     hp = spec.space.copy(config)
-    folds = split_folds(materialize(data), spec.cv, spec.seed)
+    folds = split_folds(materialize(data), spec.cv, spec.seed) * spec.executions
+    models, start_epoch = _build_and_restore(spec, hp, len(folds))
+    reporter = EpochReporter(spec.objective, models, extra=extra, checkpoint=spec.checkpoint,
+                             defer_missing=has_custom_fit(spec.hypermodel))
+    if start_epoch >= spec.epochs:
+        return
+    fit_kwargs = {"verbose": 0, **spec.fit_kwargs}
+    user_callbacks = list(fit_kwargs.pop("callbacks", None) or [])
+    fed_folds, fold_kwargs = _feed(spec, folds, fit_kwargs)
+    reporter.extra["data_feed"] = _feed_kind(fed_folds)
+    if len(fed_folds) == 1:
+        _fit_once(spec, hp, models[0], fed_folds[0], fold_kwargs[0], start_epoch, reporter,
+                  user_callbacks)
+    else:
+        _fit_epoch_by_epoch(spec, hp, models, fed_folds, fold_kwargs, start_epoch, reporter,
+                            user_callbacks)
+
+
+def _build_and_restore(spec: TrialSpec, hp: HyperParameters, count: int) -> tuple[list, int]:
+    """``count`` models (folds x executions) built and, on a resumed trial, restored."""
+    from ray import tune
+
+    from raytune_hpt.worker._report import load_checkpoint
+
     models = []
     # Several GPUs: variables are created (build, compile, restore) under MirroredStrategy.
     strategy = trial_strategy()
     with strategy.scope() if strategy is not None else contextlib.nullcontext():
-        for _ in folds:
-            model = spec.hypermodel.build(hp)
-            check_model(model, needs_compile=not has_custom_fit(spec.hypermodel))
-            models.append(model)
-
+        for _ in range(count):
+            models.append(build_checked(spec, hp))
         start_epoch = 0
         checkpoint = tune.get_checkpoint()
         if checkpoint is not None:
             with checkpoint.as_directory() as folder:
                 start_epoch = load_checkpoint(folder, models)
-    reporter = EpochReporter(spec.objective, models,
-                             extra={**placement(tf_setup), "tf_started_at": started_at},
-                             checkpoint=spec.checkpoint,
-                             defer_missing=has_custom_fit(spec.hypermodel))
-    fit_kwargs = {"verbose": 0, **spec.fit_kwargs}
-    user_callbacks = list(fit_kwargs.pop("callbacks", None) or [])
-    if start_epoch >= spec.epochs:
-        return
+    return models, start_epoch
 
-    from raytune_hpt.worker._feeding import SharedArrayFeed, feed_in_batches
+
+def build_checked(spec: TrialSpec, hp: HyperParameters) -> Any:
+    """``build(hp)``, compiled with Keras Tuner's overrides, checked and size-limited."""
+    from raytune_hpt.errors import FailedTrialError
+    from raytune_hpt.hypermodel import check_model, has_custom_fit
+
+    model = spec.hypermodel.build(hp)
+    if spec.compile_overrides:
+        model.compile(**_compile_arguments(model, spec.compile_overrides))
+    check_model(model, needs_compile=not has_custom_fit(spec.hypermodel))
+    if spec.max_model_size is not None and model.built:
+        size = model.count_params()
+        if size > spec.max_model_size:
+            raise FailedTrialError(f"The model has {size} parameters, more than "
+                                   f"max_model_size={spec.max_model_size}.")
+    return model
+
+
+def _compile_arguments(model: Any, overrides: dict[str, Any]) -> dict[str, Any]:
+    """The model's own compile arguments with ``optimizer``/``loss``/``metrics`` replaced,
+    as Keras Tuner's ``_override_compile_args`` does (a fresh optimizer per model)."""
+    import keras
+
+    metrics = [m for m in (model.metrics or []) if m.name not in ("loss", "compile_metric")]
+    arguments = {"optimizer": model.optimizer, "loss": model.loss, "metrics": metrics or None}
+    arguments.update(overrides)
+    optimizer = arguments["optimizer"]
+    if "optimizer" in overrides and not isinstance(optimizer, str):
+        arguments["optimizer"] = keras.optimizers.deserialize(
+            keras.optimizers.serialize(optimizer))
+    return arguments
+
+
+def _feed(spec: TrialSpec, folds: list, fit_kwargs: dict[str, Any]) -> tuple[list, list]:
+    """Each fold's fit arguments, large arrays fed batch by batch from the shared copy."""
+    from raytune_hpt.hypermodel import has_custom_fit
+    from raytune_hpt.worker._feeding import feed_in_batches
 
     # A custom fit may need the arrays themselves: never fed (fold rows are copied out).
     min_bytes = None if has_custom_fit(spec.hypermodel) else spec.shared_arrays_bytes
-    fold_kwargs = []
-    for k, (args, extra) in enumerate(folds):
+    fed, fold_kwargs = [], []
+    for args, extra in folds:
         fed_args, fed_extra, kwargs = feed_in_batches(args, extra, fit_kwargs,
                                                       min_bytes=min_bytes, seed=spec.seed)
-        folds[k] = (fed_args, fed_extra)
+        fed.append((fed_args, fed_extra))
         fold_kwargs.append(kwargs)
-    fed = isinstance(folds[0][0][0], SharedArrayFeed) if folds[0][0] else False
-    reporter.extra["data_feed"] = "batches" if fed else "arrays"
+    return fed, fold_kwargs
 
-    if len(folds) == 1:
-        args, extra = folds[0]
-        fit_kwargs = fold_kwargs[0]
-        result = spec.hypermodel.fit(
-            hp, models[0], *args, **extra, epochs=spec.epochs, initial_epoch=start_epoch,
-            callbacks=[ReportCallback(reporter), *user_callbacks], **fit_kwargs,
-        )
-        if reporter.reports == 0:  # a custom fit that returns its objective at the end
-            reporter.defer_missing = False
-            final = {**reporter.deferred, **fit_result_metrics(result, spec.objective)}
-            reporter.report(spec.epochs - 1, final)
-        return
+
+def _feed_kind(folds: list) -> str:
+    from raytune_hpt.worker._feeding import SharedArrayFeed
+
+    args = folds[0][0]
+    return "batches" if args and isinstance(args[0], SharedArrayFeed) else "arrays"
+
+
+def _fit_once(spec: TrialSpec, hp: HyperParameters, model: Any, fold: tuple,
+              fit_kwargs: dict[str, Any], start_epoch: int, reporter: Any,
+              user_callbacks: list) -> None:
+    """One model, one ``fit``: every epoch reported by a callback."""
+    from raytune_hpt.worker._report import ReportCallback
+
+    args, extra = fold
+    result = spec.hypermodel.fit(
+        hp, model, *args, **extra, epochs=spec.epochs, initial_epoch=start_epoch,
+        callbacks=[ReportCallback(reporter), *user_callbacks], **fit_kwargs,
+    )
+    if reporter.reports == 0:  # a custom fit that returns its objective at the end
+        reporter.defer_missing = False
+        final = {**reporter.deferred, **fit_result_metrics(result, spec.objective)}
+        reporter.report(spec.epochs - 1, final)
+
+
+def _fit_epoch_by_epoch(spec: TrialSpec, hp: HyperParameters, models: list, folds: list,
+                        fold_kwargs: list, start_epoch: int, reporter: Any,
+                        user_callbacks: list) -> None:
+    """Several models (folds, executions) trained one epoch at a time; the mean reported."""
+    from raytune_hpt.worker._report import LastLogs
 
     for epoch in range(start_epoch, spec.epochs):
         logs = []
@@ -187,6 +287,6 @@ def run_trial(config: dict[str, Any], *, spec: TrialSpec, data: dict[str, Any]) 
             logs.append(collector.logs)
         mean = {k: float(np.mean([float(fold[k]) for fold in logs]))
                 for k in logs[0] if all(k in fold for fold in logs)}
-        reporter.report(epoch, mean, fold_logs=logs)
-        if reporter.stop:
+        reporter.report(epoch, mean, fold_logs=logs if spec.cv else ())
+        if reporter.stop or all(getattr(m, "stop_training", False) for m in models):
             break

@@ -1,0 +1,48 @@
+"""The Keras Tuner drop-in (driver side): ``import raytune_hpt as kt`` runs Keras Tuner code on Ray.
+
+``_tuners.py`` (RandomSearch, GridSearch, BayesianOptimization, Hyperband), ``_oracles.py``
+(Keras Tuner's oracles as searcher/scheduler choices), ``_options.py`` (Keras Tuner's
+constructor arguments translated once), ``_methods.py`` (its Tuner methods and run_trial
+hooks), ``_trial.py`` (its Trial) and ``_convert.py`` (its HyperParameters taken as ours).
+"""
+
+from __future__ import annotations
+
+from importlib import import_module
+from typing import Any
+
+from raytune_hpt.keras_tuner._convert import as_hyperparameters
+from raytune_hpt.keras_tuner._methods import KerasTunerMethods
+from raytune_hpt.keras_tuner._options import KERAS_TUNER_OPTIONS, KerasTunerOptions, translate
+from raytune_hpt.keras_tuner._oracles import (
+    BayesianOptimizationOracle,
+    GridSearchOracle,
+    HyperbandOracle,
+    Oracle,
+    RandomSearchOracle,
+)
+from raytune_hpt.keras_tuner._trial import Trial
+
+__all__ = [
+    "KERAS_TUNER_OPTIONS",
+    "BayesianOptimization",
+    "BayesianOptimizationOracle",
+    "GridSearch",
+    "GridSearchOracle",
+    "Hyperband",
+    "HyperbandOracle",
+    "KerasTunerMethods",
+    "KerasTunerOptions",
+    "Oracle",
+    "RandomSearch",
+    "RandomSearchOracle",
+    "Trial",
+    "as_hyperparameters",
+    "translate",
+]
+
+
+def __getattr__(name: str) -> Any:  # the tuners import raytune_hpt.tuner, which imports us
+    if name in ("BayesianOptimization", "GridSearch", "Hyperband", "RandomSearch"):
+        return getattr(import_module("raytune_hpt.keras_tuner._tuners"), name)
+    raise AttributeError(f"module 'raytune_hpt.keras_tuner' has no attribute {name!r}")

@@ -1,0 +1,92 @@
+"""Keras Tuner's ``Tuner`` methods, mixed into ``raytune_hpt.Tuner``.
+
+Hooks a ``run_trial`` override calls on the worker (``on_epoch_end``, ``save_model``, the
+no-op ``on_epoch_begin``/``on_batch_*``) and the driver-side reading methods Keras Tuner
+code uses (``search_space_summary``, ``load_model``).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+__all__ = ["KerasTunerMethods"]
+
+
+class KerasTunerMethods:
+    """The part of Keras Tuner's ``Tuner`` API that is not a search option."""
+
+    _session: Any = None
+
+    def run_trial(self, trial: Any, *args: Any, **kwargs: Any) -> Any:
+        """Override to run each trial your own way (on a Ray worker); return the objective
+        as a float or a dict, or report each epoch with ``self.on_epoch_end``."""
+        raise NotImplementedError  # never called: not overriding keeps the standard trial
+
+    def has_custom_run_trial(self) -> bool:
+        return type(self).run_trial is not KerasTunerMethods.run_trial
+
+    # -- hooks called inside run_trial, on the worker ----------------------------------------
+    def on_epoch_end(self, trial: Any, model: Any, epoch: int,
+                     logs: dict[str, Any] | None = None) -> None:
+        """Report this epoch's ``logs`` (they must hold the objective) and checkpoint ``model``."""
+        self._require_session().epoch_end(model, epoch, logs)
+
+    def save_model(self, trial_id: str, model: Any, step: int = 0) -> None:
+        """Name the model the next report checkpoints."""
+        self._require_session().model = model
+
+    def on_epoch_begin(self, trial: Any, model: Any, epoch: int, logs: Any = None) -> None:
+        """A hook for subclasses; does nothing (as in Keras Tuner)."""
+
+    def on_batch_begin(self, trial: Any, model: Any, batch: int, logs: Any = None) -> None:
+        """A hook for subclasses; does nothing (as in Keras Tuner)."""
+
+    def on_batch_end(self, trial: Any, model: Any, batch: int, logs: Any = None) -> None:
+        """A hook for subclasses; does nothing (as in Keras Tuner)."""
+
+    def _require_session(self) -> Any:
+        if self._session is None:
+            raise RuntimeError("on_epoch_end and save_model are called inside run_trial.")
+        return self._session
+
+    # -- reading a search, in the driver ------------------------------------------------------
+    def search_space_summary(self, extended: bool = False) -> str:
+        """Print and return the search space: every hyperparameter with its domain."""
+        space = self.space if self.space is not None else self._initial_space()
+        lines = ["Search space summary", f"Default search space size: {len(space.space)}"]
+        for hp in space.space:
+            config = {k: v for k, v in hp.get_config().items() if k not in ("name", "class")}
+            lines.append(f"{hp.name} ({type(hp).__name__})")
+            lines.append(str(config))
+        text = "\n".join(lines)
+        print(text)
+        return text
+
+    def _initial_space(self) -> Any:
+        from raytune_hpt.hypermodel import discover_space
+        from raytune_hpt.hyperparameters import HyperParameters
+
+        if self.hypermodel is None:
+            return self.hyperparameters.copy() if self.hyperparameters else HyperParameters()
+        self.space = discover_space(self.hypermodel, self.hyperparameters)
+        return self.space
+
+    def load_model(self, trial: Any) -> Any:
+        """The model of a trial (an ``oracle.get_best_trials`` entry) at its best epoch."""
+        results = self._require_results()
+        for record in results.trials:
+            if record.trial_id == trial.trial_id:
+                return results.load_model(record, build=self._builder(record))
+        raise KeyError(f"No trial {trial.trial_id!r} in {results.path}.")
+
+    def _builder(self, record: Any) -> Any:
+        if self.hypermodel is None:
+            return None
+        hp = self.space.copy(record.hyperparameters)
+        return lambda: self.hypermodel.build(hp)
+
+    def __getstate__(self) -> dict:
+        # The tuner travels to each worker for a custom run_trial: results stay here.
+        state = dict(self.__dict__)
+        state["_results"], state["_session"] = None, None
+        return state

@@ -1,0 +1,25 @@
+"""Reading an experiment from storage: its trials, the best one, its model, a table.
+
+``_experiment.py`` turns Ray's layout (local or ``s3://``) plus ``raytune_hpt.json`` into
+:class:`ExperimentResults`; ``_intervals.py`` says how many trials ran at once;
+``_keys.py`` which report fields are metrics.
+"""
+
+from __future__ import annotations
+
+from raytune_hpt.results._experiment import METADATA_FILE, ExperimentResults, TrialRecord, load
+from raytune_hpt.results._keys import DECLARED_HPS, NOT_METRIC_KEYS, TRIAL_ERROR, is_metric_key
+from raytune_hpt.results._intervals import max_trials_at_once, trial_interval
+
+__all__ = [
+    "DECLARED_HPS",
+    "METADATA_FILE",
+    "NOT_METRIC_KEYS",
+    "TRIAL_ERROR",
+    "ExperimentResults",
+    "TrialRecord",
+    "is_metric_key",
+    "load",
+    "max_trials_at_once",
+    "trial_interval",
+]

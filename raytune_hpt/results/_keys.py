@@ -1,0 +1,32 @@
+"""Which fields of a trial's report are metrics, and which are Ray's or our bookkeeping."""
+
+from __future__ import annotations
+
+__all__ = ["DECLARED_HPS", "NOT_METRIC_KEYS", "TRIAL_ERROR", "is_metric_key"]
+
+#: The report field of a trial failed by a ``FailedTrialError``: its error (no retry).
+TRIAL_ERROR = "trial_error"
+#: The report field with hyperparameters a trial declared that the space did not have yet
+#: (a ``run_trial`` override declares them lazily, as in Keras Tuner): a JSON space config.
+DECLARED_HPS = "declared_hyperparameters"
+
+#: Report fields that are not metrics: Ray Tune's bookkeeping and where the trial ran.
+#: ``epoch`` is ours and counts as a metric (results read a trial's best epoch from it).
+NOT_METRIC_KEYS = frozenset({
+    "pid", "node_id", "gpu_ids", "done", "trial_id", "date", "timestamp", "hostname",
+    "node_ip", "time_this_iter_s", "time_total_s", "time_since_restore", "training_iteration",
+    "iterations_since_restore", "timesteps_total", "timesteps_since_restore", "episodes_total",
+    "checkpoint_dir_name", "should_checkpoint", "experiment_tag", "config", "warmup_time",
+    "data_feed", TRIAL_ERROR, DECLARED_HPS,
+})
+_NOT_METRIC_PREFIXES = ("config/", "tf_")
+
+
+def is_metric_key(key: str) -> bool:
+    """Whether a report field named ``key`` is a metric (``val_loss``, ``epoch``, ``fold0/loss``).
+
+    Example:
+        >>> is_metric_key("val_accuracy"), is_metric_key("time_total_s"), is_metric_key("tf_pid")
+        (True, False, False)
+    """
+    return key not in NOT_METRIC_KEYS and not key.startswith(_NOT_METRIC_PREFIXES)

@@ -1,0 +1,119 @@
+"""A Keras Tuner ``run_trial`` written by the user, run on a Ray worker.
+
+The user's tuner object travels to the worker; its ``run_trial(trial, *args, **kwargs)``
+runs there with a Keras Tuner ``Trial``. What it reports through ``self.on_epoch_end``,
+``self.oracle.update_trial`` or its return value (a float, a dict, a ``History`` or a list
+of them) becomes the trial's Ray Tune reports; ``self.save_model`` names the model that
+each report checkpoints.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from typing import Any
+
+from raytune_hpt.objective import Objective
+from raytune_hpt.results import DECLARED_HPS
+from raytune_hpt.worker._tf_setup import configure_tensorflow
+from raytune_hpt.worker._trial import TrialSpec, fit_result_metrics, placement, report_failure
+
+__all__ = ["SavedDataset", "TrialSession", "run_user_trial"]
+
+
+class SavedDataset:
+    """A ``tf.data.Dataset`` saved by the driver (``Dataset.save``), loaded on the worker."""
+
+    def __init__(self, path: str) -> None:
+        self.path = path
+
+    def load(self) -> Any:
+        import tensorflow as tf
+
+        return tf.data.Dataset.load(self.path)
+
+
+class TrialSession:
+    """The running trial's reports: each epoch's logs, with the last saved model."""
+
+    def __init__(self, objective: Objective, extra: dict[str, Any], hp: Any = None,
+                 known: tuple[str, ...] = ()) -> None:
+        self.objective, self.extra = objective, extra
+        self.hp, self.sent = hp, set(known)
+        self.model: Any = None
+        self.reporter: Any = None
+        self.last_epoch = -1
+
+    def epoch_end(self, model: Any, epoch: int, logs: dict[str, Any] | None) -> None:
+        self.model = model
+        self.update(logs or {}, epoch)
+
+    def update(self, metrics: dict[str, Any], step: int = 0) -> None:
+        from raytune_hpt.worker._report import EpochReporter
+
+        if self.reporter is None:
+            models = [self.model] if self.model is not None else []
+            self.reporter = EpochReporter(self.objective, models, extra=self.extra,
+                                          checkpoint=bool(models))
+        epoch = step if step > self.last_epoch else self.last_epoch + 1  # reports go forward
+        self.reporter.report(epoch, metrics, info=self._declared())
+        self.last_epoch = epoch
+
+    def _declared(self) -> dict[str, str]:
+        """Hyperparameters declared in run_trial since the last report, for the driver."""
+        if self.hp is None:
+            return {}
+        new = [hp for hp in self.hp.space if hp.name not in self.sent]
+        if not new:
+            return {}
+        self.sent.update(hp.name for hp in new)
+        return {DECLARED_HPS: json.dumps({"space": [hp.get_config() for hp in new]})}
+
+    def finish(self, result: Any) -> None:
+        """What ``run_trial`` returned, reported when nothing was reported during it."""
+        if self.reporter is not None and self.reporter.reports:
+            return
+        if result is None:
+            raise ValueError("run_trial reported nothing and returned None; return the "
+                             "objective (a float or a dict) or call self.on_epoch_end(...).")
+        items = result if isinstance(result, list) else [result]
+        per_item = [fit_result_metrics(item, self.objective) for item in items]
+        shared = set.intersection(*(set(m) for m in per_item))
+        self.update({k: sum(m[k] for m in per_item) / len(per_item) for k in shared}, 0)
+
+
+def _load(value: Any) -> Any:
+    if isinstance(value, SavedDataset):
+        return value.load()
+    return value
+
+
+def run_user_trial(config: dict[str, Any], *, tuner: Any, spec: TrialSpec, args: tuple,
+                   kwargs: dict[str, Any]) -> None:
+    """Run ``tuner.run_trial`` for one configuration. Ray Tune calls this on a worker."""
+    started_at = time.time()
+    tf_setup = configure_tensorflow(spec.cpus, spec.meta_optimizer, gpu=spec.gpus,
+                                    gpu_memory_mb=spec.gpu_memory_mb)
+    import keras
+    from ray import tune
+
+    from raytune_hpt.errors import is_failed_trial_error, is_fatal_error
+    from raytune_hpt.keras_tuner import Trial
+
+    keras.backend.clear_session()
+    if spec.seed is not None:
+        keras.utils.set_random_seed(spec.seed)
+    trial = Trial(trial_id=tune.get_context().get_trial_id(),
+                  hyperparameters=spec.space.copy(config))
+    session = TrialSession(spec.objective, {**placement(tf_setup), "tf_started_at": started_at},
+                           hp=trial.hyperparameters, known=tuple(h.name for h in spec.space.space))
+    tuner._session = session
+    tuner.oracle._session = session
+    try:
+        result = tuner.run_trial(trial, *[_load(a) for a in args],
+                                 **{k: _load(v) for k, v in kwargs.items()})
+        session.finish(result)
+    except Exception as error:
+        if not is_failed_trial_error(error) or is_fatal_error(error):
+            raise
+        report_failure(spec.objective, error)

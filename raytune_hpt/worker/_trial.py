@@ -207,7 +207,7 @@ def build_checked(spec: TrialSpec, hp: HyperParameters) -> Any:
 
     model = spec.hypermodel.build(hp)
     if spec.compile_overrides:
-        model.compile(**_compile_arguments(model, spec.compile_overrides))
+        _recompile(model, spec.compile_overrides)
     check_model(model, needs_compile=not has_custom_fit(spec.hypermodel))
     if spec.max_model_size is not None and model.built:
         size = model.count_params()
@@ -217,19 +217,25 @@ def build_checked(spec: TrialSpec, hp: HyperParameters) -> Any:
     return model
 
 
-def _compile_arguments(model: Any, overrides: dict[str, Any]) -> dict[str, Any]:
-    """The model's own compile arguments with ``optimizer``/``loss``/``metrics`` replaced,
-    as Keras Tuner's ``_override_compile_args`` does (a fresh optimizer per model)."""
+def _recompile(model: Any, overrides: dict[str, Any]) -> None:
+    """Compile ``model`` again with Keras Tuner's ``optimizer``/``loss``/``metrics`` in place
+    of its own (each model gets its own optimizer, rebuilt from the override's config)."""
     import keras
 
-    metrics = [m for m in (model.metrics or []) if m.name not in ("loss", "compile_metric")]
-    arguments = {"optimizer": model.optimizer, "loss": model.loss, "metrics": metrics or None}
-    arguments.update(overrides)
-    optimizer = arguments["optimizer"]
-    if "optimizer" in overrides and not isinstance(optimizer, str):
-        arguments["optimizer"] = keras.optimizers.deserialize(
-            keras.optimizers.serialize(optimizer))
-    return arguments
+    serialize = {"optimizer": keras.optimizers.serialize, "loss": keras.losses.serialize,
+                 "metrics": keras.metrics.serialize}
+    config = model.get_compile_config()
+    if config is None:  # not compiled by build(hp): the overrides are all there is
+        model.compile(**{k: keras.optimizers.deserialize(serialize[k](v))
+                         if k == "optimizer" and not isinstance(v, str) else v
+                         for k, v in overrides.items()})
+        return
+    for key, value in overrides.items():
+        if key == "metrics":
+            config[key] = [m if isinstance(m, str) else serialize[key](m) for m in value]
+        else:
+            config[key] = value if isinstance(value, str) else serialize[key](value)
+    model.compile_from_config(config)
 
 
 def _feed(spec: TrialSpec, folds: list, fit_kwargs: dict[str, Any]) -> tuple[list, list]:

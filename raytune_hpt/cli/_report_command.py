@@ -1,0 +1,54 @@
+"""``raytune-hpt report DIR [-o report.html]``: one self-contained HTML report of an experiment.
+
+Works on a finished or a running experiment, in a folder or in object storage (``s3://``):
+the page shows what the trials have reported so far. Needs plotly (the ``report`` extra).
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib.util
+from pathlib import Path
+from typing import Any
+
+__all__ = ["_add_report", "cmd_report"]
+
+_SUFFIXES = (".html", ".htm")
+
+
+def _add_report(subparsers: Any) -> argparse.ArgumentParser:
+    parser = subparsers.add_parser(
+        "report",
+        help="write an HTML report with plots (history, parallel coordinates, importance...)",
+        description="Write one self-contained HTML file (opens offline) about the experiment "
+        "in DIR, finished or running: optimisation history, parallel coordinates, a slice per "
+        "hyperparameter, learning curves, hyperparameter importance, failed trials and the "
+        "table of every trial. Needs plotly: pip install 'raytune-hpt[report]'.",
+    )
+    parser.add_argument("dir", help="the experiment folder (<storage_path>/<name>), local or s3://")
+    parser.add_argument(
+        "-o",
+        "--output",
+        default="report.html",
+        metavar="FILE.html",
+        help="the HTML file to write (default: report.html in the current folder)",
+    )
+    return parser
+
+
+def cmd_report(args: argparse.Namespace) -> int:
+    from raytune_hpt.experiment import ExperimentError
+    from raytune_hpt.results import load
+
+    if Path(args.output).suffix.lower() not in _SUFFIXES:
+        raise ExperimentError("--output", f"must end with .html; got {args.output!r}")
+    if importlib.util.find_spec("plotly") is None:
+        raise ExperimentError("report", "needs plotly: pip install 'raytune-hpt[report]'")
+    try:
+        results = load(args.dir)
+    except FileNotFoundError as error:
+        raise ExperimentError("DIR", str(error).rstrip(".")) from None
+    path = results.report(args.output)
+    counts = ", ".join(f"{n} {s}" for s, n in sorted(results.counts().items()))
+    print(f"Wrote the report of {len(results.trials)} trials ({counts or 'none yet'}) to {path}")
+    return 0

@@ -61,8 +61,10 @@ def start_ray(address: str | None, *, log_to_driver: bool) -> None:
     options: dict[str, Any] = {}
     if address is None and not os.environ.get("RAY_ADDRESS"):
         options = _ray_compat.no_worker_prestart()
-    ray.init(address=address, include_dashboard=False, log_to_driver=log_to_driver,
-             configure_logging=False, **options)
+    from raytune_hpt._noise import quietly
+
+    quietly(lambda: ray.init(address=address, include_dashboard=False,
+                             log_to_driver=log_to_driver, configure_logging=False, **options))
 
 
 def ship_model_code(hypermodel: Any) -> None:

@@ -38,14 +38,17 @@ def run_experiment(tuner: Any, trainable: Any, searcher: Any, scheduler: Any,
         metric=tuner.objective.name, mode=tuner.objective.mode, reuse_actors=True,
         max_concurrent_trials=max_concurrent,
     )
-    run_config = _run_config(tuner, guard, searcher)
+    run_config = _run_config(tuner, guard, searcher, epochs)
     ray_tuner = _resume_or_create(tuner, trainable, tune_config, run_config, epochs)
     # Ray starts one trial at a time for a custom searcher (it waits for each trial's
     # resources before asking for the next); every trial that fits starts at once.
     pending = max_concurrent or trials_that_fit(tuner.resources.to_ray(),
                                                 ray.cluster_resources())
     try:
-        with scoped_environ({"TUNE_MAX_PENDING_TRIALS_PG": str(pending)}):
+        # Below verbose=2 Ray's output engine is replaced by our console; the new engine
+        # prints its configuration box and paths even when silent, the old one does not.
+        quiet = {"RAY_AIR_NEW_OUTPUT": "0"} if tuner.verbose < 2 else {}
+        with scoped_environ({"TUNE_MAX_PENDING_TRIALS_PG": str(pending)}, quiet):
             grid = ray_tuner.fit()
     except RuntimeError:
         # When the guard stops the search while a trial is still pending (no folder
@@ -56,13 +59,13 @@ def run_experiment(tuner: Any, trainable: Any, searcher: Any, scheduler: Any,
     return grid
 
 
-def _run_config(tuner: Any, guard: Any, searcher: Any) -> Any:
+def _run_config(tuner: Any, guard: Any, searcher: Any, epochs: int) -> Any:
     from ray import tune
 
     return tune.RunConfig(
         name=tuner.name,
         storage_path=tuner.storage_path,
-        callbacks=_callbacks(tuner, guard, searcher),
+        callbacks=_callbacks(tuner, guard, searcher, epochs),
         stop=guard,
         failure_config=tune.FailureConfig(max_failures=tuner.max_failures),
         checkpoint_config=tune.CheckpointConfig(
@@ -71,20 +74,23 @@ def _run_config(tuner: Any, guard: Any, searcher: Any) -> Any:
             num_to_keep=2, checkpoint_score_attribute=tuner.objective.name,
             checkpoint_score_order=tuner.objective.mode,
         ),
-        verbose=tuner.verbose,
+        # verbose=1: our console (tracking's ConsoleReporter); 2: Ray's own reporter too
+        verbose=tuner.verbose if tuner.verbose >= 2 else 0,
     )
 
 
-def _callbacks(tuner: Any, guard: Any, searcher: Any) -> list:
+def _callbacks(tuner: Any, guard: Any, searcher: Any, epochs: int) -> list:
     from ray.tune.logger import CSVLoggerCallback, JsonLoggerCallback
 
     from raytune_hpt._space_growth import SpaceGrowth
-    from raytune_hpt.tracking import tracking_callbacks
+    from raytune_hpt.tracking import ConsoleReporter, tracking_callbacks
 
     trackers = tracking_callbacks(tuner.tracking, space=tuner.space, objective=tuner.objective,
                                   experiment_path=tuner.experiment_path)
     growth = [SpaceGrowth(tuner.space, searcher)] if tuner.has_custom_run_trial() else []
-    return [CSVLoggerCallback(), JsonLoggerCallback(), *trackers, *growth, guard]
+    console = ([ConsoleReporter(tuner.objective, tuner.max_trials, epochs)]
+               if tuner.verbose == 1 else [])
+    return [CSVLoggerCallback(), JsonLoggerCallback(), *trackers, *growth, *console, guard]
 
 
 def metadata(tuner: Any, epochs: int) -> dict[str, Any]:

@@ -16,6 +16,7 @@ from typing import Any
 
 from raytune_hpt import storage
 from raytune_hpt._checks import check_int, check_number
+from raytune_hpt._noise import import_tensorflow_quietly
 from raytune_hpt._ray_session import QUIET_TENSORFLOW, scoped_environ, ship_model_code, start_ray
 from raytune_hpt.errors import ConfigurationError
 from raytune_hpt.hypermodel import as_hypermodel, discover_space, has_custom_fit
@@ -229,6 +230,7 @@ class Tuner(KerasTunerMethods):
                 ``max_consecutive_failed_trials`` trials in a row failed.
             FatalError: a trial raised it (Keras Tuner's rule).
         """
+        import_tensorflow_quietly()  # the model needs it; its start-up notices are noise
         if self.has_custom_run_trial():
             return self._search_custom(fit_args, fit_kwargs)
         x, y, validation_data, epochs, cv = _fit_arguments(fit_args, fit_kwargs)

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import math
 from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
@@ -36,13 +35,19 @@ def _number(value: Any) -> float | None:
 
 
 def trial_interval(rows: Sequence[Mapping[str, Any]]) -> tuple[float, float] | None:
-    """When a trial ran, from its reports: it started at ``tf_started_at`` (recorded with the
-    placement, in the first report) and ran for its largest ``time_total_s``. Exact for a
-    trial that ran in one go; for one paused and resumed, the span of its whole run."""
+    """When a trial ran, from its reports: from ``tf_started_at`` (recorded when the trial
+    function starts, in the first report) to its last report's ``timestamp`` (whole seconds,
+    so never later than the true end). ``time_total_s`` would overstate the first trial of
+    each worker, whose clock includes the worker's start and TensorFlow's import; it is used
+    only when no report has a timestamp."""
     started = [t for t in (_number(r.get("tf_started_at")) for r in rows) if t is not None]
     if not started:
         return None
+    start = min(started)
+    stamps = [t for t in (_number(r.get("timestamp")) for r in rows) if t is not None]
+    if stamps:
+        return start, max(start, max(stamps))
     total = max(
         (t for t in (_number(r.get("time_total_s")) for r in rows) if t is not None), default=0.0
     )
-    return min(started), min(started) + total
+    return start, start + total

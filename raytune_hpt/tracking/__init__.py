@@ -19,6 +19,7 @@ from raytune_hpt.objective import Objective
 from raytune_hpt.results import is_metric_key
 
 __all__ = [
+    "ConsoleReporter",
     "TENSORBOARD_DIR",
     "TRACKERS",
     "TensorBoardLogger",
@@ -139,6 +140,7 @@ def run_name(trial_id: str, values: dict[str, Any], space: HyperParameters,
 
 # -- served on demand (they import Keras / TensorBoard) --------------------------------------
 _LAZY = {
+    "ConsoleReporter": "_console",
     "TENSORBOARD_DIR": "_tensorboard",
     "TensorBoardLogger": "_tensorboard",
     "local_logdir": "_tensorboard",

@@ -1,0 +1,167 @@
+"""The live console of a search (driver side): a progress line and one line per ended trial.
+
+Ray Tune's own reporter prints a box per trial and per status update; at the default
+verbosity it is off and this callback prints what a Keras Tuner user expects instead::
+
+    Trial 3/10 7f3a2b1c finished in 12.3s  val_accuracy=0.9812 (epoch 5)  best 0.9812
+        units=256, act=relu, lr=0.0021
+    [3/10] running 2, pending 0, finished 2, stopped 1, failed 0 | 0:00:24 elapsed, ~0:00:55 left
+
+In a terminal the progress line is a ``rich`` progress bar that redraws; in a log file or
+CI (not a terminal) every line is plain text without control characters. A failed trial
+prints its error's last line and where the full traceback is.
+"""
+
+from __future__ import annotations
+
+import math
+import sys
+import time
+from typing import Any, TextIO
+
+from ray.tune import Callback
+
+from raytune_hpt._checks import is_finite_number
+from raytune_hpt.objective import Objective
+from raytune_hpt.results import TRIAL_ERROR
+
+__all__ = ["ConsoleReporter"]
+
+
+def _fmt(value: Any) -> str:
+    return f"{value:.4g}" if isinstance(value, float) else str(value)
+
+
+def _clock(seconds: float) -> str:
+    seconds = int(max(0, seconds))
+    return f"{seconds // 3600}:{seconds // 60 % 60:02d}:{seconds % 60:02d}"
+
+
+class ConsoleReporter(Callback):
+    """Prints the search's progress and a line per finished, stopped or failed trial.
+
+    Args:
+        objective: what is compared ("best so far").
+        max_trials: the trial budget (the progress bar's total).
+        epochs: each trial's epoch budget (a trial that reports fewer was stopped early).
+        stream: where to print (default: standard output).
+    """
+
+    def __init__(self, objective: Objective, max_trials: int, epochs: int | None,
+                 stream: TextIO | None = None) -> None:
+        self.objective, self.max_trials, self.epochs = objective, max_trials, epochs
+        self.stream = stream
+        self._reset()
+
+    def _reset(self) -> None:
+        self.started = time.monotonic()
+        self.numbers: dict[str, int] = {}
+        self.best_of: dict[str, tuple[float, int]] = {}  # trial -> (best value, its epoch)
+        self.ended = {"finished": 0, "stopped": 0, "failed": 0}
+        self.best: float | None = None
+        self._progress: Any = None
+
+    def __getstate__(self) -> dict:  # Ray pickles the run config; the console stays here
+        return {"objective": self.objective, "max_trials": self.max_trials,
+                "epochs": self.epochs, "stream": None}
+
+    def __setstate__(self, state: dict) -> None:
+        self.__dict__.update(state)
+        self._reset()
+
+    # -- Ray Tune hooks ----------------------------------------------------------------------
+    def setup(self, *args: Any, **kwargs: Any) -> None:
+        out = self.stream or sys.stdout
+        if out.isatty():
+            from rich.progress import BarColumn, Progress, TextColumn, TimeRemainingColumn
+
+            self._progress = Progress(TextColumn("{task.description}"), BarColumn(),
+                                      TextColumn("{task.completed}/{task.total}"),
+                                      TimeRemainingColumn(), transient=True)
+            self._task = self._progress.add_task("trials", total=self.max_trials)
+            self._progress.start()
+
+    def on_trial_start(self, iteration: int, trials: list, trial: Any, **info: Any) -> None:
+        self.numbers.setdefault(trial.trial_id, len(self.numbers) + 1)
+        self._refresh(trials)
+
+    def on_trial_result(self, iteration: int, trials: list, trial: Any, result: dict,
+                        **info: Any) -> None:
+        value = result.get(self.objective.name)
+        if not is_finite_number(value):
+            return
+        held = self.best_of.get(trial.trial_id)
+        if held is None or self.objective.better(float(value), held[0]):
+            self.best_of[trial.trial_id] = (float(value), int(result.get("epoch") or 0))
+
+    def on_trial_complete(self, iteration: int, trials: list, trial: Any, **info: Any) -> None:
+        error = (trial.last_result or {}).get(TRIAL_ERROR)
+        if error:
+            self._ended(trials, trial, "failed", f"FAILED: {error}")
+            return
+        epoch = int((trial.last_result or {}).get("epoch") or 0)
+        status = "stopped" if self.epochs and epoch < self.epochs else "finished"
+        held = self.best_of.get(trial.trial_id)
+        if held is not None and (self.best is None or self.objective.better(held[0], self.best)):
+            self.best = held[0]
+        score = (f"{self.objective.name}={_fmt(held[0])} (epoch {held[1]})" if held
+                 else f"{self.objective.name}=n/a")
+        best = f"best {_fmt(self.best)}" if self.best is not None else ""
+        where = f" at epoch {epoch}/{self.epochs}" if status == "stopped" else ""
+        self._ended(trials, trial, status, f"{status}{where} in {self._duration(trial)}  "
+                    f"{score}  {best}")
+
+    def on_trial_error(self, iteration: int, trials: list, trial: Any, **info: Any) -> None:
+        from raytune_hpt import _ray_compat
+
+        try:
+            cause = _ray_compat.trial_pickled_error(trial)
+            last = str(getattr(cause, "cause", None) or cause).strip().splitlines()[-1]
+        except Exception:  # an unreadable error file: say where it is
+            last = "see the error file"
+        self._ended(trials, trial, "failed",
+                    f"FAILED after {self._duration(trial)}: {last[:300]} "
+                    f"(traceback: {getattr(trial, 'error_file', None) or 'error.txt'})")
+
+    def on_experiment_end(self, trials: list, **info: Any) -> None:
+        if self._progress is not None:
+            self._progress.stop()
+            self._progress = None
+
+    # -- printing ---------------------------------------------------------------------------
+    def _ended(self, trials: list, trial: Any, status: str, text: str) -> None:
+        self.ended[status] += 1
+        number = self.numbers.setdefault(trial.trial_id, len(self.numbers) + 1)
+        values = ", ".join(f"{k}={_fmt(v)}" for k, v in (trial.config or {}).items())
+        self._print(f"Trial {number}/{self.max_trials} {trial.trial_id} {text}")
+        if values:
+            self._print(f"    {values}")
+        self._refresh(trials, line=self._progress is None)
+
+    def _refresh(self, trials: list, line: bool = False) -> None:
+        done = sum(self.ended.values())
+        running = sum(1 for t in trials if t.status == "RUNNING")
+        pending = sum(1 for t in trials if t.status in ("PENDING", "PAUSED"))
+        elapsed = time.monotonic() - self.started
+        left = (elapsed / done * (self.max_trials - done)) if done else math.nan
+        text = (f"[{done}/{self.max_trials}] running {running}, pending {pending}, "
+                + ", ".join(f"{k} {v}" for k, v in self.ended.items())
+                + f" | {_clock(elapsed)} elapsed"
+                + (f", ~{_clock(left)} left" if math.isfinite(left) and done < self.max_trials
+                   else ""))
+        if self._progress is not None:
+            self._progress.update(self._task, completed=done, description=text.split(" |")[0])
+        elif line:
+            self._print(text)
+
+    def _print(self, text: str) -> None:
+        out = self.stream or sys.stdout
+        if self._progress is not None:
+            self._progress.console.print(text, markup=False, highlight=False)
+        else:
+            print(text, file=out, flush=True)
+
+    @staticmethod
+    def _duration(trial: Any) -> str:
+        seconds = (trial.last_result or {}).get("time_total_s")
+        return f"{seconds:.1f}s" if is_finite_number(seconds) else "?"

@@ -87,8 +87,10 @@ class Objective:
 
     def to_dict(self) -> dict:
         """A plain-data form, read back by :meth:`coerce`."""
-        return {"name": self.name, "direction": self.direction,
-                "terms": [t.to_dict() for t in self.terms]}
+        plain: dict = {"name": self.name, "direction": self.direction}
+        if self.terms:
+            plain["terms"] = [t.to_dict() for t in self.terms]
+        return plain
 
     def better(self, a: float, b: float) -> bool:
         """Whether value ``a`` is strictly better than ``b``."""

@@ -160,9 +160,17 @@ def test_coerce(value, expected):
 def test_coerce_rejects_other_types():
     with pytest.raises(TypeError, match=r"objective must be a metric name.*but got 3"):
         Objective.coerce(3)
-    # Keras Tuner's multi-objective list is not supported: the error names what was given
-    with pytest.raises(TypeError, match=r"but got \["):
-        Objective.coerce(["val_loss", "val_accuracy"])
+    with pytest.raises(ValueError, match=r"at least one objective"):
+        Objective.coerce([])
+
+
+def test_a_list_is_keras_tuners_signed_sum_minimized():
+    objective = Objective.coerce(["val_loss", Objective("val_accuracy", "max")])
+    assert (objective.name, objective.direction) == ("multi_objective", "min")
+    metrics = objective.add_to({"val_loss": 0.5, "val_accuracy": 0.75})
+    assert metrics["multi_objective"] == pytest.approx(0.5 - 0.75)
+    assert objective.add_to({"val_loss": 0.5}) == {"val_loss": 0.5}  # a term missing: no sum
+    assert Objective.coerce(objective.to_dict()) == objective
 
 
 def test_objective_is_frozen_and_hashable():

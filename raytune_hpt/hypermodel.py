@@ -172,7 +172,8 @@ def discover_space(
     """
     import keras
 
-    space = hyperparameters.copy() if hyperparameters is not None else HyperParameters()
+    space = (hyperparameters.declared_up_front() if hyperparameters is not None
+             else HyperParameters())
     custom_fit = has_custom_fit(hypermodel)
     pending: list[dict[str, Any]] = [{}]
     tried: set[tuple] = set()

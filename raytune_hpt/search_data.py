@@ -11,7 +11,7 @@ from typing import Any
 
 import numpy as np
 
-__all__ = ["SHARED_ARRAYS_MB", "check_fit_data"]
+__all__ = ["SHARED_ARRAYS_MB", "check_fit_data", "ship_datasets", "split_fit_arguments"]
 
 #: numpy training data of at least this many MB is fed to Keras batch by batch from the shared
 #: object-store copy by default: ``Tuner(shared_arrays_mb=...)``, ``data.shared_arrays_mb``.
@@ -123,3 +123,13 @@ def ship_datasets(args: tuple, kwargs: dict[str, Any],
 
     shipped_args = tuple(ship(v, f"arg{k}") for k, v in enumerate(args))
     return shipped_args, {k: ship(v, k) for k, v in kwargs.items()}
+
+
+def split_fit_arguments(args: tuple, kwargs: dict[str, Any]) -> tuple:
+    """``x, y, validation_data, epochs, cv`` out of ``fit``-style arguments (popped)."""
+    if len(args) > 2:
+        raise TypeError(f"search() takes x and y as positional arguments; got {len(args)}.")
+    x = args[0] if args else kwargs.pop("x", None)
+    y = args[1] if len(args) > 1 else kwargs.pop("y", None)
+    return (x, y, kwargs.pop("validation_data", None), kwargs.pop("epochs", 1),
+            kwargs.pop("cv", None))

@@ -28,12 +28,12 @@ from raytune_hpt.errors import ConfigurationError, SearchAbortedError, is_fatal_
 from raytune_hpt.objective import Objective
 from raytune_hpt.results import TRIAL_ERROR
 
-__all__ = ["SearchGuard"]
+__all__ = ["SearchGuard", "trial_cause"]
 
 logger = logging.getLogger(__name__)
 
 
-def _cause(trial: Any) -> BaseException | None:
+def trial_cause(trial: Any) -> BaseException | None:
     """The exception a trial raised, read from the driver's copy of its error file."""
     from ray import cloudpickle
 
@@ -86,14 +86,14 @@ class SearchGuard(Callback, Stopper):
         self._in_a_row.clear()
 
     def on_trial_recover(self, iteration: int, trials: list, trial: Any, **info: Any) -> None:
-        cause = _cause(trial)
+        cause = trial_cause(trial)
         if isinstance(cause, ConfigurationError) or (cause is not None and is_fatal_error(cause)):
             self._stop(cause)  # Ray would retry it; a fatal error is not worth a retry
 
     def on_trial_error(self, iteration: int, trials: list, trial: Any, **info: Any) -> None:
         if self.fatal is not None:
             return
-        cause = _cause(trial)
+        cause = trial_cause(trial)
         if isinstance(cause, ConfigurationError) or (cause is not None and is_fatal_error(cause)):
             self._stop(cause)
             return

@@ -25,13 +25,14 @@ from raytune_hpt.keras_tuner import (
     KerasTunerMethods,
     RandomSearchOracle,
     as_hyperparameters,
+    fix_new_entries,
     translate,
 )
 from raytune_hpt.objective import Objective
 from raytune_hpt.resources import Resources, local_node
 from raytune_hpt.results import ExperimentResults
 from raytune_hpt.schedulers import create_scheduler, validate_scheduler
-from raytune_hpt.search_data import SHARED_ARRAYS_MB, check_fit_data
+from raytune_hpt.search_data import SHARED_ARRAYS_MB, check_fit_data, split_fit_arguments
 from raytune_hpt.searchers import create_searcher, validate_searcher
 from raytune_hpt.worker import TrialSpec, run_trial
 
@@ -233,7 +234,7 @@ class Tuner(KerasTunerMethods):
         import_tensorflow_quietly()  # the model needs it; its start-up notices are noise
         if self.has_custom_run_trial():
             return self._search_custom(fit_args, fit_kwargs)
-        x, y, validation_data, epochs, cv = _fit_arguments(fit_args, fit_kwargs)
+        x, y, validation_data, epochs, cv = split_fit_arguments(fit_args, fit_kwargs)
         epochs = self.keras_tuner.epochs or epochs
         data = self._check_search_input(x, y, validation_data, epochs, cv, fit_kwargs)
         scheduler = create_scheduler(self.scheduler, epochs=epochs)  # bad max_t fails here
@@ -272,7 +273,7 @@ class Tuner(KerasTunerMethods):
 
     def _create_searcher(self) -> Any:
         if not (self.keras_tuner.tune_new_entries and self.keras_tuner.allow_new_entries):
-            self.space = _fix_new_entries(self.space, self.hyperparameters)
+            self.space = fix_new_entries(self.space, self.hyperparameters)
         return create_searcher(self.searcher, space=self.space, metric=self.objective.name,
                                mode=self.objective.mode, seed=self.seed,
                                max_trials=self.max_trials)
@@ -383,8 +384,7 @@ class Tuner(KerasTunerMethods):
         results = self._require_results()
         models = []
         for trial in results.ranked_trials()[:num_models]:
-            hp = self.space.copy(trial.hyperparameters)
-            models.append(results.load_model(trial, build=lambda hp=hp: self.hypermodel.build(hp)))
+            models.append(results.load_model(trial, build=self._builder(trial)))
         return models
 
     def results_summary(self, num_trials: int = 10) -> str:
@@ -392,24 +392,3 @@ class Tuner(KerasTunerMethods):
         text = self._require_results().summary(num_trials)
         print(text)
         return text
-
-
-def _fit_arguments(args: tuple, kwargs: dict[str, Any]) -> tuple:
-    """``x, y, validation_data, epochs, cv`` out of ``fit``-style arguments (popped)."""
-    if len(args) > 2:
-        raise TypeError(f"search() takes x and y as positional arguments; got {len(args)}.")
-    x = args[0] if args else kwargs.pop("x", None)
-    y = args[1] if len(args) > 1 else kwargs.pop("y", None)
-    return (x, y, kwargs.pop("validation_data", None), kwargs.pop("epochs", 1),
-            kwargs.pop("cv", None))
-
-
-def _fix_new_entries(space: HyperParameters, declared: HyperParameters | None) -> HyperParameters:
-    """Keras Tuner's ``tune_new_entries=False``: what was not declared up front keeps its
-    default (a ``Fixed`` hyperparameter)."""
-    fixed = declared.copy() if declared is not None else HyperParameters()
-    known = {hp.name for hp in fixed.space}
-    for hp in space.space:
-        if hp.name not in known:
-            fixed.Fixed(hp.name, hp.default)
-    return fixed

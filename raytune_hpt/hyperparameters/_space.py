@@ -1,4 +1,4 @@
-"""Keras Tuner-compatible hyperparameters and the search space they describe.
+"""``HyperParameters``: the search space a model builder declares through ``hp``, and its views.
 
 A model builder written for Keras Tuner calls ``hp.Int``, ``hp.Float``, ``hp.Choice``,
 ``hp.Boolean`` and ``hp.Fixed`` and may open ``hp.conditional_scope``. The same
@@ -13,42 +13,29 @@ Every hyperparameter also maps itself onto the unit interval (for Bayesian optim
 onto a finite list of values (for grid search) and onto a Ray Tune domain (for Ray's own
 searchers).
 
-The single hyperparameter types are defined in :mod:`raytune_hpt.hp_types` and
-re-exported here.
+The single hyperparameter types are defined in ``_types.py`` (the base), ``_numeric.py``
+and ``_discrete.py``; :func:`hyperparameter_from_config` rebuilds any of them.
 """
 
 from __future__ import annotations
 
 import contextlib
 import numbers
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from typing import Any
 
+import numpy as np
+
+from raytune_hpt.hyperparameters._discrete import Boolean, Choice, Fixed
+from raytune_hpt.hyperparameters._numeric import Float, Int, _Numeric
 from raytune_hpt.hyperparameters._types import (
     MAX_GRID_VALUES,
-    Boolean,
-    Choice,
     Condition,
-    Fixed,
-    Float,
     HyperParameter,
-    Int,
-    _Numeric,
     _same_value,
-    hyperparameter_from_config,
 )
 
-# All but HyperParameters are defined in raytune_hpt.hp_types and re-exported from here.
-__all__ = [
-    "Boolean",
-    "Choice",
-    "Condition",
-    "Fixed",
-    "Float",
-    "HyperParameter",
-    "HyperParameters",
-    "Int",
-]
+__all__ = ["HyperParameters", "hyperparameter_from_config"]
 
 
 def _as_tuple(values: Any) -> tuple:
@@ -76,6 +63,9 @@ class HyperParameters:
         # Values chosen for this build (a trial's config); the rest take their defaults.
         self._assigned: dict[str, Any] = dict(values or {})
         self._scopes: list[Condition] = []
+        # Names declared up front (Tuner(hyperparameters=...)): they win over the model's
+        # own declaration of the same name, whatever its type (Keras Tuner's rule).
+        self._up_front: frozenset[str] = frozenset()
 
     # -- declaring hyperparameters (Keras Tuner's methods) -----------------------------
     def Int(self, name, min_value, max_value, step=None, sampling="linear", default=None,
@@ -141,6 +131,8 @@ class HyperParameters:
             hp.condition_sets = [conditions]
             self._space[hp.name] = hp
         else:
+            if type(existing) is not type(hp) and hp.name in self._up_front:
+                return self._value(existing)  # the up-front declaration wins, as declared
             if type(existing) is not type(hp):
                 raise ValueError(
                     f"Hyperparameter '{hp.name}' is declared as {type(existing).__name__} and "
@@ -174,7 +166,55 @@ class HyperParameters:
     def is_active(self, hp: HyperParameter | str) -> bool:
         """Whether ``hp`` is active given the current values of its parents."""
         hp = self._space[hp] if isinstance(hp, str) else hp
-        return any(all(self._condition_holds(c) for c in cs) for cs in hp.condition_sets)
+        return bool(self.active_mask(size=1, hps=[hp])[hp.name][0])
+
+    def active_mask(self, rows: dict[str, Sequence] | None = None, size: int | None = None,
+                    hps: Sequence[HyperParameter] | None = None) -> dict[str, np.ndarray]:
+        """Which hyperparameters are active in each of many configurations at once.
+
+        The one definition of "active": :meth:`is_active` is this over one row of the current
+        values, and Bayesian optimization calls it over thousands of candidate rows.
+
+        Args:
+            rows: values by hyperparameter name, one sequence per name, all of one length; a
+                name missing here takes its current value (assigned or default) in every row.
+            size: the number of rows when ``rows`` is empty.
+            hps: the hyperparameters to report (default: every one of the space).
+
+        Returns:
+            name -> boolean array over the rows.
+
+        Example:
+            >>> hp = HyperParameters()
+            >>> _ = hp.Choice("opt", ["adam", "sgd"])
+            >>> with hp.conditional_scope("opt", "sgd"):
+            ...     _ = hp.Float("momentum", 0.0, 1.0)
+            >>> hp.active_mask({"opt": ["adam", "sgd"]})["momentum"].tolist()
+            [False, True]
+        """
+        rows = rows or {}
+        n = size if size is not None else len(next(iter(rows.values()), ()))
+        masks: dict[str, np.ndarray] = {}
+
+        def mask(hp: HyperParameter) -> np.ndarray:
+            if hp.name not in masks:
+                masks[hp.name] = np.zeros(n, dtype=bool)  # a cycle of conditions never holds
+                out = np.zeros(n, dtype=bool)
+                for conditions in hp.condition_sets:
+                    ok = np.ones(n, dtype=bool)
+                    for condition in conditions:
+                        parent = self._space.get(condition.parent_name)
+                        if parent is None:
+                            ok[:] = False
+                            break
+                        values = rows.get(parent.name, [self._value(parent)] * n)
+                        ok &= mask(parent) & np.fromiter(
+                            (condition.holds(v) for v in values), dtype=bool, count=n)
+                    out |= ok
+                masks[hp.name] = out
+            return masks[hp.name]
+
+        return {hp.name: mask(hp) for hp in (self._space.values() if hps is None else hps)}
 
     @property
     def space(self) -> list[HyperParameter]:
@@ -203,6 +243,15 @@ class HyperParameters:
         """The same space with other assigned values (a trial's config)."""
         clone = HyperParameters(values)
         clone._space = {name: hp for name, hp in self._space.items()}
+        clone._up_front = self._up_front
+        return clone
+
+    def declared_up_front(self) -> HyperParameters:
+        """A copy whose hyperparameters win over a model's later declaration of the same
+        name, even of another type (Keras Tuner: a ``Float`` given to the tuner replaces
+        the model's ``Choice``; a ``Fixed`` pins it)."""
+        clone = self.copy()
+        clone._up_front = frozenset(self._space)
         return clone
 
     def merge(self, other: HyperParameters) -> None:
@@ -277,3 +326,29 @@ class HyperParameters:
 
     def __repr__(self) -> str:
         return f"HyperParameters({self.space!r})"
+
+
+_TYPES: dict[str, type[HyperParameter]] = {
+    cls.type_name: cls for cls in (Int, Float, Choice, Boolean, Fixed)
+}
+
+
+def hyperparameter_from_config(config: dict) -> HyperParameter:
+    """Rebuild a hyperparameter from :meth:`HyperParameter.get_config`."""
+    config = dict(config)
+    cls = _TYPES[config.pop("type")]
+    sets = config.pop("condition_sets", [[]])
+    name = config.pop("name")
+    if cls is Fixed:
+        hp: HyperParameter = Fixed(name, config["value"])
+    elif cls is Boolean:
+        hp = Boolean(name, default=config["default"])
+    elif cls is Choice:
+        hp = Choice(name, config["values"], ordered=config["ordered"], default=config["default"])
+    else:
+        hp = cls(name, config["min_value"], config["max_value"], step=config["step"],
+                 sampling=config["sampling"], default=config["default"])
+    hp.condition_sets = [
+        tuple(Condition(c["parent_name"], tuple(c["values"])) for c in cs) for cs in sets
+    ]
+    return hp

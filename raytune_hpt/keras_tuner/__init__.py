@@ -13,7 +13,12 @@ from typing import Any
 
 from raytune_hpt.keras_tuner._convert import as_hyperparameters
 from raytune_hpt.keras_tuner._methods import KerasTunerMethods
-from raytune_hpt.keras_tuner._options import KERAS_TUNER_OPTIONS, KerasTunerOptions, translate
+from raytune_hpt.keras_tuner._options import (
+    KERAS_TUNER_OPTIONS,
+    KerasTunerOptions,
+    fix_new_entries,
+    translate,
+)
 from raytune_hpt.keras_tuner._oracles import (
     BayesianOptimizationOracle,
     GridSearchOracle,
@@ -38,6 +43,7 @@ __all__ = [
     "RandomSearchOracle",
     "Trial",
     "as_hyperparameters",
+    "fix_new_entries",
     "translate",
 ]
 

@@ -53,8 +53,15 @@ class KerasTunerMethods:
     def search_space_summary(self, extended: bool = False) -> str:
         """Print and return the search space: every hyperparameter with its domain."""
         space = self.space if self.space is not None else self._initial_space()
-        lines = ["Search space summary", f"Default search space size: {len(space.space)}"]
-        for hp in space.space:
+        shown = list(space.space)
+        options = self.keras_tuner
+        if not (options.tune_new_entries and options.allow_new_entries):
+            # As Keras Tuner: entries the model adds keep their default, outside the space.
+            declared = {hp.name for hp in self.hyperparameters.space} \
+                if self.hyperparameters is not None else set()
+            shown = [hp for hp in shown if hp.name in declared]
+        lines = ["Search space summary", f"Default search space size: {len(shown)}"]
+        for hp in shown:
             config = {k: v for k, v in hp.get_config().items() if k not in ("name", "class")}
             lines.append(f"{hp.name} ({type(hp).__name__})")
             lines.append(str(config))
@@ -80,10 +87,20 @@ class KerasTunerMethods:
         raise KeyError(f"No trial {trial.trial_id!r} in {results.path}.")
 
     def _builder(self, record: Any) -> Any:
+        """Builds the trial's model for its checkpoint to be loaded into (None: no builder)."""
         if self.hypermodel is None:
             return None
         hp = self.space.copy(record.hyperparameters)
-        return lambda: self.hypermodel.build(hp)
+
+        def build() -> Any:
+            model = self.hypermodel.build(hp)
+            if not hasattr(model, "optimizer"):
+                # Uncompiled (a HyperModel.fit with its own training loop): Keras 3 has no
+                # `optimizer` before compile, and loading a checkpoint reads it.
+                model.optimizer = None
+            return model
+
+        return build
 
     def __getstate__(self) -> dict:
         # The tuner travels to each worker for a custom run_trial: results stay here.

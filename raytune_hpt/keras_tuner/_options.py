@@ -13,8 +13,9 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from raytune_hpt._checks import check_int
+from raytune_hpt.hyperparameters import HyperParameters
 
-__all__ = ["KERAS_TUNER_OPTIONS", "KerasTunerOptions", "translate"]
+__all__ = ["KERAS_TUNER_OPTIONS", "KerasTunerOptions", "fix_new_entries", "translate"]
 
 logger = logging.getLogger(__name__)
 
@@ -110,3 +111,14 @@ def _strategy(arguments: dict[str, Any], strategy: Any) -> None:
         logger.info("distribution_strategy with %d replica(s) and no GPU: trials run on "
                     "their CPUs, as Ray places them.", replicas)
     arguments["resources"] = resources or None
+
+
+def fix_new_entries(space: HyperParameters, declared: HyperParameters | None) -> HyperParameters:
+    """Keras Tuner's ``tune_new_entries=False``: what was not declared up front keeps its
+    default (a ``Fixed`` hyperparameter)."""
+    fixed = declared.copy() if declared is not None else HyperParameters()
+    known = {hp.name for hp in fixed.space}
+    for hp in space.space:
+        if hp.name not in known:
+            fixed.Fixed(hp.name, hp.default)
+    return fixed.declared_up_front()  # the model's own declarations must not undo these

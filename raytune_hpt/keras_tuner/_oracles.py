@@ -78,6 +78,16 @@ class Oracle:
         return [Trial.from_record(t, results.space, results.objective)
                 for t in results.ranked_trials()[:num_trials]]
 
+    @property
+    def trials(self) -> dict[str, Trial]:
+        """Every trial of the search by id, failed ones included (Keras Tuner's
+        ``Oracle.trials``)."""
+        if self._results is None:
+            return {}
+        results = self._results
+        return {t.trial_id: Trial.from_record(t, results.space, results.objective)
+                for t in results.trials}
+
     def get_trial(self, trial_id: str) -> Trial:
         if self._results is None:
             raise RuntimeError("No results yet: call search() first.")

@@ -112,13 +112,11 @@ class ConsoleReporter(Callback):
                     f"{score}  {best}")
 
     def on_trial_error(self, iteration: int, trials: list, trial: Any, **info: Any) -> None:
-        from raytune_hpt import _ray_compat
+        from raytune_hpt.supervision import trial_cause
 
-        try:
-            cause = _ray_compat.trial_pickled_error(trial)
-            last = str(getattr(cause, "cause", None) or cause).strip().splitlines()[-1]
-        except Exception:  # an unreadable error file: say where it is
-            last = "see the error file"
+        cause = trial_cause(trial)
+        lines = str(cause).strip().splitlines() if cause is not None else []
+        last = f"{type(cause).__name__}: {lines[-1]}" if lines else "see the error file"
         self._ended(trials, trial, "failed",
                     f"FAILED after {self._duration(trial)}: {last[:300]} "
                     f"(traceback: {getattr(trial, 'error_file', None) or 'error.txt'})")

@@ -135,8 +135,9 @@ def load_checkpoint(folder: str, models: Sequence[Any]) -> int:
         The number of epochs already done.
     """
     for k, model in enumerate(models):
-        if model.optimizer is not None and not model.optimizer.built:
-            model.optimizer.build(model.trainable_variables)
+        optimizer = getattr(model, "optimizer", None)  # None: a model never compiled
+        if optimizer is not None and not optimizer.built:
+            optimizer.build(model.trainable_variables)
         model.load_weights(os.path.join(folder, _model_file(k)))
     with open(os.path.join(folder, STATE_FILE)) as file:
         return int(json.load(file)["epoch"])

@@ -170,55 +170,63 @@ def discover_space(
     Raises:
         ConfigurationError: if building with default values fails or returns no compiled model.
     """
-    import keras
-
     space = (hyperparameters.declared_up_front() if hyperparameters is not None
              else HyperParameters())
-    custom_fit = has_custom_fit(hypermodel)
     pending: list[dict[str, Any]] = [{}]
     tried: set[tuple] = set()
-    builds = 0
-    while pending and builds < max_builds:
+    while pending and len(tried) < max_builds:
         assignment = pending.pop(0)
-        key = HyperParameters.config_key(assignment)
-        if key in tried:
+        if HyperParameters.config_key(assignment) in tried:
             continue
-        tried.add(key)
+        tried.add(HyperParameters.config_key(assignment))
         hp = space.copy(assignment)
-        known = set(space._space)
-        builds += 1
-        try:
-            model = hypermodel.build(hp)
-            check_model(model, needs_compile=not custom_fit)
-            if not assignment and not custom_fit:  # a custom fit may reshape x itself
-                check_input_shape(model, sample_x)
-            if custom_fit:
-                object.__setattr__(model, "fit", _NoTraining())
-                try:
-                    hypermodel.fit(hp, model, *fit_args, **(fit_kwargs or {}))
-                except Exception as error:  # fit may need real History contents; best effort
-                    logger.debug("fit() during discovery raised %r; ignored", error)
-        except ConfigurationError:
-            raise
-        except Exception as error:
-            if not assignment:
-                raise ConfigurationError(
-                    f"build(hp) failed with the default hyperparameter values {hp.values}: "
-                    f"{type(error).__name__}: {error}"
-                ) from error
-            logger.info("build(hp) failed for %s during discovery (%r); that branch is "
-                        "left to the trials", assignment, error)
+        known = {h.name for h in space.space}
+        if not _probe_build(hypermodel, hp, assignment, sample_x, fit_args, fit_kwargs):
             continue
-        finally:
-            # No garbage collection per build: with TensorFlow loaded a full collection
-            # takes ~0.3 s, and these few small throw-away models do not need it.
-            keras.backend.clear_session(free_memory=False)
-        new = [h for name, h in hp._space.items() if name not in known]
+        new = [h for h in hp.space if h.name not in known]
         space.merge(hp)
         for h in new if assignment else space.space:
-            for value in _probe_values(h):
-                pending.append({**assignment, h.name: value})
+            pending.extend({**assignment, h.name: value} for value in _probe_values(h))
     if pending:
         logger.info("Space discovery stopped after %d builds; hyperparameters in branches not "
-                    "reached are added with their defaults when a trial declares them.", builds)
+                    "reached are added with their defaults when a trial declares them.",
+                    len(tried))
     return space
+
+
+def _probe_build(hypermodel: Any, hp: HyperParameters, assignment: dict[str, Any],
+                 sample_x: Any, fit_args: tuple, fit_kwargs: dict[str, Any] | None) -> bool:
+    """Build once with ``assignment`` (and run a custom fit without training); whether it
+    worked. A failure of the default build is the user's error; others are left to trials."""
+    import keras
+
+    from raytune_hpt.errors import is_fatal_error
+
+    custom_fit = has_custom_fit(hypermodel)
+    try:
+        model = hypermodel.build(hp)
+        check_model(model, needs_compile=not custom_fit)
+        if not assignment and not custom_fit:  # a custom fit may reshape x itself
+            check_input_shape(model, sample_x)
+        if custom_fit:
+            object.__setattr__(model, "fit", _NoTraining())
+            try:
+                hypermodel.fit(hp, model, *fit_args, **(fit_kwargs or {}))
+            except Exception as error:  # fit may need real History contents; best effort
+                logger.debug("fit() during discovery raised %r; ignored", error)
+        return True
+    except Exception as error:
+        if isinstance(error, ConfigurationError) or is_fatal_error(error):
+            raise
+        if not assignment:
+            raise ConfigurationError(
+                f"build(hp) failed with the default hyperparameter values {hp.values}: "
+                f"{type(error).__name__}: {error}"
+            ) from error
+        logger.info("build(hp) failed for %s during discovery (%r); that branch is "
+                    "left to the trials", assignment, error)
+        return False
+    finally:
+        # No garbage collection per build: with TensorFlow loaded a full collection
+        # takes ~0.3 s, and these few small throw-away models do not need it.
+        keras.backend.clear_session(free_memory=False)

@@ -1,8 +1,11 @@
 """Trial schedulers by name: which running trials to stop (or pause) early.
 
-``fifo`` runs every trial to the end; ``asha``, ``hyperband`` and ``median`` cut bad trials
-using the per-epoch reports. Time is counted in epochs (the ``epoch`` key every trial
-reports), so ``max_t`` defaults to the search's ``epochs``.
+``fifo`` runs every trial to the end; ``asha``, ``async_hyperband``, ``hyperband`` and
+``median`` cut bad trials using the per-epoch reports. Which to pick: ``docs/choosing.md``
+(Ray's synchronous ``hyperband`` starts with its least aggressive bracket, plain full-budget
+trials, so it needs more epochs than ASHA before its first early stop pays off).
+Time is counted in epochs (the ``epoch`` key every trial reports), so ``max_t`` defaults to
+the search's ``epochs``.
 
 A name (``"asha"``) or a dict (``{"type": "asha", "grace_period": 1}``) picks one from
 :data:`SCHEDULERS`; a Ray ``TrialScheduler`` instance is used as it is.
@@ -10,6 +13,7 @@ A name (``"asha"``) or a dict (``{"type": "asha", "grace_period": 1}``) picks on
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable
 from typing import Any
 
@@ -54,6 +58,20 @@ def _asha(epochs: int, max_t: int | None = None, grace_period: int = 1,
                          reduction_factor=reduction_factor, brackets=brackets)
 
 
+def _async_hyperband(epochs: int, max_t: int | None = None, grace_period: int = 1,
+                     reduction_factor: float = 3) -> Any:
+    """Asynchronous HyperBand: ASHA over every HyperBand bracket (first rung at grace_period,
+    grace_period * reduction_factor, ... up to max_t); stops trials, never pauses them."""
+    max_t = max_t or epochs
+    _positive("max_t", max_t)
+    _positive("grace_period", grace_period)
+    _positive("reduction_factor", reduction_factor, integer=False, above=1)
+    ratio = max(max_t / grace_period, 1.0)
+    brackets = int(math.floor(math.log(ratio) / math.log(reduction_factor) + 1e-9)) + 1
+    return _asha(epochs, max_t=max_t, grace_period=grace_period,
+                 reduction_factor=reduction_factor, brackets=brackets)
+
+
 def _hyperband(epochs: int, max_t: int | None = None, reduction_factor: float = 3) -> Any:
     """Synchronous HyperBand: pauses trials at each rung and resumes the best from checkpoints."""
     from ray.tune.schedulers import HyperBandScheduler
@@ -76,6 +94,7 @@ def _median(epochs: int, grace_period: int = 1, min_samples_required: int = 3) -
 
 SCHEDULERS: dict[str, Callable[..., Any]] = {
     "asha": _asha,
+    "async_hyperband": _async_hyperband,
     "fifo": _fifo,
     "hyperband": _hyperband,
     "median": _median,

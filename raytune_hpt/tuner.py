@@ -141,20 +141,11 @@ class Tuner(KerasTunerMethods):
         from raytune_hpt.tracking import validate_tracking
 
         validate_tracking(tracking)
-        self.searcher, self.scheduler, self.max_trials = a["searcher"], a["scheduler"], \
-            a["max_trials"]
-        # "auto" is resolved against the running Ray cluster in search()
-        self.resources = (a["resources"] if a["resources"] == "auto"
-                          else Resources.coerce(a["resources"]))
+        self._store_search_arguments(a)
         self.workers_per_trial, self.executions_per_trial = workers_per_trial, \
             executions_per_trial
         self.max_concurrent_trials = max_concurrent_trials
-        self.max_consecutive_failed_trials = a["max_consecutive_failed_trials"]
-        self.storage_path = storage.normalize(a["storage_path"] or DEFAULT_STORAGE_PATH)
-        self.name = a["name"] or self._default_name()
-        if "/" in self.name or not self.name.strip():
-            raise ValueError(f"name must be a folder name without '/', but got {self.name!r}.")
-        self.seed, self.overwrite, self.max_failures = a["seed"], overwrite, a["max_failures"]
+        self.overwrite = overwrite
         self.verbose, self.address, self.tracking = verbose, address, tracking
         self.meta_optimizer = bool(meta_optimizer)
         self.shared_arrays_mb = shared_arrays_mb
@@ -163,6 +154,20 @@ class Tuner(KerasTunerMethods):
         # keeps the experiment file there for `resume`).
         self.attachments: dict[str, str] = {}
         self._results: ExperimentResults | None = None
+
+    def _store_search_arguments(self, a: dict[str, Any]) -> None:
+        """The checked arguments a Keras Tuner oracle may have set."""
+        self.searcher, self.scheduler, self.max_trials = a["searcher"], a["scheduler"], \
+            a["max_trials"]
+        # "auto" is resolved against the running Ray cluster in search()
+        self.resources = (a["resources"] if a["resources"] == "auto"
+                          else Resources.coerce(a["resources"]))
+        self.max_consecutive_failed_trials = a["max_consecutive_failed_trials"]
+        self.storage_path = storage.normalize(a["storage_path"] or DEFAULT_STORAGE_PATH)
+        self.name = a["name"] or self._default_name()
+        if "/" in self.name or not self.name.strip():
+            raise ValueError(f"name must be a folder name without '/', but got {self.name!r}.")
+        self.seed, self.max_failures = a["seed"], a["max_failures"]
 
     def _coerce_hypermodel(self, hypermodel: Any) -> Any:
         if hypermodel is None and self.has_custom_run_trial():

@@ -4,6 +4,9 @@ Compared, side by side in one run:
 
 * ``random/fifo``: full-budget random search (every trial trains all its epochs);
 * ``random/asha``, ``bayesopt/asha``: ASHA (stops trials; Ray's ``ASHAScheduler``);
+  ``bayesopt-last/asha`` learns from each trial's last value instead of per rung;
+* ``random/async_hyperband``, ``bayesopt/async_hyperband``: ASHA over every HyperBand
+  bracket (``raytune_hpt.schedulers``' ``async_hyperband``);
 * ``random/hyperband``, ``bayesopt/hyperband``: HyperBand (pauses and resumes trials from
   checkpoints; Ray's ``HyperBandScheduler``);
 * ``keras-tuner/hyperband``: Keras Tuner's own ``Hyperband`` (its oracle for the synthetic
@@ -26,13 +29,15 @@ reaches the target; wall time likewise. Each method runs ``--seeds`` times; the 
 medians (and how many seeds reached the target within the trial budget).
 
 Usage:
-    python scripts/bench_multifidelity.py [--seeds 5] [--max-epochs 27] [--trials 300]
-        [--problems mfbranin mfhartmann6] [--mnist] [--write]
+    python scripts/bench_multifidelity.py [--seeds 5] [--first-seed 0] [--max-epochs 27]
+        [--trials 300] [--problems mfbranin mfhartmann6] [--mnist] [--save F] [--write]
+    python scripts/bench_multifidelity.py --load F1 F2 --write   # merge separate runs
 """
 
 from __future__ import annotations
 
 import argparse
+import json
 import math
 import os
 import shutil
@@ -41,6 +46,7 @@ import sys
 import tempfile
 import time
 import warnings
+from pathlib import Path
 from typing import Any
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
@@ -50,8 +56,15 @@ import _benchdoc  # noqa: E402
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 warnings.filterwarnings("ignore", message=".*requirements not found.*")
 
-METHODS = ["random/fifo", "random/asha", "bayesopt/asha", "random/hyperband",
+METHODS = ["random/fifo", "random/asha", "bayesopt/asha", "bayesopt-last/asha",
+           "random/async_hyperband", "bayesopt/async_hyperband", "random/hyperband",
            "bayesopt/hyperband", "keras-tuner/hyperband"]
+# searcher part of a method -> create_searcher spec; the scheduler part is a SCHEDULERS name
+SEARCHER_SPECS: dict[str, Any] = {
+    "random": "random",
+    "bayesopt": "bayesopt",  # fitted per epoch rung (BOHB's rule), the default
+    "bayesopt-last": {"type": "bayesopt", "fidelity": "last"},  # each trial's last value
+}
 
 
 # ----------------------------------------------------------------------- synthetic problems
@@ -103,6 +116,34 @@ class Trace:
                 self.reached = (self.epochs, time.perf_counter() - self.start)
 
 
+def make_trainable(problem: str, max_epochs: int, epoch_seconds: float) -> Any:
+    """A function trainable: one fidelity step per epoch, resumable from its checkpoint."""
+    from ray import tune
+
+    def trainable(config: dict) -> None:
+        import json
+        import tempfile as tmp
+
+        f = make_function(problem, max_epochs)
+        start = 0
+        checkpoint = tune.get_checkpoint()
+        if checkpoint is not None:
+            with checkpoint.as_directory() as folder:
+                with open(os.path.join(folder, "state.json")) as file:
+                    start = json.load(file)["epoch"]
+        point = {f"x{d}": config[f"x{d}"] for d in range(f.dim)}
+        for epoch in range(start + 1, max_epochs + 1):
+            time.sleep(epoch_seconds)
+            loss = f(point, fidels={"z0": epoch})["loss"]
+            with tmp.TemporaryDirectory() as folder:
+                with open(os.path.join(folder, "state.json"), "w") as file:
+                    json.dump({"epoch": epoch}, file)
+                tune.report({"loss": loss, "epoch": epoch},
+                            checkpoint=tune.Checkpoint.from_directory(folder))
+
+    return trainable
+
+
 def run_ray(problem: str, method: str, seed: int, args: argparse.Namespace, target: float,
             storage: str) -> Trace:
     from ray import tune
@@ -113,28 +154,7 @@ def run_ray(problem: str, method: str, seed: int, args: argparse.Namespace, targ
     function = make_function(problem, args.max_epochs)
     searcher_name, scheduler_name = method.split("/")
     trace = Trace(target, args.max_epochs)
-    epoch_seconds = args.epoch_seconds
-
-    def trainable(config: dict) -> None:
-        import json
-        import tempfile as tmp
-
-        f = make_function(problem, args.max_epochs)
-        start = 0
-        checkpoint = tune.get_checkpoint()
-        if checkpoint is not None:
-            with checkpoint.as_directory() as folder:
-                with open(os.path.join(folder, "state.json")) as file:
-                    start = json.load(file)["epoch"]
-        point = {f"x{d}": config[f"x{d}"] for d in range(f.dim)}
-        for epoch in range(start + 1, args.max_epochs + 1):
-            time.sleep(epoch_seconds)
-            loss = f(point, fidels={"z0": epoch})["loss"]
-            with tmp.TemporaryDirectory() as folder:
-                with open(os.path.join(folder, "state.json"), "w") as file:
-                    json.dump({"epoch": epoch}, file)
-                tune.report({"loss": loss, "epoch": epoch},
-                            checkpoint=tune.Checkpoint.from_directory(folder))
+    trainable = make_trainable(problem, args.max_epochs, args.epoch_seconds)
 
     class Recorder(tune.Callback):
         def on_trial_result(self, iteration: int, trials: list, trial: Any, result: dict,
@@ -148,8 +168,8 @@ def run_ray(problem: str, method: str, seed: int, args: argparse.Namespace, targ
         def stop_all(self) -> bool:
             return trace.reached is not None
 
-    searcher = create_searcher(searcher_name, space=space_for(function), metric="loss",
-                               mode="min", seed=seed, max_trials=args.trials)
+    searcher = create_searcher(SEARCHER_SPECS[searcher_name], space=space_for(function),
+                               metric="loss", mode="min", seed=seed, max_trials=args.trials)
     scheduler = create_scheduler(scheduler_name, epochs=args.max_epochs)
     tuner = tune.Tuner(
         trainable,
@@ -254,7 +274,7 @@ def run_mnist(method: str, seed: int, args: argparse.Namespace, storage: str) ->
     import raytune_hpt as rth
 
     searcher_name, scheduler_name = method.split("/")
-    tuner = rth.Tuner(build_cnn, objective="val_accuracy", searcher=searcher_name,
+    tuner = rth.Tuner(build_cnn, objective="val_accuracy", searcher=SEARCHER_SPECS[searcher_name],
                       scheduler=scheduler_name, max_trials=args.mnist_trials,
                       storage_path=storage, name=f"mnist-{method.replace('/', '-')}-{seed}",
                       seed=seed, verbose=0, overwrite=True, tracking={"tensorboard": False})
@@ -289,6 +309,9 @@ def main() -> None:
     parser.add_argument("--problems", nargs="*", default=["mfbranin", "mfhartmann6"])
     parser.add_argument("--methods", nargs="*", default=METHODS)
     parser.add_argument("--seeds", type=int, default=5)
+    parser.add_argument("--first-seed", type=int, default=0, help="seeds first..first+seeds-1")
+    parser.add_argument("--save", help="also write the rows to this JSON file")
+    parser.add_argument("--load", nargs="+", help="merge the rows of earlier --save files")
     parser.add_argument("--max-epochs", type=int, default=27)
     parser.add_argument("--trials", type=int, default=300, help="trial budget per run")
     parser.add_argument("--epoch-seconds", type=float, default=0.02)
@@ -301,7 +324,21 @@ def main() -> None:
     parser.add_argument("--mnist-seeds", type=int, default=1)
     parser.add_argument("--write", action="store_true", help="update docs/benchmarks.md")
     args = parser.parse_args()
+    if args.load:
+        rows = [row for path in args.load for row in json.loads(Path(path).read_text())["rows"]]
+        commands = [c for path in args.load for c in json.loads(Path(path).read_text())["commands"]]
+    else:
+        rows, commands = measure(args), [_benchdoc.command_line("bench_multifidelity.py")]
+    if args.save:
+        Path(args.save).write_text(json.dumps({"rows": rows, "commands": commands}))
+    text = render(rows)
+    print("\n" + text)
+    if args.write:
+        write(args, rows, text, commands)
 
+
+def measure(args: argparse.Namespace) -> list[dict[str, Any]]:
+    """Every method on every problem; one row (medians over the seeds) per pair."""
     import ray
 
     unknown = set(args.methods) - set(METHODS)
@@ -311,6 +348,7 @@ def main() -> None:
     ray.init(num_cpus=args.slots, include_dashboard=False, log_to_driver=False,
              configure_logging=False)
     rows: list[dict[str, Any]] = []
+    first = args.first_seed
     try:
         for problem in args.problems:
             target = target_value(make_function(problem, args.max_epochs), args.max_epochs,
@@ -320,7 +358,7 @@ def main() -> None:
             for method in args.methods:
                 before = _benchdoc.load()
                 traces = []
-                for seed in range(args.seeds):
+                for seed in range(args.first_seed, args.first_seed + args.seeds):
                     try:
                         if method.startswith("keras-tuner"):
                             trace = run_keras_tuner_oracle(problem, seed, args, target, storage)
@@ -333,25 +371,33 @@ def main() -> None:
                     traces.append(trace)
                 rows.append({"problem": problem, "target": f"loss <= {target:.4g}",
                              "method": method, **summarize(traces),
+                             "seeds": f"{first}..{first + args.seeds - 1}",
                              "load": (before, _benchdoc.load())})
                 print(rows[-1], flush=True)
+                if args.save:  # partial results survive an interrupted run
+                    command = [_benchdoc.command_line("bench_multifidelity.py")]
+                    Path(args.save).write_text(json.dumps({"rows": rows, "commands": command}))
         if args.mnist:
             for method in args.methods:
                 before = _benchdoc.load()
-                traces = [run_mnist(method, seed, args, storage)
-                          for seed in range(args.mnist_seeds)]
+                traces = [run_mnist(method, seed, args, storage) for seed in
+                          range(args.first_seed, args.first_seed + args.mnist_seeds)]
                 rows.append({"problem": "mnist-cnn",
                              "target": f"val_accuracy >= {args.mnist_target}",
                              "method": method, **summarize(traces),
+                             "seeds": f"{first}..{first + args.mnist_seeds - 1}",
                              "load": (before, _benchdoc.load())})
                 print(rows[-1], flush=True)
     finally:
         ray.shutdown()
         shutil.rmtree(storage, ignore_errors=True)
+    return rows
 
+
+def render(rows: list[dict[str, Any]]) -> str:
     lines = ["| problem | target | method | reached | epochs to target (median) "
-             "| vs random/fifo | wall to target (s) | epochs spent (median) | load |",
-             "|---|---|---|---:|---:|---:|---:|---:|---|"]
+             "| vs random/fifo | wall to target (s) | epochs spent (median) | seeds | load |",
+             "|---|---|---|---:|---:|---:|---:|---:|---|---|"]
     for row in rows:
         base = next((r for r in rows if r["problem"] == row["problem"]
                      and r["method"] == "random/fifo"), None)
@@ -364,15 +410,15 @@ def main() -> None:
         lines.append(
             f"| {row['problem']} | {row['target']} | {row['method']} "
             f"| {row['reached']}/{row['runs']}{failed} | {row['epochs']:.0f} | {ratio} "
-            f"| {row['seconds']:.1f} | {row['spent']:.0f} "
+            f"| {row['seconds']:.1f} | {row['spent']:.0f} | {row.get('seeds', '-')} "
             f"| {row['load'][0]:.1f}->{row['load'][1]:.1f} |")
-    text = "\n".join(lines)
-    print("\n" + text)
-    if args.write:
-        write(args, rows, text)
+    return "\n".join(lines)
 
 
-def write(args: argparse.Namespace, rows: list[dict[str, Any]], text: str) -> None:
+
+
+def write(args: argparse.Namespace, rows: list[dict[str, Any]], text: str,
+          commands: list[str]) -> None:
     import matplotlib
 
     matplotlib.use("Agg")
@@ -389,9 +435,11 @@ def write(args: argparse.Namespace, rows: list[dict[str, Any]], text: str) -> No
         axis.invert_yaxis()
     figure.tight_layout()
     figure.savefig(_benchdoc.plot_path("multifidelity.png"), dpi=100)
-    body = f"""`{_benchdoc.command_line("bench_multifidelity.py")}`
+    runs = " and ".join(f"`{c}`" for c in commands if c) or \
+        f"`{_benchdoc.command_line('bench_multifidelity.py')}`"
+    body = f"""{runs}
 
-Measured {_benchdoc.machine()}; {args.seeds} seeds per synthetic method,
+Measured {_benchdoc.machine()} (written); {args.seeds} seeds per synthetic method,
 {args.max_epochs} epochs (fidelity steps) at full budget, at most {args.trials} trials per run,
 {args.epoch_seconds:g} s of sleep per synthetic epoch, {args.slots} logical CPU slots.
 
@@ -407,8 +455,9 @@ run's total (a run stops as soon as the target is reached).
 What limits the figures: the synthetic "epochs" are a function evaluation plus a short
 sleep, so wall time is mostly Ray's per-trial and per-report overhead (and HyperBand's
 pause/resume through checkpoints), not training; Keras Tuner's oracle runs in-process with
-no such overhead. bayesopt learns from each finished trial's last value, whatever its
-fidelity. Load averages are in the table.
+no such overhead. `bayesopt` fits its model per epoch rung (BOHB's rule);
+`bayesopt-last` is the same searcher learning from each trial's last value, whatever its
+fidelity (the behaviour before). Load averages are in the table.
 """
     _benchdoc.write_section("Early stopping (multi-fidelity)", body)
     print(f"wrote {_benchdoc.DOC}")

@@ -69,6 +69,7 @@ def test_example_spaces_are_the_documented_ones():
     }
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("name", sorted(EXAMPLES))
 def test_example_runs_through_the_command(tmp_path, name):
     sets = [arg for item in SHORT[name] for arg in ("--set", item)]

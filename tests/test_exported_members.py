@@ -1,22 +1,33 @@
-"""The public API: a short, curated, sorted ``__all__``, cheap to import."""
+"""The public API: a short, curated, sorted ``__all__``, cheap to import; and each
+subpackage's ``__init__`` (its API) with a sorted ``__all__`` of names it really has."""
 
 from __future__ import annotations
 
+import importlib
+import pkgutil
 import subprocess
 import sys
+
+import pytest
 
 import raytune_hpt
 
 PUBLIC_API = [
+    "BayesianOptimization",
     "ConfigurationError",
     "ExperimentResults",
+    "GridSearch",
     "HyperModel",
     "HyperParameters",
+    "Hyperband",
     "Objective",
+    "RandomSearch",
     "TrialFailedError",
     "Tuner",
     "__version__",
+    "errors",
     "load_results",
+    "oracles",
 ]
 
 
@@ -50,8 +61,6 @@ def test_exports_are_the_package_objects():
 
 
 def test_unknown_attribute_is_an_attribute_error():
-    import pytest
-
     with pytest.raises(AttributeError, match="has no attribute 'Tunr'"):
         raytune_hpt.Tunr  # noqa: B018
 
@@ -90,3 +99,36 @@ def test_declaring_hyperparameters_and_objectives_stays_cheap():
         "rth.Objective('val_loss'); rth.HyperModel; rth.ConfigurationError"
     )
     assert _heavy(loaded) == set()
+
+
+SUBPACKAGES = sorted(
+    f"raytune_hpt.{info.name}"
+    for info in pkgutil.iter_modules(raytune_hpt.__path__)
+    if info.ispkg
+)
+
+
+def _isort_order(name: str) -> tuple[int, str]:
+    """ruff's RUF022 order: CONSTANTS, then Classes, then functions, each alphabetical."""
+    if name.isupper() or (name.upper() == name and "_" in name):
+        return 0, name
+    return (1 if name[:1].isupper() else 2), name
+
+
+def test_the_subpackages_are_the_documented_ones():
+    assert {"raytune_hpt.cli", "raytune_hpt.experiment", "raytune_hpt.hyperparameters",
+            "raytune_hpt.results", "raytune_hpt.searchers", "raytune_hpt.tracking",
+            "raytune_hpt.worker"} <= set(SUBPACKAGES)
+
+
+@pytest.mark.parametrize("package", SUBPACKAGES)
+def test_each_subpackage_all_is_sorted_and_importable(package):
+    module = importlib.import_module(package)
+    exported = module.__all__
+    assert exported, f"{package} has an empty __all__"
+    assert exported == sorted(exported, key=_isort_order), f"sort {package}.__all__"
+    assert len(set(exported)) == len(exported), f"{package}.__all__ repeats a name"
+    missing = [name for name in exported if not hasattr(module, name)]
+    assert missing == [], f"{package}.__all__ names what it does not have"
+    private = [name for name in exported if name.startswith("_")]
+    assert private == [], f"{package}.__all__ exports private names"

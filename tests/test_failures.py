@@ -36,6 +36,7 @@ def test_a_failing_trial_is_recorded_and_the_search_goes_on(ray_local, digits, t
     assert "Failed trial" in results.summary()
 
 
+@pytest.mark.slow
 def test_the_same_error_in_every_first_trial_stops_the_search(ray_local, digits, tmp_path):
     def broken(hp):
         import keras

@@ -144,6 +144,7 @@ class MyHyperModel(keras_tuner.HyperModel):
         return model
 
 
+@pytest.mark.slow
 def test_nested_conditional_scope_hypermodel(tmp_path, ray_local, data):
     (x, y), (xv, yv) = data
     images = ((x.reshape(-1, 8, 8, 1), y), (xv.reshape(-1, 8, 8, 1), yv))
@@ -232,6 +233,7 @@ class TunedBatchSize(keras_tuner.HyperModel):
         return history
 
 
+@pytest.mark.slow
 def test_hypermodel_fit_tunes_batch_size(tmp_path, ray_local, data):
     log_path = tmp_path / "fits.jsonl"
     tuner, results = _search(
@@ -294,6 +296,7 @@ class HyperRegressorDict(HyperRegressorFloat):
         }
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize(
     ("hypermodel", "objective", "metric"),
     [

@@ -1,25 +1,25 @@
 """The ``raytune-hpt`` command (runs only in the user's shell or a job's entrypoint).
 
 ``_main.py`` (the parser and the local commands: run, resume, best, results, examples,
-tensorboard), ``_cluster.py`` (submit, jobs), ``_jobs.py`` (the Ray Jobs API client behind
-them: address, token, submission, logs) and ``_common.py`` (the parser class, one-line errors).
+tensorboard), ``_cluster.py`` (the submit and jobs commands), ``_jobs.py`` (submitting a job
+and watching it: status, logs, stop, wait), ``_jobs_client.py`` (the connection behind them:
+address, token, probe, Ray's errors mapped) and ``_common.py`` (the parser class, one-line
+errors).
 """
 
 from __future__ import annotations
 
 from raytune_hpt.cli._jobs import (
     SubmittedJob,
-    connect,
-    find_token,
     follow_logs,
     job_logs,
     job_status,
     list_jobs,
-    resolve_address,
     stop_job,
     submit,
     wait,
 )
+from raytune_hpt.cli._jobs_client import connect, find_token, resolve_address
 from raytune_hpt.cli._main import SUBCOMMANDS, build_parser, main
 
 __all__ = [

@@ -1,11 +1,14 @@
-"""The ``raytune-hpt`` command: argument parsing only; the work is the public Python API's.
+"""The ``raytune-hpt`` parser and its ``run``, ``resume`` and ``examples`` subcommands.
+
+Argument parsing only; the work is the public Python API's.
 
 Each subcommand is two functions, ``_add_<name>(subparsers)`` declaring its arguments and
 ``cmd_<name>(args) -> int`` doing it, registered in :data:`SUBCOMMANDS`. Exit codes:
 ``0`` success, ``2`` a bad file or argument (one line on stderr, nothing started, nothing
 written), ``1`` the search itself failed (or a submitted job did, or the cluster could not be
-reached), ``130`` interrupted. The cluster subcommands (``submit``, ``jobs``) are in
-:mod:`raytune_hpt.cli_cluster`.
+reached), ``130`` interrupted. Here: ``run``, ``resume``, ``examples`` and the parser; the
+commands reading results (``best``, ``results``, ``tensorboard``) are in ``_results.py``,
+``report`` in ``_report_command.py``, the cluster's (``submit``, ``jobs``) in ``_cluster.py``.
 
 ``--help`` and validating an experiment file import neither TensorFlow nor Ray.
 
@@ -18,7 +21,6 @@ Example:
 from __future__ import annotations
 
 import argparse
-import json
 import logging
 import os
 import signal
@@ -32,6 +34,16 @@ from typing import Any
 from raytune_hpt import __version__
 from raytune_hpt.cli._cluster import _add_jobs, _add_submit, cmd_jobs, cmd_submit
 from raytune_hpt.cli._common import PROG, _one_line, _Parser
+from raytune_hpt.cli._report_command import _add_report, cmd_report
+from raytune_hpt.cli._results import (
+    _add_best,
+    _add_results,
+    _add_tensorboard,
+    best_trial_lines,
+    cmd_best,
+    cmd_results,
+    cmd_tensorboard,
+)
 from raytune_hpt.errors import ConfigurationError
 
 __all__ = ["SUBCOMMANDS", "build_parser", "main"]
@@ -124,38 +136,15 @@ def _search(
     overwrite: bool,
     address: str | None,
     verbose: int,
-    resumed_from: str | None = None,
 ) -> int:
-    from raytune_hpt import storage
+    """Resolve the experiment, build its Tuner, search, summarize; returns the exit code."""
     from raytune_hpt.errors import SearchAbortedError
-    from raytune_hpt.experiment import (
-        EXPERIMENT_FILE,
-        build_tuner,
-        experiment_yaml,
-        resolve,
-    )
 
-    resolved = resolve(experiment)  # loads the data, imports the model: errors exit 2
-    try:
-        tuner = build_tuner(experiment, resolved.hypermodel, verbose=verbose, address=address)
-    except (ValueError, TypeError) as error:  # the Tuner's own argument checks
-        raise ConfigurationError(str(error)) from error
-    tuner.overwrite = overwrite
+    tuner, search_kwargs = _prepared_tuner(experiment, overwrite, address, verbose)
     path = tuner.experiment_path
-    existing = storage.exists(path) and not overwrite
-    # Written by the Tuner into the experiment folder only once every check has passed.
-    tuner.attachments[EXPERIMENT_FILE] = experiment_yaml(experiment)
-    # Announced once every check has passed, before Ray starts.
-    tuner.on_search_begin = lambda: print(
-        f"{'Resuming' if existing else 'Starting'} experiment {experiment.name!r}: "
-        f"{experiment.max_trials} trials, searcher {experiment.searcher.type}, "
-        f"scheduler {experiment.scheduler.type}, objective {experiment.objective.name}; "
-        f"results in {path}",
-        flush=True,
-    )
     started = time.monotonic()
     try:
-        results = tuner.search(**resolved.search_kwargs)
+        results = tuner.search(**search_kwargs)
     except KeyboardInterrupt:
         print(f"\nInterrupted. Continue it with: {PROG} resume {path}", file=sys.stderr)
         return 130
@@ -179,6 +168,37 @@ def _search(
     return 0 if _any_finished(results) else 1
 
 
+def _prepared_tuner(
+    experiment: Any, overwrite: bool, address: str | None, verbose: int
+) -> tuple[Any, dict[str, Any]]:
+    """The experiment's Tuner (saving the file, announcing the start) and ``search``'s
+    arguments; a model that fails to import or data that fail to load exit 2."""
+    from raytune_hpt import storage
+    from raytune_hpt._noise import import_tensorflow_quietly
+    from raytune_hpt.experiment import EXPERIMENT_FILE, build_tuner, experiment_yaml, resolve
+
+    import_tensorflow_quietly()  # the model imports it; its start-up notices are noise
+    resolved = resolve(experiment)  # loads the data, imports the model: errors exit 2
+    try:
+        tuner = build_tuner(experiment, resolved.hypermodel, verbose=verbose, address=address)
+    except (ValueError, TypeError) as error:  # the Tuner's own argument checks
+        raise ConfigurationError(str(error)) from error
+    tuner.overwrite = overwrite
+    path = tuner.experiment_path
+    existing = storage.exists(path) and not overwrite
+    # Written by the Tuner into the experiment folder only once every check has passed.
+    tuner.attachments[EXPERIMENT_FILE] = experiment_yaml(experiment)
+    # Announced once every check has passed, before Ray starts.
+    tuner.on_search_begin = lambda: print(
+        f"{'Resuming' if existing else 'Starting'} experiment {experiment.name!r}: "
+        f"{experiment.max_trials} trials, searcher {experiment.searcher.type}, "
+        f"scheduler {experiment.scheduler.type}, objective {experiment.objective.name}; "
+        f"results in {path}",
+        flush=True,
+    )
+    return tuner, resolved.search_kwargs
+
+
 def _interrupted() -> bool:
     """Whether Ctrl+C ended the search early.
 
@@ -196,10 +216,6 @@ def _any_finished(results: Any) -> bool:
     return bool(results.ranked_trials())
 
 
-def _fmt(value: Any) -> str:
-    return f"{value:.4g}" if isinstance(value, float) else str(value)
-
-
 def _summary(results: Any, path: str, seconds: float) -> str:
     """What happened, the best trial, where the results are and what to do next."""
     counts = results.counts()
@@ -212,16 +228,8 @@ def _summary(results: Any, path: str, seconds: float) -> str:
         best = ranked[0]
         at = best.best_metrics.get("epoch")
         epoch = f" at epoch {int(at)}" if isinstance(at, (int, float)) else ""
-        lines.append(
-            f"Best trial {best.trial_id}: {objective.name} = "
-            f"{best.score(objective):.4f} ({objective.direction}){epoch}"
-        )
-        lines.append(
-            "  hyperparameters: "
-            + ", ".join(f"{k}={_fmt(v)}" for k, v in best.hyperparameters.items())
-        )
         shown = {k: v for k, v in best.best_metrics.items() if k != "epoch" and "/" not in k}
-        lines.append("  metrics: " + ", ".join(f"{k}={_fmt(v)}" for k, v in sorted(shown.items())))
+        lines += best_trial_lines(best, objective, shown, f" ({objective.direction}){epoch}")
     else:
         lines.append(f"No trial reported a finite {objective.name!r}.")
     failed = [t for t in results.trials if t.status == "failed"]
@@ -233,8 +241,7 @@ def _summary(results: Any, path: str, seconds: float) -> str:
     lines.append(
         f"  {PROG} results {path} -o trials.parquet   # every trial as a table (or .csv, .json)"
     )
-    if "tensorboard" in SUBCOMMANDS:
-        lines.append(f"  {PROG} tensorboard {path}   # learning curves")
+    lines.append(f"  {PROG} tensorboard {path}   # learning curves")
     if failed or not ranked:
         lines.append(f"  fix the error above, then: {PROG} resume {path}   # retries failed trials")
     return "\n".join(lines)
@@ -263,121 +270,6 @@ def cmd_resume(args: argparse.Namespace) -> int:
     base, _, name = path.rstrip("/").rpartition("/")
     experiment = experiment.model_copy(update={"storage_path": base or "/", "name": name})
     return _search(experiment, overwrite=False, address=args.address, verbose=args.verbose)
-
-
-# -- best ---------------------------------------------------------------------------------
-def _add_best(subparsers: Any) -> argparse.ArgumentParser:
-    parser = subparsers.add_parser(
-        "best",
-        help="show the best trial; export its model",
-        description="The best trial of a finished (or running) experiment.",
-    )
-    parser.add_argument("dir", help="the experiment folder, local or s3://")
-    parser.add_argument(
-        "--json",
-        action="store_true",
-        help='print {"trial_id", "hyperparameters", "metrics", "checkpoint"}',
-    )
-    parser.add_argument(
-        "--export-model", metavar="PATH.keras", help="save the best model to PATH.keras"
-    )
-    return parser
-
-
-def _load_results(directory: str) -> Any:
-    from raytune_hpt.experiment import ExperimentError
-    from raytune_hpt.results import load
-
-    try:
-        return load(directory)
-    except FileNotFoundError as error:
-        raise ExperimentError("DIR", str(error).rstrip(".")) from None
-
-
-def cmd_best(args: argparse.Namespace) -> int:
-    from raytune_hpt.experiment import ExperimentError
-
-    if args.export_model is not None and not args.export_model.endswith(".keras"):
-        raise ExperimentError("--export-model", f"must end with .keras; got {args.export_model!r}")
-    results = _load_results(args.dir)
-    try:
-        best = results.best_trial()
-    except ValueError as error:
-        print(f"{PROG}: {error}", file=sys.stderr)
-        return 1
-    if args.json:
-        print(
-            json.dumps(
-                {
-                    "trial_id": best.trial_id,
-                    "hyperparameters": best.hyperparameters,
-                    "metrics": best.best_metrics,
-                    "checkpoint": best.checkpoint,
-                },
-                default=str,
-            )
-        )
-    else:
-        objective = results.objective
-        print(f"Best trial {best.trial_id}: {objective.name} = {best.score(objective):.4f}")
-        print(
-            "  hyperparameters: "
-            + ", ".join(f"{k}={_fmt(v)}" for k, v in best.hyperparameters.items())
-        )
-        print(
-            "  metrics: "
-            + ", ".join(f"{k}={_fmt(v)}" for k, v in sorted(best.best_metrics.items()))
-        )
-        print(f"  checkpoint: {best.checkpoint}")
-    if args.export_model:
-        target = results.export_best_model(args.export_model)
-        print(f"Saved the best model to {target}", file=sys.stderr if args.json else sys.stdout)
-    return 0
-
-
-# -- results ------------------------------------------------------------------------------
-_FORMATS = (".parquet", ".csv", ".json")
-
-
-def _add_results(subparsers: Any) -> argparse.ArgumentParser:
-    parser = subparsers.add_parser(
-        "results",
-        help="every trial as a table (Parquet, CSV or JSON)",
-        description="One row per trial: id, status, hyperparameters, final "
-        "and best metrics, epochs, wall time, error.",
-    )
-    parser.add_argument("dir", help="the experiment folder, local or s3://")
-    parser.add_argument(
-        "-o", "--output", metavar="FILE", help="write FILE.parquet, FILE.csv or FILE.json"
-    )
-    return parser
-
-
-def cmd_results(args: argparse.Namespace) -> int:
-    from raytune_hpt.experiment import ExperimentError
-
-    suffix = Path(args.output).suffix.lower() if args.output else None
-    if args.output is not None and suffix not in _FORMATS:
-        raise ExperimentError(
-            "--output", f"must end with {', '.join(_FORMATS)}; got {args.output!r}"
-        )
-    results = _load_results(args.dir)
-    if args.output is None:
-        print(results.summary())
-        return 0
-    table = results.to_table()
-    if suffix == ".parquet":
-        import pyarrow.parquet as pq
-
-        pq.write_table(table, args.output)
-    elif suffix == ".csv":
-        import pyarrow.csv
-
-        pyarrow.csv.write_csv(table, args.output)
-    else:
-        Path(args.output).write_text(json.dumps(table.to_pylist(), indent=2, default=str) + "\n")
-    print(f"Wrote {table.num_rows} trials to {args.output}")
-    return 0
 
 
 # -- examples -----------------------------------------------------------------------------
@@ -410,43 +302,6 @@ def cmd_examples(args: argparse.Namespace) -> int:
     return 0
 
 
-# -- tensorboard --------------------------------------------------------------------------
-def _add_tensorboard(subparsers: Any) -> argparse.ArgumentParser:
-    parser = subparsers.add_parser(
-        "tensorboard",
-        help="open TensorBoard on an experiment (running or finished)",
-        description="Serve TensorBoard on DIR's tensorboard/ folder: every trial's learning "
-        "curves and the HParams dashboard. DIR may also hold several experiments.",
-    )
-    parser.add_argument("dir", help="the experiment folder (<storage_path>/<name>), local or s3://")
-    parser.add_argument("--port", type=int, help="the port (default: 6006 or the next free one)")
-    parser.add_argument(
-        "--host",
-        default="127.0.0.1",
-        help="the address to bind (default 127.0.0.1; 0.0.0.0 serves the network)",
-    )
-    return parser
-
-
-def cmd_tensorboard(args: argparse.Namespace) -> int:
-    from raytune_hpt.experiment import ExperimentError
-    from raytune_hpt.tracking import serve_tensorboard, tensorboard_logdir
-
-    if args.port is not None and not 0 <= args.port <= 65535:
-        raise ExperimentError("--port", f"must be between 0 and 65535; got {args.port}")
-    try:
-        logdir = tensorboard_logdir(args.dir)
-    except FileNotFoundError as error:
-        raise ExperimentError("DIR", str(error).rstrip(".")) from None
-    url = serve_tensorboard(logdir, port=args.port, host=args.host)
-    print(f"TensorBoard for {logdir} at {url} (Ctrl-C to stop)", flush=True)
-    try:
-        while True:
-            time.sleep(3600)
-    except KeyboardInterrupt:
-        return 0
-
-
 # -- the parser ---------------------------------------------------------------------------
 Subcommand = tuple[Callable[[Any], argparse.ArgumentParser], Callable[[argparse.Namespace], int]]
 
@@ -457,6 +312,7 @@ SUBCOMMANDS: dict[str, Subcommand] = {
     "results": (_add_results, cmd_results),
     "examples": (_add_examples, cmd_examples),
     "tensorboard": (_add_tensorboard, cmd_tensorboard),
+    "report": (_add_report, cmd_report),
     "submit": (_add_submit, cmd_submit),
     "jobs": (_add_jobs, cmd_jobs),
 }

@@ -1,9 +1,9 @@
 """The YAML experiment file, turned into ``Tuner`` arguments (driver side, no Ray, no TensorFlow).
 
 ``_schema.py`` (one pydantic model per section), ``_file.py`` (load, overrides, resolve,
-build the Tuner), ``_data.py`` (bundled datasets, loaders, Parquet) and ``_refs.py``
-(importing the user code a file names). Every problem is one :class:`ExperimentError`
-naming its field.
+build the Tuner), ``_data.py`` (bundled datasets, loaders, validation), ``_parquet.py``
+(Parquet files, local or ``s3://``) and ``_refs.py`` (importing the user code a file names).
+Every problem is one :class:`ExperimentError` naming its field.
 """
 
 from __future__ import annotations
@@ -17,7 +17,6 @@ from raytune_hpt.experiment._data import (
     normalize_loaded,
     prepare,
     prepare_section,
-    read_parquet,
     split_validation,
 )
 from raytune_hpt.experiment._file import (
@@ -34,6 +33,7 @@ from raytune_hpt.experiment._file import (
     save_experiment,
     storage_path,
 )
+from raytune_hpt.experiment._parquet import read_parquet
 from raytune_hpt.experiment._refs import check_ref, import_object, is_file_ref, join_path
 from raytune_hpt.experiment._schema import (
     DataSpec,

@@ -1,4 +1,4 @@
-"""Training data for a search: bundled datasets, loader functions and Parquet files.
+"""Training data for a search: bundled datasets, loader functions and (``_parquet.py``) Parquet.
 
 Three sources, one result. Whatever the source, :func:`prepare` returns the keyword arguments
 :meth:`raytune_hpt.Tuner.search` takes (``x``, ``y``, ``validation_data``, ``cv``):
@@ -32,6 +32,7 @@ from typing import Any
 import numpy as np
 
 from raytune_hpt.errors import ExperimentError
+from raytune_hpt.experiment._parquet import read_parquet
 from raytune_hpt.experiment._refs import check_ref, import_object, join_path
 
 __all__ = [
@@ -42,7 +43,6 @@ __all__ = [
     "normalize_loaded",
     "prepare",
     "prepare_section",
-    "read_parquet",
     "split_validation",
 ]
 
@@ -123,77 +123,6 @@ def split_validation(
     order = np.random.default_rng(seed).permutation(count)
     val, train = order[:n_val], order[n_val:]
     return x[train], y[train], (x[val], y[val])
-
-
-def _filesystem(path: str, filesystem_options: dict | None = None) -> tuple[Any, str]:
-    import pyarrow.fs
-
-    if "://" not in path:
-        return pyarrow.fs.LocalFileSystem(), path
-    if path.startswith("s3://") and filesystem_options:
-        bucket_and_key = path[len("s3://") :]
-        return pyarrow.fs.S3FileSystem(**filesystem_options), bucket_and_key
-    return pyarrow.fs.FileSystem.from_uri(path)
-
-
-def _column_to_array(table: Any, name: str) -> np.ndarray:
-    column = table.column(name).combine_chunks()
-    import pyarrow as pa
-
-    if (
-        pa.types.is_list(column.type)
-        or pa.types.is_large_list(column.type)
-        or pa.types.is_fixed_size_list(column.type)
-    ):
-        return np.stack([np.asarray(row, dtype=np.float32) for row in column.to_pylist()])
-    return column.to_numpy(zero_copy_only=False)
-
-
-def read_parquet(
-    path: str,
-    *,
-    label: str,
-    features: Sequence[str] | None = None,
-    filesystem_options: dict | None = None,
-    field_name: str = "data.parquet",
-) -> tuple[np.ndarray, np.ndarray]:
-    """Read features and labels from a Parquet file or folder, local or on ``s3://``.
-
-    Args:
-        path: a local path or a URI pyarrow understands (``s3://bucket/key``; options such as
-            ``?endpoint_override=...&scheme=http`` may follow).
-        label: the label column.
-        features: the feature columns; all other columns when ``None``. A column of lists is
-            stacked into a matrix, scalar columns become one feature each.
-        filesystem_options: keyword arguments for ``pyarrow.fs.S3FileSystem`` (an endpoint,
-            credentials) when ``path`` is on S3.
-        field_name: the setting reported in errors.
-
-    Returns:
-        ``(x, y)`` with ``x`` as ``float32`` of shape ``(rows, features)``.
-
-    Raises:
-        ExperimentError: when the file cannot be read or a column is missing.
-    """
-    import pyarrow.parquet as pq
-
-    try:
-        filesystem, inner = _filesystem(path, filesystem_options)
-        table = pq.read_table(inner, filesystem=filesystem)
-    except (OSError, ValueError) as error:
-        raise ExperimentError(field_name, f"cannot read Parquet from {path!r}: {error}") from None
-    names = table.column_names
-    wanted = list(features) if features else [n for n in names if n != label]
-    missing = [n for n in [label, *wanted] if n not in names]
-    if missing:
-        raise ExperimentError(field_name, f"columns {missing} are not in {path!r}; it has {names}")
-    if not wanted:
-        raise ExperimentError(
-            field_name, f"{path!r} has no feature columns besides the label {label!r}"
-        )
-    parts = [_column_to_array(table, n) for n in wanted]
-    x = np.column_stack([p.reshape(len(p), -1) for p in parts]).astype(np.float32)
-    return x, _column_to_array(table, label)
 
 
 def _is_dataset(value: Any) -> bool:
@@ -315,30 +244,55 @@ def prepare(
         )
     if dataset is not None:
         x, y = load_dataset(dataset, seed=seed)
-        return _with_validation(
-            {"x": x, "y": y}, validation_split=validation_split, cv=cv, seed=seed, origin="dataset"
-        )
-    if parquet is not None:
-        if label is None:
-            raise ExperimentError("data.label", "Parquet data needs the name of its label column")
-        x, y = read_parquet(
-            parquet, label=label, features=features, filesystem_options=filesystem_options
-        )
         arrays: dict[str, Any] = {"x": x, "y": y}
-        if validation is not None:
-            arrays["validation_data"] = read_parquet(
-                validation,
-                label=label,
-                features=features,
-                filesystem_options=filesystem_options,
-                field_name="data.validation",
-            )
-        return _with_validation(
-            arrays, validation_split=validation_split, cv=cv, seed=seed, origin="data.validation"
-        )
-    if loader is None:  # unreachable: `sources` holds exactly one; for type checkers
+        origin = "dataset"
+    elif parquet is not None:
+        arrays = _from_parquet(parquet, validation, label, features, filesystem_options)
+        origin = "data.validation"
+    elif loader is not None:
+        arrays = _from_loader(loader, dict(loader_kwargs or {}), validation_split, cv)
+        if isinstance(arrays.get("x"), WorkerLoader):
+            return arrays
+        origin = "the loader"
+    else:  # unreachable: `sources` holds exactly one; for type checkers
         raise ExperimentError("data", "no data source given")
-    kwargs = dict(loader_kwargs or {})
+    return _with_validation(
+        arrays, validation_split=validation_split, cv=cv, seed=seed, origin=origin
+    )
+
+
+def _from_parquet(
+    parquet: str,
+    validation: str | None,
+    label: str | None,
+    features: Sequence[str] | None,
+    filesystem_options: dict | None,
+) -> dict[str, Any]:
+    """``x``, ``y`` and, with a ``validation`` file, ``validation_data`` from Parquet."""
+    if label is None:
+        raise ExperimentError("data.label", "Parquet data needs the name of its label column")
+    x, y = read_parquet(
+        parquet, label=label, features=features, filesystem_options=filesystem_options
+    )
+    arrays: dict[str, Any] = {"x": x, "y": y}
+    if validation is not None:
+        arrays["validation_data"] = read_parquet(
+            validation,
+            label=label,
+            features=features,
+            filesystem_options=filesystem_options,
+            field_name="data.validation",
+        )
+    return arrays
+
+
+def _from_loader(
+    loader: Callable[..., Any],
+    kwargs: dict[str, Any],
+    validation_split: float | None,
+    cv: int | None,
+) -> dict[str, Any]:
+    """What the user's loader returned, normalized; ``{"x": WorkerLoader}`` for tf.data."""
     try:
         result = loader(**kwargs)
     except Exception as error:  # the user's loader: one clear line, not a traceback
@@ -359,9 +313,7 @@ def prepare(
         raise ExperimentError(
             "data.loader", "a loader returning arrays must return labels (x, y) too"
         )
-    return _with_validation(
-        loaded, validation_split=validation_split, cv=cv, seed=seed, origin="the loader"
-    )
+    return loaded
 
 
 # -- the experiment file's data section -----------------------------------------------------

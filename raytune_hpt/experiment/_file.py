@@ -1,4 +1,4 @@
-"""The experiment file: its schema, its validation and its translation into ``Tuner`` arguments.
+"""Loading an experiment file (overrides, saved copies) and turning it into ``Tuner`` arguments.
 
 One YAML file says everything a search needs: model, data, objective, searcher, scheduler,
 budget, ``fit`` arguments, extra ``space`` entries, resources, storage and seed (the reference

@@ -50,6 +50,26 @@ def _check_ref(value: str) -> str:
     return value
 
 
+def _shorthand(key: str) -> Any:
+    """A before-validator reading a bare string as ``{key: string}`` (``objective: val_loss``)."""
+
+    def expand(cls: type, data: Any) -> Any:
+        return {key: data} if isinstance(data, str) else data
+
+    return model_validator(mode="before")(expand)
+
+
+def _one_of(registry: dict[str, Any]) -> Any:
+    """A validator of the ``type`` field: one of the registry's names."""
+
+    def known(cls: type, value: str) -> str:
+        if value not in registry:
+            raise _fail(f"must be one of {', '.join(sorted(registry))}; got {value!r}")
+        return value
+
+    return field_validator("type")(known)
+
+
 class _Strict(BaseModel):
     """Exact types, no unknown keys (with a suggestion for a misspelt one), immutable."""
 
@@ -78,10 +98,7 @@ class ObjectiveSpec(_Strict):
     name: str
     direction: Literal["min", "max"] | None = None
 
-    @model_validator(mode="before")
-    @classmethod
-    def _from_name(cls, data: Any) -> Any:
-        return {"name": data} if isinstance(data, str) else data
+    _from_name = _shorthand("name")
 
     @model_validator(mode="after")
     def _direction_known(self) -> ObjectiveSpec:
@@ -101,31 +118,18 @@ class _Component(BaseModel):
     model_config = ConfigDict(strict=True, extra="allow", frozen=True)
     type: str
 
-    @model_validator(mode="before")
-    @classmethod
-    def _from_name(cls, data: Any) -> Any:
-        return {"type": data} if isinstance(data, str) else data
+    _from_name = _shorthand("type")
 
     def spec(self) -> dict[str, Any]:
         return self.model_dump()
 
 
 class SearcherSpec(_Component):
-    @field_validator("type")
-    @classmethod
-    def _known(cls, value: str) -> str:
-        if value not in SEARCHERS:
-            raise _fail(f"must be one of {', '.join(sorted(SEARCHERS))}; got {value!r}")
-        return value
+    _known = _one_of(SEARCHERS)
 
 
 class SchedulerSpec(_Component):
-    @field_validator("type")
-    @classmethod
-    def _known(cls, value: str) -> str:
-        if value not in SCHEDULERS:
-            raise _fail(f"must be one of {', '.join(sorted(SCHEDULERS))}; got {value!r}")
-        return value
+    _known = _one_of(SCHEDULERS)
 
 
 _HP_FIELDS = {
@@ -199,10 +203,7 @@ class DataSpec(_Strict):
     # numpy data of at least this many MB is fed from the one shared copy; 0 always, null never
     shared_arrays_mb: float | None = Field(SHARED_ARRAYS_MB, ge=0)
 
-    @model_validator(mode="before")
-    @classmethod
-    def _from_name(cls, data: Any) -> Any:
-        return {"dataset": data} if isinstance(data, str) else data
+    _from_name = _shorthand("dataset")
 
     @model_validator(mode="after")
     def _consistent(self) -> DataSpec:

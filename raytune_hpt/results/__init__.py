@@ -8,8 +8,8 @@
 from __future__ import annotations
 
 from raytune_hpt.results._experiment import METADATA_FILE, ExperimentResults, TrialRecord, load
-from raytune_hpt.results._keys import DECLARED_HPS, NOT_METRIC_KEYS, TRIAL_ERROR, is_metric_key
 from raytune_hpt.results._intervals import max_trials_at_once, trial_interval
+from raytune_hpt.results._keys import DECLARED_HPS, NOT_METRIC_KEYS, TRIAL_ERROR, is_metric_key
 
 __all__ = [
     "DECLARED_HPS",

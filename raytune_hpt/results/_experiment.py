@@ -25,7 +25,7 @@ from raytune_hpt import _ray_compat, storage
 from raytune_hpt._checks import is_finite_number
 from raytune_hpt.hyperparameters import HyperParameters
 from raytune_hpt.objective import Objective
-from raytune_hpt.results._keys import is_metric_key
+from raytune_hpt.results._keys import TRIAL_ERROR, is_metric_key
 
 __all__ = ["METADATA_FILE", "ExperimentResults", "TrialRecord", "load"]
 
@@ -130,10 +130,13 @@ class ExperimentResults:
         max_epochs = self.metadata.get("epochs")
         status = {"TERMINATED": "finished", "ERROR": "failed", "RUNNING": "running",
                   "PENDING": "pending", "PAUSED": "paused"}.get(trial.status, trial.status.lower())
+        last = rows[-1] if rows else (result.metrics or {})
+        failed_in_trial = last.get(TRIAL_ERROR)  # FailedTrialError: reported, not raised
         if (status == "finished" and max_epochs and epochs < max_epochs
                 and _finite(metrics.get(name))):
             status = "stopped"
-        last = rows[-1] if rows else (result.metrics or {})
+        if isinstance(failed_in_trial, str) and failed_in_trial:
+            status = "failed"
         return TrialRecord(
             trial_id=trial.trial_id,
             status=status,
@@ -145,7 +148,8 @@ class ExperimentResults:
             best_metrics=best_metrics,
             epochs=epochs,
             wall_time=float(last.get("time_total_s") or 0.0),
-            error=str(result.error).strip().splitlines()[-1][:500] if result.error else None,
+            error=str(result.error).strip().splitlines()[-1][:500] if result.error
+            else (failed_in_trial or None) if isinstance(failed_in_trial, str) else None,
             checkpoint=checkpoint,
             node_id=next((r["node_id"] for r in reversed(rows) if r.get("node_id")), None),
             history=rows,
@@ -197,12 +201,14 @@ class ExperimentResults:
             raise ValueError(f"Trial {trial.trial_id} has no checkpoint.")
         from ray.tune import Checkpoint
 
-        from raytune_hpt.worker._report import MODEL_FILE, load_checkpoint
+        from raytune_hpt.worker import MODEL_FILE, load_checkpoint
 
         checkpoint = Checkpoint(trial.checkpoint, filesystem=self._filesystem())
         with checkpoint.as_directory() as folder:
-            if build is not None:
-                model = build()
+            model = build() if build is not None else None
+            # A model built without an Input (a Sequential starting with Flatten) has no
+            # weights until it sees data: the saved .keras file, built, is loaded instead.
+            if model is not None and model.built:
                 load_checkpoint(folder, [model])
                 return model
             import keras
@@ -281,6 +287,15 @@ class ExperimentResults:
         for t in failed[:3]:
             lines.append(f"Failed trial {t.trial_id}: {t.error}")
         return "\n".join(lines)
+
+    def report(self, path: str, objectives: list[Any] | None = None) -> str:
+        """Write one self-contained HTML report (plots and the trial table) to ``path``.
+
+        Needs plotly (``pip install 'raytune-hpt[report]'``); see ``_report.write_report``.
+        """
+        from raytune_hpt.results._report import write_report
+
+        return write_report(self, path, objectives)
 
 
 def _fmt(value: Any) -> str:

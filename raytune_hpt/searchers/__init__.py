@@ -5,13 +5,17 @@ Every searcher is a Ray Tune ``Searcher`` built from the discovered
 (``{"type": "bayesopt", "random_initial": 4}``) picks one from :data:`SEARCHERS`;
 a ready Ray ``Searcher`` instance is used as it is.
 
-| name | what | module |
+| name | what | file |
 |---|---|---|
-| ``random`` | seeded uniform sampling, conditional branches respected | ``basic.py`` |
-| ``grid`` | every combination of active values, in order | ``basic.py`` |
-| ``bayesopt`` | Gaussian-process BO on mixed spaces (bayesian-optimization 3) | ``bayesopt.py`` |
-| ``hyperopt`` | TPE through Ray's ``HyperOptSearch`` (extra ``hyperopt``) | ``ray_wrappers.py`` |
-| ``optuna`` | TPE through Ray's ``OptunaSearch`` (extra ``optuna``) | ``ray_wrappers.py`` |
+| ``random`` | seeded uniform sampling, conditional branches respected | ``_basic`` |
+| ``grid`` | every combination of active values, in order | ``_basic`` |
+| ``bayesopt`` | GP BO, log EI, mixed and conditional spaces; fitted per rung | ``_bayesopt`` |
+| | under ASHA/HyperBand (BOHB's rule); numpy/scipy only | |
+| ``hyperopt`` | TPE through Ray's ``HyperOptSearch`` (extra ``hyperopt``) | ``_ray_wrappers`` |
+| ``optuna`` | TPE through Ray's ``OptunaSearch`` (extra ``optuna``) | ``_ray_wrappers`` |
+| ``optuna_gp`` | Optuna's ``GPSampler`` via ``OptunaSearch`` (optuna + PyTorch) | ``_optuna_gp`` |
+
+Which to pick for which budget: ``docs/choosing.md``.
 """
 
 from __future__ import annotations
@@ -35,6 +39,7 @@ SEARCHERS: dict[str, str] = {
     "grid": "raytune_hpt.searchers._basic:GridSearcher",
     "hyperopt": "raytune_hpt.searchers._ray_wrappers:hyperopt_searcher",
     "optuna": "raytune_hpt.searchers._ray_wrappers:optuna_searcher",
+    "optuna_gp": "raytune_hpt.searchers._optuna_gp:optuna_gp_searcher",
     "random": "raytune_hpt.searchers._basic:RandomSearcher",
 }
 

@@ -19,9 +19,9 @@ from raytune_hpt.objective import Objective
 from raytune_hpt.results import is_metric_key
 
 __all__ = [
-    "ConsoleReporter",
     "TENSORBOARD_DIR",
     "TRACKERS",
+    "ConsoleReporter",
     "TensorBoardLogger",
     "TrialTensorBoard",
     "local_logdir",

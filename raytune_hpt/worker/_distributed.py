@@ -20,6 +20,7 @@ import json
 import math
 import os
 import time
+from collections.abc import Callable
 from typing import Any
 
 from raytune_hpt import _ray_compat
@@ -131,21 +132,39 @@ def _train_worker(loop_config: dict[str, Any]) -> None:
     all-reduces the gradients), and the metrics, kept in variables synchronised on read, are
     read once per epoch. User callbacks are not run in a distributed trial.
     """
-    import ray
     from ray import train
+
+    from raytune_hpt.errors import ObjectiveNotLoggedError
 
     spec: TrialSpec = loop_config["spec"]
     # Ray Train has set TF_CONFIG; the strategy must exist before TensorFlow runs any op.
     tf_setup = configure_tensorflow(
         spec.cpus, spec.meta_optimizer, gpu=spec.gpus, gpu_memory_mb=spec.gpu_memory_mb
     )
+    run_epoch = _distributed_model(spec, loop_config)
+    where = _placement_keys(tf_setup, loop_config)
+    objective = spec.objective.name
+    for epoch in range(spec.epochs):
+        metrics = run_epoch()
+        if objective not in metrics:
+            raise ObjectiveNotLoggedError(objective, list(metrics))
+        train.report({**metrics, "epoch": epoch + 1, **where})  # Tune gets rank 0's
+        if not math.isfinite(metrics[objective]):
+            break  # a diverged trial: every worker sees the same synchronised value
+
+
+def _distributed_model(
+    spec: TrialSpec, loop_config: dict[str, Any]
+) -> Callable[[], dict[str, float]]:
+    """Build the trial's model under the strategy; returns a function running one epoch of it
+    (training, then validation) that returns the epoch's metrics."""
     import keras
+    import ray
     import tensorflow as tf
 
-    from raytune_hpt.errors import ObjectiveNotLoggedError
     from raytune_hpt.hypermodel import check_model
     from raytune_hpt.worker._report import scalar_logs
-    from raytune_hpt.worker._trial import materialize, placement, split_folds
+    from raytune_hpt.worker._trial import materialize, split_folds
 
     strategy = tf.distribute.MultiWorkerMirroredStrategy()
     keras.backend.clear_session()
@@ -172,16 +191,7 @@ def _train_worker(loop_config: dict[str, Any]) -> None:
     def test_step(batch: Any) -> None:
         strategy.run(model.test_step, args=(batch,))
 
-    cluster = json.loads(os.environ.get("TF_CONFIG", "{}")).get("cluster", {})
-    placement = {
-        **placement({**tf_setup, "strategy_used": "MultiWorkerMirroredStrategy"}),
-        "tf_started_at": loop_config["started_at"],
-        "tf_workers": loop_config["workers"],
-        "tf_worker_rank": train.get_context().get_world_rank(),
-        "tf_worker_addresses": ",".join(cluster.get("worker", [])),
-    }
-    objective = spec.objective.name
-    for epoch in range(spec.epochs):
+    def run_epoch() -> dict[str, float]:
         model.reset_metrics()
         for batch in train_data:
             train_step(batch)
@@ -192,8 +202,22 @@ def _train_worker(loop_config: dict[str, Any]) -> None:
                 test_step(batch)
             logged = scalar_logs(model.get_metrics_result())
             metrics.update({f"val_{k}": v for k, v in logged.items()})
-        if objective not in metrics:
-            raise ObjectiveNotLoggedError(objective, list(metrics))
-        train.report({**metrics, "epoch": epoch + 1, **placement})  # Tune gets rank 0's
-        if not math.isfinite(metrics[objective]):
-            break  # a diverged trial: every worker sees the same synchronised value
+        return metrics
+
+    return run_epoch
+
+
+def _placement_keys(tf_setup: dict[str, Any], loop_config: dict[str, Any]) -> dict[str, Any]:
+    """The ``tf_*`` keys each report carries: this worker's set-up, rank and the cluster."""
+    from ray import train
+
+    from raytune_hpt.worker._trial import placement
+
+    cluster = json.loads(os.environ.get("TF_CONFIG", "{}")).get("cluster", {})
+    return {
+        **placement({**tf_setup, "strategy_used": "MultiWorkerMirroredStrategy"}),
+        "tf_started_at": loop_config["started_at"],
+        "tf_workers": loop_config["workers"],
+        "tf_worker_rank": train.get_context().get_world_rank(),
+        "tf_worker_addresses": ",".join(cluster.get("worker", [])),
+    }

@@ -126,28 +126,8 @@ def plan_gpus(
     ids = tuple(str(g) for g in gpu_ids)
     if not ids:
         return GpuPlan(tf_gpus_listed=tf_gpus_listed)
-    if tf_gpus_listed in (0, len(ids)):
-        indices = tuple(range(len(ids)))
-    elif tf_gpus_listed > len(ids) and all(g.isdigit() and int(g) < tf_gpus_listed for g in ids):
-        indices = tuple(int(g) for g in ids)
-    else:
-        raise ValueError(
-            f"Ray gave this trial GPU(s) {','.join(ids)} but TensorFlow lists {tf_gpus_listed} "
-            f"GPU(s) (CUDA_VISIBLE_DEVICES={os.environ.get('CUDA_VISIBLE_DEVICES')!r}); it must "
-            "list exactly those GPUs, or all of the machine's."
-        )
-    limit, growth = None, False
-    if gpu_share < 1:
-        if gpu_memory_mb:
-            limit = int(gpu_memory_mb * gpu_share) - CUDA_CONTEXT_RESERVE_MB
-            if limit < 256:
-                raise ValueError(
-                    f"A share of {gpu_share} of a {gpu_memory_mb} MB GPU leaves {limit} MB for "
-                    f"TensorFlow after its CUDA context ({CUDA_CONTEXT_RESERVE_MB} MB); ask "
-                    "for a larger gpu share."
-                )
-        else:
-            growth = True  # no size known: at least do not grab the whole GPU up front
+    indices = _tf_indices(ids, tf_gpus_listed)
+    limit, growth = _memory_cap(gpu_share, gpu_memory_mb)
     devices = tuple(f"/gpu:{k}" for k in range(len(indices)))
     strategy = "mirrored" if len(indices) > 1 else "default"
     return GpuPlan(
@@ -159,6 +139,35 @@ def plan_gpus(
         strategy_devices=devices if strategy == "mirrored" else (),
         tf_gpus_listed=tf_gpus_listed,
     )
+
+
+def _tf_indices(ids: tuple[str, ...], tf_gpus_listed: int) -> tuple[int, ...]:
+    """TensorFlow's indices of the GPUs Ray gave (see :func:`plan_gpus`)."""
+    if tf_gpus_listed in (0, len(ids)):
+        return tuple(range(len(ids)))
+    if tf_gpus_listed > len(ids) and all(g.isdigit() and int(g) < tf_gpus_listed for g in ids):
+        return tuple(int(g) for g in ids)
+    raise ValueError(
+        f"Ray gave this trial GPU(s) {','.join(ids)} but TensorFlow lists {tf_gpus_listed} "
+        f"GPU(s) (CUDA_VISIBLE_DEVICES={os.environ.get('CUDA_VISIBLE_DEVICES')!r}); it must "
+        "list exactly those GPUs, or all of the machine's."
+    )
+
+
+def _memory_cap(gpu_share: float, gpu_memory_mb: int | None) -> tuple[int | None, bool]:
+    """``(memory limit in MB or None, memory growth)`` for a trial's share of one GPU."""
+    if gpu_share >= 1:
+        return None, False
+    if not gpu_memory_mb:
+        return None, True  # no size known: at least do not grab the whole GPU up front
+    limit = int(gpu_memory_mb * gpu_share) - CUDA_CONTEXT_RESERVE_MB
+    if limit < 256:
+        raise ValueError(
+            f"A share of {gpu_share} of a {gpu_memory_mb} MB GPU leaves {limit} MB for "
+            f"TensorFlow after its CUDA context ({CUDA_CONTEXT_RESERVE_MB} MB); ask "
+            "for a larger gpu share."
+        )
+    return limit, False
 
 
 def parse_nvidia_smi_memory(text: str) -> dict[str, int]:

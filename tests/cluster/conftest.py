@@ -9,6 +9,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
+
 from tests._helpers.cluster import BIN, EXPERIMENT, MODEL, clean_env, free_port
 from tests._helpers.local_cluster import local_cluster
 

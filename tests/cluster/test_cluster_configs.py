@@ -7,6 +7,7 @@ import copy
 
 import pytest
 import yaml
+
 from tests._helpers.cluster import ROOT
 
 CLUSTER = ROOT / "cluster"

@@ -12,10 +12,9 @@ import http.server
 import threading
 
 import pytest
-from tests._helpers.cluster import free_port
 
-from raytune_hpt.cli import _jobs as jobs
-from raytune_hpt.cli import main
+from raytune_hpt.cli import find_token, main
+from tests._helpers.cluster import free_port
 
 
 @pytest.fixture
@@ -102,16 +101,16 @@ def test_an_unreadable_token_path_is_exit_2(capsys, monkeypatch, tmp_path, not_r
 def test_the_token_is_found_in_rays_order(monkeypatch, tmp_path):
     home = tmp_path / "home"
     (home / ".ray").mkdir(parents=True)
-    assert jobs.find_token()[0] is None
+    assert find_token()[0] is None
     (home / ".ray" / "auth_token").write_text("from-default\n")
-    assert jobs.find_token() == ("from-default", "~/.ray/auth_token")
+    assert find_token() == ("from-default", "~/.ray/auth_token")
     (tmp_path / "tok").write_text("from-path")
     monkeypatch.setenv("RAY_AUTH_TOKEN_PATH", str(tmp_path / "tok"))
-    assert jobs.find_token()[0] == "from-path"
+    assert find_token()[0] == "from-path"
     monkeypatch.setenv("RAY_AUTH_TOKEN", "from-env")
-    assert jobs.find_token() == ("from-env", "RAY_AUTH_TOKEN")
+    assert find_token() == ("from-env", "RAY_AUTH_TOKEN")
     monkeypatch.setenv("RAY_AUTH_MODE", "disabled")
-    assert jobs.find_token()[0] is None
+    assert find_token()[0] is None
 
 
 def test_submit_checks_the_experiment_before_contacting_anyone(capsys, experiment_dir, tmp_path):

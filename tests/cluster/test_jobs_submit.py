@@ -13,6 +13,7 @@ import math
 from pathlib import Path
 
 import pytest
+
 from tests._helpers.cluster import cli, one_line
 
 pytestmark = pytest.mark.cluster

@@ -15,6 +15,7 @@ import shutil
 import tempfile
 
 import pytest
+
 from tests._helpers.cluster import cli
 
 
@@ -26,6 +27,7 @@ def ray_tmpdir():
     shutil.rmtree(folder, ignore_errors=True)
 
 
+@pytest.mark.slow
 def test_run_best_results_resume_through_s3(s3_server, experiment_dir, tmp_path, ray_tmpdir):
     env = s3_server.env(RAY_TMPDIR=ray_tmpdir)
     uri = f"s3://{s3_server.bucket}/experiments/tiny"

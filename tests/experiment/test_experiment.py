@@ -20,6 +20,8 @@ from raytune_hpt.experiment import (
     save_experiment,
 )
 from raytune_hpt.experiment import import_object as import_ref
+from raytune_hpt.schedulers import SCHEDULERS
+from raytune_hpt.searchers import SEARCHERS
 
 MINIMAL = {"model": "raytune_hpt.examples.digits:build_model", "data": "digits"}
 
@@ -76,12 +78,12 @@ INVALID = [
     (
         {"searcher": "bayes"},
         "searcher.type",
-        "must be one of bayesopt, grid, hyperopt, optuna, random; got 'bayes'",
+        f"must be one of {', '.join(sorted(SEARCHERS))}; got 'bayes'",
     ),
     (
         {"scheduler": {"type": "pbt"}},
         "scheduler.type",
-        "must be one of asha, fifo, hyperband, median",
+        f"must be one of {', '.join(sorted(SCHEDULERS))}",
     ),
     ({"max_trials": 0}, "max_trials", "must be >= 1; got 0"),
     ({"max_trials": "ten"}, "max_trials", "must be an integer; got 'ten'"),

@@ -18,6 +18,7 @@ import pickle
 import shutil
 
 import pytest
+
 from tests._helpers.reliability import (
     SLOW_MODEL,
     checkpoints,

@@ -21,6 +21,7 @@ import subprocess
 import sys
 
 import pytest
+
 from tests._helpers.reliability import ROOT, env, kill_leftovers, ray_tmpdir
 
 pytestmark = pytest.mark.slow

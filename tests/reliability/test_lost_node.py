@@ -17,6 +17,7 @@ import textwrap
 from pathlib import Path
 
 import pytest
+
 from tests._helpers.local_cluster import local_cluster
 from tests._helpers.reliability import (
     SLOW_MODEL,

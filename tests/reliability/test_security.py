@@ -14,6 +14,7 @@ from pathlib import Path
 
 import pytest
 import yaml
+
 from tests._helpers.reliability import ROOT, env, kill_leftovers
 
 SHIPPED = [ROOT / "raytune_hpt", ROOT / "scripts", ROOT / "cluster"]
@@ -195,7 +196,7 @@ def test_the_default_host_of_every_server_is_127_0_0_1():
     parser = build_parser()
     tensorboard = parser.parse_args(["tensorboard", "somewhere"])
     assert tensorboard.host == "127.0.0.1"
-    tuner_source = (ROOT / "raytune_hpt" / "tuner.py").read_text()
+    tuner_source = (ROOT / "raytune_hpt" / "_ray_session.py").read_text()  # starts Ray
     assert (
         "include_dashboard=False" in tuner_source
     )  # a local Ray started by a search has no dashboard

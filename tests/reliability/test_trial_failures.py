@@ -8,7 +8,11 @@ from __future__ import annotations
 import os
 import signal
 
+import pytest
+
 import raytune_hpt as rth
+
+pytestmark = pytest.mark.slow
 
 EPOCHS = 3
 FLAKY, MEMORY, KILLED = 12, 1_000_000_000, 7  # units values with a failure planted

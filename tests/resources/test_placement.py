@@ -17,9 +17,9 @@ from collections import Counter
 from pathlib import Path
 
 import pytest
-from tests._helpers.local_cluster import local_cluster
 
 from raytune_hpt.worker import CUDA_CONTEXT_RESERVE_MB
+from tests._helpers.local_cluster import local_cluster
 
 HERE = Path(__file__).resolve().parent
 ROOT = HERE.parents[1]
@@ -47,6 +47,9 @@ def run_scenario(tmp_path: Path, name: str, *args: str, env: dict[str, str] | No
     print(f"scenario {name}: {time.monotonic() - started:.0f} s")
     assert done.returncode == 0, done.stderr[-4000:]
     return json.loads(out.read_text())
+
+
+pytestmark = pytest.mark.slow
 
 
 @pytest.fixture(scope="module")

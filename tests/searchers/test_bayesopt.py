@@ -8,7 +8,7 @@ import statistics
 import pytest
 
 from raytune_hpt.hyperparameters import HyperParameters
-from raytune_hpt.searchers import create_searcher
+from raytune_hpt.searchers import create_searcher, validate_searcher
 from raytune_hpt.searchers._basic import RandomSearcher
 from raytune_hpt.searchers._bayesopt import BayesOptSearcher
 
@@ -181,11 +181,91 @@ def test_registry_options_and_search_properties():
                                space=branin_space(), metric="a", mode="min", seed=0)
     assert isinstance(searcher, BayesOptSearcher)
     with pytest.raises(ValueError, match="unknown"):
-        create_searcher({"type": "bayesopt", "kappa": 2}, space=branin_space(), metric="a",
-                        mode="min")
+        validate_searcher({"type": "bayesopt", "kappa": 2})
     assert searcher.set_search_properties("b", "max", {}) is True
     assert searcher.metric == "b" and searcher.mode == "max"
     with pytest.raises(ValueError, match="mode must be"):
         BayesOptSearcher(branin_space(), "a", "minimize")
     with pytest.raises(ValueError, match="random_initial"):
         BayesOptSearcher(branin_space(), "a", "min", random_initial=0)
+    with pytest.raises(ValueError, match="fidelity must be one of"):
+        BayesOptSearcher(branin_space(), "a", "min", fidelity="bohb")
+
+
+def mixed_branin_space() -> HyperParameters:
+    """Branin with x1 a Float, x2 an Int grid and a Choice that shifts the function."""
+    hp = HyperParameters()
+    hp.Float("x1", -5.0, 10.0)
+    hp.Int("x2", 0, 15)
+    hp.Choice("shift", ["none", "small", "large"])
+    return hp
+
+
+def mixed_branin(c: dict) -> float:
+    return branin(c) + {"none": 0.0, "small": 2.0, "large": 20.0}[c["shift"]]
+
+
+def test_beats_random_search_on_mixed_branin():
+    # The optimum over the integer grid: x2 = 2 or 12 with x1 near pi or -pi.
+    best_possible = min(mixed_branin({"x1": x1 / 100, "x2": x2, "shift": "none"})
+                        for x1 in range(-500, 1001) for x2 in range(16))
+    regrets = {"bayesopt": [], "random": []}
+    for seed in range(5):
+        for name, cls in (("bayesopt", BayesOptSearcher), ("random", RandomSearcher)):
+            configs = run(cls(mixed_branin_space(), "loss", "min", seed=seed), mixed_branin, 25)
+            for c in configs:
+                assert isinstance(c["x2"], int) and c["shift"] in ("none", "small", "large")
+            regrets[name].append(min(map(mixed_branin, configs)) - best_possible)
+    assert statistics.median(regrets["bayesopt"]) < statistics.median(regrets["random"]) / 3
+
+
+def report(searcher, trial_id: str, epochs: range, loss_at) -> None:
+    for epoch in epochs:
+        searcher.on_trial_result(trial_id, {"loss": loss_at(epoch), "epoch": epoch})
+
+
+def test_model_is_fitted_on_the_highest_rung_with_enough_trials():
+    """ASHA-like: 6 trials stopped at epoch 1, 2 promoted to epoch 3; the model must compare
+    all trials at epoch 1 (5 needed), not mix epoch-1 values with final ones."""
+    hp = branin_space()
+    searcher = BayesOptSearcher(hp, "loss", "min", seed=0, random_initial=5)
+    for i in range(8):
+        searcher.suggest(f"t{i}")
+        last = 3 if i < 2 else 1
+        report(searcher, f"t{i}", range(1, last + 1), lambda e, i=i: 10.0 * i / e)
+        searcher.on_trial_complete(f"t{i}", {"loss": 10.0 * i / last, "epoch": last})
+    points, y, pending = searcher._training_data()
+    assert searcher._budget() == 1 and len(points) == 8 and not pending
+    # at epoch 1, trial i has loss 10 i: the targets keep that order (maximized: reversed)
+    assert list(y) == sorted(y, reverse=True)
+    # with fidelity="last" the two promoted trials would look 3x better than at epoch 1
+    last = BayesOptSearcher(hp, "loss", "min", seed=0, random_initial=5, fidelity="last")
+    for i in range(8):
+        last.suggest(f"t{i}")
+        final = 3 if i < 2 else 1
+        last.on_trial_complete(f"t{i}", {"loss": 10.0 * i / final, "epoch": final})
+    assert len(last._training_data()[0]) == 8
+
+
+def test_running_trials_reported_at_the_rung_are_observations_not_liars():
+    hp = branin_space()
+    searcher = BayesOptSearcher(hp, "loss", "min", seed=0, random_initial=3)
+    for i in range(5):
+        searcher.suggest(f"t{i}")
+        report(searcher, f"t{i}", range(1, 3), lambda e, i=i: float(i + e))
+    searcher.suggest("t5")  # started, nothing reported yet
+    points, y, pending = searcher._training_data()
+    assert searcher._budget() == 2 and len(points) == 5 and len(pending) == 1
+    config = searcher.suggest("t6")  # the Gaussian process, with t5 as a liar
+    assert config not in [t["point"] for t in searcher._trials.values()][:-1]
+
+
+def test_state_round_trip_keeps_intermediate_results(tmp_path):
+    searcher = BayesOptSearcher(branin_space(), "loss", "min", seed=4)
+    searcher.suggest("a")
+    report(searcher, "a", range(1, 4), lambda e: 5.0 / e)
+    searcher.save(str(tmp_path / "s.pkl"))
+    other = BayesOptSearcher(branin_space(), "loss", "min", seed=0)
+    other.restore(str(tmp_path / "s.pkl"))
+    assert other._trials["a"]["scores"] == {1: -5.0, 2: -2.5, 3: -5.0 / 3}
+    assert other.suggest("b") == searcher.suggest("b")

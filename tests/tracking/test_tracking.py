@@ -28,6 +28,8 @@ import pytest
 import raytune_hpt as rth
 from raytune_hpt.tracking import TrialTensorBoard
 
+pytestmark = pytest.mark.slow  # one live search with TensorBoard (and MLflow) served
+
 EPOCHS = 2
 HPS = {"optimizer", "momentum", "units"}
 SERIES = {("train", "epoch_loss"), ("train", "epoch_accuracy"),

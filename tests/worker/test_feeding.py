@@ -111,6 +111,7 @@ def test_tuner_rejects_a_bad_threshold():
         rth.Tuner(lambda hp: None, shared_arrays_mb=-1)
 
 
+@pytest.mark.slow
 def test_search_feeds_in_batches_and_the_best_model_reproduces_its_score(
         ray_local, digits, build_mlp, tmp_path):
     """shared_arrays_mb=0 feeds even digits in batches: the trials learn, report the feed, and

@@ -1,0 +1,68 @@
+"""Every private Ray/Keras name of raytune_hpt/_ray_compat.py still exists in the installed
+versions: on the classes, and (for attributes set per instance) on real objects."""
+
+from __future__ import annotations
+
+import importlib.util
+
+import pytest
+
+from raytune_hpt import _ray_compat
+
+UPGRADE_HINT = (
+    "an upgrade of Ray or Keras removed private names raytune_hpt/_ray_compat.py uses: "
+    "rewrite the functions there that use them (or find a public API), then update "
+    "PRIVATE_NAMES and the version each was checked against"
+)
+
+
+def test_every_private_name_is_still_there():
+    assert _ray_compat.missing_private_names() == [], UPGRADE_HINT
+
+
+def _trainable(config):
+    from ray import tune
+
+    tune.report({"score": config["x"]})
+
+
+@pytest.fixture(scope="module")
+def finished_run(ray_local, tmp_path_factory):
+    """A finished two-trial Ray Tune run of a function trainable: (its ResultGrid, its path)."""
+    from ray import tune
+
+    storage = tmp_path_factory.mktemp("compat")
+    tuner = tune.Tuner(
+        _trainable,
+        param_space={"x": tune.grid_search([1, 2])},
+        run_config=tune.RunConfig(name="compat", storage_path=str(storage), verbose=0),
+    )
+    grid = tuner.fit()
+    return grid, str(storage / "compat")
+
+
+def test_a_result_grid_has_its_experiment_analysis_and_filesystem(finished_run):
+    grid, _ = finished_run
+    assert hasattr(grid, "_experiment_analysis"), UPGRADE_HINT
+    assert hasattr(grid._experiment_analysis, "_fs"), UPGRADE_HINT
+    assert _ray_compat.result_grid_filesystem(grid) is not None
+    pairs = _ray_compat.result_grid_pairs(grid)
+    assert sorted(result.metrics["score"] for _, result in pairs) == [1, 2]
+
+
+def test_a_restored_tuner_has_its_local_tuner(finished_run):
+    from ray import tune
+
+    _, path = finished_run
+    restored = tune.Tuner.restore(path, trainable=_trainable)
+    assert hasattr(restored, "_local_tuner"), UPGRADE_HINT
+    assert _ray_compat.restored_run_config(restored).name == "compat"
+
+
+@pytest.mark.skipif(importlib.util.find_spec("mlflow") is None, reason="mlflow not installed")
+def test_the_mlflow_callback_keeps_its_trial_runs(tmp_path):
+    from ray.air.integrations.mlflow import MLflowLoggerCallback
+
+    callback = MLflowLoggerCallback(tracking_uri=f"file://{tmp_path / 'mlruns'}")
+    assert hasattr(callback, "_trial_runs"), UPGRADE_HINT
+    assert _ray_compat.mlflow_trial_runs(callback) == {}

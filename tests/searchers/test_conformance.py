@@ -128,8 +128,16 @@ def small_builder(hp):
     return model
 
 
-@pytest.mark.parametrize("scheduler", sorted(SCHEDULERS))
-@pytest.mark.parametrize("searcher", sorted(SEARCHERS))
+# Every pair runs in the full suite; the quick check keeps one real search per searcher
+# (with FIFO) and one per scheduler (with random).
+PAIRS = [
+    pytest.param(searcher, scheduler, marks=() if scheduler == "fifo" or searcher == "random"
+                 else pytest.mark.slow)
+    for searcher in sorted(SEARCHERS) for scheduler in sorted(SCHEDULERS)
+]
+
+
+@pytest.mark.parametrize(("searcher", "scheduler"), PAIRS)
 def test_searcher_with_scheduler(ray_local, digits, tmp_path, searcher, scheduler):
     _skip_without_extra(searcher)
     (x, y), (xv, yv) = digits

@@ -36,15 +36,16 @@ def _number(value: Any) -> float | None:
 
 def trial_interval(rows: Sequence[Mapping[str, Any]]) -> tuple[float, float] | None:
     """When a trial ran, from its reports: from ``tf_started_at`` (recorded when the trial
-    function starts, in the first report) to its last report's ``timestamp`` (whole seconds,
-    so never later than the true end). ``time_total_s`` would overstate the first trial of
-    each worker, whose clock includes the worker's start and TensorFlow's import; it is used
-    only when no report has a timestamp."""
+    function starts, in the first report) to its last report's ``tf_reported_at`` (or Ray's
+    ``timestamp``, whole seconds, for older results). ``time_total_s`` would overstate the
+    first trial of each worker, whose clock includes the worker's start and TensorFlow's
+    import; it is used only when no report has a timestamp."""
     started = [t for t in (_number(r.get("tf_started_at")) for r in rows) if t is not None]
     if not started:
         return None
     start = min(started)
-    stamps = [t for t in (_number(r.get("timestamp")) for r in rows) if t is not None]
+    stamps = [t for t in (_number(r.get("tf_reported_at")) for r in rows) if t is not None]
+    stamps = stamps or [t for t in (_number(r.get("timestamp")) for r in rows) if t is not None]
     if stamps:
         return start, max(start, max(stamps))
     total = max(

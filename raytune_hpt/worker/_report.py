@@ -11,6 +11,7 @@ import json
 import math
 import os
 import tempfile
+import time
 from collections.abc import Sequence
 from typing import Any
 
@@ -90,6 +91,7 @@ class EpochReporter:
         if self.reports == 0:  # where the trial runs: once per (re)start, not every epoch
             metrics.update(self.extra)
         metrics.update(info or {})
+        metrics["tf_reported_at"] = time.time()  # when it ran: Ray's timestamp is whole seconds
         if not math.isfinite(metrics[self.objective.name]):
             self.stop = True  # a diverged trial never becomes the best: its value is NaN/inf
         self.reports += 1

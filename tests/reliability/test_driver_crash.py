@@ -49,7 +49,9 @@ def _observed(experiment) -> list:
     path = max(experiment.glob("searcher-state-*.pkl"))
     with open(path, "rb") as file:
         state = pickle.load(file)
-    return list(state["observed"])
+    # bayesopt keeps each trial's point and its scores per epoch; a done trial is observed
+    return [(t["point"], t["scores"][max(t["scores"])] if t["scores"] else None)
+            for t in state["trials"].values() if t["done"]]
 
 
 @pytest.mark.parametrize("searcher", ["grid", "bayesopt"])

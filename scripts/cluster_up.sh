@@ -63,8 +63,27 @@ if [[ -s "$temp_dir/cluster.pids" ]]; then
   exit 2
 fi
 
+# Each call runs in its own subshell, and the OS may hand out a port it just freed again:
+# ports already given are kept in a file and never given twice (a repeat made Ray refuse to
+# start: "trying to use a port number ... that is used by other components").
+given_ports="$temp_dir/ports.given"
+: > "$given_ports"
 free_port() {
-  "$PYTHON" -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'
+  "$PYTHON" - "$given_ports" <<'PY'
+import socket, sys
+
+given = set(open(sys.argv[1]).read().split())
+while True:
+    s = socket.socket()
+    s.bind(("127.0.0.1", 0))
+    port = str(s.getsockname()[1])
+    s.close()
+    if port not in given:
+        break
+with open(sys.argv[1], "a") as file:
+    file.write(port + "\n")
+print(port)
+PY
 }
 port="${port:-$(free_port)}"
 dashboard_port="${dashboard_port:-$(free_port)}"

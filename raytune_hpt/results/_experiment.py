@@ -132,10 +132,11 @@ class ExperimentResults:
                   "PENDING": "pending", "PAUSED": "paused"}.get(trial.status, trial.status.lower())
         last = rows[-1] if rows else (result.metrics or {})
         failed_in_trial = last.get(TRIAL_ERROR)  # FailedTrialError: reported, not raised
+        failed_in_trial = failed_in_trial if isinstance(failed_in_trial, str) else None
         if (status == "finished" and max_epochs and epochs < max_epochs
                 and _finite(metrics.get(name))):
             status = "stopped"
-        if isinstance(failed_in_trial, str) and failed_in_trial:
+        if failed_in_trial:
             status = "failed"
         return TrialRecord(
             trial_id=trial.trial_id,
@@ -149,7 +150,7 @@ class ExperimentResults:
             epochs=epochs,
             wall_time=float(last.get("time_total_s") or 0.0),
             error=str(result.error).strip().splitlines()[-1][:500] if result.error
-            else (failed_in_trial or None) if isinstance(failed_in_trial, str) else None,
+            else failed_in_trial or None,
             checkpoint=checkpoint,
             node_id=next((r["node_id"] for r in reversed(rows) if r.get("node_id")), None),
             history=rows,

@@ -242,6 +242,7 @@ def _summary(results: Any, path: str, seconds: float) -> str:
         f"  {PROG} results {path} -o trials.parquet   # every trial as a table (or .csv, .json)"
     )
     lines.append(f"  {PROG} tensorboard {path}   # learning curves")
+    lines.append(f"  {PROG} report {path} -o report.html   # plots of the whole search")
     if failed or not ranked:
         lines.append(f"  fix the error above, then: {PROG} resume {path}   # retries failed trials")
     return "\n".join(lines)

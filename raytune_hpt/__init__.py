@@ -28,6 +28,7 @@ __all__ = [
     "HyperParameters",
     "Hyperband",
     "Objective",
+    "Pareto",
     "RandomSearch",
     "TrialFailedError",
     "Tuner",
@@ -44,6 +45,7 @@ _LAZY = {
     "HyperModel": "raytune_hpt.hypermodel",
     "HyperParameters": "raytune_hpt.hyperparameters",
     "Objective": "raytune_hpt.objective",
+    "Pareto": "raytune_hpt.objective",
     "TrialFailedError": "raytune_hpt.errors",
     "Tuner": "raytune_hpt.tuner",
     # Keras Tuner's names: `import raytune_hpt as kt` runs Keras Tuner code on Ray

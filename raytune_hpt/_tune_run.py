@@ -27,6 +27,7 @@ def run_experiment(tuner: Any, trainable: Any, searcher: Any, scheduler: Any,
     import ray
     from ray import tune
 
+    from raytune_hpt._pareto_search import tune_metric
     from raytune_hpt.supervision import SearchGuard
 
     guard = SearchGuard(tuner.objective,
@@ -35,10 +36,12 @@ def run_experiment(tuner: Any, trainable: Any, searcher: Any, scheduler: Any,
                    else tuner.max_trials)
     tune_config = tune.TuneConfig(
         search_alg=searcher, scheduler=scheduler, num_samples=num_samples,
-        metric=tuner.objective.name, mode=tuner.objective.mode, reuse_actors=True,
+        **tune_metric(tuner.objective), reuse_actors=True,
         max_concurrent_trials=max_concurrent,
     )
     run_config = _run_config(tuner, guard, searcher, epochs)
+    if getattr(scheduler, "keeps_every_checkpoint", False):  # PBT: donors' stay readable
+        run_config.checkpoint_config.num_to_keep = None
     ray_tuner = _resume_or_create(tuner, trainable, tune_config, run_config, epochs)
     # Ray starts one trial at a time for a custom searcher (it waits for each trial's
     # resources before asking for the next); every trial that fits starts at once.

@@ -1,11 +1,11 @@
-"""The metric a search optimizes and in which direction."""
+"""The metric a search optimizes and in which direction; several at once (:class:`Pareto`)."""
 
 from __future__ import annotations
 
 import re
 from dataclasses import dataclass
 
-__all__ = ["Objective", "infer_direction"]
+__all__ = ["COST_METRICS", "Objective", "Pareto", "infer_direction"]
 
 _MAX_WORDS = ("acc", "accuracy", "auc", "precision", "recall", "f1", "iou", "r2", "score",
               "io_u", "true_positives", "true_negatives")
@@ -13,10 +13,14 @@ _MAX_WORDS = ("acc", "accuracy", "auc", "precision", "recall", "f1", "iou", "r2"
 _MIN_WORDS = ("loss", "error", "mse", "mae", "mape", "rmse", "msle", "crossentropy", "hinge",
               "kl_divergence", "kld", "poisson", "logcosh", "log_cosh", "false_positives",
               "false_negatives")
+# What every trial can measure without user code (worker/_costs.py): smaller is cheaper.
+COST_METRICS = ("params", "model_bytes", "inference_ms")
 
 
 def infer_direction(name: str) -> str | None:
     """``"max"`` or ``"min"`` for the usual Keras metric names, ``None`` when unsure."""
+    if name in COST_METRICS:
+        return "min"
     words = set(re.split(r"[^a-z0-9]+", name.lower()))
     words |= {w.rstrip("0123456789") for w in words}
     # Keras numbers a second metric of the same kind: val_mean_io_u_1.
@@ -67,6 +71,25 @@ class Objective:
         """Ray Tune's spelling of the direction."""
         return self.direction  # type: ignore[return-value]
 
+    @property
+    def is_pareto(self) -> bool:
+        """Whether this is a :class:`Pareto` objective (several metrics, no ranking)."""
+        return False
+
+    def metric_names(self) -> list[str]:
+        """Every metric a trial must report: the name and, for a sum, its terms."""
+        return [self.name, *(t.name for t in self.terms)]
+
+    @property
+    def searcher_metric(self) -> str | list[str]:
+        """What a searcher is given as Ray's ``metric`` (a list for a Pareto objective)."""
+        return self.name
+
+    @property
+    def searcher_mode(self) -> str | list[str]:
+        """What a searcher is given as Ray's ``mode`` (a list for a Pareto objective)."""
+        return self.mode
+
     @classmethod
     def sum_of(cls, objectives: list) -> Objective:
         """Keras Tuner's list objective: one minimized sum, maximized terms negated."""
@@ -106,6 +129,8 @@ class Objective:
             return cls(value)
         if isinstance(value, tuple) and len(value) == 2:
             return cls(*value)
+        if isinstance(value, dict) and ("pareto" in value or value.get("kind") == "pareto"):
+            return Pareto(value.get("pareto") or value.get("terms") or [])
         if isinstance(value, dict):
             terms = tuple(cls.coerce(t) for t in value.get("terms") or ())
             return cls(value.get("name"), value.get("direction"), terms)
@@ -117,3 +142,78 @@ class Objective:
             "objective must be a metric name, an Objective or (name, direction), "
             f"but got {value!r}."
         )
+
+
+class Pareto(Objective):
+    """Several objectives at once: the search looks for their Pareto front.
+
+    A trial is on the front when no other trial is at least as good on every objective and
+    strictly better on one. Unlike a plain list (Keras Tuner's signed sum, kept as it is),
+    nothing is summed: ``best`` returns the whole front. ``name`` and ``direction`` are the
+    first objective's, which is what one-metric machinery (the checkpoint kept as a trial's
+    best epoch, the console, TensorBoard) uses.
+
+    Args:
+        objectives: two or more metric names, :class:`Objective` or ``(name, direction)``,
+            with different names. ``params``, ``model_bytes`` and ``inference_ms`` are
+            measured by every trial without user code (docs/pareto.md).
+
+    Raises:
+        ValueError: fewer than two objectives, a repeated name, or an unknown direction.
+
+    Example:
+        >>> p = Pareto(["val_accuracy", ("params", "min")])
+        >>> p.names, p.modes
+        (['val_accuracy', 'params'], ['max', 'min'])
+    """
+
+    def __init__(self, objectives: list | tuple) -> None:
+        if not isinstance(objectives, (list, tuple)) or isinstance(objectives, str):
+            raise TypeError("Pareto takes a list of objectives (names, Objective or "
+                            f"(name, direction)), but got {objectives!r}.")
+        terms = tuple(Objective.coerce(o) for o in objectives)
+        if len(terms) < 2:
+            raise ValueError("A Pareto objective needs at least two objectives, but got "
+                             f"{[t.name for t in terms]}.")
+        if any(t.is_pareto or t.terms for t in terms):
+            raise ValueError("A Pareto objective's terms must be single metrics, but got "
+                             f"{[t.to_dict() for t in terms]}.")
+        names = [t.name for t in terms]
+        if len(set(names)) != len(names):
+            raise ValueError(f"A Pareto objective's names must differ, but got {names}.")
+        object.__setattr__(self, "name", terms[0].name)
+        object.__setattr__(self, "direction", terms[0].direction)
+        object.__setattr__(self, "terms", terms)
+
+    def __repr__(self) -> str:
+        return "Pareto([" + ", ".join(f"({t.name!r}, {t.direction!r})" for t in self.terms) + "])"
+
+    @property
+    def is_pareto(self) -> bool:
+        return True
+
+    @property
+    def names(self) -> list[str]:
+        return [t.name for t in self.terms]
+
+    @property
+    def modes(self) -> list[str]:
+        return [t.mode for t in self.terms]
+
+    def metric_names(self) -> list[str]:
+        return self.names
+
+    @property
+    def searcher_metric(self) -> list[str]:
+        return self.names
+
+    @property
+    def searcher_mode(self) -> list[str]:
+        return self.modes
+
+    def add_to(self, metrics: dict[str, float]) -> dict[str, float]:
+        """Nothing is summed: each term is reported as it is."""
+        return metrics
+
+    def to_dict(self) -> dict:
+        return {"pareto": [t.to_dict() for t in self.terms]}

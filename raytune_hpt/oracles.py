@@ -24,14 +24,6 @@ GridSearch = GridSearchOracle
 BayesianOptimization = BayesianOptimizationOracle
 Hyperband = HyperbandOracle
 
-__all__ = [
-    "BayesianOptimization",
-    "BayesianOptimizationOracle",
-    "GridSearch",
-    "GridSearchOracle",
-    "Hyperband",
-    "HyperbandOracle",
-    "Oracle",
-    "RandomSearch",
-    "RandomSearchOracle",
-]
+# Each search's oracle under its two names.
+__all__ = ["BayesianOptimization", "BayesianOptimizationOracle", "GridSearch", "GridSearchOracle",
+           "Hyperband", "HyperbandOracle", "Oracle", "RandomSearch", "RandomSearchOracle"]

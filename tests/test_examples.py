@@ -20,6 +20,7 @@ SHORT = {
     "mnist-cnn": ["max_trials=3", "fit.epochs=3", "data.validation_split=0.5"],
     "breast-cancer": ["max_trials=2", "fit.epochs=2"],
     "lr-decay": ["max_trials=2", "fit.epochs=2", "scheduler.grace_period=1"],
+    "lr-decay-pbt": ["max_trials=2", "fit.epochs=3", "scheduler.perturbation_interval=1"],
 }
 
 

@@ -21,6 +21,7 @@ PUBLIC_API = [
     "HyperParameters",
     "Hyperband",
     "Objective",
+    "Pareto",
     "RandomSearch",
     "TrialFailedError",
     "Tuner",

@@ -178,3 +178,40 @@ def test_objective_is_frozen_and_hashable():
     with pytest.raises(AttributeError):
         objective.name = "loss"
     assert len({objective, Objective("val_loss", "min")}) == 1
+
+
+# -- Pareto: several objectives, no sum ------------------------------------------------------
+def test_pareto_keeps_each_term_and_reads_back_from_its_plain_form():
+    from raytune_hpt.objective import Pareto
+
+    pareto = Pareto(["val_accuracy", Objective("params", "min"), ("inference_ms", "min")])
+    assert pareto.is_pareto and not Objective("val_loss").is_pareto
+    assert (pareto.names, pareto.modes) == (["val_accuracy", "params", "inference_ms"],
+                                            ["max", "min", "min"])
+    assert (pareto.name, pareto.direction) == ("val_accuracy", "max")  # the first term's
+    assert Objective.coerce(pareto.to_dict()) == pareto
+    assert pareto.add_to({"val_accuracy": 0.9, "params": 10.0}) == {
+        "val_accuracy": 0.9, "params": 10.0}  # nothing summed
+
+
+def test_a_plain_list_stays_keras_tuners_signed_sum():
+    summed = Objective.coerce(["val_accuracy", "val_loss"])
+    assert not summed.is_pareto and summed.name == "multi_objective"
+
+
+def test_the_measured_costs_are_minimized_without_a_direction():
+    assert [Objective(n).direction for n in ("params", "model_bytes", "inference_ms")] == [
+        "min"] * 3
+
+
+@pytest.mark.parametrize("terms, message", [
+    (["val_accuracy"], "at least two objectives"),
+    (["val_loss", "val_loss"], "names must differ"),
+    (["val_loss", "my_metric"], "Cannot infer"),
+    ("val_loss", "takes a list"),
+])
+def test_a_bad_pareto_objective_says_what_must_hold(terms, message):
+    from raytune_hpt.objective import Pareto
+
+    with pytest.raises((ValueError, TypeError), match=message):
+        Pareto(terms)

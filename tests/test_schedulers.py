@@ -89,3 +89,14 @@ def test_every_scheduler_counts_time_in_epochs(name):
 def test_the_budget_of_a_trial_is_the_search_s_epochs():
     assert create_scheduler("asha", epochs=7)._max_t == 7
     assert create_scheduler("hyperband", epochs=7)._max_t_attr == 7
+
+
+def test_options_checked_against_epochs_wait_for_the_search_s_epochs():
+    """Tuner(...) does not know the epochs yet: grace_period=2 is fine until search(epochs=1)."""
+    from raytune_hpt.schedulers import validate_scheduler
+
+    validate_scheduler({"type": "asha", "grace_period": 2})
+    validate_scheduler({"type": "pbt", "perturbation_interval": 3})
+    rth.Tuner(lambda hp: None, scheduler={"type": "asha", "grace_period": 2})
+    with pytest.raises(ValueError, match="`grace_period <= max_t` must hold"):
+        validate_scheduler({"type": "asha", "grace_period": 2}, epochs=1)

@@ -10,7 +10,7 @@ import sys
 from collections.abc import Callable
 from typing import Any
 
-from raytune_hpt.cli._common import PROG, _one_line, _Parser
+from raytune_hpt.cli._common import PROG, _one_line, _Parser, add_command, add_experiment_options
 
 __all__ = ["cmd_jobs", "cmd_submit"]
 
@@ -25,12 +25,10 @@ def _add_address(parser: argparse.ArgumentParser) -> None:
 
 
 def _add_submit(subparsers: Any) -> argparse.ArgumentParser:
-    parser = subparsers.add_parser(
-        "submit",
-        help="run an experiment on a Ray cluster as a job",
-        description="Check FILE here, send its folder (the model code) to the cluster and run "
-        "`raytune-hpt run FILE` there through Ray's Jobs API; follow its output unless --no-wait.",
-    )
+    parser = add_command(
+        subparsers, "submit", "run an experiment on a Ray cluster as a job",
+        "Check FILE here, send its folder (the model code) to the cluster and run "
+        "`raytune-hpt run FILE` there through Ray's Jobs API; follow its output unless --no-wait.")
     parser.add_argument("file", help="the experiment file (YAML), inside the working directory")
     _add_address(parser)
     parser.add_argument(
@@ -46,20 +44,9 @@ def _add_submit(subparsers: Any) -> argparse.ArgumentParser:
         metavar="REQ",
         help="an extra package for the job (repeatable), e.g. --pip 'optuna>=4'",
     )
-    parser.add_argument("--name", help="the experiment's folder name under the storage path")
-    parser.add_argument(
-        "--storage-path",
-        help="where results go: s3://bucket/prefix, gs://..., or a shared absolute path",
-    )
-    parser.add_argument("--max-trials", type=int, metavar="N", help="the trial budget")
-    parser.add_argument(
-        "--set",
-        dest="overrides",
-        action="append",
-        default=[],
-        metavar="KEY=VALUE",
-        help="override a field, as with `run`",
-    )
+    add_experiment_options(
+        parser, storage_help="where results go: s3://bucket/prefix, gs://..., or a shared "
+        "absolute path", set_help="override a field, as with `run`")
     parser.add_argument("--no-wait", action="store_true", help="print the job id and return")
     return parser
 
@@ -121,11 +108,9 @@ def cmd_submit(args: argparse.Namespace) -> int:
 
 
 def _add_jobs(subparsers: Any) -> argparse.ArgumentParser:
-    parser = subparsers.add_parser(
-        "jobs",
-        help="list, inspect, follow or stop the cluster's jobs",
-        description="Ray jobs on the cluster at --address (or RAY_ADDRESS).",
-    )
+    parser = add_command(
+        subparsers, "jobs", "list, inspect, follow or stop the cluster's jobs",
+        "Ray jobs on the cluster at --address (or RAY_ADDRESS).")
     actions = parser.add_subparsers(dest="action", metavar="ACTION", parser_class=_Parser)
     actions.required = True
     _add_address(actions.add_parser("list", help="every job: id, status, experiment, results"))

@@ -32,14 +32,14 @@ from pathlib import Path
 from typing import Any
 
 from raytune_hpt import __version__
+from raytune_hpt._format import best_trial_lines
 from raytune_hpt.cli._cluster import _add_jobs, _add_submit, cmd_jobs, cmd_submit
-from raytune_hpt.cli._common import PROG, _one_line, _Parser
+from raytune_hpt.cli._common import PROG, _one_line, _Parser, add_command, add_experiment_options
 from raytune_hpt.cli._report_command import _add_report, cmd_report
 from raytune_hpt.cli._results import (
     _add_best,
     _add_results,
     _add_tensorboard,
-    best_trial_lines,
     cmd_best,
     cmd_results,
     cmd_tensorboard,
@@ -53,29 +53,19 @@ logger = logging.getLogger(__name__)
 
 # -- run ----------------------------------------------------------------------------------
 def _add_run(subparsers: Any) -> argparse.ArgumentParser:
-    parser = subparsers.add_parser(
-        "run",
-        help="run the experiment a YAML file (or a bundled example) describes",
-        description="Validate an experiment file, run its search on Ray and summarize it. "
-        "Re-running an existing experiment name resumes it (use --overwrite to start afresh).",
-    )
+    parser = add_command(
+        subparsers, "run", "run the experiment a YAML file (or a bundled example) describes",
+        "Validate an experiment file, run its search on Ray and summarize it. "
+        "Re-running an existing experiment name resumes it (use --overwrite to start afresh).")
     source = parser.add_mutually_exclusive_group(required=True)
     source.add_argument("file", nargs="?", help="the experiment file (YAML)")
     source.add_argument("--example", metavar="NAME", help="run a bundled example (see `examples`)")
-    parser.add_argument("--name", help="the experiment's folder name under the storage path")
-    parser.add_argument("--storage-path", help="where results go: a folder or s3://bucket/prefix")
+    add_experiment_options(
+        parser, storage_help="where results go: a folder or s3://bucket/prefix",
+        set_help="override a field, dotted paths allowed, values read as YAML "
+        "(e.g. --set fit.epochs=1 --set searcher.type=grid)")
     parser.add_argument(
         "--address", help="a Ray cluster to connect to, e.g. auto or ray://host:10001"
-    )
-    parser.add_argument("--max-trials", type=int, metavar="N", help="the trial budget")
-    parser.add_argument(
-        "--set",
-        dest="overrides",
-        action="append",
-        default=[],
-        metavar="KEY=VALUE",
-        help="override a field, dotted paths allowed, values read as YAML "
-        "(e.g. --set fit.epochs=1 --set searcher.type=grid)",
     )
     parser.add_argument(
         "--overwrite", action="store_true", help="delete an existing experiment of that name first"
@@ -83,6 +73,9 @@ def _add_run(subparsers: Any) -> argparse.ArgumentParser:
     parser.add_argument(
         "--dry-run", action="store_true", help="validate and show the experiment; run nothing"
     )
+    parser.add_argument(
+        "--warm-start", metavar="PATH", help="an earlier experiment (folder or URI) whose "
+        "trials seed the searcher without running again (sets the file's warm_start)")
     parser.add_argument(
         "-v",
         "--verbose",
@@ -114,6 +107,7 @@ def _experiment_from_args(args: argparse.Namespace) -> Any:
         name=args.name,
         storage_path=args.storage_path,
         max_trials=args.max_trials,
+        warm_start=getattr(args, "warm_start", None),
     )
 
 
@@ -224,7 +218,11 @@ def _summary(results: Any, path: str, seconds: float) -> str:
     lines = ["", f"Search done in {seconds:.0f} s: {len(results.trials)} trials ({described}); "
              f"at most {results.trials_at_once()} ran at once."]
     ranked = results.ranked_trials()
-    if ranked:
+    if ranked and objective.is_pareto:  # the front, not one winner
+        from raytune_hpt.results import front_lines
+
+        lines += front_lines(results)
+    elif ranked:
         best = ranked[0]
         at = best.best_metrics.get("epoch")
         epoch = f" at epoch {int(at)}" if isinstance(at, (int, float)) else ""
@@ -250,13 +248,11 @@ def _summary(results: Any, path: str, seconds: float) -> str:
 
 # -- resume -------------------------------------------------------------------------------
 def _add_resume(subparsers: Any) -> argparse.ArgumentParser:
-    parser = subparsers.add_parser(
-        "resume",
-        help="continue an interrupted experiment",
-        description="Rebuild the run from the experiment file saved in DIR and continue it: "
+    parser = add_command(
+        subparsers, "resume", "continue an interrupted experiment",
+        "Rebuild the run from the experiment file saved in DIR and continue it: "
         "unfinished and failed trials are resumed, and new trials run up to the saved budget.",
-    )
-    parser.add_argument("dir", help="the experiment folder (<storage_path>/<name>), local or s3://")
+        experiment_dir=True)
     parser.add_argument("--address", help="a Ray cluster to connect to")
     parser.add_argument("-v", "--verbose", type=int, default=1, choices=(0, 1, 2))
     return parser
@@ -275,11 +271,9 @@ def cmd_resume(args: argparse.Namespace) -> int:
 
 # -- examples -----------------------------------------------------------------------------
 def _add_examples(subparsers: Any) -> argparse.ArgumentParser:
-    parser = subparsers.add_parser(
-        "examples",
-        help="list the bundled examples, or print one",
-        description="Bundled experiments; run one with `run --example NAME`.",
-    )
+    parser = add_command(
+        subparsers, "examples", "list the bundled examples, or print one",
+        "Bundled experiments; run one with `run --example NAME`.")
     parser.add_argument("name", nargs="?", help="print this example's experiment file")
     return parser
 

@@ -11,21 +11,22 @@ import importlib.util
 from pathlib import Path
 from typing import Any
 
+from raytune_hpt.cli._common import add_command
+
 __all__ = ["_add_report", "cmd_report"]
 
 _SUFFIXES = (".html", ".htm")
 
 
 def _add_report(subparsers: Any) -> argparse.ArgumentParser:
-    parser = subparsers.add_parser(
-        "report",
-        help="write an HTML report with plots (history, parallel coordinates, importance...)",
-        description="Write one self-contained HTML file (opens offline) about the experiment "
+    parser = add_command(
+        subparsers, "report",
+        "write an HTML report with plots (history, parallel coordinates, importance...)",
+        "Write one self-contained HTML file (opens offline) about the experiment "
         "in DIR, finished or running: optimisation history, parallel coordinates, a slice per "
         "hyperparameter, learning curves, hyperparameter importance, failed trials and the "
         "table of every trial. Needs plotly: pip install 'raytune-hpt[report]'.",
-    )
-    parser.add_argument("dir", help="the experiment folder (<storage_path>/<name>), local or s3://")
+        experiment_dir=True)
     parser.add_argument(
         "-o",
         "--output",

@@ -1,8 +1,7 @@
 """The commands that read an experiment's results: ``best``, ``results`` and ``tensorboard``.
 
 Each is ``_add_<name>(subparsers)`` and ``cmd_<name>(args) -> int``, registered in
-``_main.SUBCOMMANDS``; :func:`best_trial_lines` is the one way the command line prints a best
-trial (``best`` and ``run``'s summary).
+``_main.SUBCOMMANDS``.
 """
 
 from __future__ import annotations
@@ -14,43 +13,24 @@ import time
 from pathlib import Path
 from typing import Any
 
-from raytune_hpt.cli._common import PROG
+from raytune_hpt._format import best_trial_lines
+from raytune_hpt.cli._common import PROG, add_command
 
 __all__ = [
     "_add_best",
     "_add_results",
     "_add_tensorboard",
-    "best_trial_lines",
     "cmd_best",
     "cmd_results",
     "cmd_tensorboard",
 ]
 
 
-def _fmt(value: Any) -> str:
-    return f"{value:.4g}" if isinstance(value, float) else str(value)
-
-
-def best_trial_lines(
-    best: Any, objective: Any, metrics: dict[str, Any], note: str = ""
-) -> list[str]:
-    """``Best trial ID: name = score<note>``, its hyperparameters and ``metrics``, sorted."""
-    return [
-        f"Best trial {best.trial_id}: {objective.name} = {best.score(objective):.4f}{note}",
-        "  hyperparameters: "
-        + ", ".join(f"{k}={_fmt(v)}" for k, v in best.hyperparameters.items()),
-        "  metrics: " + ", ".join(f"{k}={_fmt(v)}" for k, v in sorted(metrics.items())),
-    ]
-
-
 # -- best ---------------------------------------------------------------------------------
 def _add_best(subparsers: Any) -> argparse.ArgumentParser:
-    parser = subparsers.add_parser(
-        "best",
-        help="show the best trial; export its model",
-        description="The best trial of a finished (or running) experiment.",
-    )
-    parser.add_argument("dir", help="the experiment folder, local or s3://")
+    parser = add_command(
+        subparsers, "best", "show the best trial; export its model",
+        "The best trial of a finished (or running) experiment.", experiment_dir=True)
     parser.add_argument(
         "--json",
         action="store_true",
@@ -78,6 +58,8 @@ def cmd_best(args: argparse.Namespace) -> int:
     if args.export_model is not None and not args.export_model.endswith(".keras"):
         raise ExperimentError("--export-model", f"must end with .keras; got {args.export_model!r}")
     results = _load_results(args.dir)
+    if results.objective.is_pareto:  # the front: a table, or with --json a list
+        return _print_front(results, args)
     try:
         best = results.best_trial()
     except ValueError as error:
@@ -104,18 +86,37 @@ def cmd_best(args: argparse.Namespace) -> int:
     return 0
 
 
+def _print_front(results: Any, args: argparse.Namespace) -> int:
+    """``best`` on a Pareto experiment: every non-dominated trial (--export-model: the
+    front's best by the first objective)."""
+    from raytune_hpt.results import front_lines
+
+    front = results.pareto_front()
+    if args.json:
+        print(json.dumps([{"trial_id": t.trial_id, "hyperparameters": t.hyperparameters,
+                           "metrics": t.best_metrics, "checkpoint": t.checkpoint}
+                          for t in front], default=str))
+    else:
+        print("\n".join(front_lines(results)))
+    if not front:
+        return 1
+    if args.export_model:
+        target = results.export_best_model(args.export_model)
+        print(f"Saved the model of trial {front[0].trial_id} (the front's best "
+              f"{results.objective.name}) to {target}", file=sys.stderr if args.json else
+              sys.stdout)
+    return 0
+
+
 # -- results ------------------------------------------------------------------------------
 _FORMATS = (".parquet", ".csv", ".json")
 
 
 def _add_results(subparsers: Any) -> argparse.ArgumentParser:
-    parser = subparsers.add_parser(
-        "results",
-        help="every trial as a table (Parquet, CSV or JSON)",
-        description="One row per trial: id, status, hyperparameters, final "
-        "and best metrics, epochs, wall time, error.",
-    )
-    parser.add_argument("dir", help="the experiment folder, local or s3://")
+    parser = add_command(
+        subparsers, "results", "every trial as a table (Parquet, CSV or JSON)",
+        "One row per trial: id, status, hyperparameters, final "
+        "and best metrics, epochs, wall time, error.", experiment_dir=True)
     parser.add_argument(
         "-o", "--output", metavar="FILE", help="write FILE.parquet, FILE.csv or FILE.json"
     )
@@ -151,13 +152,10 @@ def cmd_results(args: argparse.Namespace) -> int:
 
 # -- tensorboard --------------------------------------------------------------------------
 def _add_tensorboard(subparsers: Any) -> argparse.ArgumentParser:
-    parser = subparsers.add_parser(
-        "tensorboard",
-        help="open TensorBoard on an experiment (running or finished)",
-        description="Serve TensorBoard on DIR's tensorboard/ folder: every trial's learning "
-        "curves and the HParams dashboard. DIR may also hold several experiments.",
-    )
-    parser.add_argument("dir", help="the experiment folder (<storage_path>/<name>), local or s3://")
+    parser = add_command(
+        subparsers, "tensorboard", "open TensorBoard on an experiment (running or finished)",
+        "Serve TensorBoard on DIR's tensorboard/ folder: every trial's learning curves and "
+        "the HParams dashboard. DIR may also hold several experiments.", experiment_dir=True)
     parser.add_argument("--port", type=int, help="the port (default: 6006 or the next free one)")
     parser.add_argument(
         "--host",

@@ -37,6 +37,10 @@ EXAMPLES: dict[str, Example] = {
         "lr_decay.yaml",
         "ExponentialDecay: initial rate, decay rate and staircase; random search with ASHA",
     ),
+    "lr-decay-pbt": Example(
+        "lr_decay_pbt.yaml",
+        "the same schedule under population-based training: exploit checkpoints, explore rates",
+    ),
     "mnist-cnn": Example(
         "mnist_cnn.yaml",
         "CNN on MNIST; conv blocks, filters, dropout, activation, optimizer, batch size; HyperBand",

@@ -277,7 +277,12 @@ def resolve(experiment: Experiment) -> Resolved:
 
 def storage_path(experiment: Experiment) -> str:
     """The storage path as an absolute path or URI; ``./results`` when the file gives none."""
-    path = experiment.storage_path or "results"
+    return _absolute(experiment.storage_path or "results")
+
+
+def _absolute(path: str) -> str:
+    """A folder (relative to the working directory, as ``storage_path``) made absolute; a URI
+    as it is."""
     return path if storage.is_uri(path) else str(Path(path).expanduser().resolve())
 
 
@@ -320,4 +325,6 @@ def build_tuner(
         verbose=verbose,
         address=address,
         shared_arrays_mb=experiment.data.shared_arrays_mb,
+        points_to_evaluate=experiment.points_to_evaluate,
+        warm_start=experiment.warm_start and _absolute(experiment.warm_start),
     )

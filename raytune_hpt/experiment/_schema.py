@@ -19,7 +19,7 @@ from pydantic_core import PydanticCustomError
 from raytune_hpt.experiment._data import check_section
 from raytune_hpt.experiment._refs import check_ref
 from raytune_hpt.hyperparameters import HyperParameters
-from raytune_hpt.objective import Objective
+from raytune_hpt.objective import Objective, Pareto
 from raytune_hpt.schedulers import SCHEDULERS
 from raytune_hpt.search_data import SHARED_ARRAYS_MB
 from raytune_hpt.searchers import SEARCHERS
@@ -30,6 +30,7 @@ __all__ = [
     "FitSpec",
     "HyperparameterSpec",
     "ObjectiveSpec",
+    "ParetoTermSpec",
     "ResourcesSpec",
     "SchedulerSpec",
     "SearcherSpec",
@@ -92,23 +93,53 @@ class _Strict(BaseModel):
         return data
 
 
-class ObjectiveSpec(_Strict):
-    """``objective: val_accuracy`` or ``objective: {name: val_loss, direction: min}``."""
+class ParetoTermSpec(_Strict):
+    """One objective of a Pareto front: ``params`` or ``{name: params, direction: min}``."""
 
     name: str
     direction: Literal["min", "max"] | None = None
 
     _from_name = _shorthand("name")
 
+
+class ObjectiveSpec(_Strict):
+    """``objective: val_accuracy``, ``objective: {name: val_loss, direction: min}``, or a
+    Pareto front: ``objective: {pareto: [val_accuracy, {name: params, direction: min}]}``
+    (``name`` is then the first objective's)."""
+
+    name: str
+    direction: Literal["min", "max"] | None = None
+    pareto: list[ParetoTermSpec] | None = None
+
+    _from_name = _shorthand("name")
+
+    @model_validator(mode="before")
+    @classmethod
+    def _pareto_name(cls, data: Any) -> Any:
+        """A Pareto objective's ``name`` is its first term's (what one-metric code reads)."""
+        if isinstance(data, dict) and isinstance(data.get("pareto"), list) and data["pareto"]:
+            first = data["pareto"][0]
+            first = first.get("name") if isinstance(first, dict) else first
+            if "name" not in data and isinstance(first, str):
+                data = {**data, "name": first}
+        return data
+
     @model_validator(mode="after")
     def _direction_known(self) -> ObjectiveSpec:
+        if self.pareto is not None and (self.direction is not None
+                                        or self.name != self.pareto[0].name):
+            raise _fail("a Pareto objective takes only pareto: [...] (each term with its own "
+                        f"direction); got name={self.name!r}, direction={self.direction!r}")
         try:
-            Objective(self.name, self.direction)
-        except ValueError as error:
+            self.to_objective()
+        except (TypeError, ValueError) as error:
             raise _fail(str(error).rstrip(".")) from None
         return self
 
     def to_objective(self) -> Objective:
+        if self.pareto is not None:
+            return Pareto([(t.name, t.direction) if t.direction else t.name
+                           for t in self.pareto])
         return Objective(self.name, self.direction)
 
 
@@ -276,6 +307,24 @@ class Experiment(_Strict):
     storage_path: str | None = None
     seed: int | None = Field(None, ge=0)
     base_dir: str | None = None  # where relative model, loader and Parquet paths start
+    # configurations tried first; names and values are checked against the discovered space
+    points_to_evaluate: list[dict[str, int | float | str | bool]] | None = Field(
+        None, min_length=1)
+    warm_start: str | None = Field(None, min_length=1)  # an earlier experiment's folder or URI
+
+    @field_validator("points_to_evaluate", mode="before")
+    @classmethod
+    def _points_shape(cls, value: Any) -> Any:
+        if value is None:
+            return value
+        scalar = (bool, int, float, str)
+        if not isinstance(value, list) or not all(
+                isinstance(p, dict) and all(isinstance(k, str) and isinstance(v, scalar)
+                                            for k, v in p.items()) for p in value):
+            raise _fail("must be a list of mappings of hyperparameter names to values (int, "
+                        "float, string or boolean), e.g. [{units: 64, lr: 0.001}]; "
+                        f"got {value!r}")
+        return value
 
     @field_validator("name")
     @classmethod

@@ -197,7 +197,9 @@ class Float(_Numeric):
         if self._values is not None:
             ratio = self.min_value / self.step
             if self.sampling == "linear" and abs(ratio - round(ratio)) < 1e-9:
-                return tune.quniform(self.min_value, self._values[-1], self.step)
+                # 0.8999999999999999 (0 + 3 * 0.3) as the bound: Optuna would cut it to 0.6.
+                high = float(f"{self._values[-1]:.12g}")
+                return tune.quniform(self.min_value, high, self.step)
             return tune.choice(list(self._values))
         if self.sampling == "log":
             return tune.loguniform(self.min_value, self.max_value)

@@ -8,9 +8,7 @@ hooks), ``_trial.py`` (its Trial) and ``_convert.py`` (its HyperParameters taken
 
 from __future__ import annotations
 
-from importlib import import_module
-from typing import Any
-
+from raytune_hpt._lazy import lazy_attributes
 from raytune_hpt.keras_tuner._convert import as_hyperparameters
 from raytune_hpt.keras_tuner._methods import KerasTunerMethods
 from raytune_hpt.keras_tuner._options import (
@@ -48,7 +46,6 @@ __all__ = [
 ]
 
 
-def __getattr__(name: str) -> Any:  # the tuners import raytune_hpt.tuner, which imports us
-    if name in ("BayesianOptimization", "GridSearch", "Hyperband", "RandomSearch"):
-        return getattr(import_module("raytune_hpt.keras_tuner._tuners"), name)
-    raise AttributeError(f"module 'raytune_hpt.keras_tuner' has no attribute {name!r}")
+# The tuners import raytune_hpt.tuner, which imports this package: loaded on first use.
+__getattr__ = lazy_attributes(__name__, dict.fromkeys(
+    ("BayesianOptimization", "GridSearch", "Hyperband", "RandomSearch"), "_tuners"))

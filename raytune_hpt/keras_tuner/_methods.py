@@ -2,12 +2,16 @@
 
 Hooks a ``run_trial`` override calls on the worker (``on_epoch_end``, ``save_model``, the
 no-op ``on_epoch_begin``/``on_batch_*``) and the driver-side reading methods Keras Tuner
-code uses (``search_space_summary``, ``load_model``).
+code uses (``search_space_summary``, ``load_model``, ``get_best_models``, ...).
 """
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from raytune_hpt.hyperparameters import HyperParameters
+    from raytune_hpt.results import ExperimentResults
 
 __all__ = ["KerasTunerMethods"]
 
@@ -77,6 +81,35 @@ class KerasTunerMethods:
             return self.hyperparameters.copy() if self.hyperparameters else HyperParameters()
         self.space = discover_space(self.hypermodel, self.hyperparameters)
         return self.space
+
+    @property
+    def results(self) -> Any:
+        """The underlying ``ray.tune.ResultGrid`` of the last search."""
+        return self._require_results().result_grid
+
+    def _require_results(self) -> ExperimentResults:
+        if self._results is None:
+            raise RuntimeError("No results yet: call search() first.")
+        return self._results
+
+    def get_best_hyperparameters(self, num_trials: int = 1) -> list[HyperParameters]:
+        """The best trials' hyperparameters, best first (``.values`` is a dict)."""
+        results = self._require_results()
+        return [self.space.copy(values) for values in results.best_hyperparameters(num_trials)]
+
+    def get_best_models(self, num_models: int = 1) -> list[Any]:
+        """The best trials' models at their best epoch, restored from checkpoints."""
+        results = self._require_results()
+        models = []
+        for trial in results.ranked_trials()[:num_models]:
+            models.append(results.load_model(trial, build=self._builder(trial)))
+        return models
+
+    def results_summary(self, num_trials: int = 10) -> str:
+        """Print and return a readable table of the best trials."""
+        text = self._require_results().summary(num_trials)
+        print(text)
+        return text
 
     def load_model(self, trial: Any) -> Any:
         """The model of a trial (an ``oracle.get_best_trials`` entry) at its best epoch."""

@@ -2,6 +2,7 @@
 
 ``_experiment.py`` turns Ray's layout (local or ``s3://``) plus ``raytune_hpt.json`` into
 :class:`ExperimentResults`; ``_intervals.py`` says how many trials ran at once;
+``_pareto.py`` ranks trials by Pareto dominance (the front of a Pareto objective);
 ``_keys.py`` which report fields are metrics.
 """
 
@@ -10,6 +11,7 @@ from __future__ import annotations
 from raytune_hpt.results._experiment import METADATA_FILE, ExperimentResults, TrialRecord, load
 from raytune_hpt.results._intervals import max_trials_at_once, trial_interval
 from raytune_hpt.results._keys import DECLARED_HPS, NOT_METRIC_KEYS, TRIAL_ERROR, is_metric_key
+from raytune_hpt.results._pareto import front_lines, pareto_ranks
 
 __all__ = [
     "DECLARED_HPS",
@@ -18,8 +20,10 @@ __all__ = [
     "TRIAL_ERROR",
     "ExperimentResults",
     "TrialRecord",
+    "front_lines",
     "is_metric_key",
     "load",
     "max_trials_at_once",
+    "pareto_ranks",
     "trial_interval",
 ]

@@ -23,6 +23,7 @@ from typing import Any
 
 from raytune_hpt import _ray_compat, storage
 from raytune_hpt._checks import is_finite_number
+from raytune_hpt._format import best_trial_lines, format_value
 from raytune_hpt.hyperparameters import HyperParameters
 from raytune_hpt.objective import Objective
 from raytune_hpt.results._keys import TRIAL_ERROR, is_metric_key
@@ -158,10 +159,42 @@ class ExperimentResults:
 
     # -- ranking ------------------------------------------------------------------------
     def ranked_trials(self) -> list[TrialRecord]:
-        """Trials with a finite objective, best first; NaN/inf trials are never ranked."""
+        """Trials with a finite objective, best first; NaN/inf trials are never ranked.
+
+        For a Pareto objective: by Pareto rank (the front first), then by the first
+        objective; trials without a finite value of every objective are not ranked."""
         scored = [t for t in self.trials if not math.isnan(t.score(self.objective))]
-        return sorted(scored, key=lambda t: t.score(self.objective),
-                      reverse=self.objective.direction == "max")
+        ordered = sorted(scored, key=lambda t: t.score(self.objective),
+                         reverse=self.objective.direction == "max")
+        if self.objective.is_pareto:
+            ranks = self.pareto_ranks()
+            ordered = sorted((t for t in ordered if ranks[t.trial_id] is not None),
+                             key=lambda t: ranks[t.trial_id])  # type: ignore[arg-type,return-value]
+        return ordered
+
+    def pareto_ranks(self) -> dict[str, int | None]:
+        """Each trial's non-domination rank over the objective's terms (0: the Pareto front;
+        None: a value missing). A single objective has one term: rank = place among ties."""
+        from raytune_hpt.results._pareto import pareto_ranks, trial_point
+
+        cached = getattr(self, "_pareto_ranks", None)  # sorting is quadratic in the trials
+        if cached is not None and cached[0] is self.trials and len(cached[1]) == len(self.trials):
+            return cached[1]
+        terms = self.objective.terms if self.objective.is_pareto else (self.objective,)
+        ranks = pareto_ranks([trial_point(t, terms) for t in self.trials],
+                             [t.direction for t in terms])
+        by_id = {t.trial_id: r for t, r in zip(self.trials, ranks, strict=True)}
+        self._pareto_ranks = (self.trials, by_id)
+        return by_id
+
+    def pareto_front(self) -> list[TrialRecord]:
+        """The non-dominated trials (rank 0), by the first objective; see :meth:`pareto_ranks`."""
+        ranks = self.pareto_ranks()
+        return [t for t in self.ranked_trials() if ranks[t.trial_id] == 0]
+
+    def best_trials(self) -> list[TrialRecord]:
+        """The Pareto front for a Pareto objective, else ``[best_trial()]``."""
+        return self.pareto_front() if self.objective.is_pareto else [self.best_trial()]
 
     def best_trial(self) -> TrialRecord:
         ranked = self.ranked_trials()
@@ -174,6 +207,10 @@ class ExperimentResults:
         return ranked[0]
 
     def best_hyperparameters(self, num_trials: int = 1) -> list[dict[str, Any]]:
+        """The best ``num_trials`` trials' values; for a Pareto objective at least the whole
+        front (``Tuner.get_best_hyperparameters()`` returns the front)."""
+        if self.objective.is_pareto:
+            num_trials = max(num_trials, len(self.pareto_front()))
         return [dict(t.hyperparameters) for t in self.ranked_trials()[:num_trials]]
 
     def counts(self) -> dict[str, int]:
@@ -239,6 +276,7 @@ class ExperimentResults:
             {k for t in self.trials for k in t.hyperparameters})
         metric_names = sorted({k for t in self.trials for k in t.metrics if "/" not in k})
         rows = []
+        ranks = self.pareto_ranks() if self.objective.is_pareto else {}
         for t in self.trials:
             row: dict[str, Any] = {"trial_id": t.trial_id, "status": t.status}
             row.update({f"hp_{n}": t.hyperparameters.get(n) for n in names})
@@ -246,6 +284,8 @@ class ExperimentResults:
             row.update({f"best_{m}": t.best_metrics.get(m) for m in metric_names})
             row.update(epochs=t.epochs, wall_time_s=t.wall_time, error=t.error,
                        checkpoint=t.checkpoint, node_id=t.node_id)
+            if self.objective.is_pareto:  # 0: on the front; None: an objective missing
+                row["pareto_rank"] = ranks[t.trial_id]
             rows.append(row)
         columns: dict[str, list] = {
             key: [r.get(key) for r in rows] for key in (rows[0] if rows else {})
@@ -259,7 +299,14 @@ class ExperimentResults:
         return pa.table(columns)
 
     def summary(self, num_trials: int = 10) -> str:
-        """A readable report: counts, the best trial, the top trials."""
+        """A readable report: counts, the best trial, the top trials (the Pareto front)."""
+        if self.objective.is_pareto:
+            from raytune_hpt.results._pareto import front_lines
+
+            counts = ", ".join(f"{n} {s}" for s, n in sorted(self.counts().items()))
+            return "\n".join([f"Experiment: {self.path}",
+                              f"Objective: {self.objective!r}   Trials: {len(self.trials)} "
+                              f"({counts})", *front_lines(self, num_trials)])
         name = self.objective.name
         counts = ", ".join(f"{n} {s}" for s, n in sorted(self.counts().items()))
         lines = [f"Experiment: {self.path}",
@@ -269,16 +316,13 @@ class ExperimentResults:
         if ranked:
             best = ranked[0]
             at = int(best.best_metrics.get("epoch", best.epochs))
-            lines.append(f"Best trial {best.trial_id}: "
-                         f"{name}={best.score(self.objective):.4f} at epoch {at}")
-            lines.append("  " + ", ".join(f"{k}={_fmt(v)}"
-                                          for k, v in best.hyperparameters.items()))
+            lines += best_trial_lines(best, self.objective, note=f" at epoch {at}")
             lines.append("")
             hp_names = list(best.hyperparameters)
             header = ["trial", "status", "epochs", name, *hp_names]
             table = [header] + [
                 [t.trial_id, t.status, str(t.epochs), f"{t.score(self.objective):.4f}",
-                 *(_fmt(t.hyperparameters.get(h, "-")) for h in hp_names)]
+                 *(format_value(t.hyperparameters.get(h, "-")) for h in hp_names)]
                 for t in ranked[:num_trials]
             ]
             widths = [max(len(row[i]) for row in table) for i in range(len(header))]
@@ -299,10 +343,6 @@ class ExperimentResults:
         return write_report(self, path, objectives)
 
 
-def _fmt(value: Any) -> str:
-    if isinstance(value, float):
-        return f"{value:.4g}"
-    return str(value)
 
 
 def load(path: str) -> ExperimentResults:

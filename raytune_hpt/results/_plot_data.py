@@ -10,6 +10,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from raytune_hpt._format import format_value
 from raytune_hpt.results._intervals import trial_interval
 
 __all__ = [
@@ -21,9 +22,7 @@ __all__ = [
     "HpAxis",
     "TrialView",
     "best_so_far",
-    "format_value",
     "hp_axes",
-    "hp_text",
     "parallel_dimension",
     "pareto_front",
     "trial_views",
@@ -166,29 +165,9 @@ def pareto_front(points: Sequence[Sequence[float]], directions: Sequence[str]) -
         >>> pareto_front([(1, 1), (2, 0), (0, 0), (2, 2)], ["max", "min"])
         [1]
     """
-    signs = [1.0 if d == "max" else -1.0 for d in directions]
-    scored = [
-        (i, [s * v for s, v in zip(signs, p, strict=True)])
-        for i, p in enumerate(points)
-        if all(math.isfinite(v) for v in p)
-    ]
-    front = []
-    for i, p in scored:
-        dominated = any(
-            all(a >= b for a, b in zip(q, p, strict=True)) and q != p for _, q in scored
-        )
-        if not dominated:
-            front.append(i)
-    return front
+    from raytune_hpt.results._pareto import pareto_ranks
 
-
-def format_value(value: Any) -> str:
-    return f"{value:.4g}" if isinstance(value, float) else str(value)
-
-
-def hp_text(record: Any) -> str:
-    """``name=value, ...`` of a trial's active hyperparameters."""
-    return ", ".join(f"{k}={format_value(v)}" for k, v in record.hyperparameters.items())
+    return [i for i, rank in enumerate(pareto_ranks(points, directions)) if rank == 0]
 
 
 def parallel_dimension(axis: HpAxis, values: list[Any]) -> dict[str, Any]:

@@ -6,6 +6,7 @@ import math
 from collections.abc import Sequence
 from typing import Any
 
+from raytune_hpt._format import format_values
 from raytune_hpt.objective import Objective
 from raytune_hpt.results._plot_data import (
     COLORS,
@@ -15,7 +16,6 @@ from raytune_hpt.results._plot_data import (
     HpAxis,
     TrialView,
     best_so_far,
-    hp_text,
     parallel_dimension,
     pareto_front,
 )
@@ -37,7 +37,9 @@ def _go() -> Any:
 
 
 def _hover(view: TrialView) -> str:
-    return f"#{view.number} {view.record.trial_id} ({view.record.status})<br>{hp_text(view.record)}"
+    record = view.record
+    hps = format_values(record.hyperparameters)
+    return f"#{view.number} {record.trial_id} ({record.status})<br>{hps}"
 
 
 def history_figure(views: list[TrialView], objective: Objective) -> Any:

@@ -15,6 +15,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
+from raytune_hpt._format import best_trial_lines, format_value, format_values
 from raytune_hpt.objective import Objective
 from raytune_hpt.results import _plot_data as _data
 from raytune_hpt.results import _plots
@@ -52,8 +53,9 @@ def write_report(
     Args:
         results: an :class:`~raytune_hpt.results.ExperimentResults` (finished or running).
         path: the HTML file to write (its folder is created).
-        objectives: the metrics to trade off; default the experiment's objective alone. With
-            two or more, a Pareto front of the first two is drawn.
+        objectives: the metrics to trade off; default the experiment's objective alone (a
+            Pareto objective's terms). With two or more, a Pareto front of the first two is
+            drawn.
 
     Returns:
         The path written, as a string.
@@ -66,7 +68,9 @@ def write_report(
         'report.html'
     """
     _require_plotly()
-    chosen = [Objective.coerce(o) for o in (objectives or [results.objective])]
+    default = (list(results.objective.terms) if results.objective.is_pareto  # its front
+               else [results.objective])
+    chosen = [Objective.coerce(o) for o in (objectives or default)]
     views = _data.trial_views(results)
     axes = _data.hp_axes(results)
     body = [_header(results, views)]
@@ -113,24 +117,25 @@ def _note(text: str) -> str:
 def _header(results: Any, views: list[_data.TrialView]) -> str:
     objective = results.objective
     counts = ", ".join(f"{n} {s}" for s, n in sorted(results.counts().items()))
+    said = repr(objective) if objective.is_pareto else f"{objective.name} ({objective.direction})"
     lines = [
         f"Folder: {results.path}",
-        f"Objective: {objective.name} ({objective.direction}). "
+        f"Objective: {said}. "
         f"Trials: {len(views)} ({counts or 'none yet'}); "
         f"epoch budget {results.metadata.get('epochs', '?')}.",
         f"Written {datetime.datetime.now().astimezone():%Y-%m-%d %H:%M %Z}; a running "
         "experiment shows the trials reported so far.",
     ]
-    ranked = results.ranked_trials()
-    if ranked:
-        best = ranked[0]
-        lines.append(
-            f"Best trial {best.trial_id}: {objective.name} = "
-            f"{best.score(objective):.4g} ({_data.hp_text(best)})."
-        )
+    ranked, front = results.ranked_trials(), ""
+    if ranked and objective.is_pareto:  # every trial of the front, not one winner
+        from raytune_hpt.results._pareto import front_lines
+
+        front = f"<pre>{html.escape(chr(10).join(front_lines(results)))}</pre>"
+    elif ranked:
+        lines += [line.strip() for line in best_trial_lines(ranked[0], objective)]
     paragraphs = "".join(f'<p class="meta">{html.escape(line)}</p>' for line in lines)
     name = str(results.path).rstrip("/").rsplit("/", 1)[-1]
-    return f"<h1>Experiment {html.escape(name)}</h1>\n{paragraphs}"
+    return f"<h1>Experiment {html.escape(name)}</h1>\n{paragraphs}{front}"
 
 
 def _plot_sections(
@@ -216,7 +221,7 @@ def _failed_section(views: list[_data.TrialView]) -> str:
     items = "".join(
         f'<li id="failed-{html.escape(v.record.trial_id)}">#{v.number} '
         f"{html.escape(v.record.trial_id)} "
-        f"({html.escape(_data.hp_text(v.record))})"
+        f"({html.escape(format_values(v.record.hyperparameters))})"
         f'<pre class="error">{html.escape(v.record.error or "no error recorded")}</pre></li>'
         for v in failed
     )
@@ -224,7 +229,7 @@ def _failed_section(views: list[_data.TrialView]) -> str:
 
 
 def _cell(value: Any, css: str = "") -> str:
-    text = "" if value is None else _data.format_value(value)
+    text = "" if value is None else format_value(value)
     attribute = f' class="{css}"' if css else ""
     return f"<td{attribute}>{html.escape(text)}</td>"
 

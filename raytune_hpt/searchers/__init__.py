@@ -12,16 +12,24 @@ a ready Ray ``Searcher`` instance is used as it is.
 | ``bayesopt`` | GP BO, log EI, mixed and conditional spaces; fitted per rung | ``_bayesopt`` |
 | | under ASHA/HyperBand (BOHB's rule); numpy/scipy only | |
 | ``hyperopt`` | TPE through Ray's ``HyperOptSearch`` (extra ``hyperopt``) | ``_ray_wrappers`` |
-| ``optuna`` | TPE through Ray's ``OptunaSearch`` (extra ``optuna``) | ``_ray_wrappers`` |
+| ``optuna`` | TPE or NSGA-II via Ray's ``OptunaSearch`` (extra ``optuna``) | ``_ray_wrappers`` |
 | ``optuna_gp`` | Optuna's ``GPSampler`` via ``OptunaSearch`` (optuna + PyTorch) | ``_optuna_gp`` |
 
-Which to pick for which budget: ``docs/choosing.md``.
+For a Pareto objective ``metric`` and ``mode`` are lists: ``bayesopt`` scalarises them
+(ParEGO, ``_parego``), Optuna's samplers are multi-objective, random and grid ignore them
+(``docs/pareto.md``).
+
+Which to pick for which budget: ``docs/choosing.md``. Every one takes ``points_to_evaluate``
+(tried first, in order) and trials run elsewhere (a warm start: ``create_searcher``'s
+``evaluated``), never proposed again (``_skip_evaluated`` for Ray's wrapped libraries);
+``raytune_hpt.warm_start`` checks both against the space.
 """
 
 from __future__ import annotations
 
 import importlib
 import inspect
+import logging
 from typing import TYPE_CHECKING, Any
 
 from raytune_hpt._registry import check_options, split_spec
@@ -31,7 +39,9 @@ if TYPE_CHECKING:
 
     from raytune_hpt.hyperparameters import HyperParameters
 
-__all__ = ["SEARCHERS", "create_searcher", "validate_searcher"]
+__all__ = ["SEARCHERS", "create_searcher", "point_key", "validate_searcher"]
+
+logger = logging.getLogger(__name__)
 
 # name -> "module:factory"; imported only when chosen.
 SEARCHERS: dict[str, str] = {
@@ -45,7 +55,16 @@ SEARCHERS: dict[str, str] = {
 
 
 # What create_searcher passes itself; not user options.
-_CONTEXT = ("space", "metric", "mode", "seed", "max_trials")
+_CONTEXT = ("space", "metric", "mode", "seed", "max_trials", "points_to_evaluate", "evaluated")
+
+
+def point_key(point: dict[str, Any]) -> tuple:
+    """A configuration's identity for "already tried": ``HyperParameters.config_key`` with
+    floats to 12 significant digits (one read back from results may differ in its last bits)."""
+    from raytune_hpt.hyperparameters import HyperParameters
+
+    return HyperParameters.config_key(
+        {k: float(f"{v:.12g}") if isinstance(v, float) else v for k, v in point.items()})
 
 
 def _split(spec: Any) -> tuple[str, dict[str, Any]]:
@@ -81,26 +100,50 @@ def create_searcher(
     mode: str,
     seed: int | None = None,
     max_trials: int | None = None,
+    points_to_evaluate: list[dict[str, Any]] | None = None,
+    evaluated: list[dict[str, Any]] | None = None,
 ) -> Searcher:
     """Build the searcher ``spec`` names over ``space``.
 
     Args:
         spec: a name from :data:`SEARCHERS`, ``{"type": name, **options}`` or a Ray ``Searcher``.
         space: the discovered hyperparameters.
-        metric: the objective's name.
+        metric: the objective's name (a list of names for a Pareto objective).
         mode: ``"min"`` or ``"max"``.
         seed: makes the sequence of suggestions repeatable.
         max_trials: the trial budget (some searchers plan with it).
+        points_to_evaluate: configurations to try first, in order (every searcher here
+            takes them; checked by :mod:`raytune_hpt.warm_start`).
+        evaluated: ``Searcher.add_evaluated_point`` arguments of trials run elsewhere (a
+            warm start), given to the searcher before its first suggestion.
 
     Raises:
         ValueError: for an unknown name or option, or a space the searcher cannot handle.
     """
     if _is_ray_searcher(spec):
-        return spec
-    name, options = _split(spec)  # options were checked by validate_searcher
-    factory = _factory(name)
-    accepted = inspect.signature(factory).parameters
-    context = {"space": space, "metric": metric, "mode": mode, "seed": seed,
-               "max_trials": max_trials}
-    kwargs = {k: v for k, v in context.items() if k in accepted}
-    return factory(**kwargs, **options)
+        searcher, accepted = spec, {}
+    else:
+        name, options = _split(spec)  # options were checked by validate_searcher
+        factory = _factory(name)
+        accepted = inspect.signature(factory).parameters
+        if points_to_evaluate and "points_to_evaluate" not in accepted:
+            from raytune_hpt.errors import ConfigurationError
+
+            raise ConfigurationError(f"searcher '{name}' does not take points_to_evaluate.")
+        context = {"space": space, "metric": metric, "mode": mode, "seed": seed,
+                   "max_trials": max_trials, "points_to_evaluate": points_to_evaluate or None,
+                   "evaluated": evaluated or None}
+        kwargs = {k: v for k, v in context.items() if k in accepted}
+        searcher = factory(**kwargs, **options)
+    if "evaluated" not in accepted:  # Ray's interface for trials run elsewhere
+        for point in evaluated or []:
+            try:
+                searcher.add_evaluated_point(**point)
+            except ValueError as error:  # outside the domain the wrapped library was given
+                logger.warning("The searcher refused an earlier trial %s: %s",
+                               point["parameters"], error)
+    if evaluated and not getattr(searcher, "skips_evaluated", False):
+        from raytune_hpt.searchers._skip_evaluated import SkipEvaluated
+
+        searcher = SkipEvaluated(searcher, space, evaluated)  # Ray's libraries re-propose
+    return searcher

@@ -15,6 +15,10 @@ every trial's final value as soon as enough trials have finished. ``fidelity="la
 learns from each finished trial's last value (for a Keras ``EarlyStopping`` callback and no
 scheduler, where a trial's last epoch is its own choice).
 
+Several metrics (``metric`` and ``mode`` lists, a Pareto objective): each suggestion fits the
+GP to a fresh random augmented-Chebyshev scalarisation of the normalised objectives
+(ParEGO, ``_parego.py``).
+
 Trials still running (and without a value at that epoch) are "constant liars": they enter the
 model with the worst value, which pushes the next suggestion away from them, and no
 suggestion repeats a configuration that is running or done.
@@ -31,9 +35,11 @@ import numpy as np
 
 from raytune_hpt._checks import check_int, check_number
 from raytune_hpt.hyperparameters import HyperParameters
+from raytune_hpt.searchers import point_key
 from raytune_hpt.searchers._acquisition import Encoder, maximize_acquisition
-from raytune_hpt.searchers._basic import StatefulSearcher, sample_active
+from raytune_hpt.searchers._basic import StatefulSearcher, active_part, sample_active
 from raytune_hpt.searchers._gp import GaussianProcess
+from raytune_hpt.searchers._parego import chebyshev_scores, check_modes, signed_vector
 
 __all__ = ["BayesOptSearcher"]
 
@@ -48,8 +54,9 @@ class BayesOptSearcher(StatefulSearcher):
 
     Args:
         space: the discovered hyperparameters.
-        metric: the result key to optimize (Ray's Tuner may set it later).
-        mode: ``"min"`` or ``"max"`` (Ray's Tuner may set it later).
+        metric: the result key to optimize (Ray's Tuner may set it later), or a list of keys
+            for a Pareto front (ParEGO scalarisations, see the module).
+        mode: ``"min"`` or ``"max"`` (Ray's Tuner may set it later), a list with a metric list.
         seed: makes suggestions repeatable for the same sequence of observations.
         random_initial: random suggestions before the Gaussian process is used; also how many
             trials an epoch needs before the model is fitted there.
@@ -59,6 +66,9 @@ class BayesOptSearcher(StatefulSearcher):
         warp: how observations become GP targets: ``"power"`` (Yeo-Johnson, then
             standardized: tames heavy tails, keeps the order of magnitude), ``"rank"`` (normal
             scores), ``"standardize"`` (plain, as Optuna's GPSampler).
+        points_to_evaluate: configurations suggested first, in order (they count among the
+            ``random_initial`` suggestions). Trials run elsewhere (a warm start) enter through
+            :meth:`add_evaluated_point` and are observations from the first suggestion on.
 
     Raises:
         ValueError: for a mode other than "min"/"max" or an out-of-range option.
@@ -71,9 +81,11 @@ class BayesOptSearcher(StatefulSearcher):
         >>> searcher.on_trial_complete("t1", {"loss": (config["lr"] - 0.01) ** 2})
     """
 
-    def __init__(self, space: HyperParameters, metric: str | None = None, mode: str | None = None,
+    def __init__(self, space: HyperParameters, metric: str | list[str] | None = None,
+                 mode: str | list[str] | None = None,
                  seed: int | None = None, random_initial: int = 5, xi: float = 0.0,
-                 candidates: int = 2048, fidelity: str = "rungs", warp: str = "power") -> None:
+                 candidates: int = 2048, fidelity: str = "rungs", warp: str = "power",
+                 points_to_evaluate: list[dict[str, Any]] | None = None) -> None:
         _check_mode(mode)
         check_int("random_initial", random_initial, 1)
         check_number("xi", xi, minimum=0)
@@ -93,6 +105,7 @@ class BayesOptSearcher(StatefulSearcher):
         # trial id -> {"point", "scores": {epoch: score}, "done", "failed"}; insertion order
         self._trials: dict[str, dict[str, Any]] = {}
         self._kernel: np.ndarray | None = None  # last fitted kernel parameters (warm start)
+        self._queue = [active_part(space, p) for p in points_to_evaluate or []]
 
     # -- Ray's Searcher interface --------------------------------------------------------
     def set_search_properties(self, metric: str | None, mode: str | None, config: dict,
@@ -107,16 +120,21 @@ class BayesOptSearcher(StatefulSearcher):
 
     def suggest(self, trial_id: str) -> dict[str, Any] | None:
         """The active values of the next configuration to try."""
-        data = self._training_data() if self._suggested >= self._random_initial else None
-        point = None
+        # trials given by add_evaluated_point count: a warm start fits from the first suggestion
+        enough = len(self._trials) >= self._random_initial and not self._queue
+        data = self._training_data() if enough else None
+        point = self._queue.pop(0) if self._queue else None
         if data and self._encoder.width:
             # small matrices: BLAS threads only contend with each other (and with trials)
             from threadpoolctl import threadpool_limits
 
             with threadpool_limits(1):
                 point = self._bayesian_point(*data)
+        how = (f"Gaussian process on {len(data[0])} observations" if data and point is not None
+               else "given" if not enough and point is not None else "random")
         if point is None:
             point = self._random_point()
+        logger.debug("bayesopt suggestion for %s (%s): %s", trial_id, how, point)
         self._suggested += 1
         self._trials[trial_id] = {"point": point, "scores": {}, "done": False, "failed": False}
         return dict(point)
@@ -138,11 +156,29 @@ class BayesOptSearcher(StatefulSearcher):
         elif self._fidelity == "last":
             trial["scores"] = {"last": score}
 
+    def add_evaluated_point(self, parameters: dict[str, Any], value: float | None,
+                            error: bool = False, pruned: bool = False,
+                            intermediate_values: list[float] | None = None) -> None:
+        """A trial run elsewhere (Ray's interface; a warm start) becomes an observation.
+
+        ``intermediate_values[i]`` is the metric at epoch ``i + 1`` (for the rung-wise model);
+        ``value`` is the last one. The configuration is never suggested again.
+        """
+        trial_id = f"evaluated_{len(self._trials)}"
+        point = active_part(self._space, parameters)
+        self._trials[trial_id] = {"point": point, "scores": {}, "done": False, "failed": False}
+        epochs = list(intermediate_values or [])
+        for epoch, metric in enumerate(epochs if not error else [], start=1):
+            self._record(trial_id, {self._metric: metric, "epoch": epoch})
+        last = {self._metric: value, "epoch": len(epochs)} if epochs else {self._metric: value}
+        self.on_trial_complete(trial_id, None if error else last, error=error)
+
     def get_state(self) -> dict:
         return {"py_rng": self._py_rng.getstate(), "rng": self._rng.bit_generator.state,
                 "suggested": self._suggested, "trials": {k: dict(v) for k, v in
                                                          self._trials.items()},
-                "kernel": self._kernel, "metric": self._metric, "mode": self._mode}
+                "kernel": self._kernel, "metric": self._metric, "mode": self._mode,
+                "queue": self._queue}
 
     def set_state(self, state: dict) -> None:
         self._py_rng.setstate(state["py_rng"])
@@ -151,10 +187,16 @@ class BayesOptSearcher(StatefulSearcher):
         self._trials = {k: dict(v) for k, v in state["trials"].items()}
         self._kernel = state["kernel"]
         self._metric, self._mode = state["metric"], state["mode"]
+        self._queue = state.get("queue", [])
 
     # -- observations ----------------------------------------------------------------------
-    def _record(self, trial_id: str, result: dict) -> float | None:
+    def _record(self, trial_id: str, result: dict) -> Any:
         trial = self._trials.get(trial_id)
+        if isinstance(self._metric, list):  # several metrics: a vector, higher better
+            vector = signed_vector(trial_id, result, self._metric, self._mode)
+            if vector is not None and trial is not None and self._fidelity == "rungs":
+                trial["scores"][result.get("epoch", 0)] = vector
+            return vector
         value = result.get(self._metric) if self._metric else None
         try:
             score = float(value) if value is not None else None
@@ -188,13 +230,15 @@ class BayesOptSearcher(StatefulSearcher):
                   if budget in t["scores"]]
         if len(scored) < 2:
             return None
-        worst = min(s for _, s in scored)
+        worst = np.min([s for _, s in scored], axis=0)  # per metric with several
         failed = [(t["point"], worst) for t in self._trials.values()
                   if t["failed"] and budget not in t["scores"]]
         pending = [t["point"] for t in self._trials.values()
                    if not t["done"] and budget not in t["scores"]]
         points = [p for p, _ in scored + failed]
-        y = np.array([s for _, s in scored + failed])
+        y = np.array([s for _, s in scored + failed], dtype=float)
+        if y.ndim == 2:  # several metrics: this suggestion's random scalarisation
+            y = chebyshev_scores(y, self._rng)
         return points, self._warped(y), pending
 
     def _warped(self, y: np.ndarray) -> np.ndarray:
@@ -215,13 +259,13 @@ class BayesOptSearcher(StatefulSearcher):
 
     # -- suggestions -----------------------------------------------------------------------
     def _taken(self) -> set[tuple]:
-        return {HyperParameters.config_key(t["point"]) for t in self._trials.values()}
+        return {point_key(t["point"]) for t in self._trials.values()}
 
     def _random_point(self) -> dict[str, Any]:
         taken = self._taken()
         for _ in range(100):
             point = sample_active(self._space, self._py_rng)
-            if HyperParameters.config_key(point) not in taken:
+            if point_key(point) not in taken:
                 break
         return point
 
@@ -239,7 +283,7 @@ class BayesOptSearcher(StatefulSearcher):
         taken = self._taken()
         for candidate in maximize_acquisition(gp, enc, best, self._rng, top, self._candidates):
             point = enc.decode(candidate)
-            if HyperParameters.config_key(point) not in taken:
+            if point_key(point) not in taken:
                 return point
         return None
 
@@ -248,6 +292,5 @@ def _epoch_order(epoch: Any) -> float:
     return float(epoch) if isinstance(epoch, (int, float)) else math.inf
 
 
-def _check_mode(mode: str | None) -> None:
-    if mode not in (None, "min", "max"):
-        raise ValueError(f"mode must be 'min' or 'max', but got {mode!r}.")
+def _check_mode(mode: str | list[str] | None) -> None:
+    check_modes(mode)

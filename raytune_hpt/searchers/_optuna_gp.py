@@ -10,24 +10,20 @@ from __future__ import annotations
 from typing import Any
 
 from raytune_hpt.hyperparameters import HyperParameters
+from raytune_hpt.searchers._ray_wrappers import _require
 
 __all__ = ["optuna_gp_searcher"]
 
 
 def _require_torch_and_optuna() -> None:
-    for module, how in (("optuna", "pip install 'raytune-hpt[optuna]'"),
-                        ("torch", "pip install torch (the CPU build is enough)")):
-        try:
-            __import__(module)
-        except ImportError as error:
-            raise ImportError(
-                f"The 'optuna_gp' searcher (Optuna's GPSampler) needs the {module} package: "
-                f"{how}. The 'bayesopt' searcher needs neither."
-            ) from error
+    _require("optuna", "optuna_gp", "pip install 'raytune-hpt[optuna]'.")
+    _require("torch", "optuna_gp", "pip install torch (the CPU build is enough). The "
+             "'bayesopt' searcher needs neither.")
 
 
 def optuna_gp_searcher(space: HyperParameters, metric: str, mode: str, seed: int | None = None,
-                       n_startup_trials: int = 5) -> Any:
+                       n_startup_trials: int = 5,
+                       points_to_evaluate: list[dict[str, Any]] | None = None) -> Any:
     """Optuna 5's ``GPSampler`` (log EI, mixed spaces), via ``ray.tune.search.optuna``.
 
     Raises:
@@ -38,4 +34,5 @@ def optuna_gp_searcher(space: HyperParameters, metric: str, mode: str, seed: int
     from ray.tune.search.optuna import OptunaSearch
 
     sampler = optuna.samplers.GPSampler(seed=seed, n_startup_trials=n_startup_trials)
-    return OptunaSearch(space=space.to_ray_space(), metric=metric, mode=mode, sampler=sampler)
+    return OptunaSearch(space=space.to_ray_space(), metric=metric, mode=mode, sampler=sampler,
+                        points_to_evaluate=points_to_evaluate or None)

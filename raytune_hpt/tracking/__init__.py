@@ -13,6 +13,7 @@ from collections.abc import Callable
 from typing import Any
 
 from raytune_hpt._checks import is_number
+from raytune_hpt._lazy import lazy_attributes
 from raytune_hpt.errors import ConfigurationError
 from raytune_hpt.hyperparameters import Fixed, HyperParameters
 from raytune_hpt.objective import Objective
@@ -150,7 +151,4 @@ _LAZY = {
 }
 
 
-def __getattr__(name: str) -> Any:
-    if name in _LAZY:
-        return getattr(importlib.import_module(f"raytune_hpt.tracking.{_LAZY[name]}"), name)
-    raise AttributeError(f"module 'raytune_hpt.tracking' has no attribute {name!r}")
+__getattr__ = lazy_attributes(__name__, _LAZY)

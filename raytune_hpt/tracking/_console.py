@@ -22,14 +22,11 @@ from typing import Any, TextIO
 from ray.tune import Callback
 
 from raytune_hpt._checks import is_finite_number
+from raytune_hpt._format import format_value, format_values
 from raytune_hpt.objective import Objective
 from raytune_hpt.results import TRIAL_ERROR
 
 __all__ = ["ConsoleReporter"]
-
-
-def _fmt(value: Any) -> str:
-    return f"{value:.4g}" if isinstance(value, float) else str(value)
 
 
 def _clock(seconds: float) -> str:
@@ -104,9 +101,9 @@ class ConsoleReporter(Callback):
         held = self.best_of.get(trial.trial_id)
         if held is not None and (self.best is None or self.objective.better(held[0], self.best)):
             self.best = held[0]
-        score = (f"{self.objective.name}={_fmt(held[0])} (epoch {held[1]})" if held
+        score = (f"{self.objective.name}={format_value(held[0])} (epoch {held[1]})" if held
                  else f"{self.objective.name}=n/a")
-        best = f"best {_fmt(self.best)}" if self.best is not None else ""
+        best = f"best {format_value(self.best)}" if self.best is not None else ""
         where = f" at epoch {epoch}/{self.epochs}" if status == "stopped" else ""
         self._ended(trials, trial, status, f"{status}{where} in {self._duration(trial)}  "
                     f"{score}  {best}")
@@ -130,7 +127,7 @@ class ConsoleReporter(Callback):
     def _ended(self, trials: list, trial: Any, status: str, text: str) -> None:
         self.ended[status] += 1
         number = self.numbers.setdefault(trial.trial_id, len(self.numbers) + 1)
-        values = ", ".join(f"{k}={_fmt(v)}" for k, v in (trial.config or {}).items())
+        values = format_values(trial.config or {})
         self._print(f"Trial {number}/{self.max_trials} {trial.trial_id} {text}")
         if values:
             self._print(f"    {values}")

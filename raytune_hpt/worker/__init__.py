@@ -10,9 +10,7 @@ only when a trial runs.
 
 from __future__ import annotations
 
-from importlib import import_module
-from typing import Any
-
+from raytune_hpt._lazy import lazy_attributes
 from raytune_hpt.worker._distributed import (
     DRIVER_RESOURCES,
     default_concurrency,
@@ -75,7 +73,4 @@ _LAZY = {
 }
 
 
-def __getattr__(name: str) -> Any:
-    if name in _LAZY:
-        return getattr(import_module(f"raytune_hpt.worker.{_LAZY[name]}"), name)
-    raise AttributeError(f"module 'raytune_hpt.worker' has no attribute {name!r}")
+__getattr__ = lazy_attributes(__name__, _LAZY)

@@ -60,17 +60,20 @@ class EpochReporter:
             the best model).
         defer_missing: when the epoch logs lack the objective, keep them instead of failing:
             a custom ``HyperModel.fit`` may return the objective only at its end.
+        costs: measures the model's costs (``params``, ...; ``_costs.ModelCosts``) added to
+            every report; the model's own logs win.
     """
 
     def __init__(self, objective: Objective, models: Sequence[Any],
                  extra: dict[str, Any] | None = None,
-                 checkpoint: bool = True, defer_missing: bool = False) -> None:
+                 checkpoint: bool = True, defer_missing: bool = False, costs: Any = None) -> None:
         self.objective = objective
         self.defer_missing = defer_missing
         self.deferred: dict[str, float] = {}
         self.models = list(models)
         self.extra = dict(extra or {})
         self.checkpoint = checkpoint
+        self.costs = costs
         self.reports = 0
         self.stop = False
 
@@ -79,12 +82,16 @@ class EpochReporter:
                ) -> None:
         """Report 0-based ``epoch``; sets :attr:`stop` when the objective is not finite.
         ``info`` adds non-metric fields as they are (strings)."""
-        metrics = self.objective.add_to(scalar_logs(logs))
-        if self.objective.name not in metrics:
+        metrics = scalar_logs(logs)
+        if self.costs is not None and self.models:
+            metrics = {**self.costs.metrics(self.models[0]), **metrics}
+        metrics = self.objective.add_to(metrics)
+        missing = [n for n in self.objective.metric_names() if n not in metrics]
+        if missing:
             if self.defer_missing:
                 self.deferred = metrics
                 return
-            raise ObjectiveNotLoggedError(self.objective.name, list(metrics))
+            raise ObjectiveNotLoggedError(missing[0], list(metrics))
         for k, fold in enumerate(fold_logs):
             metrics.update({f"fold{k}/{key}": v for key, v in scalar_logs(fold).items()})
         metrics["epoch"] = epoch + 1
@@ -92,7 +99,7 @@ class EpochReporter:
             metrics.update(self.extra)
         metrics.update(info or {})
         metrics["tf_reported_at"] = time.time()  # when it ran: Ray's timestamp is whole seconds
-        if not math.isfinite(metrics[self.objective.name]):
+        if not all(math.isfinite(metrics[n]) for n in self.objective.metric_names()):
             self.stop = True  # a diverged trial never becomes the best: its value is NaN/inf
         self.reports += 1
         if not self.checkpoint:
@@ -102,7 +109,8 @@ class EpochReporter:
             for k, model in enumerate(self.models):
                 model.save(os.path.join(folder, _model_file(k)))
             with open(os.path.join(folder, STATE_FILE), "w") as file:
-                json.dump({"epoch": epoch + 1, "metrics": metrics}, file)
+                json.dump({"epoch": epoch + 1, "metrics": metrics,  # trial_id: PBT's exploit
+                           "trial_id": tune.get_context().get_trial_id()}, file)
             tune.report(metrics, checkpoint=tune.Checkpoint.from_directory(folder))
 
 

@@ -156,6 +156,7 @@ def _train(config: dict[str, Any], spec: TrialSpec, data: dict[str, Any],
     import keras
 
     from raytune_hpt.hypermodel import has_custom_fit
+    from raytune_hpt.worker._costs import trial_costs
     from raytune_hpt.worker._report import EpochReporter
 
     keras.backend.clear_session()
@@ -163,9 +164,10 @@ def _train(config: dict[str, Any], spec: TrialSpec, data: dict[str, Any],
         keras.utils.set_random_seed(spec.seed)
     hp = spec.space.copy(config)
     folds = split_folds(materialize(data), spec.cv, spec.seed) * spec.executions
-    models, start_epoch = _build_and_restore(spec, hp, len(folds))
+    models, start_epoch = _build_and_restore(spec, hp, len(folds), extra)
     reporter = EpochReporter(spec.objective, models, extra=extra, checkpoint=spec.checkpoint,
-                             defer_missing=has_custom_fit(spec.hypermodel))
+                             defer_missing=has_custom_fit(spec.hypermodel),
+                             costs=trial_costs(spec.objective, spec.fit_kwargs, folds))
     if start_epoch >= spec.epochs:
         return
     fit_kwargs = {"verbose": 0, **spec.fit_kwargs}
@@ -180,11 +182,13 @@ def _train(config: dict[str, Any], spec: TrialSpec, data: dict[str, Any],
                             user_callbacks)
 
 
-def _build_and_restore(spec: TrialSpec, hp: HyperParameters, count: int) -> tuple[list, int]:
-    """``count`` models (folds x executions) built and, on a resumed trial, restored."""
+def _build_and_restore(spec: TrialSpec, hp: HyperParameters, count: int,
+                       extra: dict[str, Any] | None = None) -> tuple[list, int]:
+    """``count`` models (folds x executions) built and, on a resumed trial, restored
+    (``extra`` gets ``pbt_donor``: the trial whose checkpoint PBT continued it from)."""
     from ray import tune
 
-    from raytune_hpt.worker._report import load_checkpoint
+    from raytune_hpt.worker._exploit import restore
 
     models = []
     # Several GPUs: variables are created (build, compile, restore) under MirroredStrategy.
@@ -196,7 +200,7 @@ def _build_and_restore(spec: TrialSpec, hp: HyperParameters, count: int) -> tupl
         checkpoint = tune.get_checkpoint()
         if checkpoint is not None:
             with checkpoint.as_directory() as folder:
-                start_epoch = load_checkpoint(folder, models)
+                start_epoch = restore(folder, models, extra)  # its own, or a PBT donor's
     return models, start_epoch
 
 

@@ -48,7 +48,7 @@ MALFORMED = [
     ("", ["run", "FILE"], "FILE"),
     ("- model\n", ["run", "FILE"], "FILE"),
     (GOOD + "searcher: bayes\n", ["run", "FILE"], "searcher.type"),
-    (GOOD + "scheduler: {type: pbt}\n", ["run", "FILE"], "scheduler.type"),
+    (GOOD + "scheduler: {type: bohb}\n", ["run", "FILE"], "scheduler.type"),
     (GOOD, ["run", "FILE", "--set", "max_trials=0"], "max_trials"),
     (GOOD.replace("{epochs: 1}", "{epoch: 1}"), ["run", "FILE"], "fit.epoch"),
     (GOOD.replace("val_accuracy", "val_top3"), ["run", "FILE"], "objective"),

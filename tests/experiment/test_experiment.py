@@ -81,7 +81,7 @@ INVALID = [
         f"must be one of {', '.join(sorted(SEARCHERS))}; got 'bayes'",
     ),
     (
-        {"scheduler": {"type": "pbt"}},
+        {"scheduler": {"type": "bohb"}},
         "scheduler.type",
         f"must be one of {', '.join(sorted(SCHEDULERS))}",
     ),

@@ -49,7 +49,27 @@ class StatefulSearcher(Searcher):
             self.set_state(pickle.load(file))
 
 
-class RandomSearcher(StatefulSearcher):
+class _UninformedSearcher(StatefulSearcher):
+    """Learns nothing from results; a configuration evaluated elsewhere is left out."""
+
+    _space: HyperParameters
+
+    def on_trial_complete(
+        self, trial_id: str, result: dict | None = None, error: bool = False
+    ) -> None:
+        pass
+
+    def add_evaluated_point(self, parameters: dict[str, Any], value: float | None,
+                            error: bool = False, pruned: bool = False,
+                            intermediate_values: list[float] | None = None) -> None:
+        """A trial run elsewhere (a warm start): its configuration is not suggested."""
+        self._exclude(point_key(active_part(self._space, parameters)))
+
+    def _exclude(self, key: tuple) -> None:
+        raise NotImplementedError
+
+
+class RandomSearcher(_UninformedSearcher):
     """Seeded random search; repeats a configuration only when the space is exhausted."""
 
     def __init__(self, space: HyperParameters, metric: str | None = None,
@@ -74,16 +94,8 @@ class RandomSearcher(StatefulSearcher):
         self._seen.add(key)
         return point
 
-    def on_trial_complete(
-        self, trial_id: str, result: dict | None = None, error: bool = False
-    ) -> None:
-        pass
-
-    def add_evaluated_point(self, parameters: dict[str, Any], value: float | None,
-                            error: bool = False, pruned: bool = False,
-                            intermediate_values: list[float] | None = None) -> None:
-        """A trial run elsewhere (a warm start): its configuration is not suggested again."""
-        self._seen.add(point_key(active_part(self._space, parameters)))
+    def _exclude(self, key: tuple) -> None:
+        self._seen.add(key)
 
     def get_state(self) -> dict:
         return {"rng": self._rng.getstate(), "seen": self._seen, "queue": self._queue}
@@ -94,7 +106,7 @@ class RandomSearcher(StatefulSearcher):
         self._queue = state.get("queue", [])
 
 
-class GridSearcher(StatefulSearcher):
+class GridSearcher(_UninformedSearcher):
     """Every combination of active values in a stable order, then ``FINISHED``.
 
     Raises:
@@ -121,16 +133,7 @@ class GridSearcher(StatefulSearcher):
         self._next += 1
         return dict(self._points[self._next - 1])
 
-    def on_trial_complete(
-        self, trial_id: str, result: dict | None = None, error: bool = False
-    ) -> None:
-        pass
-
-    def add_evaluated_point(self, parameters: dict[str, Any], value: float | None,
-                            error: bool = False, pruned: bool = False,
-                            intermediate_values: list[float] | None = None) -> None:
-        """A trial run elsewhere (a warm start): its grid point is left out."""
-        key = point_key(active_part(self._space, parameters))
+    def _exclude(self, key: tuple) -> None:
         self._points = self._points[:self._next] + [
             p for p in self._points[self._next:] if point_key(p) != key]
 

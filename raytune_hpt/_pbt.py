@@ -25,7 +25,7 @@ import random
 from dataclasses import dataclass
 from typing import Any
 
-from ray.tune.schedulers import PopulationBasedTraining
+from ray.tune.schedulers import PopulationBasedTraining, TrialScheduler
 from ray.tune.search import BasicVariantGenerator
 
 from raytune_hpt._checks import is_number
@@ -50,6 +50,7 @@ class PBTOptions:
     resample_probability: float = 0.25
     hyperparam_mutations: tuple[str, ...] | None = None
     burn_in_period: int = 0
+    epochs: int = 0  # the search's, not an option: no exploit at a trial's last epoch
 
     def check(self, epochs: int) -> None:
         prefix = f"scheduler {self.kind!r}: option"
@@ -82,7 +83,7 @@ def unbound_scheduler(kind: str, epochs: int, options: dict[str, Any]) -> Any:
             f"hyperparameter names, but got {names!r}.")
     settings = {**options, "hyperparam_mutations": tuple(names) if names else None}
     settings.setdefault("perturbation_interval", max(1, epochs // 5))
-    pbt_options = PBTOptions(kind=kind, **settings)
+    pbt_options = PBTOptions(kind=kind, epochs=epochs, **settings)
     pbt_options.check(epochs)
     return _Unbound(pbt_options)
 
@@ -159,30 +160,46 @@ def _bind(options: PBTOptions, hps: dict[str, HyperParameter], seed: int | None)
     rng = random.Random(seed)
     if options.kind == "pb2":
         bounds = {name: [hp.min_value, hp.max_value] for name, hp in hps.items()}
-        return _pb2_class()(**_ray_arguments(options), hyperparam_bounds=bounds,
-                            custom_explore_fn=_IntoSpace(hps))
+        scheduler = _pb2_class()(**_ray_arguments(options), hyperparam_bounds=bounds,
+                                 custom_explore_fn=_IntoSpace(hps))
+        scheduler.last_epoch = options.epochs
+        return scheduler
     mutations: dict[str, Any] = {}
     for name, hp in hps.items():
         values = hp.values_list()
         mutations[name] = (list(values) if values is not None and
                            (isinstance(hp, Choice) or len(values) <= _MAX_LIST)
                            else _Resample(hp, rng))
-    return _BoundPBT(**_ray_arguments(options), hyperparam_mutations=mutations,
-                     custom_explore_fn=_IntoSpace(hps))
+    scheduler = _BoundPBT(**_ray_arguments(options), hyperparam_mutations=mutations,
+                          custom_explore_fn=_IntoSpace(hps))
+    scheduler.last_epoch = options.epochs
+    return scheduler
 
 
-class _BoundPBT(PopulationBasedTraining):
-    """Ray's PBT; its runs keep every checkpoint so that a donor's stays readable."""
+class _Bound:
+    """What the package adds to Ray's PBT and PB2: runs keep every checkpoint (a donor's must
+    stay readable), and a trial's last epoch is never a perturbation point (exploiting a
+    trial that has finished would restart it only to report that epoch again)."""
 
     keeps_every_checkpoint = True
+    last_epoch = 0
+
+    def on_trial_result(self, tune_controller: Any, trial: Any, result: dict) -> str:
+        if self.last_epoch and result.get(TIME_ATTR, 0) >= self.last_epoch:
+            return TrialScheduler.CONTINUE
+        return super().on_trial_result(tune_controller, trial, result)  # type: ignore[misc]
+
+
+class _BoundPBT(_Bound, PopulationBasedTraining):
+    """Ray's PBT, bound to the space."""
 
 
 def _pb2_class() -> type:
     """Ray's PB2 (scikit-learn's Gaussian process over numeric ranges; Ray imports it on
-    demand), keeping every checkpoint."""
+    demand), with the package's additions (:class:`_Bound`)."""
     from ray.tune.schedulers.pb2 import PB2
 
-    return type("_BoundPB2", (PB2,), {"keeps_every_checkpoint": True})
+    return type("_BoundPB2", (_Bound, PB2), {})
 
 
 def prepare_population(tuner: Any, scheduler: Any, searcher: Any) -> tuple[Any, Any]:

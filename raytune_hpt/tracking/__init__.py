@@ -16,7 +16,7 @@ from raytune_hpt._checks import is_number
 from raytune_hpt._lazy import lazy_attributes
 from raytune_hpt.errors import ConfigurationError
 from raytune_hpt.hyperparameters import Fixed, HyperParameters
-from raytune_hpt.objective import Objective
+from raytune_hpt.objective import COST_METRICS, Objective
 from raytune_hpt.results import is_metric_key
 
 __all__ = [
@@ -108,8 +108,8 @@ def metric_series(key: str, value: Any) -> tuple[str, str] | None:
     """``(group, tag)`` for a reported metric, as Keras's TensorBoard callback names it.
 
     ``loss`` -> ``("train", "epoch_loss")``, ``val_loss`` -> ``("validation", "epoch_loss")``,
-    ``fold0/val_loss`` -> ``("validation", "fold0/epoch_loss")``; ``None`` for bookkeeping
-    and non-numbers.
+    ``fold0/val_loss`` -> ``("validation", "fold0/epoch_loss")``, the model's costs in their
+    own run, ``params`` -> ``("model", "params")``; ``None`` for bookkeeping and non-numbers.
     """
     if key == "epoch" or not is_metric_key(key):
         return None
@@ -121,6 +121,8 @@ def metric_series(key: str, value: Any) -> tuple[str, str] | None:
         prefix, name = fold.group(1) + "/", fold.group(2)
     if name.startswith("val_"):
         return "validation", f"{prefix}epoch_{name[4:]}"
+    if name in COST_METRICS:  # not a training series: one value, repeated every epoch
+        return "model", f"{prefix}{name}"
     return "train", f"{prefix}epoch_{name}"
 
 

@@ -15,6 +15,7 @@ import math
 import pytest
 
 import raytune_hpt as rth
+from raytune_hpt.errors import ConfigurationError
 from raytune_hpt.hyperparameters import HyperParameters
 from raytune_hpt.schedulers import SCHEDULERS
 from raytune_hpt.searchers import SEARCHERS, create_searcher
@@ -147,8 +148,14 @@ def test_searcher_with_scheduler(ray_local, digits, tmp_path, searcher, schedule
     tuner = rth.Tuner(small_builder, objective="val_accuracy", searcher=searcher,
                       scheduler=options.get(scheduler, scheduler), max_trials=2,
                       storage_path=str(tmp_path), name="c", seed=1, verbose=0)
-    results = tuner.search(x[:300], y[:300], validation_data=(xv[:150], yv[:150]), epochs=2,
-                           batch_size=64)
+    fit = {"validation_data": (xv[:150], yv[:150]), "epochs": 2, "batch_size": 64}
+    if scheduler in ("pbt", "pb2") and searcher not in ("random", "grid"):
+        # Ray's PBT takes no search algorithm: refused before any trial starts
+        with pytest.raises(ConfigurationError, match="takes no search algorithm"):
+            tuner.search(x[:300], y[:300], **fit)
+        assert not (tmp_path / "c").exists()
+        return
+    results = tuner.search(x[:300], y[:300], **fit)
 
     assert len(results.trials) == 2
     space = {hp.name: hp for hp in tuner.space.space}

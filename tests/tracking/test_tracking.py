@@ -276,7 +276,7 @@ def test_experiment_lists_every_hyperparameter_with_its_domain_and_every_metric(
     assert metrics == {("train", "epoch_loss"): "loss", ("train", "epoch_accuracy"): "accuracy",
                        ("validation", "epoch_loss"): "val_loss",
                        ("validation", "epoch_accuracy"): "val_accuracy",
-                       ("", "epochs"): "epochs run"}
+                       ("model", "params"): "params", ("", "epochs"): "epochs run"}
 
 
 def test_conditional_hyperparameter_is_absent_where_inactive(live, finished):

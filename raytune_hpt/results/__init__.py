@@ -9,7 +9,7 @@
 from __future__ import annotations
 
 from raytune_hpt.results._experiment import METADATA_FILE, ExperimentResults, TrialRecord, load
-from raytune_hpt.results._intervals import max_trials_at_once, trial_interval
+from raytune_hpt.results._intervals import max_trials_at_once, trial_interval, trial_runs
 from raytune_hpt.results._keys import DECLARED_HPS, NOT_METRIC_KEYS, TRIAL_ERROR, is_metric_key
 from raytune_hpt.results._pareto import front_lines, pareto_ranks
 
@@ -26,4 +26,5 @@ __all__ = [
     "max_trials_at_once",
     "pareto_ranks",
     "trial_interval",
+    "trial_runs",
 ]

@@ -220,11 +220,11 @@ class ExperimentResults:
         return counts
 
     def trials_at_once(self) -> int:
-        """The most trials that ran at the same time (from their start and end times)."""
-        from raytune_hpt.results._intervals import max_trials_at_once, trial_interval
+        """The most trials that ran at the same time (from when each started or resumed to
+        its last report before a pause or the end)."""
+        from raytune_hpt.results._intervals import max_trials_at_once, trial_runs
 
-        intervals = [i for i in (trial_interval(t.history) for t in self.trials) if i]
-        return max_trials_at_once(intervals)
+        return max_trials_at_once([run for t in self.trials for run in trial_runs(t.history)])
 
     # -- models ---------------------------------------------------------------------------
     def load_model(self, trial: TrialRecord, build: Callable[[], Any] | None = None) -> Any:

@@ -7,7 +7,7 @@ from typing import Any
 
 from raytune_hpt._checks import is_finite_number
 
-__all__ = ["max_trials_at_once", "trial_interval"]
+__all__ = ["max_trials_at_once", "trial_interval", "trial_runs"]
 
 
 def max_trials_at_once(intervals: Iterable[tuple[float, float]]) -> int:
@@ -52,3 +52,20 @@ def trial_interval(rows: Sequence[Mapping[str, Any]]) -> tuple[float, float] | N
         (t for t in (_number(r.get("time_total_s")) for r in rows) if t is not None), default=0.0
     )
     return start, start + total
+
+
+def trial_runs(rows: Sequence[Mapping[str, Any]]) -> list[tuple[float, float]]:
+    """Each stretch a trial ran without a pause: a trial paused and resumed (HyperBand) or
+    exploited (PBT) starts again with a new ``tf_started_at``; each stretch ends at its last
+    report. Falls back to :func:`trial_interval` for reports without ``tf_reported_at``."""
+    runs: list[list[float]] = []
+    for row in rows:
+        started, stamp = _number(row.get("tf_started_at")), _number(row.get("tf_reported_at"))
+        if started is not None:
+            runs.append([started, started])
+        if runs and stamp is not None:
+            runs[-1][1] = max(runs[-1][1], stamp)
+    if not runs or any(start == end for start, end in runs):
+        whole = trial_interval(rows)
+        return [whole] if whole else []
+    return [(start, end) for start, end in runs]

@@ -11,7 +11,7 @@ import pytest
 
 from raytune_hpt.errors import ConfigurationError
 from raytune_hpt.resources import Resources
-from raytune_hpt.results import max_trials_at_once, trial_interval
+from raytune_hpt.results import max_trials_at_once, trial_interval, trial_runs
 from raytune_hpt.worker import (
     CUDA_CONTEXT_RESERVE_MB,
     GpuPlan,
@@ -243,3 +243,20 @@ def test_trial_interval_from_reports():
         {"tf_started_at": nan, "time_total_s": 2.0},
     ]
     assert trial_interval(rows) == (5.0, 7.0)
+
+
+def test_a_paused_or_exploited_trial_runs_in_stretches():
+    # Two trials sharing one slot under PBT / HyperBand: each pauses while the other runs.
+    # Their whole spans overlap; the stretches they actually ran do not.
+    nan = float("nan")
+    def report(started, at):
+        return {"tf_started_at": started, "tf_reported_at": at}
+
+    first = [report(0.0, 1.0), report(nan, 2.0), report(4.0, 5.0)]
+    second = [report(2.1, 3.9), report(5.1, 6.0)]
+    assert trial_runs(first) == [(0.0, 2.0), (4.0, 5.0)]
+    assert trial_runs(second) == [(2.1, 3.9), (5.1, 6.0)]
+    assert max_trials_at_once([trial_interval(first), trial_interval(second)]) == 2
+    assert max_trials_at_once(trial_runs(first) + trial_runs(second)) == 1
+    # reports without the float report time: the whole span, as before
+    assert trial_runs([{"tf_started_at": 5.0, "time_total_s": 2.0}]) == [(5.0, 7.0)]

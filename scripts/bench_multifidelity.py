@@ -5,6 +5,7 @@ Compared, side by side in one run:
 * ``random/fifo``: full-budget random search (every trial trains all its epochs);
 * ``random/asha``, ``bayesopt/asha``: ASHA (stops trials; Ray's ``ASHAScheduler``);
   ``bayesopt-last/asha`` learns from each trial's last value instead of per rung;
+  ``bayesopt`` here draws no proposal at random, ``bayesopt-rf`` a third (BOHB's fraction);
 * ``random/async_hyperband``, ``bayesopt/async_hyperband``: ASHA over every HyperBand
   bracket (``raytune_hpt.schedulers``' ``async_hyperband``);
 * ``random/hyperband``, ``bayesopt/hyperband``: HyperBand (pauses and resumes trials from
@@ -51,19 +52,25 @@ from typing import Any
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
+import _bench_mfdoc  # noqa: E402
 import _bench_mnist  # noqa: E402
 import _benchdoc  # noqa: E402
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 warnings.filterwarnings("ignore", message=".*requirements not found.*")
 
-METHODS = ["random/fifo", "random/asha", "bayesopt/asha", "bayesopt-last/asha",
-           "random/async_hyperband", "bayesopt/async_hyperband", "random/hyperband",
-           "bayesopt/hyperband", "keras-tuner/hyperband"]
+METHODS = ["random/fifo", "random/asha", "bayesopt/asha", "bayesopt-rf/asha",
+           "bayesopt-last/asha", "random/async_hyperband", "bayesopt/async_hyperband",
+           "bayesopt-rf/async_hyperband", "random/hyperband", "bayesopt/hyperband",
+           "bayesopt-rf/hyperband", "keras-tuner/hyperband"]
 # searcher part of a method -> create_searcher spec; the scheduler part is a SCHEDULERS name
 SEARCHER_SPECS: dict[str, Any] = {
     "random": "random",
-    "bayesopt": "bayesopt",  # fitted per epoch rung (BOHB's rule), the default
+    # fitted per epoch rung (BOHB's rule), no random proposals (as bayesopt was before
+    # random_fraction existed)
+    "bayesopt": {"type": "bayesopt", "random_fraction": 0.0},
+    # the same, a third of the proposals at random (BOHB's exploration)
+    "bayesopt-rf": {"type": "bayesopt", "random_fraction": 1 / 3},
     "bayesopt-last": {"type": "bayesopt", "fidelity": "last"},  # each trial's last value
 }
 
@@ -264,10 +271,10 @@ def main() -> None:
         rows, commands = measure(args), [_benchdoc.command_line("bench_multifidelity.py")]
     if args.save:
         Path(args.save).write_text(json.dumps({"rows": rows, "commands": commands}))
-    text = render(rows)
+    text = _bench_mfdoc.render(rows)
     print("\n" + text)
     if args.write:
-        write(args, rows, text, commands)
+        _bench_mfdoc.write(args, rows, text, commands)
 
 
 def measure(args: argparse.Namespace) -> list[dict[str, Any]]:
@@ -327,73 +334,6 @@ def measure(args: argparse.Namespace) -> list[dict[str, Any]]:
         ray.shutdown()
         shutil.rmtree(storage, ignore_errors=True)
     return rows
-
-
-def render(rows: list[dict[str, Any]]) -> str:
-    lines = ["| problem | target | method | reached | epochs to target (median) "
-             "| vs random/fifo | wall to target (s) | epochs spent (median) | seeds | load |",
-             "|---|---|---|---:|---:|---:|---:|---:|---|---|"]
-    for row in rows:
-        base = next((r for r in rows if r["problem"] == row["problem"]
-                     and r["method"] == "random/fifo"), None)
-        ratio = "-"
-        if base and base is not row and row["epochs"] > 0 and not (
-                math.isnan(row["epochs"]) or math.isnan(base["epochs"])):
-            factor = base["epochs"] / row["epochs"]
-            ratio = f"{factor:.1f}x fewer" if factor >= 1 else f"{1 / factor:.1f}x more"
-        failed = f" ({row['failed']} failed)" if row.get("failed") else ""
-        lines.append(
-            f"| {row['problem']} | {row['target']} | {row['method']} "
-            f"| {row['reached']}/{row['runs']}{failed} | {row['epochs']:.0f} | {ratio} "
-            f"| {row['seconds']:.1f} | {row['spent']:.0f} | {row.get('seeds', '-')} "
-            f"| {row['load'][0]:.1f}->{row['load'][1]:.1f} |")
-    return "\n".join(lines)
-
-
-def write(args: argparse.Namespace, rows: list[dict[str, Any]], text: str,
-          commands: list[str]) -> None:
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    problems = list(dict.fromkeys(r["problem"] for r in rows))
-    figure, axes = plt.subplots(1, len(problems), figsize=(4.5 * len(problems), 3.5),
-                                squeeze=False)
-    for axis, problem in zip(axes[0], problems, strict=True):
-        mine = [r for r in rows if r["problem"] == problem]
-        axis.barh([r["method"] for r in mine], [r["epochs"] for r in mine])
-        axis.set_title(problem)
-        axis.set_xlabel("epochs to target (median)")
-        axis.invert_yaxis()
-    figure.tight_layout()
-    figure.savefig(_benchdoc.plot_path("multifidelity.png"), dpi=100)
-    runs = " and ".join(f"`{c}`" for c in commands if c) or \
-        f"`{_benchdoc.command_line('bench_multifidelity.py')}`"
-    body = f"""{runs}
-
-Measured {_benchdoc.machine()} (written); {args.seeds} seeds per synthetic method,
-{args.max_epochs} epochs (fidelity steps) at full budget, at most {args.trials} trials per run,
-{args.epoch_seconds:g} s of sleep per synthetic epoch, {args.slots} logical CPU slots.
-
-{text}
-
-![multi-fidelity](img/multifidelity.png)
-
-*Epochs to target*: epochs trained by all trials (in the order Ray received them) until the
-first trial that finished its full budget with a value at least as good as the target;
-*reached* counts the seeds that got there within the trial budget; *epochs spent* is the
-run's total (a run stops as soon as the target is reached).
-
-What limits the figures: the synthetic "epochs" are a function evaluation plus a short
-sleep, so wall time is mostly Ray's per-trial and per-report overhead (and HyperBand's
-pause/resume through checkpoints), not training; Keras Tuner's oracle runs in-process with
-no such overhead. `bayesopt` fits its model per epoch rung (BOHB's rule);
-`bayesopt-last` is the same searcher learning from each trial's last value, whatever its
-fidelity (the behaviour before). Load averages are in the table.
-"""
-    _benchdoc.write_section("Early stopping (multi-fidelity)", body)
-    print(f"wrote {_benchdoc.DOC}")
 
 
 if __name__ == "__main__":

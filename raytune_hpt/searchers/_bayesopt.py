@@ -15,6 +15,11 @@ every trial's final value as soon as enough trials have finished. ``fidelity="la
 learns from each finished trial's last value (for a Keras ``EarlyStopping`` callback and no
 scheduler, where a trial's last epoch is its own choice).
 
+Exploration (BOHB's random fraction): after the initial design, each suggestion is drawn at
+random with probability ``random_fraction`` (its own seeded generator, kept in the state).
+BOHB and HpBandSter draw a third of their proposals at random; the default here does so only
+with ``fidelity="rungs"`` once trials are seen to stop early (see the class docstring).
+
 Several metrics (``metric`` and ``mode`` lists, a Pareto objective): each suggestion fits the
 GP to a fresh random augmented-Chebyshev scalarisation of the normalised objectives
 (ParEGO, ``_parego.py``).
@@ -33,7 +38,8 @@ from typing import Any
 
 import numpy as np
 
-from raytune_hpt._checks import check_int, check_number
+from raytune_hpt._checks import check_int, check_number, is_number
+from raytune_hpt.errors import ConfigurationError
 from raytune_hpt.hyperparameters import HyperParameters
 from raytune_hpt.searchers import point_key
 from raytune_hpt.searchers._acquisition import Encoder, maximize_acquisition
@@ -47,6 +53,9 @@ logger = logging.getLogger(__name__)
 
 _FIDELITIES = ("rungs", "last")
 _WARPS = ("power", "rank", "standardize")
+# BOHB's random fraction (Falkner et al. 2018; HpBandSter's default), used by default once a
+# scheduler is seen stopping trials
+_AUTO_FRACTION = 1 / 3
 
 
 class BayesOptSearcher(StatefulSearcher):
@@ -66,12 +75,18 @@ class BayesOptSearcher(StatefulSearcher):
         warp: how observations become GP targets: ``"power"`` (Yeo-Johnson, then
             standardized: tames heavy tails, keeps the order of magnitude), ``"rank"`` (normal
             scores), ``"standardize"`` (plain, as Optuna's GPSampler).
+        random_fraction: the probability, in [0, 1), that a suggestion after the initial
+            design is drawn at random instead of from the model. Default (None): 1/3 (BOHB's
+            fraction) with ``fidelity="rungs"`` once a finished trial is seen to have stopped
+            at an earlier epoch than another trial reached (a scheduler such as ASHA or
+            HyperBand stops trials, or the model's own early-stopping callback), 0 otherwise.
         points_to_evaluate: configurations suggested first, in order (they count among the
             ``random_initial`` suggestions). Trials run elsewhere (a warm start) enter through
             :meth:`add_evaluated_point` and are observations from the first suggestion on.
 
     Raises:
-        ValueError: for a mode other than "min"/"max" or an out-of-range option.
+        ValueError: for a mode other than "min"/"max" or an out-of-range option
+            (ConfigurationError, a ValueError, for ``random_fraction``).
 
     Example:
         >>> hp = HyperParameters()
@@ -85,8 +100,10 @@ class BayesOptSearcher(StatefulSearcher):
                  mode: str | list[str] | None = None,
                  seed: int | None = None, random_initial: int = 5, xi: float = 0.0,
                  candidates: int = 2048, fidelity: str = "rungs", warp: str = "power",
+                 random_fraction: float | None = None,
                  points_to_evaluate: list[dict[str, Any]] | None = None) -> None:
         _check_mode(mode)
+        _check_fraction(random_fraction)
         check_int("random_initial", random_initial, 1)
         check_number("xi", xi, minimum=0)
         check_int("candidates", candidates, 10)
@@ -101,6 +118,9 @@ class BayesOptSearcher(StatefulSearcher):
         self._fidelity, self._warp = fidelity, warp
         self._py_rng = random.Random(seed)
         self._rng = np.random.default_rng(seed)
+        self._random_fraction = random_fraction
+        # its own stream: the fraction changes no other random draw
+        self._coin = random.Random(None if seed is None else f"random_fraction/{seed}")
         self._suggested = 0
         # trial id -> {"point", "scores": {epoch: score}, "done", "failed"}; insertion order
         self._trials: dict[str, dict[str, Any]] = {}
@@ -122,7 +142,8 @@ class BayesOptSearcher(StatefulSearcher):
         """The active values of the next configuration to try."""
         # trials given by add_evaluated_point count: a warm start fits from the first suggestion
         enough = len(self._trials) >= self._random_initial and not self._queue
-        data = self._training_data() if enough else None
+        explore = enough and self._coin.random() < self._fraction()
+        data = self._training_data() if enough and not explore else None
         point = self._queue.pop(0) if self._queue else None
         if data and self._encoder.width:
             # small matrices: BLAS threads only contend with each other (and with trials)
@@ -130,7 +151,8 @@ class BayesOptSearcher(StatefulSearcher):
 
             with threadpool_limits(1):
                 point = self._bayesian_point(*data)
-        how = (f"Gaussian process on {len(data[0])} observations" if data and point is not None
+        how = ("random fraction" if explore
+               else f"Gaussian process on {len(data[0])} observations" if data and point is not None
                else "given" if not enough and point is not None else "random")
         if point is None:
             point = self._random_point()
@@ -178,7 +200,7 @@ class BayesOptSearcher(StatefulSearcher):
                 "suggested": self._suggested, "trials": {k: dict(v) for k, v in
                                                          self._trials.items()},
                 "kernel": self._kernel, "metric": self._metric, "mode": self._mode,
-                "queue": self._queue}
+                "queue": self._queue, "coin": self._coin.getstate()}
 
     def set_state(self, state: dict) -> None:
         self._py_rng.setstate(state["py_rng"])
@@ -188,6 +210,8 @@ class BayesOptSearcher(StatefulSearcher):
         self._kernel = state["kernel"]
         self._metric, self._mode = state["metric"], state["mode"]
         self._queue = state.get("queue", [])
+        if "coin" in state:  # states saved before the random fraction have none
+            self._coin.setstate(state["coin"])
 
     # -- observations ----------------------------------------------------------------------
     def _record(self, trial_id: str, result: dict) -> Any:
@@ -209,6 +233,20 @@ class BayesOptSearcher(StatefulSearcher):
         if trial is not None and self._fidelity == "rungs":
             trial["scores"][result.get("epoch", 0)] = score
         return score
+
+    def _fraction(self) -> float:
+        """The random fraction in force (the default follows whether trials stop early)."""
+        if self._random_fraction is not None:
+            return self._random_fraction
+        return _AUTO_FRACTION if self._fidelity == "rungs" and self._stopped_early() else 0.0
+
+    def _stopped_early(self) -> bool:
+        """Whether a finished trial stopped at an earlier epoch than another trial reached."""
+        last = {k: max(map(_epoch_order, t["scores"])) for k, t in self._trials.items()
+                if t["scores"]}
+        top = max(last.values(), default=0.0)
+        return any(t["done"] and not t["failed"] and last.get(k, top) < top
+                   for k, t in self._trials.items())
 
     def _budget(self) -> Any:
         """The highest epoch that enough trials reached (else the best-covered one)."""
@@ -294,3 +332,10 @@ def _epoch_order(epoch: Any) -> float:
 
 def _check_mode(mode: str | list[str] | None) -> None:
     check_modes(mode)
+
+
+def _check_fraction(value: Any) -> None:
+    if value is not None and not (is_number(value) and 0 <= value < 1):
+        raise ConfigurationError(
+            f"random_fraction must be a number in [0, 1) (or None for the default), "
+            f"but got {value!r}.")

@@ -87,6 +87,12 @@ def _add_run(subparsers: Any) -> argparse.ArgumentParser:
     return parser
 
 
+def _objective_text(objective: Any) -> str:
+    if not objective.is_pareto:
+        return objective.name
+    return "the Pareto front of " + ", ".join(f"{t.name} ({t.direction})" for t in objective.terms)
+
+
 def _experiment_from_args(args: argparse.Namespace) -> Any:
     from raytune_hpt.experiment import ExperimentError, load_experiment
 
@@ -186,7 +192,7 @@ def _prepared_tuner(
     tuner.on_search_begin = lambda: print(
         f"{'Resuming' if existing else 'Starting'} experiment {experiment.name!r}: "
         f"{experiment.max_trials} trials, searcher {experiment.searcher.type}, "
-        f"scheduler {experiment.scheduler.type}, objective {experiment.objective.name}; "
+        f"scheduler {experiment.scheduler.type}, objective {_objective_text(tuner.objective)}; "
         f"results in {path}",
         flush=True,
     )

@@ -308,6 +308,9 @@ def test_tune_end_to_end_workflows(ray_local, tmp_path):
     assert len(anything["trials"]) == 10 and anything["f"] == min(anything["trials"])
     values = separate["best_hps"][0]
     assert values["units"] in (32, 64, 96, 128) and values["optimizer"] in ("adam", "adadelta")
-    assert 0 < separate["objective"] < 1 and 0 < separate["retrained_mae"] < 1
+    # The retrain runs in the driver without a seed, on random targets in [0, 1): its MAE is
+    # a positive number (once 1.11 in CI), not a figure of merit.
+    assert 0 < separate["objective"] < 1
+    assert math.isfinite(separate["retrained_mae"]) and separate["retrained_mae"] > 0
     assert "best_model.keras" in separate["saved"]
     assert sum(name.endswith(".keras") for name in separate["saved"]) == 3  # 2 trials + best

@@ -17,6 +17,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from raytune_hpt._registry import spec_name
 from raytune_hpt.errors import ConfigurationError
 from raytune_hpt.objective import Objective
 
@@ -24,16 +25,6 @@ __all__ = ["PARETO_SCHEDULERS", "PARETO_SEARCHERS", "check_pareto_search", "tune
 
 PARETO_SEARCHERS = ("bayesopt", "grid", "optuna", "optuna_gp", "random")
 PARETO_SCHEDULERS = ("fifo",)
-
-
-def _name(spec: Any) -> str | None:
-    """The registered name of a spec, or None for a ready Ray object."""
-    if isinstance(spec, str):
-        return spec
-    if isinstance(spec, dict):
-        name = spec.get("type")
-        return name if isinstance(name, str) else None
-    return None
 
 
 def check_pareto_search(objective: Objective, searcher: Any, scheduler: Any) -> None:
@@ -46,14 +37,14 @@ def check_pareto_search(objective: Objective, searcher: Any, scheduler: Any) -> 
     if not objective.is_pareto:
         return
     terms = ", ".join(objective.metric_names())
-    scheduler_name = _name(scheduler)
+    scheduler_name = spec_name(scheduler)
     if scheduler_name is not None and scheduler_name not in PARETO_SCHEDULERS:
         raise ConfigurationError(
             f"A Pareto objective ({terms}) needs scheduler 'fifo': '{scheduler_name}' stops "
             "trials that rank low on one metric, and a Pareto search ranks no trial above "
             f"another it does not dominate. Got scheduler={scheduler!r}."
         )
-    searcher_name = _name(searcher)
+    searcher_name = spec_name(searcher)
     if searcher_name is not None and searcher_name not in PARETO_SEARCHERS:
         raise ConfigurationError(
             f"A Pareto objective ({terms}) needs a searcher among {list(PARETO_SEARCHERS)} "

@@ -29,6 +29,7 @@ from ray.tune.schedulers import PopulationBasedTraining, TrialScheduler
 from ray.tune.search import BasicVariantGenerator
 
 from raytune_hpt._checks import is_number
+from raytune_hpt._registry import spec_name
 from raytune_hpt.errors import ConfigurationError
 from raytune_hpt.hyperparameters import Choice, Fixed, HyperParameter, HyperParameters
 from raytune_hpt.schedulers import TIME_ATTR
@@ -233,9 +234,7 @@ def prepare_population(tuner: Any, scheduler: Any, searcher: Any) -> tuple[Any, 
 
 
 def _refuse_unsupported(tuner: Any, kind: str) -> None:
-    spec = tuner.searcher
-    searcher = spec if isinstance(spec, str) else (spec.get("type") if isinstance(spec, dict)
-                                                   else type(spec).__name__)
+    searcher = spec_name(tuner.searcher) or type(tuner.searcher).__name__
     problem = None
     if tuner.has_custom_run_trial():
         problem = ("a run_trial override: PBT restarts trials from other trials' checkpoints, "

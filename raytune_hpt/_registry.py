@@ -6,7 +6,7 @@ import inspect
 from collections.abc import Callable, Iterable
 from typing import Any
 
-__all__ = ["check_options", "split_spec"]
+__all__ = ["check_options", "spec_name", "split_spec"]
 
 
 def split_spec(
@@ -42,3 +42,14 @@ def check_options(factory: Callable[..., Any], options: dict[str, Any], kind: st
     unknown = sorted(set(options) - set(allowed))
     if unknown:
         raise ValueError(f"{kind} '{name}' takes the options {allowed}; got unknown {unknown}.")
+
+
+def spec_name(spec: Any) -> str | None:
+    """The registered name a spec gives (``"asha"``, ``{"type": "asha", ...}``), or None for
+    a ready Ray object (or a dict without a string ``type``)."""
+    if isinstance(spec, str):
+        return spec
+    if isinstance(spec, dict):
+        name = spec.get("type")
+        return name if isinstance(name, str) else None
+    return None

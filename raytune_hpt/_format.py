@@ -8,7 +8,10 @@ __all__ = ["best_trial_lines", "format_value", "format_values"]
 
 
 def format_value(value: Any) -> str:
-    """Floats to four significant digits, anything else as ``str``."""
+    """Floats to four significant digits, whole ones from 10,000 on as integers (a parameter
+    count reads 24010, not 2.401e+04), anything else as ``str``."""
+    if isinstance(value, float) and value.is_integer() and 1e4 <= abs(value) < 1e15:
+        return str(int(value))
     return f"{value:.4g}" if isinstance(value, float) else str(value)
 
 

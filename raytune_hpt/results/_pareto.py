@@ -75,13 +75,6 @@ def trial_point(trial: Any, terms: Sequence[Any]) -> tuple[float, ...] | None:
     return values if all(isinstance(v, float) and math.isfinite(v) for v in values) else None
 
 
-def _fmt(value: Any) -> str:
-    """Counts (``params``, ``model_bytes``) whole, other numbers as everywhere else."""
-    if isinstance(value, float) and value.is_integer() and abs(value) < 1e15:
-        return str(int(value))
-    return format_value(value)
-
-
 def front_lines(results: Any, num_trials: int | None = None) -> list[str]:
     """The front as a table: one line per trial, each objective then each hyperparameter."""
     objective = results.objective
@@ -93,8 +86,8 @@ def front_lines(results: Any, num_trials: int | None = None) -> list[str]:
     hp_names = list(dict.fromkeys(k for t in shown for k in t.hyperparameters))
     header = ["trial", *(f"{t.name} ({t.direction})" for t in objective.terms), *hp_names]
     table = [header] + [
-        [t.trial_id, *(_fmt(v) for v in trial_point(t, objective.terms) or ()),
-         *(_fmt(t.hyperparameters.get(h, "-")) for h in hp_names)]
+        [t.trial_id, *(format_value(v) for v in trial_point(t, objective.terms) or ()),
+         *(format_value(t.hyperparameters.get(h, "-")) for h in hp_names)]
         for t in shown
     ]
     widths = [max(len(row[i]) for row in table) for i in range(len(header))]

@@ -9,11 +9,14 @@ mixed continuous / exhaustive search of the acquisition).
 Fidelity (BOHB's rule, Falkner et al. 2018): every intermediate report (``epoch`` and the
 metric, through Ray's ``on_trial_result``) is kept, and the model is fitted on the highest
 epoch that at least ``random_initial`` trials have reached, each trial with its value at that
-epoch. With a scheduler that stops or pauses trials (ASHA, HyperBand), a trial stopped at
-epoch 1 is compared with the others at epoch 1, not with finished ones; without one, this is
-every trial's final value as soon as enough trials have finished. ``fidelity="last"`` instead
-learns from each finished trial's last value (for a Keras ``EarlyStopping`` callback and no
-scheduler, where a trial's last epoch is its own choice).
+epoch. With a scheduler that stops or pauses trials (ASHA, HyperBand), a trial promoted past
+epoch 1 is compared with the others at epoch 1, not with its own later values; without one,
+this is every trial's final value as soon as enough trials have finished. A trial that ended
+before that epoch (stopped by the scheduler, or by its own early stopping) enters with its
+last value: leaving it out made the model propose the region the scheduler had just stopped,
+again and again (on MFBranin under ASHA, 4 runs of 5 never finished a trial at the target).
+``fidelity="last"`` instead learns from each finished trial's last value (for a Keras
+``EarlyStopping`` callback and no scheduler, where a trial's last epoch is its own choice).
 
 Exploration (BOHB's random fraction): after the initial design, each suggestion is drawn at
 random with probability ``random_fraction`` (its own seeded generator, kept in the state).
@@ -264,8 +267,13 @@ class BayesOptSearcher(StatefulSearcher):
     def _training_data(self) -> tuple[list, np.ndarray, list] | None:
         """(points, targets, pending points) at the chosen budget; None if too few."""
         budget = self._budget()
-        scored = [(t["point"], t["scores"][budget]) for t in self._trials.values()
-                  if budget in t["scores"]]
+        # a trial that ended before the budget (stopped by a scheduler or its own early
+        # stopping) counts with its last value: left out, the model never learns from what
+        # the scheduler stopped and proposes the same region again
+        scored = [(t["point"], t["scores"][budget] if budget in t["scores"]
+                   else t["scores"][max(t["scores"], key=_epoch_order)])
+                  for t in self._trials.values()
+                  if budget in t["scores"] or (t["done"] and not t["failed"] and t["scores"])]
         if len(scored) < 2:
             return None
         worst = np.min([s for _, s in scored], axis=0)  # per metric with several

@@ -247,6 +247,22 @@ def test_model_is_fitted_on_the_highest_rung_with_enough_trials():
     assert len(last._training_data()[0]) == 8
 
 
+def test_trials_stopped_below_the_rung_count_with_their_last_value():
+    """5 trials reached epoch 3, 3 were stopped at epoch 1 (ASHA): the model at epoch 3 must
+    still learn that the stopped ones were bad, or it proposes their region again."""
+    hp = branin_space()
+    searcher = BayesOptSearcher(hp, "loss", "min", seed=0, random_initial=5, random_fraction=0)
+    for i in range(8):
+        searcher.suggest(f"t{i}")
+        last = 3 if i < 5 else 1
+        report(searcher, f"t{i}", range(1, last + 1), lambda e, i=i: 1.0 + i if i < 5 else 100.0)
+        searcher.on_trial_complete(f"t{i}", {"loss": 1.0 + i if i < 5 else 100.0, "epoch": last})
+    points, y, pending = searcher._training_data()
+    assert searcher._budget() == 3 and len(points) == 8 and not pending
+    stopped = [searcher._trials[f"t{i}"]["point"] for i in range(5, 8)]
+    assert all(y[points.index(p)] < min(y[:5]) for p in stopped)
+
+
 def test_running_trials_reported_at_the_rung_are_observations_not_liars():
     hp = branin_space()
     searcher = BayesOptSearcher(hp, "loss", "min", seed=0, random_initial=3)

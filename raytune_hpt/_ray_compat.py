@@ -14,6 +14,7 @@ from typing import Any
 
 __all__ = [
     "PRIVATE_NAMES",
+    "aggressive_first_hyperband",
     "keras_symbolic_build",
     "local_cpu_count",
     "local_gpu_count",
@@ -38,6 +39,9 @@ PRIVATE_NAMES: tuple[tuple[str, str], ...] = (
     ("ray.tune.analysis.experiment_analysis", "ExperimentAnalysis._fs"),
     ("ray.tune.experiment.trial", "Trial.get_pickled_error"),
     ("ray.air.integrations.mlflow", "MLflowLoggerCallback._trial_runs"),
+    ("ray.tune.schedulers.hyperband", "HyperBandScheduler._create_bracket"),
+    ("ray.tune.schedulers.hyperband", "HyperBandScheduler._get_r0"),
+    ("ray.tune.schedulers.hyperband", "HyperBandScheduler._s_max_1"),
     ("keras.src.models.model", "Model._symbolic_build"),
     ("keras.callbacks", "TensorBoard._log_epoch_metrics"),
     ("keras.callbacks", "TensorBoard._log_weights"),
@@ -46,6 +50,8 @@ PRIVATE_NAMES: tuple[tuple[str, str], ...] = (
 
 # Attributes set in __init__ (not on the class): checked on an instance by the test.
 _INSTANCE_ATTRIBUTES = {
+    "HyperBandScheduler._get_r0",
+    "HyperBandScheduler._s_max_1",
     "ResultGrid._experiment_analysis",
     "ExperimentAnalysis._fs",
     "MLflowLoggerCallback._trial_runs",
@@ -175,3 +181,25 @@ def trial_tensorboard_base() -> Any:
 
         _tensorboard_base = _TensorBoardWithoutScalars
     return _tensorboard_base
+
+
+# -- schedulers ----------------------------------------------------------------------------
+def aggressive_first_hyperband(**options: Any) -> Any:
+    """Ray's synchronous ``HyperBandScheduler`` with its brackets in HyperBand's own order.
+
+    Li et al. (2018, Algorithm 1) and Keras Tuner run the most aggressive bracket first (many
+    trials from 1 epoch); Ray 2.60 creates bracket ``s = len(cur_band)``, i.e. s = 0 first,
+    which is plain full-budget training (4 trials x 27 epochs with ``max_t=27``,
+    ``reduction_factor=3``). No public option sets the order, so ``_create_bracket(s)`` is
+    given the mirrored index among the brackets whose first rung is at least one epoch
+    (``_get_r0(s) > 0``: Ray skips the others before it creates a bracket).
+    """
+    from ray.tune.schedulers import HyperBandScheduler
+
+    class AggressiveFirstHyperBand(HyperBandScheduler):
+        def _create_bracket(self, s: int) -> Any:
+            usable = sum(self._get_r0(i) > 0 for i in range(self._s_max_1))
+            return super()._create_bracket(usable - 1 - s)
+
+    return AggressiveFirstHyperBand(**options)
+

@@ -3,9 +3,10 @@
 ``fifo`` runs every trial to the end; ``asha``, ``async_hyperband``, ``hyperband`` and
 ``median`` cut bad trials using the per-epoch reports; ``pbt`` and ``pb2`` (population-based
 training, ``_pbt.py``, docs/pbt.md) restart bad trials from good ones' checkpoints with
-perturbed values. Which to pick: ``docs/choosing.md``
-(Ray's synchronous ``hyperband`` starts with its least aggressive bracket, plain full-budget
-trials, so it needs more epochs than ASHA before its first early stop pays off).
+perturbed values. Which to pick: ``docs/choosing.md``.
+``hyperband`` is Ray's synchronous ``HyperBandScheduler`` with its brackets in the paper's
+(and Keras Tuner's) order, the most aggressive first (``_ray_compat.aggressive_first_hyperband``;
+Ray's own order starts with plain full-budget trials).
 Time is counted in epochs (the ``epoch`` key every trial reports), so ``max_t`` defaults to
 the search's ``epochs``.
 
@@ -75,13 +76,16 @@ def _async_hyperband(epochs: int, max_t: int | None = None, grace_period: int = 
 
 
 def _hyperband(epochs: int, max_t: int | None = None, reduction_factor: float = 3) -> Any:
-    """Synchronous HyperBand: pauses trials at each rung and resumes the best from checkpoints."""
-    from ray.tune.schedulers import HyperBandScheduler
+    """Synchronous HyperBand: pauses trials at each rung and resumes the best from checkpoints;
+    the most aggressive bracket first, as in the paper and Keras Tuner (Ray starts with the
+    full-budget one)."""
+    from raytune_hpt._ray_compat import aggressive_first_hyperband
 
     max_t = max_t or epochs
     _positive("max_t", max_t)
     _positive("reduction_factor", reduction_factor, integer=False, above=1)
-    return HyperBandScheduler(time_attr=TIME_ATTR, max_t=max_t, reduction_factor=reduction_factor)
+    return aggressive_first_hyperband(time_attr=TIME_ATTR, max_t=max_t,
+                                      reduction_factor=reduction_factor)
 
 
 def _median(epochs: int, grace_period: int = 1, min_samples_required: int = 3) -> Any:

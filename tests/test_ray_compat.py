@@ -66,3 +66,11 @@ def test_the_mlflow_callback_keeps_its_trial_runs(tmp_path):
     callback = MLflowLoggerCallback(tracking_uri=f"file://{tmp_path / 'mlruns'}")
     assert hasattr(callback, "_trial_runs"), UPGRADE_HINT
     assert _ray_compat.mlflow_trial_runs(callback) == {}
+
+
+def test_hyperband_sets_its_bracket_sizes_per_instance():
+    from ray.tune.schedulers import HyperBandScheduler
+
+    scheduler = HyperBandScheduler(max_t=27, reduction_factor=3)
+    assert hasattr(scheduler, "_s_max_1") and hasattr(scheduler, "_get_r0"), UPGRADE_HINT
+    assert [scheduler._get_r0(s) for s in range(scheduler._s_max_1)] == [27, 9, 3, 1]

@@ -46,6 +46,47 @@ def test_hyperband_pauses_and_resumes_trials_from_checkpoints(ray_local, digits,
     assert best.hyperparameters["lr"] in (1e-3, 1e-2, 3e-2, 1e-1)
 
 
+def _epochs_trainable(config):
+    """Reports ``loss = x`` for 9 epochs; resumes from its checkpoint when HyperBand pauses it."""
+    import json
+    import os
+    import tempfile
+
+    from ray import tune
+
+    start = 0
+    checkpoint = tune.get_checkpoint()
+    if checkpoint is not None:
+        with checkpoint.as_directory() as folder, open(os.path.join(folder, "e.json")) as f:
+            start = json.load(f)
+    for epoch in range(start + 1, 10):
+        with tempfile.TemporaryDirectory() as folder:
+            with open(os.path.join(folder, "e.json"), "w") as f:
+                json.dump(epoch, f)
+            tune.report({"loss": config["x"], TIME_ATTR: epoch},
+                        checkpoint=tune.Checkpoint.from_directory(folder))
+
+
+@pytest.mark.slow
+def test_hyperband_starts_with_its_most_aggressive_bracket(ray_local, tmp_path):
+    """max_t=9, factor 3: HyperBand's first bracket is 9 trials from 1 epoch (6 stop there, 2
+    at epoch 3, 1 trains all 9), as in the paper and Keras Tuner. Ray's own order starts with
+    3 trials of 9 epochs each."""
+    from ray import tune
+
+    tuner = tune.Tuner(
+        _epochs_trainable,
+        param_space={"x": tune.grid_search(list(range(9)))},
+        tune_config=tune.TuneConfig(metric="loss", mode="min",
+                                    scheduler=create_scheduler("hyperband", epochs=9)),
+        run_config=tune.RunConfig(name="order", storage_path=str(tmp_path), verbose=0),
+    )
+    grid = tuner.fit()
+    epochs = sorted((r.metrics[TIME_ATTR], r.config["x"]) for r in grid)
+    assert [e for e, _ in epochs] == [1] * 6 + [3] * 2 + [9], epochs
+    assert epochs[-1][1] == 0, "the trial trained to the end is not the best one"
+
+
 @pytest.mark.slow
 def test_asha_stops_the_worst_trials_early(ray_local, digits, tmp_path):
     (x, y), (xv, yv) = digits

@@ -7,6 +7,8 @@ import argparse
 import time
 from typing import Any
 
+import _benchdoc
+
 
 def mnist_data() -> tuple[Any, ...]:
     import numpy as np
@@ -49,8 +51,9 @@ def run_mnist(method: str, seed: int, args: argparse.Namespace, storage: str, tr
                 trace.add(epoch + 1, -float((logs or {}).get("val_accuracy", 0.0)))
 
         tuner = kt.Hyperband(build_cnn, objective="val_accuracy", max_epochs=args.mnist_epochs,
-                             factor=3, seed=seed, directory=storage, project_name=f"kt-{seed}",
-                             overwrite=True, max_consecutive_failed_trials=1)
+                             factor=3, seed=_benchdoc.keras_tuner_seed(seed),
+                             directory=storage, project_name=f"kt-{seed}", overwrite=True,
+                             max_consecutive_failed_trials=1)
         tuner.search(data[0], data[1], validation_data=(data[2], data[3]), batch_size=128,
                      callbacks=[Count()], verbose=0)
         return trace

@@ -211,7 +211,7 @@ def run_keras_tuner_oracle(problem: str, seed: int, args: argparse.Namespace,
         hp.Float(f"x{d}", 0.0, 1.0)
     oracle = kt.oracles.HyperbandOracle(
         objective=kt.Objective("loss", "min"), max_epochs=args.max_epochs, factor=3,
-        hyperband_iterations=100, seed=seed, hyperparameters=hp)
+        hyperband_iterations=100, seed=_benchdoc.keras_tuner_seed(seed), hyperparameters=hp)
     oracle._display.verbose = 0
     oracle._set_project_dir(storage, f"kt-{problem}-{seed}")
     trace = Trace(target, args.max_epochs)

@@ -163,7 +163,7 @@ def keras_tuner_run(problem: Problem, seed: int,
             hps.Choice(h.name, h.values, ordered=h.ordered)
     oracle = kt.oracles.BayesianOptimizationOracle(
         objective=kt.Objective("loss", problem.mode), max_trials=budget + 1,
-        hyperparameters=hps, seed=seed, num_initial_points=5)
+        hyperparameters=hps, seed=_benchdoc.keras_tuner_seed(seed), num_initial_points=5)
     values, times = [], []
     with tempfile.TemporaryDirectory() as folder, contextlib.redirect_stdout(io.StringIO()):
         oracle._set_project_dir(folder, "bench")

@@ -42,6 +42,9 @@ PRIVATE_NAMES: tuple[tuple[str, str], ...] = (
     ("ray.tune.schedulers.hyperband", "HyperBandScheduler._create_bracket"),
     ("ray.tune.schedulers.hyperband", "HyperBandScheduler._get_r0"),
     ("ray.tune.schedulers.hyperband", "HyperBandScheduler._s_max_1"),
+    ("ray.tune.schedulers.hyperband", "HyperBandScheduler._hyperbands"),
+    ("ray.tune.schedulers.hyperband", "_Bracket.current_trials"),
+    ("ray.tune.schedulers.hyperband", "_Bracket.trials_to_unpause"),
     ("keras.src.models.model", "Model._symbolic_build"),
     ("keras.callbacks", "TensorBoard._log_epoch_metrics"),
     ("keras.callbacks", "TensorBoard._log_weights"),
@@ -52,6 +55,8 @@ PRIVATE_NAMES: tuple[tuple[str, str], ...] = (
 _INSTANCE_ATTRIBUTES = {
     "HyperBandScheduler._get_r0",
     "HyperBandScheduler._s_max_1",
+    "HyperBandScheduler._hyperbands",
+    "_Bracket.trials_to_unpause",
     "ResultGrid._experiment_analysis",
     "ExperimentAnalysis._fs",
     "MLflowLoggerCallback._trial_runs",
@@ -188,12 +193,17 @@ def aggressive_first_hyperband(**options: Any) -> Any:
     """Ray's synchronous ``HyperBandScheduler`` with its brackets in HyperBand's own order.
 
     Li et al. (2018, Algorithm 1) and Keras Tuner run the most aggressive bracket first (many
-    trials from 1 epoch); Ray 2.60 creates bracket ``s = len(cur_band)``, i.e. s = 0 first,
-    which is plain full-budget training (4 trials x 27 epochs with ``max_t=27``,
-    ``reduction_factor=3``). No public option sets the order, so ``_create_bracket(s)`` is
-    given the mirrored index among the brackets whose first rung is at least one epoch
-    (``_get_r0(s) > 0``: Ray skips the others before it creates a bracket).
+    trials from 1 epoch) and finish a bracket's promotions before the next bracket's trials.
+    Ray 2.60 creates bracket ``s = len(cur_band)``, i.e. s = 0 first, which is plain
+    full-budget training (4 trials x 27 epochs with ``max_t=27``, ``reduction_factor=3``), and
+    runs the *least complete* bracket's trials first, so the next bracket's new trials start
+    before the first bracket's promoted ones resume. No public option sets either order:
+    ``_create_bracket(s)`` is given the mirrored index among the brackets whose first rung is
+    at least one epoch (``_get_r0(s) > 0``: Ray skips the others before it creates a
+    bracket), and ``choose_trial_to_run`` walks the brackets oldest first (the loop of Ray's
+    own method without its sort).
     """
+    from ray.tune.experiment import Trial
     from ray.tune.schedulers import HyperBandScheduler
 
     class AggressiveFirstHyperBand(HyperBandScheduler):
@@ -201,5 +211,14 @@ def aggressive_first_hyperband(**options: Any) -> Any:
             usable = sum(self._get_r0(i) > 0 for i in range(self._s_max_1))
             return super()._create_bracket(usable - 1 - s)
 
-    return AggressiveFirstHyperBand(**options)
+        def choose_trial_to_run(self, tune_controller: Any) -> Any:
+            for band in self._hyperbands:
+                for bracket in (b for b in band if b is not None):
+                    for trial in bracket.current_trials():
+                        if trial.status == Trial.PENDING or (
+                                trial.status == Trial.PAUSED
+                                and trial in bracket.trials_to_unpause):
+                            return trial
+            return None
 
+    return AggressiveFirstHyperBand(**options)

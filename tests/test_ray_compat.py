@@ -72,5 +72,8 @@ def test_hyperband_sets_its_bracket_sizes_per_instance():
     from ray.tune.schedulers import HyperBandScheduler
 
     scheduler = HyperBandScheduler(max_t=27, reduction_factor=3)
-    assert hasattr(scheduler, "_s_max_1") and hasattr(scheduler, "_get_r0"), UPGRADE_HINT
+    for name in ("_s_max_1", "_get_r0", "_hyperbands"):
+        assert hasattr(scheduler, name), UPGRADE_HINT
     assert [scheduler._get_r0(s) for s in range(scheduler._s_max_1)] == [27, 9, 3, 1]
+    bracket = scheduler._create_bracket(0)
+    assert hasattr(bracket, "trials_to_unpause") and bracket.current_trials() == [], UPGRADE_HINT

@@ -282,6 +282,13 @@ def main() -> None:
         _bench_mfdoc.write(args, rows, text, commands)
 
 
+def save_partial(args: argparse.Namespace, rows: list[dict[str, Any]]) -> None:
+    """With --save, the rows so far survive an interrupted run."""
+    if args.save:
+        command = [_benchdoc.command_line("bench_multifidelity.py")]
+        Path(args.save).write_text(json.dumps({"rows": rows, "commands": command}))
+
+
 def measure(args: argparse.Namespace) -> list[dict[str, Any]]:
     """Every method on every problem; one row (medians over the seeds) per pair."""
     import ray
@@ -319,9 +326,7 @@ def measure(args: argparse.Namespace) -> list[dict[str, Any]]:
                              "seeds": f"{first}..{first + args.seeds - 1}",
                              "load": (before, _benchdoc.load())})
                 print(rows[-1], flush=True)
-                if args.save:  # partial results survive an interrupted run
-                    command = [_benchdoc.command_line("bench_multifidelity.py")]
-                    Path(args.save).write_text(json.dumps({"rows": rows, "commands": command}))
+                save_partial(args, rows)
         if args.mnist:
             for method in args.methods:
                 before = _benchdoc.load()
@@ -335,6 +340,7 @@ def measure(args: argparse.Namespace) -> list[dict[str, Any]]:
                              "seeds": f"{first}..{first + args.mnist_seeds - 1}",
                              "load": (before, _benchdoc.load())})
                 print(rows[-1], flush=True)
+                save_partial(args, rows)
     finally:
         ray.shutdown()
         shutil.rmtree(storage, ignore_errors=True)

@@ -14,9 +14,10 @@ from __future__ import annotations
 
 import json
 import os
-import socket
+import re
 import subprocess
 import sys
+import tempfile
 import threading
 import time
 import urllib.parse
@@ -68,24 +69,24 @@ class HoldThenMaybeFail(keras.callbacks.Callback):
             raise RuntimeError("planned failure of the momentum=0.9 trial")
 
 
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
 class Board:
     """A ``raytune-hpt tensorboard`` subprocess and its JSON endpoints."""
 
     def __init__(self, directory: str) -> None:
-        self.port = _free_port()
+        # --port 0: the OS picks a free port (a port found free here beforehand was taken by
+        # one of the running search's Ray workers once, in a full-suite run)
+        self.errors = tempfile.NamedTemporaryFile("w+", suffix=".log")  # noqa: SIM115
         self.process = subprocess.Popen(
-            [sys.executable, "-m", "raytune_hpt", "tensorboard", directory,
-             "--port", str(self.port)],
-            stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True,
+            [sys.executable, "-m", "raytune_hpt", "tensorboard", directory, "--port", "0"],
+            stdout=subprocess.PIPE, stderr=self.errors, text=True,
             env={**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3"},
         )
         self.banner = self.process.stdout.readline()  # printed once the server listens
+        match = re.search(r"127\.0\.0\.1:(\d+)", self.banner)
+        self.errors.seek(0)
+        assert match, (f"raytune-hpt tensorboard printed {self.banner!r}; its stderr ends: "
+                       f"{self.errors.read()[-2000:]}")
+        self.port = int(match.group(1))
         self.url = f"http://127.0.0.1:{self.port}"
 
     def get(self, path: str, **params: str):
@@ -138,6 +139,7 @@ class Board:
             self.process.wait(timeout=20)
         except subprocess.TimeoutExpired:
             self.process.kill()
+        self.errors.close()
 
 
 @pytest.fixture(scope="module")

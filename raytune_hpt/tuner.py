@@ -14,11 +14,25 @@ import logging
 import os
 from typing import Any
 
-from raytune_hpt import storage
+from raytune_hpt import schedulers, storage
 from raytune_hpt._checks import check_int, check_number
 from raytune_hpt._noise import import_tensorflow_quietly
-from raytune_hpt._pareto_search import check_pareto_search
-from raytune_hpt._ray_session import QUIET_TENSORFLOW, scoped_environ, ship_model_code, start_ray
+from raytune_hpt.driver import (
+    QUIET_TENSORFLOW,
+    SHARED_ARRAYS_MB,
+    check_fit_data,
+    check_pareto_search,
+    check_warm_start,
+    metadata,
+    prepare_warm_start,
+    run_experiment,
+    scoped_environ,
+    ship_datasets,
+    ship_model_code,
+    split_fit_arguments,
+    start_ray,
+    write_metadata,
+)
 from raytune_hpt.errors import ConfigurationError
 from raytune_hpt.hypermodel import as_hypermodel, discover_space, has_custom_fit
 from raytune_hpt.hyperparameters import HyperParameters
@@ -33,10 +47,7 @@ from raytune_hpt.objective import Objective
 from raytune_hpt.resources import Resources, local_node
 from raytune_hpt.results import ExperimentResults
 from raytune_hpt.schedulers import create_scheduler, validate_scheduler
-from raytune_hpt.search_data import SHARED_ARRAYS_MB, check_fit_data, split_fit_arguments
 from raytune_hpt.searchers import create_searcher, validate_searcher
-from raytune_hpt.warm_start import check_arguments as check_warm_start
-from raytune_hpt.warm_start import prepare as prepare_warm_start
 from raytune_hpt.worker import TrialSpec, run_trial
 
 __all__ = ["Tuner"]
@@ -97,7 +108,7 @@ class Tuner(KerasTunerMethods):
             an unknown name or a value outside its domain is a ``ConfigurationError``.
         warm_start: the path (or URI) of an earlier experiment with the same objective and
             space: its ended trials seed the searcher and are not run again (see
-            :mod:`raytune_hpt.warm_start` and docs/warm_start.md).
+            :mod:`raytune_hpt.driver._warm_start` and docs/warm_start.md).
 
     Example:
         >>> tuner = Tuner(build_model, objective="val_accuracy", searcher="bayesopt",
@@ -259,8 +270,7 @@ class Tuner(KerasTunerMethods):
         with scoped_environ(_SEARCH_ENV_DEFAULTS, _SEARCH_ENV_OVERRIDES):
             self.space = self._discover_space(x, y, data, validation_data, epochs, fit_kwargs)
             searcher = self._create_searcher()
-            from raytune_hpt._pbt import prepare_population  # PBT: bound to the space
-            scheduler, searcher = prepare_population(self, scheduler, searcher)
+            scheduler, searcher = schedulers.prepare_population(self, scheduler, searcher)
             self.on_search_begin()
             self._connect()
             spec = self._trial_spec(epochs, cv, fit_kwargs)
@@ -272,7 +282,6 @@ class Tuner(KerasTunerMethods):
         """A ``run_trial`` override: each trial calls it on a worker with these arguments."""
         from ray import tune
 
-        from raytune_hpt.search_data import ship_datasets
         from raytune_hpt.worker import run_user_trial
 
         epochs = self.keras_tuner.epochs or 1
@@ -280,8 +289,7 @@ class Tuner(KerasTunerMethods):
         with scoped_environ(_SEARCH_ENV_DEFAULTS, _SEARCH_ENV_OVERRIDES):
             self.space = self._initial_space()
             searcher = self._create_searcher()
-            from raytune_hpt._pbt import prepare_population  # refuses PBT here
-            scheduler, searcher = prepare_population(self, scheduler, searcher)
+            scheduler, searcher = schedulers.prepare_population(self, scheduler, searcher)
             self.on_search_begin()
             self._connect()
             ship_model_code(type(self))
@@ -375,13 +383,9 @@ class Tuner(KerasTunerMethods):
 
     def _run(self, trainable: Any, searcher: Any, scheduler: Any,
              max_concurrent: int | None, epochs: int) -> Any:
-        from raytune_hpt._tune_run import run_experiment
-
         return run_experiment(self, trainable, searcher, scheduler, max_concurrent, epochs)
 
     def _finish(self, grid: Any, epochs: int) -> ExperimentResults:
-        from raytune_hpt._tune_run import metadata, write_metadata
-
         if self.has_custom_run_trial():
             write_metadata(self, epochs)  # with the hyperparameters trials declared
         self._results = ExperimentResults.from_result_grid(grid, metadata(self, epochs))

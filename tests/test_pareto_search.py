@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 import raytune_hpt as rth
-from raytune_hpt._pareto_search import tune_metric
+from raytune_hpt.driver import tune_metric
 from raytune_hpt.errors import ConfigurationError
 
 PARETO = ["val_accuracy", ("params", "min")]

@@ -8,7 +8,7 @@ import random
 import pytest
 
 import raytune_hpt as rth
-from raytune_hpt._pbt import _IntoSpace, _Resample, explorable
+from raytune_hpt.schedulers._pbt import _IntoSpace, _Resample, explorable
 from raytune_hpt.errors import ConfigurationError
 from raytune_hpt.hypermodel import as_hypermodel, discover_space
 from raytune_hpt.schedulers import create_scheduler
@@ -170,7 +170,7 @@ def test_an_exploited_trial_continues_from_the_donor_s_weights(ray_local, digits
 def test_pb2_is_ray_s_pb2_over_the_numeric_ranges(mixed):
     from ray.tune.schedulers.pb2 import PB2
 
-    from raytune_hpt._pbt import PBTOptions, _bind
+    from raytune_hpt.schedulers._pbt import PBTOptions, _bind
 
     _, space = mixed
     hps = {hp.name: hp for hp in space.space if hp.name in ("lr", "dropout")}

@@ -175,7 +175,7 @@ def test_trials_that_fit_counts_the_scarcest_resource(request_, cluster, expecte
 
 
 def test_scoped_environ_sets_defaults_overrides_and_removals_and_restores_them(monkeypatch):
-    from raytune_hpt._ray_session import scoped_environ
+    from raytune_hpt.driver import scoped_environ
 
     monkeypatch.setenv("RTH_TEST_MINE", "user")
     monkeypatch.setenv("RTH_TEST_FORCED", "user")
@@ -205,7 +205,7 @@ def test_a_search_leaves_os_environ_as_it_found_it(ray_local, digits, build_mlp,
 LOCAL_START = """
 import os, time
 import ray
-from raytune_hpt._ray_session import start_ray
+from raytune_hpt.driver import start_ray
 
 start_ray(None, log_to_driver=False)
 time.sleep(3)  # Ray pre-starts its workers within a second of the driver connecting

@@ -13,7 +13,7 @@ import raytune_hpt as rth
 from raytune_hpt.errors import ConfigurationError
 from raytune_hpt.hyperparameters import HyperParameters
 from raytune_hpt.searchers import point_key
-from raytune_hpt.warm_start import check_points, compare_spaces
+from raytune_hpt.driver import check_points, compare_spaces
 
 
 def _builder(wide: bool = False):
@@ -134,7 +134,7 @@ def test_another_objective_is_refused(earlier, digits, tmp_path):
 
 @pytest.mark.slow  # the earlier experiment is a real search
 def test_a_resumed_experiment_keeps_its_searcher_and_does_not_read_the_warm_start(earlier):
-    from raytune_hpt.warm_start import prepare
+    from raytune_hpt.driver import prepare_warm_start as prepare
 
     tmp, first = earlier
     resumed = str(tmp / "earlier")  # exists and Ray can restore it: resumed, not re-seeded

@@ -14,8 +14,8 @@ from typing import Any
 
 from ray.tune import Callback
 
+from raytune_hpt._record import DECLARED_HPS
 from raytune_hpt.hyperparameters import HyperParameters
-from raytune_hpt.results import DECLARED_HPS
 
 __all__ = ["SpaceGrowth"]
 

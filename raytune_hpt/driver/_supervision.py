@@ -17,36 +17,18 @@ Otherwise a failed trial is recorded with its error and the search goes on.
 from __future__ import annotations
 
 import logging
-import os
 from typing import Any
 
 from ray.tune import Callback
 from ray.tune.stopper import Stopper
 
-from raytune_hpt import _ray_compat
+from raytune_hpt._record import TRIAL_ERROR, trial_cause
 from raytune_hpt.errors import ConfigurationError, SearchAbortedError, is_fatal_error
 from raytune_hpt.objective import Objective
-from raytune_hpt.results import TRIAL_ERROR
 
-__all__ = ["SearchGuard", "trial_cause"]
+__all__ = ["SearchGuard"]
 
 logger = logging.getLogger(__name__)
-
-
-def trial_cause(trial: Any) -> BaseException | None:
-    """The exception a trial raised, read from the driver's copy of its error file."""
-    from ray import cloudpickle
-
-    try:
-        local = trial.pickled_error_file  # written at once; the storage copy is synced later
-        if local and os.path.exists(local):
-            with open(local, "rb") as file:
-                error = cloudpickle.load(file)
-        else:
-            error = _ray_compat.trial_pickled_error(trial)
-    except Exception:  # an unreadable error file must not break the search
-        return None
-    return getattr(error, "cause", None) or error
 
 
 def _signature(error: BaseException | None) -> str:

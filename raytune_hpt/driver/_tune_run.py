@@ -12,9 +12,10 @@ import logging
 from typing import Any
 
 from raytune_hpt import _ray_compat, storage
-from raytune_hpt._ray_session import scoped_environ
+from raytune_hpt._record import METADATA_FILE
+from raytune_hpt.driver._pareto_search import tune_metric
+from raytune_hpt.driver._ray_session import scoped_environ
 from raytune_hpt.resources import trials_that_fit
-from raytune_hpt.results import METADATA_FILE
 
 __all__ = ["metadata", "run_experiment", "write_metadata"]
 
@@ -27,8 +28,7 @@ def run_experiment(tuner: Any, trainable: Any, searcher: Any, scheduler: Any,
     import ray
     from ray import tune
 
-    from raytune_hpt._pareto_search import tune_metric
-    from raytune_hpt.supervision import SearchGuard
+    from raytune_hpt.driver._supervision import SearchGuard  # imports Ray
 
     guard = SearchGuard(tuner.objective,
                         max_consecutive_failed=tuner.max_consecutive_failed_trials)
@@ -85,7 +85,7 @@ def _run_config(tuner: Any, guard: Any, searcher: Any, epochs: int) -> Any:
 def _callbacks(tuner: Any, guard: Any, searcher: Any, epochs: int) -> list:
     from ray.tune.logger import CSVLoggerCallback, JsonLoggerCallback
 
-    from raytune_hpt._space_growth import SpaceGrowth
+    from raytune_hpt.driver._space_growth import SpaceGrowth  # imports Ray
     from raytune_hpt.tracking import ConsoleReporter, tracking_callbacks
 
     trackers = tracking_callbacks(tuner.tracking, space=tuner.space, objective=tuner.objective,

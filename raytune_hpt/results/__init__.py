@@ -8,9 +8,10 @@
 
 from __future__ import annotations
 
-from raytune_hpt.results._experiment import METADATA_FILE, ExperimentResults, TrialRecord, load
+from raytune_hpt._record import DECLARED_HPS, METADATA_FILE, TRIAL_ERROR
+from raytune_hpt.results._experiment import ExperimentResults, TrialRecord, load
 from raytune_hpt.results._intervals import max_trials_at_once, trial_interval, trial_runs
-from raytune_hpt.results._keys import DECLARED_HPS, NOT_METRIC_KEYS, TRIAL_ERROR, is_metric_key
+from raytune_hpt.results._keys import NOT_METRIC_KEYS, is_metric_key
 from raytune_hpt.results._pareto import front_lines, pareto_ranks
 
 __all__ = [

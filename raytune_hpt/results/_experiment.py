@@ -24,13 +24,12 @@ from typing import Any
 from raytune_hpt import _ray_compat, storage
 from raytune_hpt._checks import is_finite_number
 from raytune_hpt._format import best_trial_lines, format_value
+from raytune_hpt._record import METADATA_FILE, MODEL_FILE, TRIAL_ERROR, load_checkpoint
 from raytune_hpt.hyperparameters import HyperParameters
 from raytune_hpt.objective import Objective
-from raytune_hpt.results._keys import TRIAL_ERROR, is_metric_key
+from raytune_hpt.results._keys import is_metric_key
 
-__all__ = ["METADATA_FILE", "ExperimentResults", "TrialRecord", "load"]
-
-METADATA_FILE = "raytune_hpt.json"
+__all__ = ["ExperimentResults", "TrialRecord", "load"]
 
 
 @dataclass
@@ -239,7 +238,6 @@ class ExperimentResults:
             raise ValueError(f"Trial {trial.trial_id} has no checkpoint.")
         from ray.tune import Checkpoint
 
-        from raytune_hpt.worker import MODEL_FILE, load_checkpoint
 
         checkpoint = Checkpoint(trial.checkpoint, filesystem=self._filesystem())
         with checkpoint.as_directory() as folder:

@@ -2,13 +2,9 @@
 
 from __future__ import annotations
 
-__all__ = ["DECLARED_HPS", "NOT_METRIC_KEYS", "TRIAL_ERROR", "is_metric_key"]
+from raytune_hpt._record import DECLARED_HPS, TRIAL_ERROR
 
-#: The report field of a trial failed by a ``FailedTrialError``: its error (no retry).
-TRIAL_ERROR = "trial_error"
-#: The report field with hyperparameters a trial declared that the space did not have yet
-#: (a ``run_trial`` override declares them lazily, as in Keras Tuner): a JSON space config.
-DECLARED_HPS = "declared_hyperparameters"
+__all__ = ["NOT_METRIC_KEYS", "is_metric_key"]
 
 #: Report fields that are not metrics: Ray Tune's bookkeeping and where the trial ran.
 #: ``epoch`` is ours and counts as a metric (results read a trial's best epoch from it).

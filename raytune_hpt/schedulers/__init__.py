@@ -21,12 +21,23 @@ from collections.abc import Callable
 from typing import Any
 
 from raytune_hpt._checks import is_number
+from raytune_hpt._lazy import lazy_attributes
+from raytune_hpt._record import EPOCH
 from raytune_hpt._registry import check_options, split_spec
 from raytune_hpt.errors import ConfigurationError
 
-__all__ = ["SCHEDULERS", "TIME_ATTR", "create_scheduler", "validate_scheduler"]
+__all__ = [
+    "SCHEDULERS",
+    "TIME_ATTR",
+    "PBTOptions",
+    "create_scheduler",
+    "explorable",
+    "prepare_population",
+    "validate_scheduler",
+]
 
-TIME_ATTR = "epoch"
+#: Time is counted in epochs: the field every trial reports.
+TIME_ATTR = EPOCH
 
 
 def _positive(name: str, value: Any, *, integer: bool = True, above: float = 0) -> None:
@@ -106,7 +117,7 @@ def _pbt(epochs: int, perturbation_interval: int | None = None,
     hyperparameters perturbed (or resampled with ``resample_probability``). Explores
     ``hyperparam_mutations`` (names; default: every hyperparameter that can change during
     training). Bound to the space by ``_pbt.prepare_population`` once it is discovered."""
-    from raytune_hpt._pbt import unbound_scheduler
+    from raytune_hpt.schedulers._pbt import unbound_scheduler  # imports Ray
 
     return unbound_scheduler("pbt", epochs, {
         "quantile_fraction": quantile_fraction, "resample_probability": resample_probability,
@@ -119,7 +130,7 @@ def _pb2(epochs: int, perturbation_interval: int | None = None,
          quantile_fraction: float = 0.25, hyperparam_mutations: list[str] | None = None) -> Any:
     """PB2: PBT whose explore step picks new values with a Gaussian-process bandit
     (scikit-learn) over the numeric hyperparameters' ranges."""
-    from raytune_hpt._pbt import unbound_scheduler
+    from raytune_hpt.schedulers._pbt import unbound_scheduler  # imports Ray
 
     return unbound_scheduler("pb2", epochs, {
         "quantile_fraction": quantile_fraction, "hyperparam_mutations": hyperparam_mutations,
@@ -171,3 +182,8 @@ def create_scheduler(spec: Any, *, epochs: int) -> Any:
     factory = SCHEDULERS[name]
     check_options(factory, options, "scheduler", name, context={"epochs"})
     return factory(epochs, **options)
+
+
+# PBT imports Ray: its driver-side names are loaded on first use.
+__getattr__ = lazy_attributes(__name__, dict.fromkeys(
+    ("PBTOptions", "explorable", "prepare_population"), "_pbt"))

@@ -29,10 +29,10 @@ from ray.tune.schedulers import PopulationBasedTraining, TrialScheduler
 from ray.tune.search import BasicVariantGenerator
 
 from raytune_hpt._checks import is_number
+from raytune_hpt._record import EPOCH
 from raytune_hpt._registry import spec_name
 from raytune_hpt.errors import ConfigurationError
 from raytune_hpt.hyperparameters import Choice, Fixed, HyperParameter, HyperParameters
-from raytune_hpt.schedulers import TIME_ATTR
 
 __all__ = ["PBTOptions", "explorable", "prepare_population", "unbound_scheduler"]
 
@@ -90,7 +90,7 @@ def unbound_scheduler(kind: str, epochs: int, options: dict[str, Any]) -> Any:
 
 
 def _ray_arguments(options: PBTOptions) -> dict[str, Any]:
-    arguments = {"time_attr": TIME_ATTR, "perturbation_interval": options.perturbation_interval,
+    arguments = {"time_attr": EPOCH, "perturbation_interval": options.perturbation_interval,
                  "quantile_fraction": options.quantile_fraction}
     if options.kind == "pbt":
         arguments.update(burn_in_period=options.burn_in_period,
@@ -186,7 +186,7 @@ class _Bound:
     last_epoch = 0
 
     def on_trial_result(self, tune_controller: Any, trial: Any, result: dict) -> str:
-        if self.last_epoch and result.get(TIME_ATTR, 0) >= self.last_epoch:
+        if self.last_epoch and result.get(EPOCH, 0) >= self.last_epoch:
             return TrialScheduler.CONTINUE
         return super().on_trial_result(tune_controller, trial, result)  # type: ignore[misc]
 

@@ -22,7 +22,7 @@ For a Pareto objective ``metric`` and ``mode`` are lists: ``bayesopt`` scalarise
 Which to pick for which budget: ``docs/choosing.md``. Every one takes ``points_to_evaluate``
 (tried first, in order) and trials run elsewhere (a warm start: ``create_searcher``'s
 ``evaluated``), never proposed again (``_skip_evaluated`` for Ray's wrapped libraries);
-``raytune_hpt.warm_start`` checks both against the space.
+``raytune_hpt.driver._warm_start`` checks both against the space.
 """
 
 from __future__ import annotations
@@ -113,7 +113,7 @@ def create_searcher(
         seed: makes the sequence of suggestions repeatable.
         max_trials: the trial budget (some searchers plan with it).
         points_to_evaluate: configurations to try first, in order (every searcher here
-            takes them; checked by :mod:`raytune_hpt.warm_start`).
+            takes them; checked by :mod:`raytune_hpt.driver._warm_start`).
         evaluated: ``Searcher.add_evaluated_point`` arguments of trials run elsewhere (a
             warm start), given to the searcher before its first suggestion.
 

@@ -3,7 +3,7 @@
 Ray's ``BasicVariantGenerator`` samples every key independently and multiplies grids out;
 with conditional scopes that repeats identical trials. These two only ever propose the
 active values of a configuration. Both try ``points_to_evaluate`` first and never propose a
-configuration given to ``add_evaluated_point`` (a warm start: ``raytune_hpt.warm_start``).
+configuration given to ``add_evaluated_point`` (a warm start: ``raytune_hpt.driver._warm_start``).
 """
 
 from __future__ import annotations

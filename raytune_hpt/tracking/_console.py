@@ -23,8 +23,8 @@ from ray.tune import Callback
 
 from raytune_hpt._checks import is_finite_number
 from raytune_hpt._format import format_value, format_values
+from raytune_hpt._record import TRIAL_ERROR, trial_cause
 from raytune_hpt.objective import Objective
-from raytune_hpt.results import TRIAL_ERROR
 
 __all__ = ["ConsoleReporter"]
 
@@ -109,8 +109,6 @@ class ConsoleReporter(Callback):
                     f"{score}  {best}")
 
     def on_trial_error(self, iteration: int, trials: list, trial: Any, **info: Any) -> None:
-        from raytune_hpt.supervision import trial_cause
-
         cause = trial_cause(trial)
         lines = str(cause).strip().splitlines() if cause is not None else []
         last = f"{type(cause).__name__}: {lines[-1]}" if lines else "see the error file"

@@ -11,6 +11,7 @@ only when a trial runs.
 from __future__ import annotations
 
 from raytune_hpt._lazy import lazy_attributes
+from raytune_hpt._record import MODEL_FILE, STATE_FILE, TRIAL_ERROR, load_checkpoint
 from raytune_hpt.worker._distributed import (
     DRIVER_RESOURCES,
     default_concurrency,
@@ -26,7 +27,6 @@ from raytune_hpt.worker._tf_setup import (
     trial_strategy,
 )
 from raytune_hpt.worker._trial import (
-    TRIAL_ERROR,
     TrialSpec,
     build_checked,
     fit_result_metrics,
@@ -63,10 +63,7 @@ __all__ = [
 
 # These import Keras: loaded on first use, so the driver can import this package cheaply.
 _LAZY = {
-    "MODEL_FILE": "_report",
-    "STATE_FILE": "_report",
     "EpochReporter": "_report",
-    "load_checkpoint": "_report",
     "SharedArrayFeed": "_feeding",
     "feed_in_batches": "_feeding",
     "fold_rows": "_feeding",

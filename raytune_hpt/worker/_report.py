@@ -18,6 +18,7 @@ from typing import Any
 import keras
 from ray import tune
 
+from raytune_hpt._record import EPOCH, MODEL_FILE, STATE_FILE, load_checkpoint, model_file
 from raytune_hpt.errors import ObjectiveNotLoggedError
 from raytune_hpt.objective import Objective
 
@@ -31,9 +32,6 @@ __all__ = [
     "scalar_logs",
 ]
 
-MODEL_FILE = "model.keras"
-STATE_FILE = "trial_state.json"
-
 
 def scalar_logs(logs: dict[str, Any] | None) -> dict[str, float]:
     metrics = {}
@@ -43,10 +41,6 @@ def scalar_logs(logs: dict[str, Any] | None) -> dict[str, float]:
         except (TypeError, ValueError):  # non-scalar logs (e.g. per-class arrays) are skipped
             continue
     return metrics
-
-
-def _model_file(index: int) -> str:
-    return MODEL_FILE if index == 0 else f"model_fold{index}.keras"
 
 
 class EpochReporter:
@@ -94,7 +88,7 @@ class EpochReporter:
             raise ObjectiveNotLoggedError(missing[0], list(metrics))
         for k, fold in enumerate(fold_logs):
             metrics.update({f"fold{k}/{key}": v for key, v in scalar_logs(fold).items()})
-        metrics["epoch"] = epoch + 1
+        metrics[EPOCH] = epoch + 1
         if self.reports == 0:  # where the trial runs: once per (re)start, not every epoch
             metrics.update(self.extra)
         metrics.update(info or {})
@@ -107,9 +101,9 @@ class EpochReporter:
             return
         with tempfile.TemporaryDirectory(prefix="rth-ckpt-") as folder:
             for k, model in enumerate(self.models):
-                model.save(os.path.join(folder, _model_file(k)))
+                model.save(os.path.join(folder, model_file(k)))
             with open(os.path.join(folder, STATE_FILE), "w") as file:
-                json.dump({"epoch": epoch + 1, "metrics": metrics,  # trial_id: PBT's exploit
+                json.dump({EPOCH: epoch + 1, "metrics": metrics,  # trial_id: PBT's exploit
                            "trial_id": tune.get_context().get_trial_id()}, file)
             tune.report(metrics, checkpoint=tune.Checkpoint.from_directory(folder))
 
@@ -137,17 +131,3 @@ class LastLogs(keras.callbacks.Callback):
     def on_epoch_end(self, epoch: int, logs: dict[str, Any] | None = None) -> None:
         self.logs = dict(logs or {})
 
-
-def load_checkpoint(folder: str, models: Sequence[Any]) -> int:
-    """Load weights and optimizer state saved by :class:`EpochReporter` into built models.
-
-    Returns:
-        The number of epochs already done.
-    """
-    for k, model in enumerate(models):
-        optimizer = getattr(model, "optimizer", None)  # None: a model never compiled
-        if optimizer is not None and not optimizer.built:
-            optimizer.build(model.trainable_variables)
-        model.load_weights(os.path.join(folder, _model_file(k)))
-    with open(os.path.join(folder, STATE_FILE)) as file:
-        return int(json.load(file)["epoch"])

@@ -17,9 +17,9 @@ from typing import Any
 
 import numpy as np
 
+from raytune_hpt._record import TRIAL_ERROR
 from raytune_hpt.hyperparameters import HyperParameters
 from raytune_hpt.objective import Objective
-from raytune_hpt.results import TRIAL_ERROR
 from raytune_hpt.worker._tf_setup import configure_tensorflow, trial_strategy
 
 __all__ = [

@@ -13,8 +13,8 @@ import json
 import time
 from typing import Any
 
+from raytune_hpt._record import DECLARED_HPS
 from raytune_hpt.objective import Objective
-from raytune_hpt.results import DECLARED_HPS
 from raytune_hpt.worker._tf_setup import configure_tensorflow
 from raytune_hpt.worker._trial import TrialSpec, fit_result_metrics, placement, report_failure
 

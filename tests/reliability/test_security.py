@@ -196,7 +196,7 @@ def test_the_default_host_of_every_server_is_127_0_0_1():
     parser = build_parser()
     tensorboard = parser.parse_args(["tensorboard", "somewhere"])
     assert tensorboard.host == "127.0.0.1"
-    tuner_source = (ROOT / "raytune_hpt" / "_ray_session.py").read_text()  # starts Ray
+    tuner_source = (ROOT / "raytune_hpt" / "driver" / "_ray_session.py").read_text()  # starts Ray
     assert (
         "include_dashboard=False" in tuner_source
     )  # a local Ray started by a search has no dashboard

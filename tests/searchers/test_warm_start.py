@@ -13,7 +13,7 @@ import pytest
 from raytune_hpt.hyperparameters import HyperParameters
 from raytune_hpt.searchers import SEARCHERS, create_searcher, point_key
 from raytune_hpt.searchers._basic import sample_active
-from raytune_hpt.warm_start import check_points
+from raytune_hpt.driver import check_points
 
 
 def _space() -> HyperParameters:

@@ -33,6 +33,7 @@ import logging
 from typing import TYPE_CHECKING, Any
 
 from raytune_hpt._registry import check_options, split_spec
+from raytune_hpt.searchers._keys import point_key
 
 if TYPE_CHECKING:
     from ray.tune.search import Searcher
@@ -56,15 +57,6 @@ SEARCHERS: dict[str, str] = {
 
 # What create_searcher passes itself; not user options.
 _CONTEXT = ("space", "metric", "mode", "seed", "max_trials", "points_to_evaluate", "evaluated")
-
-
-def point_key(point: dict[str, Any]) -> tuple:
-    """A configuration's identity for "already tried": ``HyperParameters.config_key`` with
-    floats to 12 significant digits (one read back from results may differ in its last bits)."""
-    from raytune_hpt.hyperparameters import HyperParameters
-
-    return HyperParameters.config_key(
-        {k: float(f"{v:.12g}") if isinstance(v, float) else v for k, v in point.items()})
 
 
 def _split(spec: Any) -> tuple[str, dict[str, Any]]:

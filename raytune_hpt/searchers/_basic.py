@@ -15,7 +15,7 @@ from typing import Any
 from ray.tune.search import Searcher
 
 from raytune_hpt.hyperparameters import HyperParameters
-from raytune_hpt.searchers import point_key
+from raytune_hpt.searchers._keys import point_key
 
 __all__ = ["GridSearcher", "RandomSearcher", "StatefulSearcher", "active_part", "sample_active"]
 

@@ -44,7 +44,7 @@ import numpy as np
 from raytune_hpt._checks import check_int, check_number, is_number
 from raytune_hpt.errors import ConfigurationError
 from raytune_hpt.hyperparameters import HyperParameters
-from raytune_hpt.searchers import point_key
+from raytune_hpt.searchers._keys import point_key
 from raytune_hpt.searchers._acquisition import Encoder, maximize_acquisition
 from raytune_hpt.searchers._basic import StatefulSearcher, active_part, sample_active
 from raytune_hpt.searchers._gp import GaussianProcess

@@ -21,7 +21,7 @@ from raytune_hpt import _ray_compat
 from raytune_hpt.errors import ConfigurationError
 from raytune_hpt.hyperparameters import HyperParameters
 from raytune_hpt.objective import Objective
-from raytune_hpt.tracking import metric_series, run_name
+from raytune_hpt.tracking._names import metric_series, run_name
 
 __all__ = ["KerasMLflowLogger", "mlflow_callbacks"]
 

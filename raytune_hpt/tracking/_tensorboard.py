@@ -34,7 +34,7 @@ from raytune_hpt.errors import ConfigurationError
 from raytune_hpt.hyperparameters import HyperParameters
 from raytune_hpt.objective import Objective
 from raytune_hpt.results import METADATA_FILE
-from raytune_hpt.tracking import _FOLD, metric_series, run_name
+from raytune_hpt.tracking._names import FOLD, metric_series, run_name
 from raytune_hpt.tracking._hparams import (
     experiment_summary,
     session_end_summary,
@@ -209,7 +209,7 @@ class TensorBoardLogger(LoggerCallback):
     # -- helpers ---------------------------------------------------------------------
     def _write_experiment(self, result: dict) -> None:
         metrics = [(group, tag, key) for key, value in result.items()
-                   if not _FOLD.match(key) and (where := metric_series(key, value)) is not None
+                   if not FOLD.match(key) and (where := metric_series(key, value)) is not None
                    for group, tag in [where]]
         metrics.sort(key=lambda m: (m[2] != self.objective.name, m[0], m[1]))
         metrics.append(("", EPOCHS_TAG, "epochs run"))

@@ -1,72 +1,44 @@
-"""``Tuner``: a Keras Tuner-shaped front over one Ray Tune experiment.
+"""``Tuner``: the public face of a search, for Python callers and Keras Tuner code alike.
 
-``Tuner(...)`` checks its arguments; ``search(...)`` discovers the space by building the
-model, puts the data in Ray's object store once, assembles ``ray.tune.Tuner`` (searcher,
-scheduler, per-trial resources, reused workers, per-epoch checkpoints) and runs it. As in
-Keras Tuner, an experiment that already exists under the same name is resumed unless
-``overwrite=True``.
+``Tuner(...)`` turns its arguments (Keras Tuner's included, through ``raytune_hpt.keras_tuner``)
+into one checked :class:`~raytune_hpt.settings.Settings`; ``search(...)`` hands the settings,
+the model and the data to ``raytune_hpt.driver``, which runs one Ray Tune experiment; the
+reading methods (``get_best_hyperparameters``, ``get_best_models``, ``results_summary``, ...)
+answer from its results. As in Keras Tuner, an experiment that already exists under the same
+name is resumed unless ``overwrite=True``. Keras Tuner's tuner classes (``RandomSearch``,
+``GridSearch``, ``BayesianOptimization``, ``Hyperband``) are this ``Tuner`` with an oracle.
 """
 
 from __future__ import annotations
 
-import datetime
-import logging
-import os
+import dataclasses
 from typing import Any
 
-from raytune_hpt import schedulers, storage
-from raytune_hpt._checks import check_int, check_number
+from raytune_hpt import driver
 from raytune_hpt._noise import import_tensorflow_quietly
-from raytune_hpt.driver import (
-    QUIET_TENSORFLOW,
-    SHARED_ARRAYS_MB,
-    check_fit_data,
-    check_pareto_search,
-    check_warm_start,
-    metadata,
-    prepare_warm_start,
-    run_experiment,
-    scoped_environ,
-    ship_datasets,
-    ship_model_code,
-    split_fit_arguments,
-    start_ray,
-    write_metadata,
-)
-from raytune_hpt.errors import ConfigurationError
-from raytune_hpt.hypermodel import as_hypermodel, discover_space, has_custom_fit
+from raytune_hpt.hypermodel import as_hypermodel, discover_space
 from raytune_hpt.hyperparameters import HyperParameters
 from raytune_hpt.keras_tuner import (
-    KerasTunerMethods,
+    BayesianOptimizationOracle,
+    GridSearchOracle,
+    HyperbandOracle,
     RandomSearchOracle,
-    as_hyperparameters,
-    fix_new_entries,
+    oracle_arguments,
     translate,
 )
 from raytune_hpt.objective import Objective
-from raytune_hpt.resources import Resources, local_node
+from raytune_hpt.resources import Resources
 from raytune_hpt.results import ExperimentResults
-from raytune_hpt.schedulers import create_scheduler, validate_scheduler
-from raytune_hpt.searchers import create_searcher, validate_searcher
-from raytune_hpt.worker import TrialSpec, run_trial
+from raytune_hpt.settings import SHARED_ARRAYS_MB, Settings, default_name
 
-__all__ = ["Tuner"]
+__all__ = ["BayesianOptimization", "GridSearch", "Hyperband", "RandomSearch", "Tuner"]
 
-logger = logging.getLogger(__name__)
-
-DEFAULT_STORAGE_PATH = os.path.join("~", "ray_results")
-
-# Set while a search runs, restored afterwards. We pass the loggers we want (no automatic
-# TBX logger); keeping the best two checkpoints makes Ray snapshot the experiment every
-# second checkpoint and warn each time, which is our choice, not the user's to act on.
-_SEARCH_ENV_DEFAULTS = {
-    **QUIET_TENSORFLOW,
-    "TUNE_WARN_EXCESSIVE_EXPERIMENT_CHECKPOINT_SYNC_THRESHOLD_S": "0",
-}
-_SEARCH_ENV_OVERRIDES = {"TUNE_DISABLE_AUTO_CALLBACK_LOGGERS": "1"}
+#: Settings a Tuner shows as its own attributes (``tuner.max_trials``, ``tuner.objective``);
+#: setting one (``tuner.overwrite = True``) makes new settings, checked again.
+_SETTINGS = frozenset(f.name for f in dataclasses.fields(Settings))
 
 
-class Tuner(KerasTunerMethods):
+class Tuner:
     """Tune a Keras model's hyperparameters with Ray Tune.
 
     Args:
@@ -110,12 +82,20 @@ class Tuner(KerasTunerMethods):
             space: its ended trials seed the searcher and are not run again (see
             :mod:`raytune_hpt.driver._warm_start` and docs/warm_start.md).
 
+    Keras Tuner's own arguments are taken too (``oracle``, ``directory``, ``project_name``,
+    ``max_retries_per_trial``, ``optimizer``/``loss``/``metrics``, ``max_model_size``,
+    ``tune_new_entries``, ...: see ``raytune_hpt.keras_tuner``), so that ``kt.Tuner``
+    subclasses run as written. A subclass that overrides :meth:`run_trial` runs each trial its
+    own way on a Ray worker. Every argument is checked once, into :attr:`settings`.
+
     Example:
         >>> tuner = Tuner(build_model, objective="val_accuracy", searcher="bayesopt",
         ...               scheduler="asha", max_trials=20)          # doctest: +SKIP
         >>> tuner.search(x, y, validation_data=(xv, yv), epochs=10)  # doctest: +SKIP
         >>> tuner.get_best_hyperparameters()[0].values              # doctest: +SKIP
     """
+
+    settings: Settings
 
     def __init__(
         self,
@@ -126,7 +106,7 @@ class Tuner(KerasTunerMethods):
         scheduler: Any = "fifo",
         max_trials: int = 10,
         hyperparameters: Any = None,
-        resources: Resources | dict | None = None,
+        resources: Resources | dict | str | None = None,
         max_concurrent_trials: int | None = None,
         storage_path: str | None = None,
         name: str | None = None,
@@ -139,59 +119,46 @@ class Tuner(KerasTunerMethods):
         meta_optimizer: bool = False,
         workers_per_trial: int = 1,
         shared_arrays_mb: float | None = SHARED_ARRAYS_MB,
-        executions_per_trial: int = 1, max_consecutive_failed_trials: int | None = None,
-        points_to_evaluate: list[dict[str, Any]] | None = None, warm_start: str | None = None,
+        executions_per_trial: int = 1,
+        max_consecutive_failed_trials: int | None = None,
+        points_to_evaluate: list[dict[str, Any]] | None = None,
+        warm_start: str | None = None,
         **keras_tuner_options: Any,
     ) -> None:
-        a = {"objective": objective, "searcher": searcher, "scheduler": scheduler,
-             "max_trials": max_trials, "hyperparameters": hyperparameters, "seed": seed,
-             "storage_path": storage_path, "name": name, "max_failures": max_failures,
-             "resources": resources, "points": points_to_evaluate, "warm_start": warm_start,
-             "max_consecutive_failed_trials": max_consecutive_failed_trials}
-        self.keras_tuner = translate(a, keras_tuner_options)
-        self.oracle = self.keras_tuner.oracle or RandomSearchOracle(
-            objective=a["objective"], max_trials=a["max_trials"], seed=a["seed"])
+        arguments = {k: v for k, v in locals().items()
+                     if k not in ("self", "hypermodel", "keras_tuner_options", "__class__")}
+        arguments["meta_optimizer"] = bool(meta_optimizer)
+        arguments, oracle = translate(arguments, keras_tuner_options)
         self.hypermodel = self._coerce_hypermodel(hypermodel)
-        self.objective = self._coerce_objective(a["objective"])
-        self.hyperparameters = as_hyperparameters(a["hyperparameters"])
-        self._check_arguments(a["searcher"], a["scheduler"], a["max_trials"], a["max_failures"],
-                              a["seed"], max_concurrent_trials, workers_per_trial,
-                              shared_arrays_mb, executions_per_trial,
-                              a["max_consecutive_failed_trials"])
-        from raytune_hpt.tracking import validate_tracking
+        self._start(self._make_settings(arguments), oracle)
 
-        check_pareto_search(self.objective, a["searcher"], a["scheduler"])
+    @classmethod
+    def from_settings(cls, hypermodel: Any, settings: Settings) -> Tuner:
+        """A Tuner for settings made elsewhere (the experiment file makes its own)."""
+        tuner = cls.__new__(cls)
+        tuner.hypermodel = tuner._coerce_hypermodel(hypermodel)
+        tuner._start(settings, None)
+        return tuner
 
-        validate_tracking(tracking)
-        self._store_search_arguments(a)
-        self.workers_per_trial, self.executions_per_trial = workers_per_trial, \
-            executions_per_trial
-        self.max_concurrent_trials = max_concurrent_trials
-        self.overwrite = overwrite
-        self.verbose, self.address, self.tracking = verbose, address, tracking
-        self.meta_optimizer = bool(meta_optimizer)
-        self.shared_arrays_mb = shared_arrays_mb
+    def _start(self, settings: Settings, oracle: Any) -> None:
+        self.settings = settings
+        self.oracle = oracle  # Keras Tuner's, when one was given: it answers from this tuner
+        if oracle is not None:
+            oracle.attach(self)
         self.space: HyperParameters | None = None
         # Files written into the experiment folder once every check has passed (the CLI
         # keeps the experiment file there for `resume`).
         self.attachments: dict[str, str] = {}
         self._results: ExperimentResults | None = None
+        self._session: Any = None  # the running trial's reports, inside run_trial
 
-    def _store_search_arguments(self, a: dict[str, Any]) -> None:
-        """The checked arguments a Keras Tuner oracle may have set."""
-        self.searcher, self.scheduler, self.max_trials = a["searcher"], a["scheduler"], \
-            a["max_trials"]
-        # "auto" is resolved against the running Ray cluster in search()
-        self.resources = (a["resources"] if a["resources"] == "auto"
-                          else Resources.coerce(a["resources"]))
-        self.max_consecutive_failed_trials = a["max_consecutive_failed_trials"]
-        self.storage_path = storage.normalize(a["storage_path"] or DEFAULT_STORAGE_PATH)
-        self.name = a["name"] or self._default_name()
-        if "/" in self.name or not self.name.strip():
-            raise ValueError(f"name must be a folder name without '/', but got {self.name!r}.")
-        self.seed, self.max_failures = a["seed"], a["max_failures"]
-        check_warm_start(a["points"], a["warm_start"])
-        self.points_to_evaluate, self.warm_start = a["points"], a["warm_start"]
+    def _make_settings(self, arguments: dict[str, Any]) -> Settings:
+        if arguments["objective"] is None:  # Keras Tuner's defaults
+            arguments["objective"] = (Objective("default_objective", "min")
+                                      if self.has_custom_run_trial() else Objective("val_loss"))
+        if arguments["name"] is None:
+            arguments["name"] = default_name(getattr(self.hypermodel, "name", None))
+        return Settings.create(**arguments)
 
     def _coerce_hypermodel(self, hypermodel: Any) -> Any:
         if hypermodel is None and self.has_custom_run_trial():
@@ -202,38 +169,22 @@ class Tuner(KerasTunerMethods):
                             "may leave it out).")
         return as_hypermodel(hypermodel)
 
-    def _coerce_objective(self, objective: Any) -> Objective:
-        if objective is None:  # Keras Tuner's defaults
-            return (Objective("default_objective", "min") if self.has_custom_run_trial()
-                    else Objective("val_loss"))
-        return Objective.coerce(objective)
+    def __getattr__(self, name: str) -> Any:
+        # Only reached when the attribute is not the tuner's own: the settings' values.
+        if name in _SETTINGS and "settings" in self.__dict__:
+            return getattr(self.settings, name)
+        raise AttributeError(f"{type(self).__name__!r} object has no attribute {name!r}")
 
-    @staticmethod
-    def _check_arguments(searcher: Any, scheduler: Any, max_trials: Any, max_failures: Any,
-                         seed: Any, max_concurrent_trials: Any, workers_per_trial: Any,
-                         shared_arrays_mb: Any, executions_per_trial: Any,
-                         max_consecutive_failed_trials: Any) -> None:
-        """Every check of the constructor's arguments: the one place they are validated."""
-        validate_searcher(searcher)
-        validate_scheduler(scheduler)
-        check_int("max_trials", max_trials, 1)
-        check_int("max_concurrent_trials", max_concurrent_trials, 1, optional=True)
-        check_int("max_failures", max_failures, -1)
-        check_int("seed", seed, 0, optional=True)
-        check_int("workers_per_trial", workers_per_trial, 1)
-        check_int("executions_per_trial", executions_per_trial, 1)
-        check_int("max_consecutive_failed_trials", max_consecutive_failed_trials, 1,
-                  optional=True)
-        check_number("shared_arrays_mb", shared_arrays_mb, minimum=0, optional=True)
-
-    def _default_name(self) -> str:
-        model_name = getattr(self.hypermodel, "name", None) or "search"
-        return f"{model_name}_{datetime.datetime.now():%Y-%m-%d_%H-%M-%S}"
+    def __setattr__(self, name: str, value: Any) -> None:
+        if name in _SETTINGS and "settings" in self.__dict__:
+            self.settings = self.settings.replace(**{name: value})
+        else:
+            super().__setattr__(name, value)
 
     @property
     def experiment_path(self) -> str:
         """Where Ray Tune keeps this experiment: ``<storage_path>/<name>``."""
-        return storage.join(self.storage_path, self.name)
+        return self.settings.experiment_path
 
     # -- running ------------------------------------------------------------------------
     def search(self, *fit_args: Any, **fit_kwargs: Any) -> ExperimentResults:
@@ -261,135 +212,187 @@ class Tuner(KerasTunerMethods):
             FatalError: a trial raised it (Keras Tuner's rule).
         """
         import_tensorflow_quietly()  # the model needs it; its start-up notices are noise
+        hooks = {"attachments": self.attachments, "on_search_begin": self.on_search_begin}
         if self.has_custom_run_trial():
-            return self._search_custom(fit_args, fit_kwargs)
-        x, y, validation_data, epochs, cv = split_fit_arguments(fit_args, fit_kwargs)
-        epochs = self.keras_tuner.epochs or epochs
-        data = self._check_search_input(x, y, validation_data, epochs, cv, fit_kwargs)
-        scheduler = create_scheduler(self.scheduler, epochs=epochs)  # bad max_t fails here
-        with scoped_environ(_SEARCH_ENV_DEFAULTS, _SEARCH_ENV_OVERRIDES):
-            self.space = self._discover_space(x, y, data, validation_data, epochs, fit_kwargs)
-            searcher = self._create_searcher()
-            scheduler, searcher = schedulers.prepare_population(self, scheduler, searcher)
-            self.on_search_begin()
-            self._connect()
-            spec = self._trial_spec(epochs, cv, fit_kwargs)
-            trainable, max_concurrent = self._trainable(spec, data)
-            grid = self._run(trainable, searcher, scheduler, max_concurrent, epochs)
-        return self._finish(grid, epochs)
-
-    def _search_custom(self, fit_args: tuple, fit_kwargs: dict[str, Any]) -> ExperimentResults:
-        """A ``run_trial`` override: each trial calls it on a worker with these arguments."""
-        from ray import tune
-
-        from raytune_hpt.worker import run_user_trial
-
-        epochs = self.keras_tuner.epochs or 1
-        scheduler = create_scheduler(self.scheduler, epochs=epochs)
-        with scoped_environ(_SEARCH_ENV_DEFAULTS, _SEARCH_ENV_OVERRIDES):
-            self.space = self._initial_space()
-            searcher = self._create_searcher()
-            scheduler, searcher = schedulers.prepare_population(self, scheduler, searcher)
-            self.on_search_begin()
-            self._connect()
-            ship_model_code(type(self))
-            args, kwargs = ship_datasets(fit_args, fit_kwargs, self.experiment_path)
-            trainable = tune.with_parameters(run_user_trial, tuner=self,
-                                             spec=self._trial_spec(epochs, None, {}),
-                                             args=args, kwargs=kwargs)
-            trainable = tune.with_resources(trainable, self.resources.to_ray())
-            grid = self._run(trainable, searcher, scheduler, self.max_concurrent_trials, epochs)
-        return self._finish(grid, epochs)
-
-    def _create_searcher(self) -> Any:
-        if not (self.keras_tuner.tune_new_entries and self.keras_tuner.allow_new_entries):
-            self.space = fix_new_entries(self.space, self.hyperparameters)
-        warm = prepare_warm_start(self.space, self.objective, self.searcher,
-                                  self.points_to_evaluate, self.warm_start, self.experiment_path,
-                                  self.overwrite)
-        return create_searcher(self.searcher, space=self.space,
-                               metric=self.objective.searcher_metric,
-                               mode=self.objective.searcher_mode, seed=self.seed,
-                               max_trials=self.max_trials, points_to_evaluate=warm.points,
-                               evaluated=warm.evaluated)
+            run, self._results = driver.search_custom(self.settings, self, self._initial_space(),
+                                                      fit_args, fit_kwargs, **hooks)
+        else:
+            run, self._results = driver.search(self.settings, self.hypermodel, fit_args,
+                                               fit_kwargs, **hooks)
+        self.space = run.space
+        self.resources = run.resources  # "auto", as resolved against the cluster
+        return self._results
 
     def on_search_begin(self) -> None:
         """Called once every check has passed, before Ray starts (Keras Tuner's hook name)."""
 
-    def _check_search_input(self, x: Any, y: Any, validation_data: Any, epochs: Any,
-                            cv: Any, fit_kwargs: dict[str, Any]) -> dict[str, Any]:
-        check_int("epochs", epochs, 1)
-        check_int("cv", cv, 2, optional=True)
-        if self.workers_per_trial > 1 and (cv or has_custom_fit(self.hypermodel)):
-            raise ConfigurationError("workers_per_trial > 1 supports neither cv nor a custom "
-                                     "HyperModel.fit; use workers_per_trial=1.")
-        return check_fit_data(x, y, validation_data=validation_data, cv=cv,
-                              fit_kwargs=fit_kwargs)
+    def run_trial(self, trial: Any, *args: Any, **kwargs: Any) -> Any:
+        """Override to run each trial your own way (on a Ray worker); return the objective
+        as a float or a dict, or report each epoch with ``self.on_epoch_end``."""
+        raise NotImplementedError  # never called: not overriding keeps the standard trial
 
-    def _discover_space(self, x: Any, y: Any, data: dict[str, Any], validation_data: Any,
-                        epochs: int, fit_kwargs: dict[str, Any]) -> HyperParameters:
-        custom_fit = has_custom_fit(self.hypermodel)
-        discovery_args = () if callable(x) and y is None else ((x,) if y is None else (x, y))
-        return discover_space(
-            self.hypermodel, self.hyperparameters, fit_args=discovery_args,
-            sample_x=data.get("x"),
-            fit_kwargs={"validation_data": validation_data, "epochs": epochs, **fit_kwargs}
-            if custom_fit else None,
-        )
+    def has_custom_run_trial(self) -> bool:
+        return type(self).run_trial is not Tuner.run_trial
 
-    def _connect(self) -> None:
-        """Start or join Ray, refusing first what no node could ever hold."""
-        import ray
+    # -- hooks called inside run_trial, on the worker ----------------------------------------
+    def on_epoch_end(self, trial: Any, model: Any, epoch: int,
+                     logs: dict[str, Any] | None = None) -> None:
+        """Report this epoch's ``logs`` (they must hold the objective) and checkpoint ``model``."""
+        self._require_session().epoch_end(model, epoch, logs)
 
-        if not ray.is_initialized() and self.address is None and self.resources != "auto":
-            # The local Ray about to start: refuse what it could never hold before starting it.
-            self.resources.check_feasible(self.workers_per_trial, nodes=[local_node()])
-        if not ray.is_initialized():
-            start_ray(self.address, log_to_driver=self.verbose > 1)
-        if self.resources == "auto":
-            self.resources = Resources.auto()
-            logger.info("resources='auto': each trial gets %s.", self.resources.describe())
-        self.resources.check_feasible(self.workers_per_trial)
-        ship_model_code(self.hypermodel)
+    def save_model(self, trial_id: str, model: Any, step: int = 0) -> None:
+        """Name the model the next report checkpoints."""
+        self._require_session().model = model
 
-    def _trial_spec(self, epochs: int, cv: int | None, fit_kwargs: dict[str, Any]) -> TrialSpec:
-        return TrialSpec(hypermodel=self.hypermodel, space=self.space, objective=self.objective,
-                         epochs=epochs, fit_kwargs=fit_kwargs, cv=cv, cpus=self.resources.cpu,
-                         seed=self.seed, meta_optimizer=self.meta_optimizer,
-                         gpus=self.resources.gpu, gpu_memory_mb=self.resources.gpu_memory_mb,
-                         shared_arrays_bytes=None if self.shared_arrays_mb is None
-                         else int(self.shared_arrays_mb * 2**20),
-                         executions=self.executions_per_trial,
-                         compile_overrides=self.keras_tuner.compile_overrides,
-                         max_model_size=self.keras_tuner.max_model_size)
+    def on_epoch_begin(self, trial: Any, model: Any, epoch: int, logs: Any = None) -> None:
+        """A hook for subclasses; does nothing (as in Keras Tuner)."""
 
-    def _trainable(self, spec: TrialSpec, data: dict[str, Any]) -> tuple[Any, int | None]:
-        """The Ray Tune trainable with its resources, and the cap on trials at once."""
-        from ray import tune
+    def on_batch_begin(self, trial: Any, model: Any, batch: int, logs: Any = None) -> None:
+        """A hook for subclasses; does nothing (as in Keras Tuner)."""
 
-        if self.workers_per_trial == 1:
-            trainable = tune.with_parameters(run_trial, spec=spec, data=data)
-            return tune.with_resources(trainable, self.resources.to_ray()), \
-                self.max_concurrent_trials
-        from raytune_hpt import worker
+    def on_batch_end(self, trial: Any, model: Any, batch: int, logs: Any = None) -> None:
+        """A hook for subclasses; does nothing (as in Keras Tuner)."""
 
-        trainable = tune.with_parameters(worker.run_distributed_trial, spec=spec, data=data,
-                                         resources=self.resources,
-                                         workers=self.workers_per_trial,
-                                         storage_path=self.experiment_path)
-        max_concurrent = self.max_concurrent_trials or worker.default_concurrency(
-            self.resources, self.workers_per_trial)
-        return tune.with_resources(trainable, worker.DRIVER_RESOURCES), max_concurrent
+    def _require_session(self) -> Any:
+        if self._session is None:
+            raise RuntimeError("on_epoch_end and save_model are called inside run_trial.")
+        return self._session
 
-    def _run(self, trainable: Any, searcher: Any, scheduler: Any,
-             max_concurrent: int | None, epochs: int) -> Any:
-        return run_experiment(self, trainable, searcher, scheduler, max_concurrent, epochs)
+    # -- reading a search, in the driver ------------------------------------------------------
+    def search_space_summary(self, extended: bool = False) -> str:
+        """Print and return the search space: every hyperparameter with its domain."""
+        space = self.space if self.space is not None else self._initial_space()
+        shown = list(space.space)
+        if not self.settings.tune_new_entries:
+            # As Keras Tuner: entries the model adds keep their default, outside the space.
+            declared = self.settings.hyperparameters
+            declared = {hp.name for hp in declared.space} if declared is not None else set()
+            shown = [hp for hp in shown if hp.name in declared]
+        lines = ["Search space summary", f"Default search space size: {len(shown)}"]
+        for hp in shown:
+            config = {k: v for k, v in hp.get_config().items() if k not in ("name", "class")}
+            lines.append(f"{hp.name} ({type(hp).__name__})")
+            lines.append(str(config))
+        text = "\n".join(lines)
+        print(text)
+        return text
 
-    def _finish(self, grid: Any, epochs: int) -> ExperimentResults:
-        if self.has_custom_run_trial():
-            write_metadata(self, epochs)  # with the hyperparameters trials declared
-        self._results = ExperimentResults.from_result_grid(grid, metadata(self, epochs))
-        self.oracle._results = self._results
-        logger.info("%d trials (%s each); at most %d ran at once.", len(self._results.trials),
-                    self.resources.describe(), self._results.trials_at_once())
+    def _initial_space(self) -> HyperParameters:
+        declared = self.settings.hyperparameters
+        if self.hypermodel is None:
+            return declared.copy() if declared else HyperParameters()
+        self.space = discover_space(self.hypermodel, declared)
+        return self.space
+
+    @property
+    def last_results(self) -> ExperimentResults | None:
+        """The last search's results (None before the first ``search``)."""
         return self._results
+
+    @property
+    def results(self) -> Any:
+        """The underlying ``ray.tune.ResultGrid`` of the last search."""
+        return self._require_results().result_grid
+
+    def _require_results(self) -> ExperimentResults:
+        if self._results is None:
+            raise RuntimeError("No results yet: call search() first.")
+        return self._results
+
+    def get_best_hyperparameters(self, num_trials: int = 1) -> list[HyperParameters]:
+        """The best trials' hyperparameters, best first (``.values`` is a dict)."""
+        results = self._require_results()
+        return [self.space.copy(values) for values in results.best_hyperparameters(num_trials)]
+
+    def get_best_models(self, num_models: int = 1) -> list[Any]:
+        """The best trials' models at their best epoch, restored from checkpoints."""
+        results = self._require_results()
+        models = []
+        for trial in results.ranked_trials()[:num_models]:
+            models.append(results.load_model(trial, build=self._builder(trial)))
+        return models
+
+    def results_summary(self, num_trials: int = 10) -> str:
+        """Print and return a readable table of the best trials."""
+        text = self._require_results().summary(num_trials)
+        print(text)
+        return text
+
+    def load_model(self, trial: Any) -> Any:
+        """The model of a trial (an ``oracle.get_best_trials`` entry) at its best epoch."""
+        results = self._require_results()
+        for record in results.trials:
+            if record.trial_id == trial.trial_id:
+                return results.load_model(record, build=self._builder(record))
+        raise KeyError(f"No trial {trial.trial_id!r} in {results.path}.")
+
+    def _builder(self, record: Any) -> Any:
+        """Builds the trial's model for its checkpoint to be loaded into (None: no builder)."""
+        if self.hypermodel is None:
+            return None
+        hp = self.space.copy(record.hyperparameters)
+
+        def build() -> Any:
+            model = self.hypermodel.build(hp)
+            if not hasattr(model, "optimizer"):
+                # Uncompiled (a HyperModel.fit with its own training loop): Keras 3 has no
+                # `optimizer` before compile, and loading a checkpoint reads it.
+                model.optimizer = None
+            return model
+
+        return build
+
+    def __getstate__(self) -> dict:
+        # The tuner travels to each worker for a custom run_trial: results stay here.
+        return {**self.__dict__, "_results": None, "_session": None}
+
+
+# -- Keras Tuner's tuner classes: this Tuner with an oracle ------------------------------------
+class RandomSearch(Tuner):
+    """Keras Tuner's ``RandomSearch``, each trial on Ray.
+
+    Example:
+        >>> import raytune_hpt as kt
+        >>> tuner = kt.RandomSearch(build_model, objective="val_accuracy", max_trials=5,
+        ...                         executions_per_trial=2, directory="runs",
+        ...                         project_name="demo")                  # doctest: +SKIP
+        >>> tuner.search(x, y, validation_split=0.2, epochs=10)           # doctest: +SKIP
+    """
+
+    def __init__(self, hypermodel: Any = None, objective: Any = None, max_trials: int = 10,
+                 **kwargs: Any) -> None:
+        oracle = RandomSearchOracle(objective=objective, max_trials=max_trials,
+                                    **oracle_arguments(kwargs))
+        super().__init__(hypermodel, oracle=oracle, **kwargs)
+
+
+class GridSearch(Tuner):
+    """Keras Tuner's ``GridSearch``: every active combination, in order, each on Ray."""
+
+    def __init__(self, hypermodel: Any = None, objective: Any = None,
+                 max_trials: int | None = None, **kwargs: Any) -> None:
+        oracle = GridSearchOracle(objective=objective, max_trials=max_trials or 10**9,
+                                  **oracle_arguments(kwargs))
+        super().__init__(hypermodel, oracle=oracle, **kwargs)
+
+
+class BayesianOptimization(Tuner):
+    """Keras Tuner's ``BayesianOptimization`` (raytune_hpt's ``bayesopt`` searcher)."""
+
+    def __init__(self, hypermodel: Any = None, objective: Any = None, max_trials: int = 10,
+                 num_initial_points: int | None = None, alpha: float = 1e-4,
+                 beta: float = 2.6, **kwargs: Any) -> None:
+        oracle = BayesianOptimizationOracle(objective=objective, max_trials=max_trials,
+                                            num_initial_points=num_initial_points,
+                                            alpha=alpha, beta=beta, **oracle_arguments(kwargs))
+        super().__init__(hypermodel, oracle=oracle, **kwargs)
+
+
+class Hyperband(Tuner):
+    """Keras Tuner's ``Hyperband``: trials paused at rungs and the best resumed, on Ray."""
+
+    def __init__(self, hypermodel: Any = None, objective: Any = None, max_epochs: int = 100,
+                 factor: int = 3, hyperband_iterations: int = 1, **kwargs: Any) -> None:
+        oracle = HyperbandOracle(objective=objective, max_epochs=max_epochs, factor=factor,
+                                 hyperband_iterations=hyperband_iterations, **oracle_arguments(kwargs))
+        super().__init__(hypermodel, oracle=oracle, **kwargs)

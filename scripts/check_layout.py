@@ -36,21 +36,7 @@ MAX_FUNCTION_LINES = 60
 
 #: Still breaking a rule, to be fixed by the files' owners: a module (``path``), a function
 #: (``path:qualified.name``) or an import (``path -> module``). Empty it; never add to it.
-KNOWN_EXCEPTIONS: frozenset[str] = frozenset({
-    # issue 24, removed by its next commits (settings object, keras_tuner as an adapter)
-    "circle: raytune_hpt.driver, raytune_hpt.driver._search_data, raytune_hpt.keras_tuner, "
-    "raytune_hpt.keras_tuner._tuners, raytune_hpt.tuner, raytune_hpt.worker, "
-    "raytune_hpt.worker._user_trial",
-    "raytune_hpt/driver/_tune_run.py:_callbacks: tuner",
-    "raytune_hpt/driver/_tune_run.py:_resume_or_create: tuner",
-    "raytune_hpt/driver/_tune_run.py:_run_config: tuner",
-    "raytune_hpt/driver/_tune_run.py:metadata: tuner",
-    "raytune_hpt/driver/_tune_run.py:run_experiment: tuner",
-    "raytune_hpt/driver/_tune_run.py:write_metadata: tuner",
-    "raytune_hpt/schedulers/_pbt.py:_refuse_unsupported: tuner",
-    "raytune_hpt/schedulers/_pbt.py:prepare_population: tuner",
-    "raytune_hpt/worker/_user_trial.py:run_user_trial: tuner",
-})
+KNOWN_EXCEPTIONS: frozenset[str] = frozenset()
 
 #: Private attributes of Ray and Keras objects (see ``_ray_compat.PRIVATE_NAMES``).
 PRIVATE_ATTRIBUTES = frozenset(

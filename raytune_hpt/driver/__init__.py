@@ -1,60 +1,40 @@
 """Everything that runs in the user's process while a search runs: the mirror of ``worker/``.
 
+``_search`` (one ``search()`` as named steps over one ``Settings``), ``_run`` (what a search
+works with beyond its settings: the model, the space, the epochs, the resources placed),
 ``_ray_session`` (starting or joining Ray, the scoped environment, shipping user code),
 ``_search_data`` (the data given to ``search()``, checked and shaped for the object store),
-``_warm_start`` (points to evaluate first, an earlier experiment's trials),
-``_pareto_search`` (which searchers and schedulers a Pareto objective may use),
-``_tune_run`` (assembling and running one ``ray.tune.Tuner``), ``_supervision`` (the guard
-that stops a pointless search) and ``_space_growth`` (hyperparameters a ``run_trial``
-declares late). Ray is imported only when a search runs.
+``_warm_start`` (points to evaluate first, an earlier experiment's trials), ``_tune_run``
+(assembling and running one ``ray.tune.Tuner``), ``_supervision`` (the guard that stops a
+pointless search) and ``_space_growth`` (hyperparameters a ``run_trial`` declares late).
+``raytune_hpt.tuner`` calls :func:`search` or :func:`search_custom`; Ray is imported only
+when a search runs.
 """
 
 from __future__ import annotations
 
 from raytune_hpt._lazy import lazy_attributes
-from raytune_hpt.driver._pareto_search import check_pareto_search, tune_metric
-from raytune_hpt.driver._ray_session import (
-    QUIET_TENSORFLOW,
-    scoped_environ,
-    ship_model_code,
-    start_ray,
-)
-from raytune_hpt.driver._search_data import (
-    SHARED_ARRAYS_MB,
-    check_fit_data,
-    ship_datasets,
-    split_fit_arguments,
-)
-from raytune_hpt.driver._tune_run import metadata, run_experiment, write_metadata
-from raytune_hpt.driver._warm_start import (
-    WarmStart,
-    check_points,
-    compare_spaces,
-)
-from raytune_hpt.driver._warm_start import check_arguments as check_warm_start
+from raytune_hpt.driver._ray_session import scoped_environ, start_ray
+from raytune_hpt.driver._run import SearchRun
+from raytune_hpt.driver._search import fixed_beyond, search, search_custom
+from raytune_hpt.driver._tune_run import tune_metric
+from raytune_hpt.driver._warm_start import WarmStart, check_points, compare_spaces
 from raytune_hpt.driver._warm_start import prepare as prepare_warm_start
 
 __all__ = [
-    "QUIET_TENSORFLOW",
-    "SHARED_ARRAYS_MB",
     "SearchGuard",
+    "SearchRun",
     "SpaceGrowth",
     "WarmStart",
-    "check_fit_data",
-    "check_pareto_search",
     "check_points",
-    "check_warm_start",
     "compare_spaces",
-    "metadata",
+    "fixed_beyond",
     "prepare_warm_start",
-    "run_experiment",
     "scoped_environ",
-    "ship_datasets",
-    "ship_model_code",
-    "split_fit_arguments",
+    "search",
+    "search_custom",
     "start_ray",
     "tune_metric",
-    "write_metadata",
 ]
 
 # Ray Tune callbacks: they import Ray, loaded on first use.

@@ -1,7 +1,7 @@
 """The data given to ``Tuner.search``, checked in the driver and shaped for Ray's object store.
 
 Arrays (or a zero-argument loader run on each worker) go into the object store once and
-every trial reads the same copy; numpy data of at least :data:`SHARED_ARRAYS_MB` is then fed
+every trial reads the same copy; numpy data of at least :data:`raytune_hpt.settings.SHARED_ARRAYS_MB` is then fed
 to Keras batch by batch from that copy (``raytune_hpt.worker``'s ``_feeding``).
 """
 
@@ -11,11 +11,11 @@ from typing import Any
 
 import numpy as np
 
-__all__ = ["SHARED_ARRAYS_MB", "check_fit_data", "ship_datasets", "split_fit_arguments"]
+from raytune_hpt import storage
+from raytune_hpt.errors import ConfigurationError
+from raytune_hpt.worker import SavedDataset
 
-#: numpy training data of at least this many MB is fed to Keras batch by batch from the shared
-#: object-store copy by default: ``Tuner(shared_arrays_mb=...)``, ``data.shared_arrays_mb``.
-SHARED_ARRAYS_MB = 32
+__all__ = ["check_fit_data", "ship_datasets", "split_fit_arguments"]
 
 
 def _length(name: str, array: Any) -> int | None:
@@ -104,10 +104,6 @@ def ship_datasets(args: tuple, kwargs: dict[str, Any],
         ConfigurationError: a dataset with an experiment in object storage (the workers
             would need a shared disk); pass a loader function instead.
     """
-    from raytune_hpt import storage
-    from raytune_hpt.errors import ConfigurationError
-    from raytune_hpt.worker import SavedDataset
-
     def ship(value: Any, key: str) -> Any:
         kind = type(value).__module__ + "." + type(value).__name__
         if "tensorflow" not in kind or "Dataset" not in kind:

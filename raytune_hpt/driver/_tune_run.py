@@ -1,8 +1,10 @@
-"""Assembling and running one ``ray.tune.Tuner`` for a ``raytune_hpt.Tuner`` (driver side).
+"""Assembling and running one ``ray.tune.Tuner`` for a search (driver side).
 
 The run config (loggers, trackers, the guard, checkpoints kept), the tune config (searcher,
-scheduler, trials, concurrency), resuming an experiment that exists, and the metadata file
-(``raytune_hpt.json``) written beside Ray's own files.
+scheduler, trials, concurrency, the metric: none for a Pareto objective, whose searcher is
+given the lists), resuming an experiment that exists, and the metadata file
+(``raytune_hpt.json``) written beside Ray's own files. Everything is read from one
+:class:`SearchRun`.
 """
 
 from __future__ import annotations
@@ -13,44 +15,54 @@ from typing import Any
 
 from raytune_hpt import _ray_compat, storage
 from raytune_hpt._record import METADATA_FILE
-from raytune_hpt.driver._pareto_search import tune_metric
 from raytune_hpt.driver._ray_session import scoped_environ
+from raytune_hpt.driver._run import SearchRun
+from raytune_hpt.objective import Objective
 from raytune_hpt.resources import trials_that_fit
+from raytune_hpt.tracking import tracking_callbacks
 
-__all__ = ["metadata", "run_experiment", "write_metadata"]
+__all__ = ["metadata", "run_experiment", "tune_metric", "write_metadata"]
 
 logger = logging.getLogger(__name__)
 
 
-def run_experiment(tuner: Any, trainable: Any, searcher: Any, scheduler: Any,
-                   max_concurrent: int | None, epochs: int) -> Any:
+def tune_metric(objective: Objective) -> dict[str, Any]:
+    """``metric`` and ``mode`` for Ray's ``TuneConfig``: none for a Pareto objective."""
+    if objective.is_pareto:
+        return {"metric": None, "mode": None}
+    return {"metric": objective.name, "mode": objective.mode}
+
+
+def run_experiment(run: SearchRun, trainable: Any, searcher: Any, scheduler: Any,
+                   max_concurrent: int | None) -> Any:
     """Assemble one ``ray.tune.Tuner`` (or restore it) and run it to the end."""
     import ray
     from ray import tune
 
     from raytune_hpt.driver._supervision import SearchGuard  # imports Ray
 
-    guard = SearchGuard(tuner.objective,
-                        max_consecutive_failed=tuner.max_consecutive_failed_trials)
-    num_samples = (min(tuner.max_trials, len(searcher)) if hasattr(searcher, "__len__")
-                   else tuner.max_trials)
+    settings = run.settings
+    guard = SearchGuard(settings.objective,
+                        max_consecutive_failed=settings.max_consecutive_failed_trials)
+    num_samples = (min(settings.max_trials, len(searcher)) if hasattr(searcher, "__len__")
+                   else settings.max_trials)
     tune_config = tune.TuneConfig(
         search_alg=searcher, scheduler=scheduler, num_samples=num_samples,
-        **tune_metric(tuner.objective), reuse_actors=True,
+        **tune_metric(settings.objective), reuse_actors=True,
         max_concurrent_trials=max_concurrent,
     )
-    run_config = _run_config(tuner, guard, searcher, epochs)
+    run_config = _run_config(run, guard, searcher)
     if getattr(scheduler, "keeps_every_checkpoint", False):  # PBT: donors' stay readable
         run_config.checkpoint_config.num_to_keep = None
-    ray_tuner = _resume_or_create(tuner, trainable, tune_config, run_config, epochs)
+    ray_tuner = _resume_or_create(run, trainable, tune_config, run_config)
     # Ray starts one trial at a time for a custom searcher (it waits for each trial's
     # resources before asking for the next); every trial that fits starts at once.
-    pending = max_concurrent or trials_that_fit(tuner.resources.to_ray(),
+    pending = max_concurrent or trials_that_fit(run.placed().to_ray(),
                                                 ray.cluster_resources())
     try:
         # Below verbose=2 Ray's output engine is replaced by our console; the new engine
         # prints its configuration box and paths even when silent, the old one does not.
-        quiet = {"RAY_AIR_NEW_OUTPUT": "0"} if tuner.verbose < 2 else {}
+        quiet = {"RAY_AIR_NEW_OUTPUT": "0"} if settings.verbose < 2 else {}
         with scoped_environ({"TUNE_MAX_PENDING_TRIALS_PG": str(pending)}, quiet):
             grid = ray_tuner.fit()
     except RuntimeError:
@@ -62,63 +74,66 @@ def run_experiment(tuner: Any, trainable: Any, searcher: Any, scheduler: Any,
     return grid
 
 
-def _run_config(tuner: Any, guard: Any, searcher: Any, epochs: int) -> Any:
+def _run_config(run: SearchRun, guard: Any, searcher: Any) -> Any:
     from ray import tune
 
+    settings = run.settings
     return tune.RunConfig(
-        name=tuner.name,
-        storage_path=tuner.storage_path,
-        callbacks=_callbacks(tuner, guard, searcher, epochs),
+        name=settings.name,
+        storage_path=settings.storage_path,
+        callbacks=_callbacks(run, guard, searcher),
         stop=guard,
-        failure_config=tune.FailureConfig(max_failures=tuner.max_failures),
+        failure_config=tune.FailureConfig(max_failures=settings.max_failures),
         checkpoint_config=tune.CheckpointConfig(
             # The best two epochs' checkpoints and the latest are kept. With one, Ray
             # snapshots the whole experiment at every checkpoint (quadratic in trials).
-            num_to_keep=2, checkpoint_score_attribute=tuner.objective.name,
-            checkpoint_score_order=tuner.objective.mode,
+            num_to_keep=2, checkpoint_score_attribute=settings.objective.name,
+            checkpoint_score_order=settings.objective.mode,
         ),
         # verbose=1: our console (tracking's ConsoleReporter); 2: Ray's own reporter too
-        verbose=tuner.verbose if tuner.verbose >= 2 else 0,
+        verbose=settings.verbose if settings.verbose >= 2 else 0,
     )
 
 
-def _callbacks(tuner: Any, guard: Any, searcher: Any, epochs: int) -> list:
+def _callbacks(run: SearchRun, guard: Any, searcher: Any) -> list:
     from ray.tune.logger import CSVLoggerCallback, JsonLoggerCallback
 
     from raytune_hpt.driver._space_growth import SpaceGrowth  # imports Ray
-    from raytune_hpt.tracking import ConsoleReporter, tracking_callbacks
+    from raytune_hpt.tracking import ConsoleReporter  # imports Ray
 
-    trackers = tracking_callbacks(tuner.tracking, space=tuner.space, objective=tuner.objective,
-                                  experiment_path=tuner.experiment_path)
-    growth = [SpaceGrowth(tuner.space, searcher)] if tuner.has_custom_run_trial() else []
-    console = ([ConsoleReporter(tuner.objective, tuner.max_trials, epochs)]
-               if tuner.verbose == 1 else [])
+    settings = run.settings
+    trackers = tracking_callbacks(settings.tracking, space=run.space,
+                                  objective=settings.objective,
+                                  experiment_path=settings.experiment_path)
+    growth = [SpaceGrowth(run.space, searcher)] if run.custom_trial else []
+    console = ([ConsoleReporter(settings.objective, settings.max_trials, run.epochs)]
+               if settings.verbose == 1 else [])
     return [CSVLoggerCallback(), JsonLoggerCallback(), *trackers, *growth, *console, guard]
 
 
-def metadata(tuner: Any, epochs: int) -> dict[str, Any]:
+def metadata(run: SearchRun) -> dict[str, Any]:
+    """What ``raytune_hpt.json`` holds: the objective, the space and the settings that ran."""
+    settings = run.settings
     return {
-        "objective": tuner.objective.to_dict(),
-        "space": tuner.space.get_config() if tuner.space else {"space": []},
-        "searcher": (tuner.searcher if isinstance(tuner.searcher, (str, dict))
-                     else type(tuner.searcher).__name__),
-        "scheduler": (tuner.scheduler if isinstance(tuner.scheduler, (str, dict))
-                      else type(tuner.scheduler).__name__),
-        "max_trials": tuner.max_trials,
-        "epochs": epochs,
-        "resources": tuner.resources.to_ray(),
-        "workers_per_trial": tuner.workers_per_trial,
-        "seed": tuner.seed,
+        "objective": settings.objective.to_dict(),
+        "space": run.space.get_config() if run.space else {"space": []},
+        "searcher": (settings.searcher if isinstance(settings.searcher, (str, dict))
+                     else type(settings.searcher).__name__),
+        "scheduler": (settings.scheduler if isinstance(settings.scheduler, (str, dict))
+                      else type(settings.scheduler).__name__),
+        "max_trials": settings.max_trials,
+        "epochs": run.epochs,
+        "resources": run.placed().to_ray(),
+        "workers_per_trial": settings.workers_per_trial,
+        "seed": settings.seed,
     }
 
 
-def _resume_or_create(
-    tuner: Any, trainable: Any, tune_config: Any, run_config: Any, epochs: int
-) -> Any:
+def _resume_or_create(run: SearchRun, trainable: Any, tune_config: Any, run_config: Any) -> Any:
     from ray import tune
 
-    path = tuner.experiment_path
-    if storage.exists(path) and tuner.overwrite:
+    path = run.experiment_path
+    if storage.exists(path) and run.settings.overwrite:
         storage.delete(path)
     if storage.exists(path) and tune.Tuner.can_restore(path):
         logger.info("Resuming the experiment at %s (overwrite=True starts afresh).", path)
@@ -128,14 +143,13 @@ def _resume_or_create(
         restored_config = _ray_compat.restored_run_config(restored)
         restored_config.callbacks, restored_config.stop = run_config.callbacks, run_config.stop
         return restored
-    storage.write_text(storage.join(path, METADATA_FILE),
-                       json.dumps(metadata(tuner, epochs), indent=2, default=str))
-    for name, text in tuner.attachments.items():
+    write_metadata(run)
+    for name, text in run.attachments.items():
         storage.write_text(storage.join(path, name), text)
     return tune.Tuner(trainable, tune_config=tune_config, run_config=run_config)
 
 
-def write_metadata(tuner: Any, epochs: int) -> None:
+def write_metadata(run: SearchRun) -> None:
     """(Re)write ``raytune_hpt.json``: at the end it holds the space trials grew."""
-    storage.write_text(storage.join(tuner.experiment_path, METADATA_FILE),
-                       json.dumps(metadata(tuner, epochs), indent=2, default=str))
+    storage.write_text(storage.join(run.experiment_path, METADATA_FILE),
+                       json.dumps(metadata(run), indent=2, default=str))

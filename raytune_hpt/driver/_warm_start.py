@@ -43,7 +43,7 @@ from raytune_hpt._checks import is_finite_number, is_number
 from raytune_hpt.errors import ConfigurationError
 from raytune_hpt.hyperparameters import Fixed, HyperParameters
 
-__all__ = ["WarmStart", "check_arguments", "check_points", "compare_spaces", "prepare"]
+__all__ = ["WarmStart", "check_points", "compare_spaces", "prepare"]
 
 logger = logging.getLogger(__name__)
 
@@ -59,25 +59,6 @@ class WarmStart:
 
     points: list[dict[str, Any]] = field(default_factory=list)
     evaluated: list[dict[str, Any]] = field(default_factory=list)
-
-
-def check_arguments(points_to_evaluate: Any, warm_start: Any) -> None:
-    """The checks ``Tuner.__init__`` can make before the space is known (shapes and types)."""
-    if points_to_evaluate is not None:
-        if not isinstance(points_to_evaluate, (list, tuple)):
-            raise ConfigurationError(
-                "points_to_evaluate must be a list of {hyperparameter: value} dicts, but got "
-                f"{type(points_to_evaluate).__name__}: {points_to_evaluate!r}.")
-        for i, point in enumerate(points_to_evaluate):
-            if not isinstance(point, dict) or not all(isinstance(k, str) for k in point):
-                raise ConfigurationError(
-                    f"points_to_evaluate[{i}] must be a dict of hyperparameter names to values, "
-                    f"but got {point!r}.")
-    if warm_start is not None and (not isinstance(warm_start, (str, os.PathLike))
-                                   or not str(warm_start).strip()):
-        raise ConfigurationError(
-            "warm_start must be the path (or URI) of an earlier experiment, but got "
-            f"{warm_start!r}.")
 
 
 def prepare(space: HyperParameters, objective: Any, searcher: Any,

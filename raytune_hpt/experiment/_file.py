@@ -33,6 +33,8 @@ from raytune_hpt.experiment._refs import import_object
 from raytune_hpt.experiment._schema import Experiment
 from raytune_hpt.hypermodel import HyperModel, as_hypermodel
 from raytune_hpt.hyperparameters import HyperParameters
+from raytune_hpt.settings import Settings
+from raytune_hpt.tuner import Tuner
 
 __all__ = [
     "EXPERIMENT_FILE",
@@ -293,8 +295,8 @@ def build_tuner(
     overwrite: bool = False,
     verbose: int = 1,
     address: str | None = None,
-) -> Any:
-    """The :class:`raytune_hpt.Tuner` an experiment describes.
+) -> Tuner:
+    """The :class:`raytune_hpt.Tuner` an experiment describes, with its settings made here.
 
     Args:
         experiment: the validated file.
@@ -303,10 +305,7 @@ def build_tuner(
         verbose: Ray Tune's console verbosity.
         address: a Ray cluster to connect to; default: start Ray locally.
     """
-    from raytune_hpt.tuner import Tuner
-
-    return Tuner(
-        hypermodel,
+    return Tuner.from_settings(hypermodel, Settings.create(
         objective=experiment.objective.to_objective(),
         searcher=experiment.searcher.spec(),
         scheduler=experiment.scheduler.spec(),
@@ -327,4 +326,4 @@ def build_tuner(
         shared_arrays_mb=experiment.data.shared_arrays_mb,
         points_to_evaluate=experiment.points_to_evaluate,
         warm_start=experiment.warm_start and _absolute(experiment.warm_start),
-    )
+    ))

@@ -21,7 +21,7 @@ from raytune_hpt.experiment._refs import check_ref
 from raytune_hpt.hyperparameters import HyperParameters
 from raytune_hpt.objective import Objective, Pareto
 from raytune_hpt.schedulers import SCHEDULERS
-from raytune_hpt.driver import SHARED_ARRAYS_MB
+from raytune_hpt.settings import SHARED_ARRAYS_MB
 from raytune_hpt.searchers import SEARCHERS
 
 __all__ = [

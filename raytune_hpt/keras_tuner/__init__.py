@@ -1,51 +1,38 @@
-"""The Keras Tuner drop-in (driver side): ``import raytune_hpt as kt`` runs Keras Tuner code on Ray.
+"""The Keras Tuner drop-in (driver side): Keras Tuner's arguments become raytune_hpt's settings.
 
-``_tuners.py`` (RandomSearch, GridSearch, BayesianOptimization, Hyperband), ``_oracles.py``
-(Keras Tuner's oracles as searcher/scheduler choices), ``_options.py`` (Keras Tuner's
-constructor arguments translated once), ``_methods.py`` (its Tuner methods and run_trial
-hooks), ``_trial.py`` (its Trial) and ``_convert.py`` (its HyperParameters taken as ours).
+``_options.py`` (Keras Tuner's constructor arguments translated once, in the names of
+``Settings``), ``_oracles.py`` (Keras Tuner's oracles as searcher/scheduler choices),
+``_trial.py`` (its Trial) and ``_convert.py`` (its HyperParameters taken as ours). The tuner
+classes ``kt.RandomSearch``, ``kt.GridSearch``, ``kt.BayesianOptimization`` and
+``kt.Hyperband`` are :class:`raytune_hpt.Tuner` with an oracle (``raytune_hpt/tuner.py``);
+nothing here imports the Tuner or the driver.
 """
 
 from __future__ import annotations
 
-from raytune_hpt._lazy import lazy_attributes
 from raytune_hpt.keras_tuner._convert import as_hyperparameters
-from raytune_hpt.keras_tuner._methods import KerasTunerMethods
-from raytune_hpt.keras_tuner._options import (
-    KERAS_TUNER_OPTIONS,
-    KerasTunerOptions,
-    fix_new_entries,
-    translate,
-)
+from raytune_hpt.keras_tuner._options import KERAS_TUNER_OPTIONS, translate
 from raytune_hpt.keras_tuner._oracles import (
     BayesianOptimizationOracle,
     GridSearchOracle,
     HyperbandOracle,
     Oracle,
     RandomSearchOracle,
+    hyperband_trials,
+    oracle_arguments,
 )
 from raytune_hpt.keras_tuner._trial import Trial
 
 __all__ = [
     "KERAS_TUNER_OPTIONS",
-    "BayesianOptimization",
     "BayesianOptimizationOracle",
-    "GridSearch",
     "GridSearchOracle",
-    "Hyperband",
     "HyperbandOracle",
-    "KerasTunerMethods",
-    "KerasTunerOptions",
     "Oracle",
-    "RandomSearch",
     "RandomSearchOracle",
     "Trial",
     "as_hyperparameters",
-    "fix_new_entries",
+    "hyperband_trials",
+    "oracle_arguments",
     "translate",
 ]
-
-
-# The tuners import raytune_hpt.tuner, which imports this package: loaded on first use.
-__getattr__ = lazy_attributes(__name__, dict.fromkeys(
-    ("BayesianOptimization", "GridSearch", "Hyperband", "RandomSearch"), "_tuners"))

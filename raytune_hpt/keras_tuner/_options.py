@@ -1,21 +1,23 @@
-"""Keras Tuner's constructor arguments, translated once into raytune_hpt's (driver side).
+"""Keras Tuner's constructor arguments, translated once into raytune_hpt's settings (driver side).
 
 ``Tuner(..., **options)`` takes Keras Tuner's names beside its own; :func:`translate` checks
-them and says what each becomes. Arguments that have no meaning on Ray are accepted with a
-one-line note of what happens instead.
+them and says what each becomes, in the names of :class:`~raytune_hpt.settings.Settings`.
+Arguments that have no meaning on Ray are accepted with a one-line note of what happens
+instead.
 """
 
 from __future__ import annotations
 
 import logging
 import os
-from dataclasses import dataclass, field
+from collections.abc import Mapping
 from typing import Any
 
 from raytune_hpt._checks import check_int
-from raytune_hpt.hyperparameters import HyperParameters
+from raytune_hpt.keras_tuner._convert import as_hyperparameters
+from raytune_hpt.keras_tuner._oracles import Oracle
 
-__all__ = ["KERAS_TUNER_OPTIONS", "KerasTunerOptions", "fix_new_entries", "translate"]
+__all__ = ["KERAS_TUNER_OPTIONS", "translate"]
 
 logger = logging.getLogger(__name__)
 
@@ -26,65 +28,56 @@ KERAS_TUNER_OPTIONS = (
 )
 
 
-@dataclass
-class KerasTunerOptions:
-    """What Keras Tuner's arguments ask of each trial, beyond raytune_hpt's own."""
-
-    compile_overrides: dict[str, Any] = field(default_factory=dict)
-    max_model_size: int | None = None
-    tune_new_entries: bool = True
-    allow_new_entries: bool = True
-    epochs: int | None = None  # Hyperband fixes every trial's epochs (max_epochs)
-    oracle: Any = None
-
-
-def translate(arguments: dict[str, Any], options: dict[str, Any]) -> KerasTunerOptions:
-    """Fold Keras Tuner's ``options`` into raytune_hpt's ``arguments`` (changed in place).
+def translate(arguments: Mapping[str, Any],
+              options: Mapping[str, Any]) -> tuple[dict[str, Any], Oracle | None]:
+    """raytune_hpt's ``arguments`` with Keras Tuner's ``options`` folded in (a new dict, in
+    the names of ``Settings``), and the oracle among the options (None when none is given).
 
     Raises:
-        TypeError: an argument neither raytune_hpt nor Keras Tuner knows.
+        TypeError: an argument neither raytune_hpt nor Keras Tuner knows, or an ``oracle``
+            that is not one of ``raytune_hpt.oracles``.
     """
     unknown = sorted(set(options) - set(KERAS_TUNER_OPTIONS))
     if unknown:
         raise TypeError(f"Tuner got unknown arguments {unknown}; besides its own it takes "
                         f"Keras Tuner's {list(KERAS_TUNER_OPTIONS)}.")
-    result = KerasTunerOptions()
-    if options.get("oracle") is not None:
-        _from_oracle(arguments, options["oracle"], result)
-    _storage(arguments, options)
+    merged = dict(arguments)
+    oracle = options.get("oracle")
+    entries = {"tune_new_entries": True, "allow_new_entries": True}
+    if oracle is not None:
+        entries = _from_oracle(merged, oracle)
+    merged["hyperparameters"] = as_hyperparameters(merged.get("hyperparameters"))
+    _storage(merged, options)
     if "max_retries_per_trial" in options:
         check_int("max_retries_per_trial", options["max_retries_per_trial"], 0)
-        arguments["max_failures"] = options["max_retries_per_trial"]
-    result.compile_overrides = {k: options[k] for k in ("optimizer", "loss", "metrics")
-                                if options.get(k) is not None}
-    check_int("max_model_size", options.get("max_model_size"), 1, optional=True)
-    result.max_model_size = options.get("max_model_size")
-    result.tune_new_entries = bool(options.get("tune_new_entries", result.tune_new_entries))
-    result.allow_new_entries = bool(options.get("allow_new_entries", result.allow_new_entries))
+        merged["max_failures"] = options["max_retries_per_trial"]
+    merged["compile_overrides"] = {k: options[k] for k in ("optimizer", "loss", "metrics")
+                                   if options.get(k) is not None}
+    merged["max_model_size"] = options.get("max_model_size")
+    # As Keras Tuner: a hyperparameter the model declares beyond `hyperparameters` is tuned
+    # only when both allow it; otherwise it keeps its default.
+    merged["tune_new_entries"] = all(bool(options.get(name, entries[name])) for name in entries)
     if options.get("distribution_strategy") is not None:
-        _strategy(arguments, options["distribution_strategy"])
+        _strategy(merged, options["distribution_strategy"])
     for name in ("tuner_id", "logger"):
         if options.get(name) is not None:
             logger.info("%s=%r has no meaning on Ray and is ignored: trials are Ray Tune "
                         "trials, logged to the experiment folder and TensorBoard.",
                         name, options[name])
-    return result
+    return merged, oracle
 
 
-def _from_oracle(arguments: dict[str, Any], oracle: Any, result: KerasTunerOptions) -> None:
-    from raytune_hpt.keras_tuner._oracles import Oracle
-
+def _from_oracle(arguments: dict[str, Any], oracle: Any) -> dict[str, bool]:
+    """Fold the oracle's arguments in; its ``tune_new_entries``/``allow_new_entries``."""
     if not isinstance(oracle, Oracle):
         raise TypeError("oracle must be one of raytune_hpt.oracles (RandomSearch, GridSearch, "
                         f"BayesianOptimization, Hyperband), but got {oracle!r}.")
     translated = oracle.tuner_arguments()
-    result.epochs = translated.pop("epochs", None)
-    result.tune_new_entries = translated.pop("tune_new_entries")
-    result.allow_new_entries = translated.pop("allow_new_entries")
+    entries = {name: translated.pop(name) for name in ("tune_new_entries", "allow_new_entries")}
     if translated["objective"] is None:
         translated["objective"] = arguments.get("objective")
     arguments.update(translated)
-    result.oracle = oracle
+    return entries
 
 
 def _storage(arguments: dict[str, Any], options: dict[str, Any]) -> None:
@@ -111,14 +104,3 @@ def _strategy(arguments: dict[str, Any], strategy: Any) -> None:
         logger.info("distribution_strategy with %d replica(s) and no GPU: trials run on "
                     "their CPUs, as Ray places them.", replicas)
     arguments["resources"] = resources or None
-
-
-def fix_new_entries(space: HyperParameters, declared: HyperParameters | None) -> HyperParameters:
-    """Keras Tuner's ``tune_new_entries=False``: what was not declared up front keeps its
-    default (a ``Fixed`` hyperparameter)."""
-    fixed = declared.copy() if declared is not None else HyperParameters()
-    known = {hp.name for hp in fixed.space}
-    for hp in space.space:
-        if hp.name not in known:
-            fixed.Fixed(hp.name, hp.default)
-    return fixed.declared_up_front()  # the model's own declarations must not undo these

@@ -1,15 +1,17 @@
 """Keras Tuner's oracles as raytune_hpt searcher and scheduler choices (driver side).
 
 An oracle here decides nothing itself: it holds Keras Tuner's arguments and says which
-searcher (and, for Hyperband, which scheduler) runs the trials on Ray. After a search it
-answers ``get_best_trials`` from the experiment's results.
+searcher (and, for Hyperband, which scheduler) runs the trials on Ray. The tuner that takes
+it attaches itself (:meth:`Oracle.attach`); after a search the oracle answers
+``get_best_trials`` from that tuner's results, and inside a trial ``update_trial`` reports
+through that tuner's running trial.
 """
 
 from __future__ import annotations
 
 import logging
 import math
-from typing import Any
+from typing import Any, Protocol
 
 from raytune_hpt._checks import check_int, check_number
 from raytune_hpt.keras_tuner._trial import Trial
@@ -19,11 +21,32 @@ __all__ = [
     "GridSearchOracle",
     "HyperbandOracle",
     "Oracle",
+    "OracleOwner",
     "RandomSearchOracle",
     "hyperband_trials",
+    "oracle_arguments",
 ]
 
 logger = logging.getLogger(__name__)
+
+# Keras Tuner's Oracle arguments, taken by each of its tuners beside the Tuner's own.
+_ORACLE_ARGUMENTS = ("objective", "seed", "hyperparameters", "tune_new_entries",
+                     "allow_new_entries", "max_retries_per_trial",
+                     "max_consecutive_failed_trials")
+
+
+def oracle_arguments(kwargs: dict[str, Any]) -> dict[str, Any]:
+    """Pop the oracle's arguments out of a Keras Tuner tuner's ``kwargs``."""
+    return {k: kwargs.pop(k) for k in _ORACLE_ARGUMENTS if k in kwargs}
+
+
+class OracleOwner(Protocol):
+    """The tuner an oracle answers from: its last search's results, its running trial."""
+
+    _session: Any
+
+    @property
+    def last_results(self) -> Any: ...
 
 
 class Oracle:
@@ -52,8 +75,7 @@ class Oracle:
         self.allow_new_entries, self.tune_new_entries = allow_new_entries, tune_new_entries
         self.max_retries_per_trial = max_retries_per_trial
         self.max_consecutive_failed_trials = max_consecutive_failed_trials
-        self._results: Any = None  # set by the Tuner after a search
-        self._session: Any = None  # set inside a trial, for update_trial
+        self._tuner: OracleOwner | None = None  # the tuner that took this oracle (attach)
 
     def tuner_arguments(self) -> dict[str, Any]:
         """What the oracle means as ``raytune_hpt.Tuner`` arguments."""
@@ -65,16 +87,19 @@ class Oracle:
                 "tune_new_entries": self.tune_new_entries,
                 "allow_new_entries": self.allow_new_entries}
 
-    def __getstate__(self) -> dict:
-        # Travels to the workers with a custom run_trial's tuner: results stay in the driver.
-        return {**self.__dict__, "_results": None, "_session": None}
+    def attach(self, tuner: OracleOwner) -> None:
+        """Answer from ``tuner``: its last search's results, its running trial's reports."""
+        self._tuner = tuner
+
+    def _results(self) -> Any:
+        return getattr(self._tuner, "last_results", None)
 
     # -- after a search ---------------------------------------------------------------------
     def get_best_trials(self, num_trials: int = 1) -> list[Trial]:
         """The best trials, best first (Keras Tuner's ``Oracle.get_best_trials``)."""
-        if self._results is None:
+        results = self._results()
+        if results is None:
             raise RuntimeError("No results yet: call search() first.")
-        results = self._results
         return [Trial.from_record(t, results.space, results.objective)
                 for t in results.ranked_trials()[:num_trials]]
 
@@ -82,26 +107,28 @@ class Oracle:
     def trials(self) -> dict[str, Trial]:
         """Every trial of the search by id, failed ones included (Keras Tuner's
         ``Oracle.trials``)."""
-        if self._results is None:
+        results = self._results()
+        if results is None:
             return {}
-        results = self._results
         return {t.trial_id: Trial.from_record(t, results.space, results.objective)
                 for t in results.trials}
 
     def get_trial(self, trial_id: str) -> Trial:
-        if self._results is None:
+        results = self._results()
+        if results is None:
             raise RuntimeError("No results yet: call search() first.")
-        for record in self._results.trials:
+        for record in results.trials:
             if record.trial_id == trial_id:
-                return Trial.from_record(record, self._results.space, self._results.objective)
-        raise KeyError(f"No trial {trial_id!r} in {self._results.path}.")
+                return Trial.from_record(record, results.space, results.objective)
+        raise KeyError(f"No trial {trial_id!r} in {results.path}.")
 
     # -- inside a trial (custom run_trial) ---------------------------------------------------
     def update_trial(self, trial_id: str, metrics: dict[str, Any], step: int = 0) -> str:
         """Report ``metrics`` for the running trial (inside ``run_trial`` on the worker)."""
-        if self._session is None:
+        session = getattr(self._tuner, "_session", None)
+        if session is None:
             raise RuntimeError("update_trial is called inside run_trial, while a trial runs.")
-        self._session.update(metrics, step)
+        session.update(metrics, step)
         return "RUNNING"
 
 

@@ -203,8 +203,11 @@ def _pb2_class() -> type:
     return type("_BoundPB2", (_Bound, PB2), {})
 
 
-def prepare_population(tuner: Any, scheduler: Any, searcher: Any) -> tuple[Any, Any]:
-    """For a PBT scheduler: (the scheduler bound to the space, the starting population as
+def prepare_population(scheduler: Any, searcher: Any, *, hypermodel: Any,
+                       space: HyperParameters, searcher_spec: Any, max_trials: int,
+                       max_concurrent_trials: int | None, workers_per_trial: int,
+                       seed: int | None, custom_trial: bool) -> tuple[Any, Any]:
+    """For a PBT scheduler: (the scheduler bound to ``space``, the starting population as
     Ray's search algorithm); anything else is returned unchanged.
 
     Raises:
@@ -214,35 +217,37 @@ def prepare_population(tuner: Any, scheduler: Any, searcher: Any) -> tuple[Any, 
     if not isinstance(scheduler, PopulationBasedTraining):
         return scheduler, searcher
     kind = scheduler.options.kind if isinstance(scheduler, _Unbound) else "pbt"
-    _refuse_unsupported(tuner, kind)
+    _refuse_unsupported(kind, searcher_spec=searcher_spec, max_trials=max_trials,
+                        workers_per_trial=workers_per_trial, custom_trial=custom_trial)
     if isinstance(scheduler, _Unbound):
         options = scheduler.options
-        names = explorable(tuner.hypermodel, tuner.space, options.hyperparam_mutations,
+        names = explorable(hypermodel, space, options.hyperparam_mutations,
                            numeric_only=options.kind == "pb2")
-        hps = {hp.name: hp for hp in tuner.space.space if hp.name in names}
-        scheduler = _bind(options, hps, tuner.seed)
+        hps = {hp.name: hp for hp in space.space if hp.name in names}
+        scheduler = _bind(options, hps, seed)
     else:  # a Ray PBT given as it is: its donors' checkpoints must stay readable too
         scheduler.keeps_every_checkpoint = True
     points = []
-    for index in range(tuner.max_trials):
+    for index in range(max_trials):
         point = searcher.suggest(f"population_{index}")
         if not isinstance(point, dict):  # a grid that ran out
             break
         # inactive (conditional) hyperparameters at their defaults, as Ray's searchers do
-        points.append({**{hp.name: hp.default for hp in tuner.space.space}, **point})
-    return scheduler, _Population(points, tuner.max_concurrent_trials)
+        points.append({**{hp.name: hp.default for hp in space.space}, **point})
+    return scheduler, _Population(points, max_concurrent_trials)
 
 
-def _refuse_unsupported(tuner: Any, kind: str) -> None:
-    searcher = spec_name(tuner.searcher) or type(tuner.searcher).__name__
+def _refuse_unsupported(kind: str, *, searcher_spec: Any, max_trials: int,
+                        workers_per_trial: int, custom_trial: bool) -> None:
+    searcher = spec_name(searcher_spec) or type(searcher_spec).__name__
     problem = None
-    if tuner.has_custom_run_trial():
+    if custom_trial:
         problem = ("a run_trial override: PBT restarts trials from other trials' checkpoints, "
                    "which only the package's own training loop writes and reads")
-    elif tuner.max_trials < 2:
+    elif max_trials < 2:
         problem = "max_trials=1: the population needs at least 2 trials (4 or more to learn)"
-    elif tuner.workers_per_trial > 1:
-        problem = f"workers_per_trial={tuner.workers_per_trial}: use workers_per_trial=1"
+    elif workers_per_trial > 1:
+        problem = f"workers_per_trial={workers_per_trial}: use workers_per_trial=1"
     elif searcher not in ("random", "grid"):
         problem = (f"searcher {searcher!r}: Ray's PBT takes no search algorithm; the "
                    "population starts from searcher 'random' (or 'grid') samples and PBT "

@@ -32,7 +32,7 @@ from raytune_hpt.worker._trial import (
     fit_result_metrics,
     run_trial,
 )
-from raytune_hpt.worker._user_trial import SavedDataset, run_user_trial
+from raytune_hpt.worker._user_trial import SavedDataset, UserTuner, run_user_trial
 
 __all__ = [
     "CUDA_CONTEXT_RESERVE_MB",
@@ -45,6 +45,7 @@ __all__ = [
     "SavedDataset",
     "SharedArrayFeed",
     "TrialSpec",
+    "UserTuner",
     "apply_gpu_plan",
     "build_checked",
     "configure_tensorflow",

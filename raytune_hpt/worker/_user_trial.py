@@ -11,14 +11,26 @@ from __future__ import annotations
 
 import json
 import time
-from typing import Any
+from typing import Any, Protocol
 
 from raytune_hpt._record import DECLARED_HPS
+from raytune_hpt.errors import is_failed_trial_error, is_fatal_error
+from raytune_hpt.keras_tuner import Trial
 from raytune_hpt.objective import Objective
 from raytune_hpt.worker._tf_setup import configure_tensorflow
 from raytune_hpt.worker._trial import TrialSpec, fit_result_metrics, placement, report_failure
 
-__all__ = ["SavedDataset", "TrialSession", "run_user_trial"]
+__all__ = ["SavedDataset", "TrialSession", "UserTuner", "run_user_trial"]
+
+
+class UserTuner(Protocol):
+    """The user's tuner on the worker: its ``run_trial`` runs the trial; ``_session`` is the
+    running trial's reports, for its ``on_epoch_end``/``save_model`` (and its oracle's
+    ``update_trial``)."""
+
+    _session: Any
+
+    def run_trial(self, trial: Any, *args: Any, **kwargs: Any) -> Any: ...
 
 
 class SavedDataset:
@@ -88,7 +100,7 @@ def _load(value: Any) -> Any:
     return value
 
 
-def run_user_trial(config: dict[str, Any], *, tuner: Any, spec: TrialSpec, args: tuple,
+def run_user_trial(config: dict[str, Any], *, tuner: UserTuner, spec: TrialSpec, args: tuple,
                    kwargs: dict[str, Any]) -> None:
     """Run ``tuner.run_trial`` for one configuration. Ray Tune calls this on a worker."""
     started_at = time.time()
@@ -96,9 +108,6 @@ def run_user_trial(config: dict[str, Any], *, tuner: Any, spec: TrialSpec, args:
                                     gpu_memory_mb=spec.gpu_memory_mb)
     import keras
     from ray import tune
-
-    from raytune_hpt.errors import is_failed_trial_error, is_fatal_error
-    from raytune_hpt.keras_tuner import Trial
 
     keras.backend.clear_session()
     if spec.seed is not None:
@@ -108,7 +117,6 @@ def run_user_trial(config: dict[str, Any], *, tuner: Any, spec: TrialSpec, args:
     session = TrialSession(spec.objective, {**placement(tf_setup), "tf_started_at": started_at},
                            hp=trial.hyperparameters, known=tuple(h.name for h in spec.space.space))
     tuner._session = session
-    tuner.oracle._session = session
     try:
         result = tuner.run_trial(trial, *[_load(a) for a in args],
                                  **{k: _load(v) for k, v in kwargs.items()})

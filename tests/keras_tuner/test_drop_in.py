@@ -220,5 +220,5 @@ def test_hyperband_counts_keras_tuner_brackets_and_fixes_the_epochs():
 
     tuner = kt.Hyperband(flatten_first, objective="val_accuracy", max_epochs=9, factor=3)
     assert tuner.max_trials == hyperband_trials(9, 3, 1) == 9 + 5 + 3  # brackets s=2,1,0
-    assert tuner.keras_tuner.epochs == 9
+    assert tuner.settings.epochs == 9
     assert tuner.scheduler == {"type": "hyperband", "max_t": 9, "reduction_factor": 3}

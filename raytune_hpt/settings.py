@@ -1,0 +1,209 @@
+"""Everything a search needs but the model and the data: one frozen object, checked once.
+
+``Tuner(...)``, the Keras Tuner classes (``kt.RandomSearch(...)``, ...) and the experiment file
+each make a :class:`Settings` with :meth:`Settings.create`, which coerces and checks every
+value before anything starts; the driver then reads it and nothing else. It is frozen, in the
+spirit of Ray's ``TuneConfig``/``RunConfig``: a changed value is a new object
+(:meth:`Settings.replace`, checked again).
+
+Example:
+    >>> from raytune_hpt.settings import Settings
+    >>> settings = Settings.create(objective="val_accuracy", max_trials=20, name="demo")
+    >>> settings.objective.direction, settings.max_trials, settings.experiment_path[-5:]
+    ('max', 20, '/demo')
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import datetime
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+from raytune_hpt import storage
+from raytune_hpt._checks import check_int, check_number
+from raytune_hpt._registry import spec_name
+from raytune_hpt.errors import ConfigurationError
+from raytune_hpt.hyperparameters import HyperParameters
+from raytune_hpt.objective import Objective
+from raytune_hpt.resources import Resources
+from raytune_hpt.schedulers import validate_scheduler
+from raytune_hpt.searchers import validate_searcher
+from raytune_hpt.tracking import validate_tracking
+
+__all__ = [
+    "DEFAULT_STORAGE_PATH",
+    "PARETO_SCHEDULERS",
+    "PARETO_SEARCHERS",
+    "SHARED_ARRAYS_MB",
+    "Settings",
+    "check_pareto_search",
+    "default_name",
+]
+
+DEFAULT_STORAGE_PATH = os.path.join("~", "ray_results")
+
+#: numpy training data of at least this many MB is fed to Keras batch by batch from the shared
+#: object-store copy by default: ``Tuner(shared_arrays_mb=...)``, ``data.shared_arrays_mb``.
+SHARED_ARRAYS_MB = 32
+
+#: What a Pareto objective may be combined with: searchers with a multi-objective rule (or
+#: none: random, grid) and a scheduler that stops nothing by rank.
+PARETO_SEARCHERS = ("bayesopt", "grid", "optuna", "optuna_gp", "random")
+PARETO_SCHEDULERS = ("fifo",)
+
+
+@dataclass(frozen=True)
+class Settings:
+    """One search's settings, as :class:`~raytune_hpt.Tuner` documents each argument.
+
+    Beyond the Tuner's own arguments, four fields hold what a Keras Tuner argument asks of
+    each trial: ``compile_overrides`` (its ``optimizer``/``loss``/``metrics``),
+    ``max_model_size``, ``epochs`` (every trial's epochs, fixed: Keras Tuner's Hyperband
+    ``max_epochs``) and ``tune_new_entries`` (False: hyperparameters the model declares beyond
+    ``hyperparameters`` keep their default).
+    """
+
+    objective: Objective
+    name: str
+    storage_path: str
+    searcher: Any = "random"  # a registry name, {"type": name, **options} or a Ray Searcher
+    scheduler: Any = "fifo"  # a registry name, {"type": name, ...} or a Ray TrialScheduler
+    max_trials: int = 10
+    hyperparameters: HyperParameters | None = None
+    resources: Resources | str = field(default_factory=Resources)  # or "auto"
+    max_concurrent_trials: int | None = None
+    workers_per_trial: int = 1
+    seed: int | None = None
+    overwrite: bool = False
+    max_failures: int = 0
+    verbose: int = 1
+    address: str | None = None
+    tracking: Mapping[str, Any] | None = None
+    meta_optimizer: bool = False
+    shared_arrays_mb: float | None = SHARED_ARRAYS_MB
+    executions_per_trial: int = 1
+    max_consecutive_failed_trials: int | None = None
+    points_to_evaluate: list[dict[str, Any]] | None = None
+    warm_start: str | None = None
+    compile_overrides: Mapping[str, Any] = field(default_factory=dict)
+    max_model_size: int | None = None
+    epochs: int | None = None
+    tune_new_entries: bool = True
+
+    def __post_init__(self) -> None:
+        self._check()
+
+    @classmethod
+    def create(cls, *, objective: Any = None, name: str | None = None,
+               storage_path: str | None = None, resources: Resources | dict | str | None = None,
+               points_to_evaluate: Any = None, **values: Any) -> Settings:
+        """Coerce the values a person writes (``"val_accuracy"``, a resources dict, a relative
+        path, no name) and check them all.
+
+        Raises:
+            ConfigurationError, ValueError, TypeError: the first value that is wrong, with
+                what must hold and what was received.
+        """
+        _check_points_shape(points_to_evaluate)
+        return cls(
+            objective=Objective("val_loss") if objective is None else Objective.coerce(objective),
+            name=default_name() if name is None else name,
+            storage_path=storage.normalize(storage_path or DEFAULT_STORAGE_PATH),
+            # "auto" is resolved against the running Ray cluster when the search starts
+            resources=resources if resources == "auto" else Resources.coerce(resources),
+            points_to_evaluate=None if points_to_evaluate is None else list(points_to_evaluate),
+            **values,
+        )
+
+    def replace(self, **changes: Any) -> Settings:
+        """A copy with ``changes``, checked again."""
+        return dataclasses.replace(self, **changes)
+
+    @property
+    def experiment_path(self) -> str:
+        """Where Ray Tune keeps this experiment: ``<storage_path>/<name>``."""
+        return storage.join(self.storage_path, self.name)
+
+    @property
+    def shared_arrays_bytes(self) -> int | None:
+        return None if self.shared_arrays_mb is None else int(self.shared_arrays_mb * 2**20)
+
+    def _check(self) -> None:
+        """Every check of the values: the one place they are validated."""
+        if not isinstance(self.objective, Objective):
+            raise TypeError(f"objective must be an Objective, but got {self.objective!r}.")
+        validate_searcher(self.searcher)
+        validate_scheduler(self.scheduler)
+        check_int("max_trials", self.max_trials, 1)
+        check_int("max_concurrent_trials", self.max_concurrent_trials, 1, optional=True)
+        check_int("max_failures", self.max_failures, -1)
+        check_int("seed", self.seed, 0, optional=True)
+        check_int("workers_per_trial", self.workers_per_trial, 1)
+        check_int("executions_per_trial", self.executions_per_trial, 1)
+        check_int("max_consecutive_failed_trials", self.max_consecutive_failed_trials, 1,
+                  optional=True)
+        check_number("shared_arrays_mb", self.shared_arrays_mb, minimum=0, optional=True)
+        check_int("max_model_size", self.max_model_size, 1, optional=True)
+        check_int("epochs", self.epochs, 1, optional=True)
+        check_pareto_search(self.objective, self.searcher, self.scheduler)
+        validate_tracking(dict(self.tracking) if self.tracking is not None else None)
+        if self.resources != "auto" and not isinstance(self.resources, Resources):
+            raise TypeError(f"resources must be Resources or 'auto', but got {self.resources!r}.")
+        if not isinstance(self.name, str) or "/" in self.name or not self.name.strip():
+            raise ValueError(f"name must be a folder name without '/', but got {self.name!r}.")
+        _check_points_shape(self.points_to_evaluate)
+        if self.warm_start is not None and (
+                not isinstance(self.warm_start, (str, os.PathLike))
+                or not str(self.warm_start).strip()):
+            raise ConfigurationError(
+                "warm_start must be the path (or URI) of an earlier experiment, but got "
+                f"{self.warm_start!r}.")
+
+
+def default_name(model_name: str | None = None) -> str:
+    """``<model name or "search">_<date>_<time>``: a new experiment's folder."""
+    return f"{model_name or 'search'}_{datetime.datetime.now():%Y-%m-%d_%H-%M-%S}"
+
+
+def _check_points_shape(points_to_evaluate: Any) -> None:
+    """What can be checked of ``points_to_evaluate`` before the space is known."""
+    if points_to_evaluate is None:
+        return
+    if not isinstance(points_to_evaluate, (list, tuple)):
+        raise ConfigurationError(
+            "points_to_evaluate must be a list of {hyperparameter: value} dicts, but got "
+            f"{type(points_to_evaluate).__name__}: {points_to_evaluate!r}.")
+    for i, point in enumerate(points_to_evaluate):
+        if not isinstance(point, dict) or not all(isinstance(k, str) for k in point):
+            raise ConfigurationError(
+                f"points_to_evaluate[{i}] must be a dict of hyperparameter names to values, "
+                f"but got {point!r}.")
+
+
+def check_pareto_search(objective: Objective, searcher: Any, scheduler: Any) -> None:
+    """Refuse a searcher or scheduler that cannot serve a Pareto objective (a ready Ray
+    ``Searcher`` or ``TrialScheduler`` is the user's own and is used as it is).
+
+    Raises:
+        ConfigurationError: a scheduler other than ``fifo`` or the ``hyperopt`` searcher with
+            a Pareto objective.
+    """
+    if not objective.is_pareto:
+        return
+    terms = ", ".join(objective.metric_names())
+    scheduler_name = spec_name(scheduler)
+    if scheduler_name is not None and scheduler_name not in PARETO_SCHEDULERS:
+        raise ConfigurationError(
+            f"A Pareto objective ({terms}) needs scheduler 'fifo': '{scheduler_name}' stops "
+            "trials that rank low on one metric, and a Pareto search ranks no trial above "
+            f"another it does not dominate. Got scheduler={scheduler!r}."
+        )
+    searcher_name = spec_name(searcher)
+    if searcher_name is not None and searcher_name not in PARETO_SEARCHERS:
+        raise ConfigurationError(
+            f"A Pareto objective ({terms}) needs a searcher among {list(PARETO_SEARCHERS)} "
+            f"(a multi-objective rule); got searcher={searcher!r}."
+        )

@@ -17,7 +17,7 @@ import logging
 from collections.abc import Callable
 from typing import Any
 
-from raytune_hpt.errors import ConfigurationError
+from raytune_hpt.errors import ConfigurationError, is_fatal_error
 from raytune_hpt.hyperparameters import Choice, HyperParameter, HyperParameters
 
 __all__ = ["HyperModel", "as_hypermodel", "check_input_shape", "check_model", "discover_space"]
@@ -35,7 +35,6 @@ class HyperModel:
         ...     def fit(self, hp, model, *args, **kwargs):
         ...         return model.fit(*args, batch_size=hp.Choice("batch_size", [16, 32]), **kwargs)
     """
-
     def __init__(self, name: str | None = None, tunable: bool = True) -> None:
         self.name = name
         self.tunable = tunable
@@ -125,7 +124,6 @@ def check_input_shape(model: Any, x: Any) -> None:
 
 class _NoTraining:
     """Stands in for ``model.fit`` while discovering: records nothing, trains nothing."""
-
     def __init__(self) -> None:
         self.history: dict[str, list[float]] = {}
         self.epoch: list[int] = []
@@ -199,8 +197,6 @@ def _probe_build(hypermodel: Any, hp: HyperParameters, assignment: dict[str, Any
     """Build once with ``assignment`` (and run a custom fit without training); whether it
     worked. A failure of the default build is the user's error; others are left to trials."""
     import keras
-
-    from raytune_hpt.errors import is_fatal_error
 
     custom_fit = has_custom_fit(hypermodel)
     try:

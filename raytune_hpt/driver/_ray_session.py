@@ -14,6 +14,7 @@ from collections.abc import Iterator
 from typing import Any
 
 from raytune_hpt import _ray_compat
+from raytune_hpt._noise import quietly
 
 __all__ = ["QUIET_TENSORFLOW", "scoped_environ", "ship_model_code", "start_ray"]
 
@@ -61,7 +62,6 @@ def start_ray(address: str | None, *, log_to_driver: bool) -> None:
     options: dict[str, Any] = {}
     if address is None and not os.environ.get("RAY_ADDRESS"):
         options = _ray_compat.no_worker_prestart()
-    from raytune_hpt._noise import quietly
 
     quietly(lambda: ray.init(address=address, include_dashboard=False,
                              log_to_driver=log_to_driver, configure_logging=False, **options))

@@ -7,6 +7,7 @@ to Keras batch by batch from that copy (``raytune_hpt.worker``'s ``_feeding``).
 
 from __future__ import annotations
 
+import uuid
 from typing import Any
 
 import numpy as np
@@ -51,7 +52,9 @@ def check_fit_data(x: Any, y: Any, *, validation_data: Any, cv: int | None,
                 "With x as a loader function, the loader returns x, y and validation_data "
                 "itself; y, validation_data and cv must not be given."
             )
-        return {"loader": x}
+        # the workers' cache key: each trial unpickles its own copy of the loader, so
+        # neither its identity nor its id() survives the trip
+        return {"loader": x, "loader_key": uuid.uuid4().hex}
     type_name = type(x).__module__ + "." + type(x).__name__
     if "tensorflow" in type_name and "Dataset" in type_name:
         raise TypeError(

@@ -42,6 +42,8 @@ from raytune_hpt import storage
 from raytune_hpt._checks import is_finite_number, is_number
 from raytune_hpt.errors import ConfigurationError
 from raytune_hpt.hyperparameters import Fixed, HyperParameters
+from raytune_hpt.results import load as load_results
+from raytune_hpt.searchers import point_key
 
 __all__ = ["WarmStart", "check_points", "compare_spaces", "prepare"]
 
@@ -56,7 +58,6 @@ class WarmStart:
     ``Fixed`` ones (inactive ones at their default), as Ray's searchers expect; the package's
     own searchers keep only the active values.
     """
-
     points: list[dict[str, Any]] = field(default_factory=list)
     evaluated: list[dict[str, Any]] = field(default_factory=list)
 
@@ -101,8 +102,6 @@ def _can_resume(path: str) -> bool:
 
 
 def _key(space: HyperParameters, point: dict[str, Any]) -> tuple:
-    from raytune_hpt.searchers import point_key
-
     return point_key(space.active_values(point))
 
 
@@ -192,15 +191,13 @@ def _in_domain(hp: Any, value: Any) -> tuple[Any, str | None]:
 # -- the earlier experiment ---------------------------------------------------------------------
 def _evaluated(space: HyperParameters, objective: Any, path: Any,
                experiment_path: str) -> list[dict[str, Any]]:
-    from raytune_hpt.results import load
-
     path = storage.normalize(str(path))
     if path.rstrip("/") == experiment_path.rstrip("/"):
         raise ConfigurationError(
             f"warm_start must name an earlier experiment, not this one ({path}); re-running "
             "an experiment with the same name resumes it.")
     try:
-        earlier = load(path)
+        earlier = load_results(path)
     except FileNotFoundError as error:
         raise ConfigurationError(f"warm_start: {error}") from None
     mine, theirs = objective, earlier.objective

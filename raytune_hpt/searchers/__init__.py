@@ -33,6 +33,7 @@ import logging
 from typing import TYPE_CHECKING, Any
 
 from raytune_hpt._registry import check_options, split_spec
+from raytune_hpt.errors import ConfigurationError
 from raytune_hpt.searchers._keys import point_key
 
 if TYPE_CHECKING:
@@ -119,8 +120,6 @@ def create_searcher(
         factory = _factory(name)
         accepted = inspect.signature(factory).parameters
         if points_to_evaluate and "points_to_evaluate" not in accepted:
-            from raytune_hpt.errors import ConfigurationError
-
             raise ConfigurationError(f"searcher '{name}' does not take points_to_evaluate.")
         context = {"space": space, "metric": metric, "mode": mode, "seed": seed,
                    "max_trials": max_trials, "points_to_evaluate": points_to_evaluate or None,

@@ -37,6 +37,7 @@ from __future__ import annotations
 import logging
 import math
 import random
+from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
@@ -44,10 +45,10 @@ import numpy as np
 from raytune_hpt._checks import check_int, check_number, is_number
 from raytune_hpt.errors import ConfigurationError
 from raytune_hpt.hyperparameters import HyperParameters
-from raytune_hpt.searchers._keys import point_key
 from raytune_hpt.searchers._acquisition import Encoder, maximize_acquisition
 from raytune_hpt.searchers._basic import StatefulSearcher, active_part, sample_active
 from raytune_hpt.searchers._gp import GaussianProcess
+from raytune_hpt.searchers._keys import point_key
 from raytune_hpt.searchers._parego import chebyshev_scores, check_modes, signed_vector
 
 __all__ = ["BayesOptSearcher"]
@@ -59,6 +60,34 @@ _WARPS = ("power", "rank", "standardize")
 # BOHB's random fraction (Falkner et al. 2018; HpBandSter's default), used by default once a
 # scheduler is seen stopping trials
 _AUTO_FRACTION = 1 / 3
+#: The epoch under which ``fidelity="last"`` keeps a trial's final value: after every rung.
+LAST = math.inf
+
+#: A trial's score: a float (higher is better), or a vector of them for several metrics.
+Score = Any
+
+
+@dataclass
+class _TrialState:
+    """What the searcher knows of one trial: its active values, its score at each epoch it
+    reported (only :data:`LAST` with ``fidelity="last"``), whether it ended and how."""
+
+    point: dict[str, Any]
+    scores: dict[float, Score] = field(default_factory=dict)
+    done: bool = False
+    failed: bool = False
+
+    @classmethod
+    def restore(cls, saved: Any) -> _TrialState:
+        """From a saved state; states saved before this class held dicts keyed "last"."""
+        if isinstance(saved, cls):
+            return cls(dict(saved.point), dict(saved.scores), saved.done, saved.failed)
+        scores = {LAST if epoch == "last" else float(epoch): score
+                  for epoch, score in saved["scores"].items()}
+        return cls(dict(saved["point"]), scores, bool(saved["done"]), bool(saved["failed"]))
+
+    def last_epoch(self) -> float:
+        return max(self.scores)
 
 
 class BayesOptSearcher(StatefulSearcher):
@@ -88,8 +117,9 @@ class BayesOptSearcher(StatefulSearcher):
             :meth:`add_evaluated_point` and are observations from the first suggestion on.
 
     Raises:
-        ValueError: for a mode other than "min"/"max" or an out-of-range option
-            (ConfigurationError, a ValueError, for ``random_fraction``).
+        ConfigurationError: (a ValueError) for a mode other than "min"/"max", an unknown
+            ``fidelity`` or ``warp``, a bad ``random_fraction``.
+        ValueError: an out-of-range number (``random_initial``, ``xi``, ``candidates``).
 
     Example:
         >>> hp = HyperParameters()
@@ -113,7 +143,8 @@ class BayesOptSearcher(StatefulSearcher):
         for name, value, allowed in (("fidelity", fidelity, _FIDELITIES),
                                      ("warp", warp, _WARPS)):
             if value not in allowed:
-                raise ValueError(f"{name} must be one of {sorted(allowed)}, but got {value!r}.")
+                raise ConfigurationError(
+                    f"{name} must be one of {sorted(allowed)}, but got {value!r}.")
         super().__init__(metric=metric, mode=mode)
         self._space = space
         self._encoder = Encoder(space)
@@ -125,8 +156,7 @@ class BayesOptSearcher(StatefulSearcher):
         # its own stream: the fraction changes no other random draw
         self._coin = random.Random(None if seed is None else f"random_fraction/{seed}")
         self._suggested = 0
-        # trial id -> {"point", "scores": {epoch: score}, "done", "failed"}; insertion order
-        self._trials: dict[str, dict[str, Any]] = {}
+        self._trials: dict[str, _TrialState] = {}  # by trial id, in insertion order
         self._kernel: np.ndarray | None = None  # last fitted kernel parameters (warm start)
         self._queue = [active_part(space, p) for p in points_to_evaluate or []]
 
@@ -161,7 +191,7 @@ class BayesOptSearcher(StatefulSearcher):
             point = self._random_point()
         logger.debug("bayesopt suggestion for %s (%s): %s", trial_id, how, point)
         self._suggested += 1
-        self._trials[trial_id] = {"point": point, "scores": {}, "done": False, "failed": False}
+        self._trials[trial_id] = _TrialState(point)
         return dict(point)
 
     def on_trial_result(self, trial_id: str, result: dict) -> None:
@@ -172,14 +202,14 @@ class BayesOptSearcher(StatefulSearcher):
                           error: bool = False) -> None:
         """Record the trial's end; errors and NaN/inf/missing values count as failures."""
         trial = self._trials.get(trial_id)
-        if trial is None or trial["done"]:
+        if trial is None or trial.done:
             return
-        trial["done"] = True
+        trial.done = True
         score = None if error or not result else self._record(trial_id, result)
         if score is None:
-            trial["failed"] = True
+            trial.failed = True
         elif self._fidelity == "last":
-            trial["scores"] = {"last": score}
+            trial.scores = {LAST: score}
 
     def add_evaluated_point(self, parameters: dict[str, Any], value: float | None,
                             error: bool = False, pruned: bool = False,
@@ -191,7 +221,7 @@ class BayesOptSearcher(StatefulSearcher):
         """
         trial_id = f"evaluated_{len(self._trials)}"
         point = active_part(self._space, parameters)
-        self._trials[trial_id] = {"point": point, "scores": {}, "done": False, "failed": False}
+        self._trials[trial_id] = _TrialState(point)
         epochs = list(intermediate_values or [])
         for epoch, metric in enumerate(epochs if not error else [], start=1):
             self._record(trial_id, {self._metric: metric, "epoch": epoch})
@@ -200,7 +230,7 @@ class BayesOptSearcher(StatefulSearcher):
 
     def get_state(self) -> dict:
         return {"py_rng": self._py_rng.getstate(), "rng": self._rng.bit_generator.state,
-                "suggested": self._suggested, "trials": {k: dict(v) for k, v in
+                "suggested": self._suggested, "trials": {k: _TrialState.restore(v) for k, v in
                                                          self._trials.items()},
                 "kernel": self._kernel, "metric": self._metric, "mode": self._mode,
                 "queue": self._queue, "coin": self._coin.getstate()}
@@ -209,7 +239,7 @@ class BayesOptSearcher(StatefulSearcher):
         self._py_rng.setstate(state["py_rng"])
         self._rng.bit_generator.state = state["rng"]
         self._suggested = state["suggested"]
-        self._trials = {k: dict(v) for k, v in state["trials"].items()}
+        self._trials = {k: _TrialState.restore(v) for k, v in state["trials"].items()}
         self._kernel = state["kernel"]
         self._metric, self._mode = state["metric"], state["mode"]
         self._queue = state.get("queue", [])
@@ -222,7 +252,7 @@ class BayesOptSearcher(StatefulSearcher):
         if isinstance(self._metric, list):  # several metrics: a vector, higher better
             vector = signed_vector(trial_id, result, self._metric, self._mode)
             if vector is not None and trial is not None and self._fidelity == "rungs":
-                trial["scores"][result.get("epoch", 0)] = vector
+                trial.scores[float(result.get("epoch", 0))] = vector
             return vector
         value = result.get(self._metric) if self._metric else None
         try:
@@ -234,7 +264,7 @@ class BayesOptSearcher(StatefulSearcher):
             return None
         score = score if self._mode == "max" else -score
         if trial is not None and self._fidelity == "rungs":
-            trial["scores"][result.get("epoch", 0)] = score
+            trial.scores[float(result.get("epoch", 0))] = score
         return score
 
     def _fraction(self) -> float:
@@ -245,24 +275,23 @@ class BayesOptSearcher(StatefulSearcher):
 
     def _stopped_early(self) -> bool:
         """Whether a finished trial stopped at an earlier epoch than another trial reached."""
-        last = {k: max(map(_epoch_order, t["scores"])) for k, t in self._trials.items()
-                if t["scores"]}
+        last = {k: t.last_epoch() for k, t in self._trials.items() if t.scores}
         top = max(last.values(), default=0.0)
-        return any(t["done"] and not t["failed"] and last.get(k, top) < top
+        return any(t.done and not t.failed and last.get(k, top) < top
                    for k, t in self._trials.items())
 
-    def _budget(self) -> Any:
+    def _budget(self) -> float | None:
         """The highest epoch that enough trials reached (else the best-covered one)."""
-        counts: dict[Any, int] = {}
+        counts: dict[float, int] = {}
         for trial in self._trials.values():
-            for epoch in trial["scores"]:
+            for epoch in trial.scores:
                 counts[epoch] = counts.get(epoch, 0) + 1
         if not counts:
             return None
         enough = [e for e, n in counts.items() if n >= self._random_initial]
         if enough:
-            return max(enough, key=_epoch_order)
-        return max(counts, key=lambda e: (counts[e], _epoch_order(e)))
+            return max(enough)
+        return max(counts, key=lambda e: (counts[e], e))
 
     def _training_data(self) -> tuple[list, np.ndarray, list] | None:
         """(points, targets, pending points) at the chosen budget; None if too few."""
@@ -270,17 +299,16 @@ class BayesOptSearcher(StatefulSearcher):
         # a trial that ended before the budget (stopped by a scheduler or its own early
         # stopping) counts with its last value: left out, the model never learns from what
         # the scheduler stopped and proposes the same region again
-        scored = [(t["point"], t["scores"][budget] if budget in t["scores"]
-                   else t["scores"][max(t["scores"], key=_epoch_order)])
+        scored = [(t.point, t.scores[budget] if budget in t.scores else t.scores[t.last_epoch()])
                   for t in self._trials.values()
-                  if budget in t["scores"] or (t["done"] and not t["failed"] and t["scores"])]
+                  if budget in t.scores or (t.done and not t.failed and t.scores)]
         if len(scored) < 2:
             return None
         worst = np.min([s for _, s in scored], axis=0)  # per metric with several
-        failed = [(t["point"], worst) for t in self._trials.values()
-                  if t["failed"] and budget not in t["scores"]]
-        pending = [t["point"] for t in self._trials.values()
-                   if not t["done"] and budget not in t["scores"]]
+        failed = [(t.point, worst) for t in self._trials.values()
+                  if t.failed and budget not in t.scores]
+        pending = [t.point for t in self._trials.values()
+                   if not t.done and budget not in t.scores]
         points = [p for p, _ in scored + failed]
         y = np.array([s for _, s in scored + failed], dtype=float)
         if y.ndim == 2:  # several metrics: this suggestion's random scalarisation
@@ -305,7 +333,7 @@ class BayesOptSearcher(StatefulSearcher):
 
     # -- suggestions -----------------------------------------------------------------------
     def _taken(self) -> set[tuple]:
-        return {point_key(t["point"]) for t in self._trials.values()}
+        return {point_key(t.point) for t in self._trials.values()}
 
     def _random_point(self) -> dict[str, Any]:
         taken = self._taken()
@@ -332,10 +360,6 @@ class BayesOptSearcher(StatefulSearcher):
             if point_key(point) not in taken:
                 return point
         return None
-
-
-def _epoch_order(epoch: Any) -> float:
-    return float(epoch) if isinstance(epoch, (int, float)) else math.inf
 
 
 def _check_mode(mode: str | list[str] | None) -> None:

@@ -24,9 +24,11 @@ from collections.abc import Callable
 from typing import Any
 
 from raytune_hpt import _ray_compat
+from raytune_hpt.errors import ObjectiveNotLoggedError
+from raytune_hpt.hypermodel import check_model
 from raytune_hpt.resources import Resources, trials_that_fit
 from raytune_hpt.worker._tf_setup import configure_tensorflow
-from raytune_hpt.worker._trial import TrialSpec
+from raytune_hpt.worker._trial import TrialSpec, materialize, placement, split_folds
 
 __all__ = ["DRIVER_RESOURCES", "default_concurrency", "run_distributed_trial"]
 
@@ -134,8 +136,6 @@ def _train_worker(loop_config: dict[str, Any]) -> None:
     """
     from ray import train
 
-    from raytune_hpt.errors import ObjectiveNotLoggedError
-
     spec: TrialSpec = loop_config["spec"]
     # Ray Train has set TF_CONFIG; the strategy must exist before TensorFlow runs any op.
     tf_setup = configure_tensorflow(
@@ -162,9 +162,7 @@ def _distributed_model(
     import ray
     import tensorflow as tf
 
-    from raytune_hpt.hypermodel import check_model
     from raytune_hpt.worker._report import scalar_logs
-    from raytune_hpt.worker._trial import materialize, split_folds
 
     strategy = tf.distribute.MultiWorkerMirroredStrategy()
     keras.backend.clear_session()
@@ -210,8 +208,6 @@ def _distributed_model(
 def _placement_keys(tf_setup: dict[str, Any], loop_config: dict[str, Any]) -> dict[str, Any]:
     """The ``tf_*`` keys each report carries: this worker's set-up, rank and the cluster."""
     from ray import train
-
-    from raytune_hpt.worker._trial import placement
 
     cluster = json.loads(os.environ.get("TF_CONFIG", "{}")).get("cluster", {})
     return {

@@ -18,8 +18,12 @@ from typing import Any
 import numpy as np
 
 from raytune_hpt._record import TRIAL_ERROR
+from raytune_hpt.errors import FailedTrialError, is_failed_trial_error, is_fatal_error
+from raytune_hpt.hypermodel import check_model, has_custom_fit
 from raytune_hpt.hyperparameters import HyperParameters
 from raytune_hpt.objective import Objective
+from raytune_hpt.worker._costs import trial_costs
+from raytune_hpt.worker._exploit import restore
 from raytune_hpt.worker._tf_setup import configure_tensorflow, trial_strategy
 
 __all__ = [
@@ -39,7 +43,6 @@ __all__ = [
 @dataclass
 class TrialSpec:
     """Everything a trial needs besides its config and the data."""
-
     hypermodel: Any
     space: HyperParameters
     objective: Objective
@@ -63,15 +66,17 @@ class TrialSpec:
     max_model_size: int | None = None
 
 
-# A data loader (a zero-argument callable) runs once per worker, not once per trial.
-_loaded: dict[int, dict[str, Any]] = {}
+# A data loader (a zero-argument callable) runs once per worker, not once per trial: its
+# data are kept under the key the driver gave it (each trial unpickles a new copy of it).
+_loaded: dict[str, dict[str, Any]] = {}
 
 
 def materialize(data: dict[str, Any]) -> dict[str, Any]:
+    """The trial's data: as given, or what the search's loader returned (run once per worker)."""
     loader: Callable[[], Any] | None = data.get("loader")
     if loader is None:
         return data
-    key = id(loader)
+    key = data["loader_key"]
     if key not in _loaded:
         loaded = loader()
         if not isinstance(loaded, dict):
@@ -84,7 +89,8 @@ def materialize(data: dict[str, Any]) -> dict[str, Any]:
 def split_folds(data: dict[str, Any], cv: int | None, seed: int | None) -> list[tuple[tuple, dict]]:
     """(positional fit args, fit kwargs) for each fold; a single fold without cross-validation."""
     x, y = data.get("x"), data.get("y")
-    extra = {k: v for k, v in data.items() if k not in ("x", "y", "loader") and v is not None}
+    extra = {k: v for k, v in data.items() if k not in ("x", "y", "loader", "loader_key")
+             and v is not None}
     if not cv:
         return [((x,) if y is None else (x, y), extra)]
     n = len(x)
@@ -136,8 +142,6 @@ def run_trial(config: dict[str, Any], *, spec: TrialSpec, data: dict[str, Any]) 
     try:
         _train(config, spec, data, extra={**placement(tf_setup), "tf_started_at": started_at})
     except Exception as error:
-        from raytune_hpt.errors import is_failed_trial_error, is_fatal_error
-
         if not is_failed_trial_error(error) or is_fatal_error(error):
             raise
         report_failure(spec.objective, error)
@@ -155,8 +159,6 @@ def _train(config: dict[str, Any], spec: TrialSpec, data: dict[str, Any],
            extra: dict[str, Any]) -> None:
     import keras
 
-    from raytune_hpt.hypermodel import has_custom_fit
-    from raytune_hpt.worker._costs import trial_costs
     from raytune_hpt.worker._report import EpochReporter
 
     keras.backend.clear_session()
@@ -188,8 +190,6 @@ def _build_and_restore(spec: TrialSpec, hp: HyperParameters, count: int,
     (``extra`` gets ``pbt_donor``: the trial whose checkpoint PBT continued it from)."""
     from ray import tune
 
-    from raytune_hpt.worker._exploit import restore
-
     models = []
     # Several GPUs: variables are created (build, compile, restore) under MirroredStrategy.
     strategy = trial_strategy()
@@ -206,9 +206,6 @@ def _build_and_restore(spec: TrialSpec, hp: HyperParameters, count: int,
 
 def build_checked(spec: TrialSpec, hp: HyperParameters) -> Any:
     """``build(hp)``, compiled with Keras Tuner's overrides, checked and size-limited."""
-    from raytune_hpt.errors import FailedTrialError
-    from raytune_hpt.hypermodel import check_model, has_custom_fit
-
     model = spec.hypermodel.build(hp)
     if spec.compile_overrides:
         _recompile(model, spec.compile_overrides)
@@ -244,7 +241,6 @@ def _recompile(model: Any, overrides: dict[str, Any]) -> None:
 
 def _feed(spec: TrialSpec, folds: list, fit_kwargs: dict[str, Any]) -> tuple[list, list]:
     """Each fold's fit arguments, large arrays fed batch by batch from the shared copy."""
-    from raytune_hpt.hypermodel import has_custom_fit
     from raytune_hpt.worker._feeding import feed_in_batches
 
     # A custom fit may need the arrays themselves: never fed (fold rows are copied out).

@@ -259,7 +259,7 @@ def test_trials_stopped_below_the_rung_count_with_their_last_value():
         searcher.on_trial_complete(f"t{i}", {"loss": 1.0 + i if i < 5 else 100.0, "epoch": last})
     points, y, pending = searcher._training_data()
     assert searcher._budget() == 3 and len(points) == 8 and not pending
-    stopped = [searcher._trials[f"t{i}"]["point"] for i in range(5, 8)]
+    stopped = [searcher._trials[f"t{i}"].point for i in range(5, 8)]
     assert all(y[points.index(p)] < min(y[:5]) for p in stopped)
 
 
@@ -273,7 +273,7 @@ def test_running_trials_reported_at_the_rung_are_observations_not_liars():
     points, y, pending = searcher._training_data()
     assert searcher._budget() == 2 and len(points) == 5 and len(pending) == 1
     config = searcher.suggest("t6")  # the Gaussian process, with t5 as a liar
-    assert config not in [t["point"] for t in searcher._trials.values()][:-1]
+    assert config not in [t.point for t in searcher._trials.values()][:-1]
 
 
 def test_state_round_trip_keeps_intermediate_results(tmp_path):
@@ -283,5 +283,5 @@ def test_state_round_trip_keeps_intermediate_results(tmp_path):
     searcher.save(str(tmp_path / "s.pkl"))
     other = BayesOptSearcher(branin_space(), "loss", "min", seed=0)
     other.restore(str(tmp_path / "s.pkl"))
-    assert other._trials["a"]["scores"] == {1: -5.0, 2: -2.5, 3: -5.0 / 3}
+    assert other._trials["a"].scores == {1: -5.0, 2: -2.5, 3: -5.0 / 3}
     assert other.suggest("b") == searcher.suggest("b")

@@ -114,10 +114,10 @@ def test_bayesopt_fits_on_the_earlier_trials_from_its_first_suggestion(caplog):
     assert "(Gaussian process on 6 observations)" in caplog.records[-1].getMessage()
     state = warm.get_state()
     assert state["kernel"] is not None  # a GP was fitted for the first suggestion
-    observed = [t for t in state["trials"].values() if t["done"]]
+    observed = [t for t in state["trials"].values() if t.done]
     assert len(observed) == 6
     # the rung-wise model sees every epoch of them: epoch 2 is each one's last value
-    assert sorted(t["scores"][2] for t in observed) == sorted(-1.0 / (i + 1) for i in range(6))
+    assert sorted(t.scores[2] for t in observed) == sorted(-1.0 / (i + 1) for i in range(6))
 
     caplog.clear()
     cold = _make("bayesopt", space)  # the same searcher without them starts at random

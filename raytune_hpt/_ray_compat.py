@@ -195,8 +195,8 @@ def trial_tensorboard_base() -> Any:
 
 
 # -- schedulers ----------------------------------------------------------------------------
-def aggressive_first_hyperband(**options: Any) -> Any:
-    """Ray's synchronous ``HyperBandScheduler`` in HyperBand's own order, that never hangs.
+class _HyperBandInPaperOrder:
+    """Mixed into Ray's synchronous ``HyperBandScheduler``: HyperBand's own order, and no hang.
 
     Order: Li et al. (2018, Algorithm 1) and Keras Tuner run the most aggressive bracket
     first (many trials from 1 epoch) and finish a bracket's promotions before the next
@@ -215,57 +215,63 @@ def aggressive_first_hyperband(**options: Any) -> Any:
     halving and the trials paused at the rung wait forever (Ray #6780's family). The flag
     guards only against re-entry (``stop_trial`` calls ``on_trial_remove`` synchronously), so
     it is cleared once processing returns. A failed trial's last report carries no epoch and
-    is not a rung result. When nothing runs or waits, the brackets are processed again and a
-    paused trial no bracket holds is stopped: the search moves on instead of waiting.
+    is not a rung result (Ray raised KeyError). When nothing runs or waits, the brackets are
+    processed again and a paused trial no bracket holds is stopped: the search moves on.
+    Statuses and decisions are Ray's strings (``Trial.PAUSED == "PAUSED"``).
     """
-    from ray.tune.experiment import Trial
-    from ray.tune.schedulers import HyperBandScheduler, TrialScheduler
 
-    class AggressiveFirstHyperBand(HyperBandScheduler):
-        def _create_bracket(self, s: int) -> Any:
-            usable = sum(self._get_r0(i) > 0 for i in range(self._s_max_1))
-            return super()._create_bracket(usable - 1 - s)
+    def _create_bracket(self, s: int) -> Any:
+        usable = sum(self._get_r0(i) > 0 for i in range(self._s_max_1))
+        return super()._create_bracket(usable - 1 - s)
 
-        def _brackets(self) -> list:
-            return [b for band in self._hyperbands for b in band if b is not None]
+    def _brackets(self) -> list:
+        return [b for band in self._hyperbands for b in band if b is not None]
 
-        def on_trial_result(self, tune_controller: Any, trial: Any, result: dict) -> str:
-            if self._time_attr not in result:  # a failed trial's last report
-                return TrialScheduler.CONTINUE
-            return super().on_trial_result(tune_controller, trial, result)
+    def on_trial_result(self, tune_controller: Any, trial: Any, result: dict) -> str:
+        if self._time_attr not in result:  # a failed trial's last report
+            return "CONTINUE"
+        return super().on_trial_result(tune_controller, trial, result)
 
-        def _process_bracket(self, tune_controller: Any, bracket: Any) -> str:
-            try:
-                return super()._process_bracket(tune_controller, bracket)
-            finally:
-                bracket.is_being_processed = False
+    def _process_bracket(self, tune_controller: Any, bracket: Any) -> str:
+        try:
+            return super()._process_bracket(tune_controller, bracket)
+        finally:
+            bracket.is_being_processed = False
 
-        def _next_trial(self) -> Any:
-            for bracket in self._brackets():
-                for trial in bracket.current_trials():
-                    if trial.status == Trial.PENDING or (
-                            trial.status == Trial.PAUSED
-                            and trial in bracket.trials_to_unpause):
-                        return trial
-            return None
+    def _next_trial(self) -> Any:
+        for bracket in self._brackets():
+            for trial in bracket.current_trials():
+                if trial.status == "PENDING" or (
+                        trial.status == "PAUSED" and trial in bracket.trials_to_unpause):
+                    return trial
+        return None
 
-        def _unstick(self, tune_controller: Any) -> None:
-            trials = tune_controller.get_trials()
-            if any(t.status in (Trial.RUNNING, Trial.PENDING) for t in trials):
-                return
-            held = {t for bracket in self._brackets() for t in bracket.current_trials()}
-            for trial in trials:
-                if trial.status == Trial.PAUSED and trial not in held:
-                    tune_controller.stop_trial(trial)
-            for bracket in self._brackets():
-                if bracket.current_trials() and bracket.cur_iter_done():
-                    self._process_bracket(tune_controller, bracket)
+    def _unstick(self, tune_controller: Any) -> None:
+        trials = tune_controller.get_trials()
+        if any(t.status in ("RUNNING", "PENDING") for t in trials):
+            return
+        held = {t for bracket in self._brackets() for t in bracket.current_trials()}
+        for trial in trials:
+            if trial.status == "PAUSED" and trial not in held:
+                tune_controller.stop_trial(trial)
+        for bracket in self._brackets():
+            if bracket.current_trials() and bracket.cur_iter_done():
+                self._process_bracket(tune_controller, bracket)
 
-        def choose_trial_to_run(self, tune_controller: Any) -> Any:
+    def choose_trial_to_run(self, tune_controller: Any) -> Any:
+        trial = self._next_trial()
+        if trial is None:
+            self._unstick(tune_controller)
             trial = self._next_trial()
-            if trial is None:
-                self._unstick(tune_controller)
-                trial = self._next_trial()
-            return trial
+        return trial
+
+
+def aggressive_first_hyperband(**options: Any) -> Any:
+    """Ray's synchronous ``HyperBandScheduler`` in HyperBand's order, that never hangs
+    (:class:`_HyperBandInPaperOrder` says how and why)."""
+    from ray.tune.schedulers import HyperBandScheduler
+
+    class AggressiveFirstHyperBand(_HyperBandInPaperOrder, HyperBandScheduler):
+        pass
 
     return AggressiveFirstHyperBand(**options)

@@ -187,3 +187,32 @@ def test_a_file_no_node_can_read_is_named_before_any_trial(ray_local, digits, tm
                        r"this machine: .*gone\.tfrecord.*same paths"):
         _tuner(tmp_path, "gone").search(dataset, epochs=1)
     assert not any((tmp_path / "gone").glob("*/result.json"))  # no trial ran
+
+
+def _py_dataset(x, y, batch_size=32):
+    import keras
+
+    class Batches(keras.utils.PyDataset):
+        def __init__(self):
+            super().__init__()
+            self.x, self.y = x, y
+
+        def __len__(self):
+            return int(np.ceil(len(self.x) / batch_size))
+
+        def __getitem__(self, index):
+            rows = slice(index * batch_size, (index + 1) * batch_size)
+            return self.x[rows], self.y[rows]
+
+    return Batches()
+
+
+@pytest.mark.slow
+def test_a_py_dataset_is_copied_to_the_workers(ray_local, digits, build_mlp, tmp_path):
+    (x, y), (xv, yv) = digits
+    tuner = rth.Tuner(build_mlp, objective="val_accuracy", max_trials=2,
+                      storage_path=str(tmp_path), name="pyds", seed=0, verbose=0)
+    results = tuner.search(_py_dataset(x[:600], y[:600]),
+                           validation_data=_py_dataset(xv[:200], yv[:200]), epochs=2)
+    assert [t.status for t in results.trials] == ["finished", "finished"]
+    assert results.best_trial().best_metrics["val_accuracy"] > 0.3

@@ -22,7 +22,12 @@ from raytune_hpt.driver._ray_session import (
     start_ray,
 )
 from raytune_hpt.driver._run import SearchRun
-from raytune_hpt.driver._search_data import check_fit_data, ship_datasets, split_fit_arguments
+from raytune_hpt.driver._search_data import (
+    check_dataset_files,
+    check_fit_data,
+    ship_datasets,
+    split_fit_arguments,
+)
 from raytune_hpt.driver._tune_run import metadata, run_experiment, write_metadata
 from raytune_hpt.driver._warm_start import prepare as prepare_warm_start
 from raytune_hpt.errors import ConfigurationError
@@ -76,6 +81,7 @@ def search(settings: Settings, hypermodel: Any, fit_args: tuple, fit_kwargs: dic
         scheduler, searcher = _prepare_population(run, scheduler, searcher)
         on_search_begin()
         _connect(run, ship=hypermodel)
+        check_dataset_files(data)
         spec = _trial_spec(run, cv, fit_kwargs)
         trainable, max_concurrent = _trainable(run, spec, data)
         grid = run_experiment(run, trainable, searcher, scheduler, max_concurrent)
@@ -100,7 +106,8 @@ def search_custom(settings: Settings, tuner: UserTuner, space: HyperParameters,
         on_search_begin()
         _connect(run, ship=run.hypermodel)
         ship_model_code(type(tuner))
-        args, kwargs = ship_datasets(fit_args, fit_kwargs, settings.experiment_path)
+        args, kwargs = ship_datasets(fit_args, fit_kwargs)
+        check_dataset_files({**kwargs, **{f"arg{k}": v for k, v in enumerate(args)}})
         trainable = tune.with_parameters(run_user_trial, tuner=tuner,
                                          spec=_trial_spec(run, None, {}),
                                          args=args, kwargs=kwargs)

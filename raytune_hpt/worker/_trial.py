@@ -23,6 +23,7 @@ from raytune_hpt.hypermodel import check_model, has_custom_fit
 from raytune_hpt.hyperparameters import HyperParameters
 from raytune_hpt.objective import Objective
 from raytune_hpt.worker._costs import trial_costs
+from raytune_hpt.worker._datasets import rebuild_datasets
 from raytune_hpt.worker._exploit import restore
 from raytune_hpt.worker._tf_setup import configure_tensorflow, trial_strategy
 
@@ -72,10 +73,10 @@ _loaded: dict[str, dict[str, Any]] = {}
 
 
 def materialize(data: dict[str, Any]) -> dict[str, Any]:
-    """The trial's data: as given, or what the search's loader returned (run once per worker)."""
+    """The trial's data: a loader's output (once per worker), shipped datasets rebuilt."""
     loader: Callable[[], Any] | None = data.get("loader")
     if loader is None:
-        return data
+        return rebuild_datasets(data)
     key = data["loader_key"]
     if key not in _loaded:
         loaded = loader()

@@ -17,10 +17,11 @@ from raytune_hpt._record import DECLARED_HPS
 from raytune_hpt.errors import is_failed_trial_error, is_fatal_error
 from raytune_hpt.keras_tuner import Trial
 from raytune_hpt.objective import Objective
+from raytune_hpt.worker._datasets import ShippedDataset
 from raytune_hpt.worker._tf_setup import configure_tensorflow
 from raytune_hpt.worker._trial import TrialSpec, fit_result_metrics, placement, report_failure
 
-__all__ = ["SavedDataset", "TrialSession", "UserTuner", "run_user_trial"]
+__all__ = ["TrialSession", "UserTuner", "run_user_trial"]
 
 
 class UserTuner(Protocol):
@@ -31,18 +32,6 @@ class UserTuner(Protocol):
     _session: Any
 
     def run_trial(self, trial: Any, *args: Any, **kwargs: Any) -> Any: ...
-
-
-class SavedDataset:
-    """A ``tf.data.Dataset`` saved by the driver (``Dataset.save``), loaded on the worker."""
-
-    def __init__(self, path: str) -> None:
-        self.path = path
-
-    def load(self) -> Any:
-        import tensorflow as tf
-
-        return tf.data.Dataset.load(self.path)
 
 
 class TrialSession:
@@ -95,8 +84,8 @@ class TrialSession:
 
 
 def _load(value: Any) -> Any:
-    if isinstance(value, SavedDataset):
-        return value.load()
+    if isinstance(value, ShippedDataset):
+        return value.rebuild()
     return value
 
 

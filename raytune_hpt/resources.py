@@ -1,7 +1,9 @@
 """What each trial asks Ray for (CPUs, GPUs, memory), checked against the cluster in the driver.
 
 
-A trial's request is a :class:`Resources`; ``"auto"`` takes a share of the largest node.
+A trial's request is a :class:`Resources`; ``"auto"`` (also what ``resources=None``, the
+default, means) takes a share of the largest node: one GPU per trial where GPUs exist, with
+the node's CPUs split between them, else one CPU per trial.
 Requests no node could ever hold are refused here, before Ray starts or queues anything,
 with the largest node's size in the message. How TensorFlow is then told the same story
 inside the worker is :mod:`raytune_hpt.worker` (``_tf_setup``).
@@ -18,7 +20,8 @@ from typing import Any
 
 from raytune_hpt._checks import is_number
 
-__all__ = ["Resources", "local_node", "trials_that_fit"]
+__all__ = ["Resources", "announce_placement", "local_node", "placement_line", "trials_that_fit",
+           "unused_gpus_note"]
 
 logger = logging.getLogger(__name__)
 
@@ -195,6 +198,76 @@ def trials_that_fit(request: Mapping[str, Any], cluster: Mapping[str, float]) ->
     fits = [float(cluster.get(names.get(k, k), 0.0)) / float(v)
             for k, v in request.items() if isinstance(v, (int, float)) and v > 0]
     return max(1, math.floor(min(fits, default=1.0) + 1e-9))
+
+
+def _amount(value: float, unit: str) -> str:
+    return f"{value:g} {unit}" + ("" if value == 1 else "s")
+
+
+def _per_trial(resources: Resources) -> str:
+    parts = [_amount(resources.gpu, "GPU")] if resources.gpu else []
+    parts.append(_amount(resources.cpu, "CPU"))
+    parts += [f"{v:g} {k}" for k, v in resources.custom]
+    return " and ".join(parts)
+
+
+def placement_line(resources: Resources, cluster: Mapping[str, float], *, chosen: bool,
+                   max_concurrent: int | None, max_trials: int, workers: int = 1) -> str:
+    """The line a search starts with: what each trial gets, why, and how many run at once.
+
+    Args:
+        resources: each trial's (each worker's, with ``workers`` > 1) request.
+        cluster: the running Ray's totals (``ray.cluster_resources()``).
+        chosen: the request was chosen for this machine (``resources`` left out or "auto").
+        max_concurrent: the user's cap on trials at once, if any.
+        max_trials: the trial budget.
+        workers: Ray Train workers per trial.
+
+    Example: ``Resources(cpu=2, gpu=1)`` chosen on a Ray of 8 CPUs and 4 GPUs reads
+    "Trials: 1 GPU and 2 CPUs each (one GPU per trial, the CPUs split between the GPUs);
+    up to 4 at once on a Ray of 8 CPUs and 4 GPUs."
+    """
+    fit = max(1, trials_that_fit(resources.to_ray(), cluster) // workers)
+    at_once = min(fit, max_concurrent or fit, max_trials)
+    each = _per_trial(resources) + (f" on each of {workers} workers" if workers > 1 else "")
+    if not chosen:
+        why = "as asked"
+    elif resources.gpu:
+        why = "one GPU per trial, the CPUs split between the GPUs"
+    else:
+        why = "no GPU here: one CPU per trial"
+    cap = " (max_concurrent_trials)" if max_concurrent and at_once == max_concurrent < fit else ""
+    total = _amount(float(cluster.get("CPU", 0)), "CPU")
+    if cluster.get("GPU"):
+        total += " and " + _amount(float(cluster["GPU"]), "GPU")
+    return f"Trials: {each} each ({why}); up to {at_once} at once{cap} on a Ray of {total}."
+
+
+def unused_gpus_note(resources: Resources, cluster: Mapping[str, float]) -> str | None:
+    """What to say when a request without GPUs runs where Ray has GPUs (None: nothing)."""
+    gpus = float(cluster.get("GPU", 0))
+    if resources.gpu or not gpus:
+        return None
+    return (f"resources ask for no GPU ({resources.describe()}), so the {_amount(gpus, 'GPU')} "
+            "of this Ray stay unused: each trial hides them from TensorFlow and trains on its "
+            "CPUs. Leave resources out (one GPU per trial) or give 'gpu' to use them.")
+
+
+def announce_placement(resources: Resources, *, chosen: bool, max_concurrent: int | None,
+                       max_trials: int, workers: int = 1, verbose: int = 1) -> None:
+    """Print the start line (``verbose`` >= 1; logged always) and, once per search, warn
+    when an explicit CPU-only request leaves the running Ray's GPUs unused."""
+    import ray
+
+    cluster = ray.cluster_resources()
+    line = placement_line(resources, cluster, chosen=chosen, max_concurrent=max_concurrent,
+                          max_trials=max_trials, workers=workers)
+    logger.info("%s", line)
+    if verbose >= 1:
+        print(line, flush=True)
+    note = None if chosen else unused_gpus_note(resources, cluster)
+    if note:
+        logger.warning("%s", note)
 
 
 def local_node() -> dict[str, Any]:

@@ -30,11 +30,12 @@ from raytune_hpt.keras_tuner import (
     translate,
 )
 from raytune_hpt.objective import Objective
-from raytune_hpt.resources import Resources, local_node
+from raytune_hpt.resources import Resources, announce_placement, local_node
 from raytune_hpt.results import ExperimentResults
 from raytune_hpt.schedulers import create_scheduler, validate_scheduler
 from raytune_hpt.search_data import SHARED_ARRAYS_MB, check_fit_data, split_fit_arguments
 from raytune_hpt.searchers import create_searcher, validate_searcher
+from raytune_hpt.tracking import absolute_log_dirs
 from raytune_hpt.warm_start import check_arguments as check_warm_start
 from raytune_hpt.warm_start import prepare as prepare_warm_start
 from raytune_hpt.worker import TrialSpec, run_trial
@@ -72,8 +73,9 @@ class Tuner(KerasTunerMethods):
             model's declarations.
         resources: per trial, ``{"cpu": 1, "gpu": 0.5, "memory": bytes, "gpu_memory_mb": MB,
             "<custom Ray resource>": amount}`` (``gpu`` may be a fraction: 0.25 puts four
-            trials on a GPU, each capped to a quarter of its memory), or ``"auto"`` for a
-            share of the largest node (one GPU per trial, else one CPU); see docs/resources.md.
+            trials on a GPU, each capped to a quarter of its memory). Default (or ``"auto"``):
+            one GPU per trial where Ray has GPUs, the CPUs split between them, else one CPU
+            per trial; the search's first line says what was chosen (docs/resources.md).
         max_concurrent_trials: cap on trials running at once (default: as resources allow).
         workers_per_trial: train each trial on this many Ray Train workers (each with
             ``resources``) under ``MultiWorkerMirroredStrategy``, possibly across nodes.
@@ -165,14 +167,15 @@ class Tuner(KerasTunerMethods):
         # keeps the experiment file there for `resume`).
         self.attachments: dict[str, str] = {}
         self._results: ExperimentResults | None = None
+        self._reload_if_exists()  # Keras Tuner's rule: an existing project is reloaded
 
     def _store_search_arguments(self, a: dict[str, Any]) -> None:
         """The checked arguments a Keras Tuner oracle may have set."""
         self.searcher, self.scheduler, self.max_trials = a["searcher"], a["scheduler"], \
             a["max_trials"]
-        # "auto" is resolved against the running Ray cluster in search()
-        self.resources = (a["resources"] if a["resources"] == "auto"
-                          else Resources.coerce(a["resources"]))
+        # None and "auto" are resolved against the running Ray cluster in search()
+        self._resources_chosen = a["resources"] is None or a["resources"] == "auto"
+        self.resources = "auto" if self._resources_chosen else Resources.coerce(a["resources"])
         self.max_consecutive_failed_trials = a["max_consecutive_failed_trials"]
         self.storage_path = storage.normalize(a["storage_path"] or DEFAULT_STORAGE_PATH)
         self.name = a["name"] or self._default_name()
@@ -249,6 +252,8 @@ class Tuner(KerasTunerMethods):
                 ``max_consecutive_failed_trials`` trials in a row failed.
             FatalError: a trial raised it (Keras Tuner's rule).
         """
+        if self._search_is_done():
+            return self._results
         import_tensorflow_quietly()  # the model needs it; its start-up notices are noise
         if self.has_custom_run_trial():
             return self._search_custom(fit_args, fit_kwargs)
@@ -340,13 +345,17 @@ class Tuner(KerasTunerMethods):
             start_ray(self.address, log_to_driver=self.verbose > 1)
         if self.resources == "auto":
             self.resources = Resources.auto()
-            logger.info("resources='auto': each trial gets %s.", self.resources.describe())
         self.resources.check_feasible(self.workers_per_trial)
+        announce_placement(self.resources, chosen=self._resources_chosen,
+                           max_concurrent=self.max_concurrent_trials,
+                           max_trials=self.max_trials, workers=self.workers_per_trial,
+                           verbose=self.verbose)
         ship_model_code(self.hypermodel)
 
     def _trial_spec(self, epochs: int, cv: int | None, fit_kwargs: dict[str, Any]) -> TrialSpec:
         return TrialSpec(hypermodel=self.hypermodel, space=self.space, objective=self.objective,
-                         epochs=epochs, fit_kwargs=fit_kwargs, cv=cv, cpus=self.resources.cpu,
+                         epochs=epochs, fit_kwargs=absolute_log_dirs(fit_kwargs), cv=cv,
+                         cpus=self.resources.cpu,
                          seed=self.seed, meta_optimizer=self.meta_optimizer,
                          gpus=self.resources.gpu, gpu_memory_mb=self.resources.gpu_memory_mb,
                          shared_arrays_bytes=None if self.shared_arrays_mb is None

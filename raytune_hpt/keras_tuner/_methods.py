@@ -78,8 +78,14 @@ class KerasTunerMethods:
         from raytune_hpt import storage
         from raytune_hpt.results import METADATA_FILE
 
-        if self.overwrite or not storage.exists(
-                storage.join(self.experiment_path, METADATA_FILE)):
+        if self.overwrite:
+            return
+        try:
+            if not storage.exists(storage.join(self.experiment_path, METADATA_FILE)):
+                return
+        except Exception as error:  # an unreachable store: search() says so, with its error
+            logger.warning("Could not look for an experiment at %s: %s", self.experiment_path,
+                           error)
             return
         print(f"Reloading Tuner from {self.experiment_path}", flush=True)
         try:

@@ -99,7 +99,9 @@ def _storage(arguments: dict[str, Any], options: dict[str, Any]) -> None:
             and arguments.get("storage_path") is None:
         directory = "."
     if directory is not None:
-        arguments["storage_path"] = os.path.abspath(os.fspath(directory))
+        directory = os.fspath(directory)
+        arguments["storage_path"] = directory if "://" in directory else \
+            os.path.abspath(directory)
     if options.get("project_name") is not None:
         arguments["name"] = options["project_name"]
     elif directory is not None and arguments.get("name") is None:

@@ -141,3 +141,11 @@ def test_keras_tuner_classes_default_to_untitled_project_in_the_working_folder(
     assert tuner.experiment_path == str(tmp_path / "untitled_project")
     plain = kt.Tuner(build_mlp, objective="val_accuracy")  # raytune_hpt's own: ~/ray_results
     assert plain.storage_path.endswith("ray_results") and plain.name != "untitled_project"
+
+
+def test_a_directory_uri_is_kept_as_it_is():
+    from raytune_hpt.keras_tuner import translate
+
+    arguments = {"storage_path": None, "name": None}
+    translate(arguments, {"directory": "s3://bucket/hpt"})
+    assert arguments == {"storage_path": "s3://bucket/hpt", "name": "untitled_project"}

@@ -86,14 +86,14 @@ class Tuner(KerasTunerMethods):
         max_failures: how often a failing trial is retried.
         verbose: Ray Tune's console verbosity (0 silent, 1 status, 2 results).
         address: a Ray cluster to connect to (``"auto"``); default: start Ray locally.
-        tracking: trackers, e.g. ``{"tensorboard": True, "mlflow": "file:///tmp/mlruns"}``;
+        tracking: trackers, e.g. ``{"tensorboard": True, "mlflow": "sqlite:///mlflow.db"}``;
             default TensorBoard only.
         meta_optimizer: keep TensorFlow's graph meta-optimizer on in the trials (off by
-            default: faster for small and mid-sized models; see docs/benchmarks.md).
+            default: faster for small and mid-sized models; docs/performance.md).
         shared_arrays_mb: numpy training data of at least this many MB is fed to Keras
             batch by batch from the one shared copy in Ray's object store, instead of
             through Keras's array adapter, which copies it into every trial's worker
-            (docs/benchmarks.md, "Memory"); ``0``: always, ``None``: never.
+            (docs/performance.md, "Memory"); ``0``: always, ``None``: never.
         points_to_evaluate: configurations to try first, in order, e.g.
             ``[{"units": 64, "lr": 1e-3}]``; a hyperparameter left out takes its default;
             an unknown name or a value outside its domain is a ``ConfigurationError``.

@@ -74,7 +74,7 @@ def tracking_callbacks(options: dict[str, Any] | None, *, space: HyperParameters
     """Ray Tune callbacks for the trackers ``options`` asks for.
 
     Args:
-        options: e.g. ``{"tensorboard": True, "mlflow": "file:///tmp/mlruns"}``; ``None``
+        options: e.g. ``{"tensorboard": True, "mlflow": "sqlite:///mlflow.db"}``; ``None``
             means TensorBoard only. TensorBoard stays on unless ``"tensorboard": False``.
         space: the search space (every hyperparameter with its domain).
         objective: the search's objective.
@@ -87,7 +87,7 @@ def tracking_callbacks(options: dict[str, Any] | None, *, space: HyperParameters
         ConfigurationError: an unknown tracker name or an option of the wrong type.
 
     Example:
-        >>> tracking_callbacks({"mlflow": "file:///tmp/mlruns"}, space=space,
+        >>> tracking_callbacks({"mlflow": "sqlite:///mlflow.db"}, space=space,
         ...                    objective=objective, experiment_path="/tmp/exp")  # doctest: +SKIP
     """
     chosen = validate_tracking(options)

@@ -18,7 +18,8 @@ __all__ = ["KerasTunerMethods"]
 
 logger = logging.getLogger(__name__)
 
-_ENDED = ("finished", "stopped", "failed")
+# A failed trial is not done: resuming retries it (the CLI's `resume`, Ray's resume_errored).
+_ENDED = ("finished", "stopped")
 
 
 class KerasTunerMethods:

@@ -65,9 +65,9 @@ class Tuner(KerasTunerMethods):
         objective: a metric Keras logs (``"val_accuracy"``), an :class:`Objective`, or
             ``(name, "min"|"max")``, inferred direction; a ``Pareto`` (docs/pareto.md).
         searcher: ``"random"``, ``"grid"``, ``"bayesopt"``, ``"hyperopt"``, ``"optuna"``,
-            ``{"type": name, **options}``, or a Ray ``Searcher``.
-        scheduler: ``"fifo"``, ``"asha"``, ``"hyperband"``, ``"median"``, ``"pbt"`` (docs/pbt.md),
-            ``{"type": name, **options}``, or a Ray ``TrialScheduler``.
+            ``"optuna_gp"``, ``{"type": name, **options}``, or a Ray ``Searcher``.
+        scheduler: ``"fifo"``, ``"asha"``, ``"async_hyperband"``, ``"hyperband"``, ``"median"``,
+            ``"pbt"``/``"pb2"`` (docs/pbt.md), ``{"type": name, ...}``, or a ``TrialScheduler``.
         max_trials: the number of trials (grid search stops earlier when exhausted).
         hyperparameters: hyperparameters declared up front; their domains win over the
             model's declarations.
@@ -79,7 +79,8 @@ class Tuner(KerasTunerMethods):
         max_concurrent_trials: cap on trials running at once (default: as resources allow).
         workers_per_trial: train each trial on this many Ray Train workers (each with
             ``resources``) under ``MultiWorkerMirroredStrategy``, possibly across nodes.
-        storage_path: a local folder or a ``s3://``/``gs://`` URI; default ``~/ray_results``.
+        storage_path: a local folder or a ``s3://``/``gs://`` URI; default ``~/ray_results``
+            (Keras Tuner's classes: ``directory``, default ``.``; docs/keras_tuner.md).
         name: the experiment's folder under ``storage_path``; default: a timestamped name.
         seed: makes the searcher and each trial's weight initialisation repeatable.
         overwrite: start afresh even if the experiment exists (default: resume it).
@@ -346,10 +347,9 @@ class Tuner(KerasTunerMethods):
         if self.resources == "auto":
             self.resources = Resources.auto()
         self.resources.check_feasible(self.workers_per_trial)
-        announce_placement(self.resources, chosen=self._resources_chosen,
-                           max_concurrent=self.max_concurrent_trials,
-                           max_trials=self.max_trials, workers=self.workers_per_trial,
-                           verbose=self.verbose)
+        announce_placement(self.resources, chosen=self._resources_chosen, verbose=self.verbose,
+                           max_concurrent=self.max_concurrent_trials, max_trials=self.max_trials,
+                           workers=self.workers_per_trial)
         ship_model_code(self.hypermodel)
 
     def _trial_spec(self, epochs: int, cv: int | None, fit_kwargs: dict[str, Any]) -> TrialSpec:

@@ -202,6 +202,17 @@ def test_relative_links_lead_to_files():
     assert not broken, broken
 
 
+def test_files_the_pages_name_exist():
+    """``raytune_hpt/...``, ``scripts/...``, ``tests/...`` and ``cluster/...`` paths in the text."""
+    named = re.compile(r"\b(?:raytune_hpt|scripts|tests|cluster)/[\w/.-]+\.(?:py|sh|yaml|md)")
+    missing = []
+    for page in PAGES:
+        for path in set(named.findall(page.read_text())):
+            if not (ROOT / path).exists():
+                missing.append(f"{page.relative_to(ROOT)}: {path}")
+    assert not missing, missing
+
+
 def test_blocks_that_need_a_cluster_or_s3_are_marked():
     needs = re.compile(r"s3://|--address|RAY_ADDRESS|address=\"auto\"|\bsubmit\b|\bjobs\b")
     unmarked = [b.id for b in PY_BLOCKS + SHELL_BLOCKS

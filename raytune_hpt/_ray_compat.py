@@ -22,6 +22,7 @@ __all__ = [
     "mlflow_trial_runs",
     "no_worker_prestart",
     "restored_run_config",
+    "serialized_dataset_graph",
     "result_grid_filesystem",
     "result_grid_pairs",
     "trial_local_experiment_dir",
@@ -50,6 +51,7 @@ PRIVATE_NAMES: tuple[tuple[str, str], ...] = (
     ("ray.tune.schedulers.hyperband", "HyperBandScheduler._process_bracket"),
     ("ray.tune.schedulers.hyperband", "HyperBandScheduler._time_attr"),
     ("keras.src.models.model", "Model._symbolic_build"),
+    ("tensorflow.python.data.ops.dataset_ops", "DatasetV2._as_serialized_graph"),
     ("keras.callbacks", "TensorBoard._log_epoch_metrics"),
     ("keras.callbacks", "TensorBoard._log_weights"),
     ("keras.callbacks", "TensorBoard._pop_writer"),
@@ -167,6 +169,18 @@ def keras_symbolic_build(model: Any, batch: Any) -> None:
     """Create a model's, optimizer's and metrics' variables from one local batch, as ``fit``
     does first, without fit's cross-worker reduce (Keras 3.15)."""
     model._symbolic_build(data_batch=batch)
+
+
+def serialized_dataset_graph(dataset: Any) -> bytes:
+    """A ``tf.data.Dataset``'s pipeline as ``GraphDef`` bytes, to rebuild in another process
+    with the public ``tf.raw_ops.DatasetFromGraph``. TensorFlow 2.21 has no public way to
+    serialize a dataset's graph; the tf.data service uses this method. Stateful ops (random
+    ``map`` steps) are kept with a warning policy: they draw anew where the graph is rebuilt.
+    """
+    import tensorflow as tf
+
+    policy = tf.data.experimental.ExternalStatePolicy.WARN
+    return dataset._as_serialized_graph(external_state_policy=policy).numpy()
 
 
 _tensorboard_base: Any = None

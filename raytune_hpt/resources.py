@@ -15,12 +15,12 @@ import logging
 import math
 import os
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from raytune_hpt._checks import is_number
 
-__all__ = ["Resources", "announce_placement", "local_node", "placement_line", "trials_that_fit",
+__all__ = ["Resources", "local_node", "placement_line", "requested", "settle", "trials_that_fit",
            "unused_gpus_note"]
 
 logger = logging.getLogger(__name__)
@@ -46,6 +46,7 @@ class Resources:
             node type (given as a dict to :meth:`coerce`).
         gpu_memory_mb: the memory of one GPU, for the cap of a fractional trial; default:
             asked of ``nvidia-smi`` on the worker, and memory growth when that fails.
+        chosen: made for the machine (``resources`` left out, or ``"auto"``), not asked for.
 
     Example:
         >>> Resources.coerce({"cpu": 2, "gpu": 0.5, "accelerator_type:A100": 0.01}).to_ray()
@@ -57,6 +58,7 @@ class Resources:
     memory: int | None = None
     custom: tuple[tuple[str, float], ...] = ()
     gpu_memory_mb: int | None = None
+    chosen: bool = field(default=False, compare=False)
 
     @classmethod
     def coerce(cls, value: Resources | dict | None) -> Resources:
@@ -124,14 +126,14 @@ class Resources:
 
             nodes = [n.get("Resources", {}) for n in ray.nodes() if n.get("Alive")]
         if not nodes:
-            return cls()
+            return cls(chosen=True)
         largest = max(nodes, key=lambda n: (n.get("GPU", 0), n.get("CPU", 0)))
         cpus, gpus = float(largest.get("CPU", 0)), int(largest.get("GPU", 0))
         if gpus >= 1:
             per_gpu = cpus / gpus
             cpu = float(math.floor(per_gpu)) if per_gpu >= 1 else round(per_gpu, 2)
-            return cls(cpu=cpu, gpu=1.0)
-        return cls(cpu=1.0 if cpus >= 1 else max(cpus, 0.01))
+            return cls(cpu=cpu, gpu=1.0, chosen=True)
+        return cls(cpu=1.0 if cpus >= 1 else max(cpus, 0.01), chosen=True)
 
     def to_ray(self) -> dict[str, Any]:
         """The dict ``ray.tune.with_resources`` takes."""
@@ -253,21 +255,37 @@ def unused_gpus_note(resources: Resources, cluster: Mapping[str, float]) -> str 
             "CPUs. Leave resources out (one GPU per trial) or give 'gpu' to use them.")
 
 
-def announce_placement(resources: Resources, *, chosen: bool, max_concurrent: int | None,
-                       max_trials: int, workers: int = 1, verbose: int = 1) -> None:
-    """Print the start line (``verbose`` >= 1; logged always) and, once per search, warn
-    when an explicit CPU-only request leaves the running Ray's GPUs unused."""
+def requested(value: Resources | dict | str | None) -> Resources | str:
+    """A Tuner's ``resources`` argument, checked: ``None`` (the default) and ``"auto"`` stay
+    ``"auto"``, which :func:`settle` resolves on the running Ray."""
+    return "auto" if value is None or value == "auto" else Resources.coerce(value)
+
+
+def settle(resources: Resources | str, *, workers: int, max_concurrent: int | None,
+           max_trials: int, verbose: int = 1) -> Resources:
+    """The request a search runs with, on the running Ray: ``"auto"`` resolved, checked
+    against the nodes, and said in the start line (printed at ``verbose`` >= 1, logged
+    always); an explicit CPU-only request that leaves Ray's GPUs unused is warned about once.
+
+    Raises:
+        ConfigurationError: no node could hold one trial (:meth:`Resources.check_feasible`).
+    """
     import ray
 
+    if resources == "auto":
+        resources = Resources.auto()
+    assert isinstance(resources, Resources)  # for the type checker: coerced in Tuner
+    resources.check_feasible(workers)
     cluster = ray.cluster_resources()
-    line = placement_line(resources, cluster, chosen=chosen, max_concurrent=max_concurrent,
-                          max_trials=max_trials, workers=workers)
+    line = placement_line(resources, cluster, chosen=resources.chosen,
+                          max_concurrent=max_concurrent, max_trials=max_trials, workers=workers)
     logger.info("%s", line)
     if verbose >= 1:
         print(line, flush=True)
-    note = None if chosen else unused_gpus_note(resources, cluster)
+    note = None if resources.chosen else unused_gpus_note(resources, cluster)
     if note:
         logger.warning("%s", note)
+    return resources
 
 
 def local_node() -> dict[str, Any]:

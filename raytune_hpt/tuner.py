@@ -30,7 +30,7 @@ from raytune_hpt.keras_tuner import (
     translate,
 )
 from raytune_hpt.objective import Objective
-from raytune_hpt.resources import Resources, announce_placement, local_node
+from raytune_hpt.resources import Resources, local_node, requested, settle
 from raytune_hpt.results import ExperimentResults
 from raytune_hpt.schedulers import create_scheduler, validate_scheduler
 from raytune_hpt.search_data import (
@@ -78,14 +78,12 @@ class Tuner(KerasTunerMethods):
             model's declarations.
         resources: per trial, ``{"cpu": 1, "gpu": 0.5, "memory": bytes, "gpu_memory_mb": MB,
             "<custom Ray resource>": amount}`` (``gpu`` may be a fraction: 0.25 puts four
-            trials on a GPU, each capped to a quarter of its memory). Default (or ``"auto"``):
-            one GPU per trial where Ray has GPUs, the CPUs split between them, else one CPU
-            per trial; the search's first line says what was chosen (docs/resources.md).
+            trials on a GPU, each capped to a quarter of its memory). Default/``"auto"``: one
+            GPU per trial where Ray has GPUs (CPUs split), else one CPU (docs/resources.md).
         max_concurrent_trials: cap on trials running at once (default: as resources allow).
         workers_per_trial: train each trial on this many Ray Train workers (each with
             ``resources``) under ``MultiWorkerMirroredStrategy``, possibly across nodes.
-        storage_path: a local folder or a ``s3://``/``gs://`` URI; default ``~/ray_results``
-            (Keras Tuner's classes: ``directory``, default ``.``; docs/keras_tuner.md).
+        storage_path: a local folder or a ``s3://``/``gs://`` URI; default ``~/ray_results``.
         name: the experiment's folder under ``storage_path``; default: a timestamped name.
         seed: makes the searcher and each trial's weight initialisation repeatable.
         overwrite: start afresh even if the experiment exists (default: resume it).
@@ -179,9 +177,7 @@ class Tuner(KerasTunerMethods):
         """The checked arguments a Keras Tuner oracle may have set."""
         self.searcher, self.scheduler, self.max_trials = a["searcher"], a["scheduler"], \
             a["max_trials"]
-        # None and "auto" are resolved against the running Ray cluster in search()
-        self._resources_chosen = a["resources"] is None or a["resources"] == "auto"
-        self.resources = "auto" if self._resources_chosen else Resources.coerce(a["resources"])
+        self.resources = requested(a["resources"])  # None, "auto": settled in search()
         self.max_consecutive_failed_trials = a["max_consecutive_failed_trials"]
         self.storage_path = storage.normalize(a["storage_path"] or DEFAULT_STORAGE_PATH)
         self.name = a["name"] or self._default_name()
@@ -351,12 +347,9 @@ class Tuner(KerasTunerMethods):
             self.resources.check_feasible(self.workers_per_trial, nodes=[local_node()])
         if not ray.is_initialized():
             start_ray(self.address, log_to_driver=self.verbose > 1)
-        if self.resources == "auto":
-            self.resources = Resources.auto()
-        self.resources.check_feasible(self.workers_per_trial)
-        announce_placement(self.resources, chosen=self._resources_chosen, verbose=self.verbose,
-                           max_concurrent=self.max_concurrent_trials, max_trials=self.max_trials,
-                           workers=self.workers_per_trial)
+        self.resources = settle(self.resources, workers=self.workers_per_trial,
+                                max_concurrent=self.max_concurrent_trials,
+                                max_trials=self.max_trials, verbose=self.verbose)
         ship_model_code(self.hypermodel)
 
     def _trial_spec(self, epochs: int, cv: int | None, fit_kwargs: dict[str, Any]) -> TrialSpec:

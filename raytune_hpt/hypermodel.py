@@ -20,7 +20,14 @@ from typing import Any
 from raytune_hpt.errors import ConfigurationError, is_fatal_error
 from raytune_hpt.hyperparameters import Choice, HyperParameter, HyperParameters
 
-__all__ = ["HyperModel", "as_hypermodel", "check_input_shape", "check_model", "discover_space"]
+__all__ = [
+    "HyperModel",
+    "as_hypermodel",
+    "check_input_shape",
+    "check_model",
+    "checkpoint_builder",
+    "discover_space",
+]
 
 logger = logging.getLogger(__name__)
 
@@ -226,3 +233,17 @@ def _probe_build(hypermodel: Any, hp: HyperParameters, assignment: dict[str, Any
         # No garbage collection per build: with TensorFlow loaded a full collection
         # takes ~0.3 s, and these few small throw-away models do not need it.
         keras.backend.clear_session(free_memory=False)
+
+
+def checkpoint_builder(hypermodel: HyperModel, hp: HyperParameters) -> Callable[[], Any]:
+    """Builds ``hypermodel`` with ``hp`` for a checkpoint to be loaded into."""
+
+    def build() -> Any:
+        model = hypermodel.build(hp)
+        if not hasattr(model, "optimizer"):
+            # Uncompiled (a HyperModel.fit with its own training loop): Keras 3 has no
+            # `optimizer` before compile, and loading a checkpoint reads it.
+            model.optimizer = None
+        return model
+
+    return build

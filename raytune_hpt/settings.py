@@ -28,7 +28,7 @@ from raytune_hpt._registry import spec_name
 from raytune_hpt.errors import ConfigurationError
 from raytune_hpt.hyperparameters import HyperParameters
 from raytune_hpt.objective import Objective
-from raytune_hpt.resources import Resources
+from raytune_hpt.resources import Resources, requested
 from raytune_hpt.schedulers import validate_scheduler
 from raytune_hpt.searchers import validate_searcher
 from raytune_hpt.tracking import validate_tracking
@@ -73,7 +73,7 @@ class Settings:
     scheduler: Any = "fifo"  # a registry name, {"type": name, ...} or a Ray TrialScheduler
     max_trials: int = 10
     hyperparameters: HyperParameters | None = None
-    resources: Resources | str = field(default_factory=Resources)  # or "auto"
+    resources: Resources | str = "auto"  # "auto": one GPU per trial where Ray has GPUs
     max_concurrent_trials: int | None = None
     workers_per_trial: int = 1
     seed: int | None = None
@@ -112,8 +112,8 @@ class Settings:
             objective=Objective("val_loss") if objective is None else Objective.coerce(objective),
             name=default_name() if name is None else name,
             storage_path=storage.normalize(storage_path or DEFAULT_STORAGE_PATH),
-            # "auto" is resolved against the running Ray cluster when the search starts
-            resources=resources if resources == "auto" else Resources.coerce(resources),
+            # None and "auto" are resolved against the running Ray when the search starts
+            resources=requested(resources),
             points_to_evaluate=None if points_to_evaluate is None else list(points_to_evaluate),
             **values,
         )

@@ -16,8 +16,8 @@ from typing import Any
 
 from raytune_hpt import driver
 from raytune_hpt._noise import import_tensorflow_quietly
-from raytune_hpt.hypermodel import as_hypermodel, discover_space
-from raytune_hpt.hyperparameters import HyperParameters
+from raytune_hpt.hypermodel import as_hypermodel, checkpoint_builder, discover_space
+from raytune_hpt.hyperparameters import HyperParameters, space_summary
 from raytune_hpt.keras_tuner import (
     BayesianOptimizationOracle,
     GridSearchOracle,
@@ -47,16 +47,16 @@ class Tuner:
         objective: a metric Keras logs (``"val_accuracy"``), an :class:`Objective`, or
             ``(name, "min"|"max")``, inferred direction; a ``Pareto`` (docs/pareto.md).
         searcher: ``"random"``, ``"grid"``, ``"bayesopt"``, ``"hyperopt"``, ``"optuna"``,
-            ``{"type": name, **options}``, or a Ray ``Searcher``.
-        scheduler: ``"fifo"``, ``"asha"``, ``"hyperband"``, ``"median"``, ``"pbt"`` (docs/pbt.md),
-            ``{"type": name, **options}``, or a Ray ``TrialScheduler``.
+            ``"optuna_gp"``, ``{"type": name, **options}``, or a Ray ``Searcher``.
+        scheduler: ``"fifo"``, ``"asha"``, ``"async_hyperband"``, ``"hyperband"``, ``"median"``,
+            ``"pbt"``/``"pb2"`` (docs/pbt.md), ``{"type": name, ...}``, or a ``TrialScheduler``.
         max_trials: the number of trials (grid search stops earlier when exhausted).
         hyperparameters: hyperparameters declared up front; their domains win over the
             model's declarations.
         resources: per trial, ``{"cpu": 1, "gpu": 0.5, "memory": bytes, "gpu_memory_mb": MB,
             "<custom Ray resource>": amount}`` (``gpu`` may be a fraction: 0.25 puts four
-            trials on a GPU, each capped to a quarter of its memory), or ``"auto"`` for a
-            share of the largest node (one GPU per trial, else one CPU); see docs/resources.md.
+            trials on a GPU, each capped to a quarter of its memory). Default/``"auto"``: one
+            GPU per trial where Ray has GPUs (CPUs split), else one CPU (docs/resources.md).
         max_concurrent_trials: cap on trials running at once (default: as resources allow).
         workers_per_trial: train each trial on this many Ray Train workers (each with
             ``resources``) under ``MultiWorkerMirroredStrategy``, possibly across nodes.
@@ -67,20 +67,20 @@ class Tuner:
         max_failures: how often a failing trial is retried.
         verbose: Ray Tune's console verbosity (0 silent, 1 status, 2 results).
         address: a Ray cluster to connect to (``"auto"``); default: start Ray locally.
-        tracking: trackers, e.g. ``{"tensorboard": True, "mlflow": "file:///tmp/mlruns"}``;
+        tracking: trackers, e.g. ``{"tensorboard": True, "mlflow": "sqlite:///mlflow.db"}``;
             default TensorBoard only.
         meta_optimizer: keep TensorFlow's graph meta-optimizer on in the trials (off by
-            default: faster for small and mid-sized models; see docs/benchmarks.md).
+            default: faster for small and mid-sized models; docs/performance.md).
         shared_arrays_mb: numpy training data of at least this many MB is fed to Keras
             batch by batch from the one shared copy in Ray's object store, instead of
             through Keras's array adapter, which copies it into every trial's worker
-            (docs/benchmarks.md, "Memory"); ``0``: always, ``None``: never.
+            (docs/performance.md, "Memory"); ``0``: always, ``None``: never.
         points_to_evaluate: configurations to try first, in order, e.g.
             ``[{"units": 64, "lr": 1e-3}]``; a hyperparameter left out takes its default;
             an unknown name or a value outside its domain is a ``ConfigurationError``.
         warm_start: the path (or URI) of an earlier experiment with the same objective and
             space: its ended trials seed the searcher and are not run again (see
-            :mod:`raytune_hpt.driver._warm_start` and docs/warm_start.md).
+            :mod:`raytune_hpt.warm_start` and docs/warm_start.md).
 
     Keras Tuner's own arguments are taken too (``oracle``, ``directory``, ``project_name``,
     ``max_retries_per_trial``, ``optimizer``/``loss``/``metrics``, ``max_model_size``,
@@ -145,12 +145,23 @@ class Tuner:
         self.oracle = oracle  # Keras Tuner's, when one was given: it answers from this tuner
         if oracle is not None:
             oracle.attach(self)
-        self.space: HyperParameters | None = None
         # Files written into the experiment folder once every check has passed (the CLI
         # keeps the experiment file there for `resume`).
         self.attachments: dict[str, str] = {}
-        self._results: ExperimentResults | None = None
         self._session: Any = None  # the running trial's reports, inside run_trial
+        # Keras Tuner's rule: a project already on disk is reloaded (unless overwrite=True)
+        self._results: ExperimentResults | None = driver.existing_results(settings)
+        self.space: HyperParameters | None = self._results and self._results.space
+
+    def reload(self) -> None:
+        """Read this tuner's experiment back from disk (Keras Tuner's ``reload``): the
+        ``get_best_*`` methods, ``results_summary`` and ``oracle`` answer from it.
+
+        Raises:
+            FileNotFoundError: no experiment at ``experiment_path``.
+        """
+        self._results = driver.reload_results(self.settings)
+        self.space = self._results.space
 
     def _make_settings(self, arguments: dict[str, Any]) -> Settings:
         if arguments["objective"] is None:  # Keras Tuner's defaults
@@ -161,13 +172,13 @@ class Tuner:
         return Settings.create(**arguments)
 
     def _coerce_hypermodel(self, hypermodel: Any) -> Any:
-        if hypermodel is None and self.has_custom_run_trial():
-            return None
-        if hypermodel is None:
+        if hypermodel is not None:
+            return as_hypermodel(hypermodel)
+        if not self.has_custom_run_trial():
             raise TypeError("hypermodel must be a build_model(hp) function or a HyperModel, "
                             "but got None (only a Tuner subclass that overrides run_trial "
                             "may leave it out).")
-        return as_hypermodel(hypermodel)
+        return None
 
     def __getattr__(self, name: str) -> Any:
         # Only reached when the attribute is not the tuner's own: the settings' values.
@@ -211,6 +222,8 @@ class Tuner:
                 ``max_consecutive_failed_trials`` trials in a row failed.
             FatalError: a trial raised it (Keras Tuner's rule).
         """
+        if driver.search_is_done(self.settings, self._results):
+            return self._results
         import_tensorflow_quietly()  # the model needs it; its start-up notices are noise
         hooks = {"attachments": self.attachments, "on_search_begin": self.on_search_begin}
         if self.has_custom_run_trial():
@@ -261,19 +274,13 @@ class Tuner:
     # -- reading a search, in the driver ------------------------------------------------------
     def search_space_summary(self, extended: bool = False) -> str:
         """Print and return the search space: every hyperparameter with its domain."""
-        space = self.space if self.space is not None else self._initial_space()
-        shown = list(space.space)
+        shown = list((self.space if self.space is not None else self._initial_space()).space)
+        declared = self.settings.hyperparameters
         if not self.settings.tune_new_entries:
             # As Keras Tuner: entries the model adds keep their default, outside the space.
-            declared = self.settings.hyperparameters
-            declared = {hp.name for hp in declared.space} if declared is not None else set()
-            shown = [hp for hp in shown if hp.name in declared]
-        lines = ["Search space summary", f"Default search space size: {len(shown)}"]
-        for hp in shown:
-            config = {k: v for k, v in hp.get_config().items() if k not in ("name", "class")}
-            lines.append(f"{hp.name} ({type(hp).__name__})")
-            lines.append(str(config))
-        text = "\n".join(lines)
+            names = {hp.name for hp in declared.space} if declared is not None else set()
+            shown = [hp for hp in shown if hp.name in names]
+        text = space_summary(shown)
         print(text)
         return text
 
@@ -296,7 +303,8 @@ class Tuner:
 
     def _require_results(self) -> ExperimentResults:
         if self._results is None:
-            raise RuntimeError("No results yet: call search() first.")
+            raise RuntimeError(f"No results yet: no experiment at {self.experiment_path}; call "
+                               "search() first.")
         return self._results
 
     def get_best_hyperparameters(self, num_trials: int = 1) -> list[HyperParameters]:
@@ -330,17 +338,7 @@ class Tuner:
         """Builds the trial's model for its checkpoint to be loaded into (None: no builder)."""
         if self.hypermodel is None:
             return None
-        hp = self.space.copy(record.hyperparameters)
-
-        def build() -> Any:
-            model = self.hypermodel.build(hp)
-            if not hasattr(model, "optimizer"):
-                # Uncompiled (a HyperModel.fit with its own training loop): Keras 3 has no
-                # `optimizer` before compile, and loading a checkpoint reads it.
-                model.optimizer = None
-            return model
-
-        return build
+        return checkpoint_builder(self.hypermodel, self.space.copy(record.hyperparameters))
 
     def __getstate__(self) -> dict:
         # The tuner travels to each worker for a custom run_trial: results stay here.

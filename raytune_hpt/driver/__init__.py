@@ -1,6 +1,7 @@
 """Everything that runs in the user's process while a search runs: the mirror of ``worker/``.
 
-``_search`` (one ``search()`` as named steps over one ``Settings``), ``_run`` (what a search
+``_search`` (one ``search()`` as named steps over one ``Settings``), ``_existing`` (an
+experiment already on disk: Keras Tuner's reload rule), ``_run`` (what a search
 works with beyond its settings: the model, the space, the epochs, the resources placed),
 ``_ray_session`` (starting or joining Ray, the scoped environment, shipping user code),
 ``_search_data`` (the data given to ``search()``, checked and shaped for the object store),
@@ -14,6 +15,7 @@ when a search runs.
 from __future__ import annotations
 
 from raytune_hpt._lazy import lazy_attributes
+from raytune_hpt.driver._existing import existing_results, reload_results, search_is_done
 from raytune_hpt.driver._ray_session import scoped_environ, start_ray
 from raytune_hpt.driver._run import SearchRun
 from raytune_hpt.driver._search import fixed_beyond, search, search_custom
@@ -28,11 +30,14 @@ __all__ = [
     "WarmStart",
     "check_points",
     "compare_spaces",
+    "existing_results",
     "fixed_beyond",
     "prepare_warm_start",
+    "reload_results",
     "scoped_environ",
     "search",
     "search_custom",
+    "search_is_done",
     "start_ray",
     "tune_metric",
 ]

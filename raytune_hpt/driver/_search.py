@@ -33,11 +33,12 @@ from raytune_hpt.driver._warm_start import prepare as prepare_warm_start
 from raytune_hpt.errors import ConfigurationError
 from raytune_hpt.hypermodel import discover_space, has_custom_fit
 from raytune_hpt.hyperparameters import HyperParameters
-from raytune_hpt.resources import Resources, local_node
+from raytune_hpt.resources import local_node, settle
 from raytune_hpt.results import ExperimentResults
 from raytune_hpt.schedulers import create_scheduler
 from raytune_hpt.searchers import create_searcher
 from raytune_hpt.settings import Settings
+from raytune_hpt.tracking import absolute_log_dirs
 from raytune_hpt.worker import (
     DRIVER_RESOURCES,
     TrialSpec,
@@ -187,17 +188,17 @@ def _connect(run: SearchRun, ship: Any) -> None:
         run.placed().check_feasible(settings.workers_per_trial, nodes=[local_node()])
     if not ray.is_initialized():
         start_ray(settings.address, log_to_driver=settings.verbose > 1)
-    if run.resources == "auto":
-        run.resources = Resources.auto()
-        logger.info("resources='auto': each trial gets %s.", run.resources.describe())
-    run.placed().check_feasible(settings.workers_per_trial)
+    run.resources = settle(run.resources, workers=settings.workers_per_trial,
+                           max_concurrent=settings.max_concurrent_trials,
+                           max_trials=settings.max_trials, verbose=settings.verbose)
     ship_model_code(ship)
 
 
 def _trial_spec(run: SearchRun, cv: int | None, fit_kwargs: dict[str, Any]) -> TrialSpec:
     settings, resources = run.settings, run.placed()
     return TrialSpec(hypermodel=run.hypermodel, space=run.space, objective=settings.objective,
-                     epochs=run.epochs, fit_kwargs=fit_kwargs, cv=cv, cpus=resources.cpu,
+                     epochs=run.epochs, fit_kwargs=absolute_log_dirs(fit_kwargs), cv=cv,
+                     cpus=resources.cpu,
                      seed=settings.seed, meta_optimizer=settings.meta_optimizer,
                      gpus=resources.gpu, gpu_memory_mb=resources.gpu_memory_mb,
                      shared_arrays_bytes=settings.shared_arrays_bytes,

@@ -10,7 +10,11 @@ from __future__ import annotations
 
 from raytune_hpt.hyperparameters._discrete import Boolean, Choice, Fixed
 from raytune_hpt.hyperparameters._numeric import Float, Int
-from raytune_hpt.hyperparameters._space import HyperParameters, hyperparameter_from_config
+from raytune_hpt.hyperparameters._space import (
+    HyperParameters,
+    hyperparameter_from_config,
+    space_summary,
+)
 from raytune_hpt.hyperparameters._types import MAX_GRID_VALUES, Condition, HyperParameter
 
 __all__ = [
@@ -24,4 +28,5 @@ __all__ = [
     "HyperParameters",
     "Int",
     "hyperparameter_from_config",
+    "space_summary",
 ]

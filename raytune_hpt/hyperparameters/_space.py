@@ -35,7 +35,7 @@ from raytune_hpt.hyperparameters._types import (
     _same_value,
 )
 
-__all__ = ["HyperParameters", "hyperparameter_from_config"]
+__all__ = ["HyperParameters", "hyperparameter_from_config", "space_summary"]
 
 
 def _as_tuple(values: Any) -> tuple:
@@ -352,3 +352,12 @@ def hyperparameter_from_config(config: dict) -> HyperParameter:
         tuple(Condition(c["parent_name"], tuple(c["values"])) for c in cs) for cs in sets
     ]
     return hp
+
+
+def space_summary(hyperparameters: Sequence[HyperParameter]) -> str:
+    """Keras Tuner's ``search_space_summary`` text: each hyperparameter with its domain."""
+    lines = ["Search space summary", f"Default search space size: {len(hyperparameters)}"]
+    for hp in hyperparameters:
+        config = {k: v for k, v in hp.get_config().items() if k not in ("name", "class")}
+        lines += [f"{hp.name} ({type(hp).__name__})", str(config)]
+    return "\n".join(lines)

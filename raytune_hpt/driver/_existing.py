@@ -1,0 +1,67 @@
+"""An experiment already on disk under the search's name (Keras Tuner's reload rule).
+
+As Keras Tuner's constructor: a project that exists is reloaded (and says so) unless
+``overwrite=True``, so the ``get_best_*`` methods answer before any ``search()``; a search
+whose ``max_trials`` trials all ended trains nothing; otherwise ``search()`` resumes it.
+"""
+
+from __future__ import annotations
+
+import logging
+
+from raytune_hpt import storage
+from raytune_hpt._record import METADATA_FILE
+from raytune_hpt.results import ExperimentResults
+from raytune_hpt.results import load as load_results
+from raytune_hpt.settings import Settings
+
+__all__ = ["existing_results", "reload_results", "search_is_done"]
+
+logger = logging.getLogger(__name__)
+
+# A failed trial is not done: resuming retries it (the CLI's `resume`, Ray's resume_errored).
+_ENDED = ("finished", "stopped")
+
+
+def reload_results(settings: Settings) -> ExperimentResults:
+    """The experiment at ``settings.experiment_path``, read back (Keras Tuner's ``reload``).
+
+    Raises:
+        FileNotFoundError: no experiment there.
+    """
+    return load_results(settings.experiment_path)
+
+
+def existing_results(settings: Settings) -> ExperimentResults | None:
+    """The experiment already at ``settings.experiment_path`` (None: none, or overwrite)."""
+    path = settings.experiment_path
+    if settings.overwrite:
+        return None
+    try:
+        if not storage.exists(storage.join(path, METADATA_FILE)):
+            return None
+    except Exception as error:  # an unreachable store: search() says so, with its error
+        logger.warning("Could not look for an experiment at %s: %s", path, error)
+        return None
+    print(f"Reloading Tuner from {path}", flush=True)
+    try:
+        return reload_results(settings)
+    except Exception as error:  # a folder a search was interrupted in: search() resumes it
+        logger.warning("Could not read the experiment at %s yet (%s); search() resumes it.",
+                       path, error)
+        return None
+
+
+def search_is_done(settings: Settings, results: ExperimentResults | None) -> bool:
+    """True when the reloaded experiment already ended ``max_trials`` trials: ``search()``
+    trains nothing (Keras Tuner's oracle stops at once too)."""
+    if results is None or settings.overwrite:
+        return False
+    ended = sum(1 for t in results.trials if t.status in _ENDED)
+    if ended < settings.max_trials:
+        return False
+    if settings.verbose >= 1:
+        print(f"Search already done: {ended} trials ended in {settings.experiment_path} "
+              f"(max_trials={settings.max_trials}); nothing to run. overwrite=True searches "
+              "afresh.", flush=True)
+    return True

@@ -10,7 +10,8 @@ import os
 import posixpath
 
 __all__ = [
-    "delete", "exists", "filesystem", "is_uri", "join", "normalize", "read_text", "write_text",
+    "delete", "exists", "filesystem", "is_uri", "join", "list_dir", "normalize", "read_text",
+    "write_text",
 ]
 
 
@@ -74,3 +75,15 @@ def write_text(path: str, text: str) -> None:
     with open(temporary, "w", encoding="utf-8") as file:
         file.write(text)
     os.replace(temporary, inner)
+
+
+def list_dir(path: str) -> list[tuple[str, bool]]:
+    """``(name, is a folder)`` of each entry directly in ``path``; empty if it is missing."""
+    import pyarrow.fs
+
+    fs, inner = filesystem(path)
+    try:
+        infos = fs.get_file_info(pyarrow.fs.FileSelector(inner, allow_not_found=True))
+    except (FileNotFoundError, NotADirectoryError):
+        return []
+    return [(info.base_name, info.type == pyarrow.fs.FileType.Directory) for info in infos]

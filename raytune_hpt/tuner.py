@@ -15,7 +15,7 @@ import os
 from typing import Any
 
 from raytune_hpt import storage
-from raytune_hpt._checks import check_int, check_number
+from raytune_hpt._checks import check_bool, check_int, check_number, check_path_name
 from raytune_hpt._noise import import_tensorflow_quietly
 from raytune_hpt._pareto_search import check_pareto_search
 from raytune_hpt._ray_session import QUIET_TENSORFLOW, scoped_environ, ship_model_code, start_ray
@@ -156,6 +156,7 @@ class Tuner(KerasTunerMethods):
         self.workers_per_trial, self.executions_per_trial = workers_per_trial, \
             executions_per_trial
         self.max_concurrent_trials = max_concurrent_trials
+        check_bool("overwrite", overwrite)
         self.overwrite = overwrite
         self.verbose, self.address, self.tracking = verbose, address, tracking
         self.meta_optimizer = bool(meta_optimizer)
@@ -174,10 +175,12 @@ class Tuner(KerasTunerMethods):
         self.resources = (a["resources"] if a["resources"] == "auto"
                           else Resources.coerce(a["resources"]))
         self.max_consecutive_failed_trials = a["max_consecutive_failed_trials"]
-        self.storage_path = storage.normalize(a["storage_path"] or DEFAULT_STORAGE_PATH)
-        self.name = a["name"] or self._default_name()
-        if "/" in self.name or not self.name.strip():
-            raise ValueError(f"name must be a folder name without '/', but got {self.name!r}.")
+        path = a["storage_path"]
+        if path is not None and not isinstance(path, (str, os.PathLike)):
+            raise TypeError(f"storage_path must be a folder or a URI (a string), but got {path!r}.")
+        self.storage_path = storage.normalize(os.fspath(path or DEFAULT_STORAGE_PATH))
+        self.name = check_path_name("name", self._default_name() if a["name"] is None
+                                    else a["name"])
         self.seed, self.max_failures = a["seed"], a["max_failures"]
         check_warm_start(a["points"], a["warm_start"])
         self.points_to_evaluate, self.warm_start = a["points"], a["warm_start"]
@@ -382,8 +385,8 @@ class Tuner(KerasTunerMethods):
     def _finish(self, grid: Any, epochs: int) -> ExperimentResults:
         from raytune_hpt._tune_run import metadata, write_metadata
 
-        if self.has_custom_run_trial():
-            write_metadata(self, epochs)  # with the hyperparameters trials declared
+        # with the hyperparameters trials declared, and "ended" for the readers
+        write_metadata(self, epochs, ended=True)
         self._results = ExperimentResults.from_result_grid(grid, metadata(self, epochs))
         self.oracle._results = self._results
         logger.info("%d trials (%s each); at most %d ran at once.", len(self._results.trials),

@@ -28,6 +28,12 @@ def normalize(path: str) -> str:
                 "endpoint and credentials through AWS_ENDPOINT_URL, AWS_ACCESS_KEY_ID and "
                 "AWS_SECRET_ACCESS_KEY instead."
             )
+        scheme, _, rest = path.partition("://")
+        if any(part in (".", "..") for part in rest.split("/")):
+            raise ValueError(
+                f"A storage URI must not hold '.' or '..' segments (object stores do not "
+                f"resolve them), but got {path!r}."
+            )
         return path.rstrip("/")
     return os.path.abspath(os.path.expanduser(path))
 

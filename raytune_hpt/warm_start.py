@@ -219,8 +219,8 @@ def _evaluated(space: HyperParameters, objective: Any, path: Any,
             f"warm_start must name an earlier experiment, not this one ({path}); re-running "
             "an experiment with the same name resumes it.")
     try:
-        earlier = load(path)
-    except FileNotFoundError as error:
+        earlier = load(path)  # plain data only: an earlier experiment runs no code
+    except (FileNotFoundError, ValueError) as error:
         raise ConfigurationError(f"warm_start: {error}") from None
     mine, theirs = objective, earlier.objective
     if getattr(mine, "is_pareto", False):

@@ -268,7 +268,15 @@ def cmd_resume(args: argparse.Namespace) -> int:
     from raytune_hpt import storage
     from raytune_hpt.experiment import load_saved_experiment
 
+    from raytune_hpt.experiment import ExperimentError
+    from raytune_hpt.results import METADATA_FILE
+
     path = storage.normalize(args.dir)
+    if not storage.exists(storage.join(path, METADATA_FILE)):
+        raise ExperimentError(
+            "DIR", f"{path} was not written by raytune_hpt (it has no {METADATA_FILE}); "
+            "resuming restores pickled state and imports the model the folder names, which "
+            "runs code from it, so only folders this package wrote are resumed")
     experiment = load_saved_experiment(path)
     base, _, name = path.rstrip("/").rpartition("/")
     experiment = experiment.model_copy(update={"storage_path": base or "/", "name": name})

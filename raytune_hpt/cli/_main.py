@@ -119,11 +119,11 @@ def _experiment_from_args(args: argparse.Namespace) -> Any:
 
 def cmd_run(args: argparse.Namespace) -> int:
     """Validate, resolve (import the model, load the data), then search and summarize."""
-    from raytune_hpt.experiment import storage_path
+    from raytune_hpt.experiment import redacted_yaml, storage_path
 
     experiment = _experiment_from_args(args)
     if args.dry_run:
-        print(experiment.to_yaml().rstrip())
+        print(redacted_yaml(experiment).rstrip())
         print(f"# valid; results would go to {storage_path(experiment)}/{experiment.name}")
         return 0
     return _search(experiment, overwrite=args.overwrite, address=args.address,

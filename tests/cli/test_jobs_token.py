@@ -9,6 +9,7 @@ is "this machine" at 127.0.0.1 and "another host" at the machine's network addre
 
 from __future__ import annotations
 
+import contextlib
 import http.server
 import json
 import socket
@@ -43,13 +44,16 @@ class _Dashboard(http.server.BaseHTTPRequestHandler):
 
 
 def _network_address() -> str | None:
-    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as sock:
-        try:
-            sock.connect(("192.0.2.255", 9))  # no packet is sent for a UDP connect
+    for target in ("10.255.255.255", "192.0.2.1", "8.8.8.8"):
+        with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as sock:
+            try:
+                sock.connect((target, 9))  # no packet is sent for a UDP connect
+            except OSError:
+                continue
             address = sock.getsockname()[0]
-        except OSError:
-            return None
-    return None if address.startswith("127.") else address
+            if not address.startswith("127.") and address != "0.0.0.0":
+                return address
+    return None
 
 
 @pytest.fixture
@@ -68,15 +72,10 @@ def dashboard(monkeypatch, tmp_path):
     server.server_close()
 
 
-def _connect(*extra: str) -> None:
-    """``jobs list`` goes as far as the Jobs SDK: connect() is what is tested."""
-    main(["jobs", "list", *extra])
-
-
 def test_the_first_request_carries_no_token(dashboard, capsys):
     from raytune_hpt.cli._jobs_client import connect
 
-    with pytest.raises(Exception):  # noqa: B017 (the fake dashboard has no Jobs API)
+    with contextlib.suppress(Exception):  # whatever the Jobs SDK makes of this stand-in
         connect(f"http://127.0.0.1:{dashboard}")
     assert _Dashboard.seen[0] is None
     assert f"Bearer {TOKEN}" in _Dashboard.seen[1:]
@@ -99,7 +98,7 @@ def test_insecure_sends_it_with_a_warning(dashboard, capsys):
     host = _network_address()
     if host is None:
         pytest.skip("this machine has no network address besides loopback")
-    with plain_http_allowed(), pytest.raises(Exception):  # noqa: B017 (no Jobs API here)
+    with plain_http_allowed(), contextlib.suppress(Exception):  # the SDK's own checks
         connect(f"http://{host}:{dashboard}")
     assert "Warning: sending the cluster token over plain http://" in capsys.readouterr().err
     assert f"Bearer {TOKEN}" in _Dashboard.seen

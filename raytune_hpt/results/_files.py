@@ -25,7 +25,7 @@ from typing import Any
 
 from raytune_hpt import _ray_compat, storage
 
-__all__ = ["TrialSource", "from_result_grid", "read_trials"]
+__all__ = ["TrialSource", "from_result_grid", "metric_rows", "progress_rows", "read_trials"]
 
 STATE_PREFIX, STATE_SUFFIX = "experiment_state-", ".json"
 _PICKLED = "CLOUDPICKLE_FALLBACK"

@@ -107,14 +107,17 @@ def experiment(ray_local, digits, tmp_path_factory):
     return storage / "shared", results.best_trial().trial_id
 
 
-def _answers(target: str, env: dict[str, str], tmp_path: Path, best_id: str) -> None:
+def _answers(target: str, env: dict[str, str], tmp_path: Path, best_id: str,
+             marker: Path) -> None:
+    """Each command answers from the plain files, and none of them ran the pickles."""
     best = cli("best", target, "--json", env=env)
+    table = cli("results", target, env=env)
+    report = cli("report", target, "-o", tmp_path / "report.html", env=env)
+    assert not marker.exists(), "a command unpickled a blob from the results"
     assert best.returncode == 0, best.stderr
     assert json.loads(best.stdout)["trial_id"] == best_id
-    table = cli("results", target, env=env)
     assert table.returncode == 0, table.stderr
     assert best_id in table.stdout and "2 finished" in table.stdout
-    report = cli("report", target, "-o", tmp_path / "report.html", env=env)
     assert report.returncode == 0, report.stderr
     assert best_id in (tmp_path / "report.html").read_text()
 
@@ -123,12 +126,14 @@ def test_reading_a_doctored_local_folder_runs_no_code(experiment, tmp_path):
     source, best_id = experiment
     marker = tmp_path / "ran.txt"
     folder = _poisoned_copy(source, tmp_path / "shared", marker)
-    results = rth.load_results(str(folder))
+    try:
+        results = rth.load_results(str(folder))
+    finally:
+        assert not marker.exists(), "load_results unpickled a blob from the folder"
     assert results.best_trial().trial_id == best_id
     assert {t.status for t in results.trials} == {"finished"}
     assert results.best_trial().checkpoint and Path(results.best_trial().checkpoint).is_dir()
-    _answers(str(folder), clean_env(), tmp_path, best_id)
-    assert not marker.exists(), "reading the results unpickled a blob from the folder"
+    _answers(str(folder), clean_env(), tmp_path, best_id, marker)
 
 
 def _free_port() -> int:
@@ -170,11 +175,13 @@ def test_reading_a_doctored_s3_prefix_runs_no_code(experiment, tmp_path, s3):
     fs, inner = pyarrow.fs.FileSystem.from_uri("s3://shared/team/exp")
     pyarrow.fs.copy_files(str(folder), inner, destination_filesystem=fs)
     uri = "s3://shared/team/exp"
-    results = rth.load_results(uri)
+    try:
+        results = rth.load_results(uri)
+    finally:
+        assert not marker.exists(), "load_results unpickled a blob from the bucket"
     assert results.best_trial().trial_id == best_id
     assert results.best_trial().checkpoint.startswith(uri)
-    _answers(uri, clean_env(**s3), tmp_path, best_id)
-    assert not marker.exists(), "reading the results unpickled a blob from the bucket"
+    _answers(uri, clean_env(**s3), tmp_path, best_id, marker)
 
 
 # -- what the readers show ------------------------------------------------------------------

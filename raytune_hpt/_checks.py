@@ -12,8 +12,8 @@ import numbers
 from typing import Any
 
 __all__ = [
-    "check_bool", "check_int", "check_number", "check_path_name", "is_finite_number",
-    "is_number",
+    "check_bool", "check_int", "check_number", "check_one_of", "check_path_name",
+    "is_finite_number", "is_number",
 ]
 
 
@@ -57,10 +57,18 @@ def check_number(name: str, value: Any, *, minimum: float | None = None,
         raise ValueError(f"{name} must be a number{bound}{suffix}, but got {value!r}.")
 
 
-def check_bool(name: str, value: Any) -> None:
-    """Raise ``TypeError`` unless ``value`` is ``True`` or ``False`` (``"no"`` is truthy)."""
+def check_bool(name: str, value: Any) -> bool:
+    """``value`` if it is ``True`` or ``False``, else ``TypeError`` (``"no"`` is truthy)."""
     if not isinstance(value, bool):
         raise TypeError(f"{name} must be True or False, but got {value!r}.")
+    return value
+
+
+def check_one_of(name: str, value: Any, choices: tuple[int, ...]) -> int:
+    """``value`` if it is one of the integers ``choices``, else ``ValueError``."""
+    if not is_number(value, integer=True) or value not in choices:
+        raise ValueError(f"{name} must be one of {list(choices)}, but got {value!r}.")
+    return value
 
 
 def check_path_name(field: str, value: Any) -> str:

@@ -15,13 +15,7 @@ import os
 from typing import Any
 
 from raytune_hpt import storage
-from raytune_hpt._checks import (
-    check_bool,
-    check_int,
-    check_number,
-    check_path_name,
-    is_number,
-)
+from raytune_hpt._checks import check_bool, check_int, check_number, check_one_of, check_path_name
 from raytune_hpt._noise import import_tensorflow_quietly
 from raytune_hpt._pareto_search import check_pareto_search
 from raytune_hpt._ray_session import QUIET_TENSORFLOW, scoped_environ, ship_model_code, start_ray
@@ -162,12 +156,9 @@ class Tuner(KerasTunerMethods):
         self.workers_per_trial, self.executions_per_trial = workers_per_trial, \
             executions_per_trial
         self.max_concurrent_trials = max_concurrent_trials
-        check_bool("overwrite", overwrite)
-        if not is_number(verbose, integer=True) or verbose not in (0, 1, 2):
-            raise ValueError(f"verbose must be 0 (silent), 1 (status) or 2 (Ray's reporter "
-                             f"too), but got {verbose!r}.")
-        self.overwrite = overwrite
-        self.verbose, self.address, self.tracking = verbose, address, tracking
+        self.overwrite = check_bool("overwrite", overwrite)
+        self.verbose = check_one_of("verbose", verbose, (0, 1, 2))
+        self.address, self.tracking = address, tracking
         self.meta_optimizer = bool(meta_optimizer)
         self.shared_arrays_mb = shared_arrays_mb
         self.space: HyperParameters | None = None

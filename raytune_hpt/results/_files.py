@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import io
 import json
+from collections.abc import Collection
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -174,12 +175,14 @@ def _source(path: str, trial: dict[str, Any], run: dict[str, Any]) -> TrialSourc
         error=_error_text(trial_path, run.get("error_filename")) if trial_path else None)
 
 
-def _from_folders(path: str) -> list[TrialSource]:
-    """Trials before Ray's first state file: folders with ``params.json``; running."""
+def _from_folders(path: str, known: Collection[Any] = ()) -> list[TrialSource]:
+    """Trials Ray's state file does not list yet (it is written every few seconds): folders
+    with ``params.json``; running, or finished when their last report says ``done``."""
     sources = []
     for name, is_dir in sorted(storage.list_dir(path)):
         trial_path = storage.join(path, name)
-        if not is_dir or not storage.exists(storage.join(trial_path, "params.json")):
+        if not is_dir or name in known or name == "tensorboard" \
+                or not storage.exists(storage.join(trial_path, "params.json")):
             continue
         config = _plain(_json(storage.read_text(storage.join(trial_path, "params.json")),
                               storage.join(trial_path, "params.json")))
@@ -203,7 +206,10 @@ def read_trials(path: str) -> list[TrialSource]:
     entries = _state_entries(path)
     if entries is None:
         return _from_folders(path)
-    return [_source(path, trial, run) for trial, run in entries]
+    known = {trial.get("relative_logdir") for trial, _ in entries}
+    listed = [_source(path, trial, run) for trial, run in entries]
+    ids = {source.trial_id for source in listed}
+    return listed + [s for s in _from_folders(path, known) if s.trial_id not in ids]
 
 
 # -- a ResultGrid this process just got from Ray (trusted) -----------------------------------

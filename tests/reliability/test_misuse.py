@@ -154,7 +154,7 @@ def test_cluster_up_refuses_a_folder_with_files_in_it(tmp_path):
     ({"resources": {"cpu": 1, "gpu": math.inf}}, ValueError, "resources.gpu"),
     ({"tracking": {"mlflow": 5}}, ValueError, "tracking.mlflow must be"),
     ({"tracking": {"tensorboard": 3}}, ValueError, "tracking.tensorboard must be"),
-    ({"verbose": 7}, ValueError, "verbose must be 0"),
+    ({"verbose": 7}, ValueError, r"verbose must be one of \[0, 1, 2\]"),
     ({"storage_path": 5}, TypeError, "storage_path must be a folder or a URI"),
     ({"storage_path": "s3://bucket/../../x"}, ValueError, "'..' segments"),
 ])

@@ -22,6 +22,7 @@ __all__ = [
     "mlflow_trial_runs",
     "no_worker_prestart",
     "restored_run_config",
+    "serialized_dataset_graph",
     "result_grid_filesystem",
     "result_grid_pairs",
     "trial_local_experiment_dir",
@@ -45,7 +46,12 @@ PRIVATE_NAMES: tuple[tuple[str, str], ...] = (
     ("ray.tune.schedulers.hyperband", "HyperBandScheduler._hyperbands"),
     ("ray.tune.schedulers.hyperband", "_Bracket.current_trials"),
     ("ray.tune.schedulers.hyperband", "_Bracket.trials_to_unpause"),
+    ("ray.tune.schedulers.hyperband", "_Bracket.is_being_processed"),
+    ("ray.tune.schedulers.hyperband", "_Bracket.cur_iter_done"),
+    ("ray.tune.schedulers.hyperband", "HyperBandScheduler._process_bracket"),
+    ("ray.tune.schedulers.hyperband", "HyperBandScheduler._time_attr"),
     ("keras.src.models.model", "Model._symbolic_build"),
+    ("tensorflow.python.data.ops.dataset_ops", "DatasetV2._as_serialized_graph"),
     ("keras.callbacks", "TensorBoard._log_epoch_metrics"),
     ("keras.callbacks", "TensorBoard._log_weights"),
     ("keras.callbacks", "TensorBoard._pop_writer"),
@@ -57,6 +63,8 @@ _INSTANCE_ATTRIBUTES = {
     "HyperBandScheduler._s_max_1",
     "HyperBandScheduler._hyperbands",
     "_Bracket.trials_to_unpause",
+    "_Bracket.is_being_processed",
+    "HyperBandScheduler._time_attr",
     "ResultGrid._experiment_analysis",
     "ExperimentAnalysis._fs",
     "MLflowLoggerCallback._trial_runs",
@@ -163,6 +171,18 @@ def keras_symbolic_build(model: Any, batch: Any) -> None:
     model._symbolic_build(data_batch=batch)
 
 
+def serialized_dataset_graph(dataset: Any) -> bytes:
+    """A ``tf.data.Dataset``'s pipeline as ``GraphDef`` bytes, to rebuild in another process
+    with the public ``tf.raw_ops.DatasetFromGraph``. TensorFlow 2.21 has no public way to
+    serialize a dataset's graph; the tf.data service uses this method. Stateful ops (random
+    ``map`` steps) are kept with a warning policy: they draw anew where the graph is rebuilt.
+    """
+    import tensorflow as tf
+
+    policy = tf.data.experimental.ExternalStatePolicy.WARN
+    return dataset._as_serialized_graph(external_state_policy=policy).numpy()
+
+
 _tensorboard_base: Any = None
 
 
@@ -189,36 +209,83 @@ def trial_tensorboard_base() -> Any:
 
 
 # -- schedulers ----------------------------------------------------------------------------
-def aggressive_first_hyperband(**options: Any) -> Any:
-    """Ray's synchronous ``HyperBandScheduler`` with its brackets in HyperBand's own order.
+class _HyperBandInPaperOrder:
+    """Mixed into Ray's synchronous ``HyperBandScheduler``: HyperBand's own order, and no hang.
 
-    Li et al. (2018, Algorithm 1) and Keras Tuner run the most aggressive bracket first (many
-    trials from 1 epoch) and finish a bracket's promotions before the next bracket's trials.
-    Ray 2.60 creates bracket ``s = len(cur_band)``, i.e. s = 0 first, which is plain
-    full-budget training (4 trials x 27 epochs with ``max_t=27``, ``reduction_factor=3``), and
-    runs the *least complete* bracket's trials first, so the next bracket's new trials start
-    before the first bracket's promoted ones resume. No public option sets either order:
-    ``_create_bracket(s)`` is given the mirrored index among the brackets whose first rung is
-    at least one epoch (``_get_r0(s) > 0``: Ray skips the others before it creates a
-    bracket), and ``choose_trial_to_run`` walks the brackets oldest first (the loop of Ray's
-    own method without its sort).
+    Order: Li et al. (2018, Algorithm 1) and Keras Tuner run the most aggressive bracket
+    first (many trials from 1 epoch) and finish a bracket's promotions before the next
+    bracket's trials. Ray 2.60 creates bracket ``s = len(cur_band)``, i.e. s = 0 first, which
+    is plain full-budget training (4 trials x 27 epochs with ``max_t=27``,
+    ``reduction_factor=3``), and runs the *least complete* bracket's trials first, so the next
+    bracket's new trials start before the first bracket's promoted ones resume. No public
+    option sets either order: ``_create_bracket(s)`` is given the mirrored index among the
+    brackets whose first rung is at least one epoch (``_get_r0(s) > 0``: Ray skips the others
+    before it creates a bracket), and ``choose_trial_to_run`` walks the brackets oldest first
+    (the loop of Ray's own method without its sort).
+
+    Trials that end before their rung (an EarlyStopping callback, an error, a
+    ``FailedTrialError``): Ray 2.60 sets a bracket's ``is_being_processed`` at its first
+    halving and never clears it, so a trial removed after that no longer triggers the next
+    halving and the trials paused at the rung wait forever (Ray #6780's family). The flag
+    guards only against re-entry (``stop_trial`` calls ``on_trial_remove`` synchronously), so
+    it is cleared once processing returns. A failed trial's last report carries no epoch and
+    is not a rung result (Ray raised KeyError). When nothing runs or waits, the brackets are
+    processed again and a paused trial no bracket holds is stopped: the search moves on.
+    Statuses and decisions are Ray's strings (``Trial.PAUSED == "PAUSED"``).
     """
-    from ray.tune.experiment import Trial
+
+    def _create_bracket(self, s: int) -> Any:
+        usable = sum(self._get_r0(i) > 0 for i in range(self._s_max_1))
+        return super()._create_bracket(usable - 1 - s)
+
+    def _brackets(self) -> list:
+        return [b for band in self._hyperbands for b in band if b is not None]
+
+    def on_trial_result(self, tune_controller: Any, trial: Any, result: dict) -> str:
+        if self._time_attr not in result:  # a failed trial's last report
+            return "CONTINUE"
+        return super().on_trial_result(tune_controller, trial, result)
+
+    def _process_bracket(self, tune_controller: Any, bracket: Any) -> str:
+        try:
+            return super()._process_bracket(tune_controller, bracket)
+        finally:
+            bracket.is_being_processed = False
+
+    def _next_trial(self) -> Any:
+        for bracket in self._brackets():
+            for trial in bracket.current_trials():
+                if trial.status == "PENDING" or (
+                        trial.status == "PAUSED" and trial in bracket.trials_to_unpause):
+                    return trial
+        return None
+
+    def _unstick(self, tune_controller: Any) -> None:
+        trials = tune_controller.get_trials()
+        if any(t.status in ("RUNNING", "PENDING") for t in trials):
+            return
+        held = {t for bracket in self._brackets() for t in bracket.current_trials()}
+        for trial in trials:
+            if trial.status == "PAUSED" and trial not in held:
+                tune_controller.stop_trial(trial)
+        for bracket in self._brackets():
+            if bracket.current_trials() and bracket.cur_iter_done():
+                self._process_bracket(tune_controller, bracket)
+
+    def choose_trial_to_run(self, tune_controller: Any) -> Any:
+        trial = self._next_trial()
+        if trial is None:
+            self._unstick(tune_controller)
+            trial = self._next_trial()
+        return trial
+
+
+def aggressive_first_hyperband(**options: Any) -> Any:
+    """Ray's synchronous ``HyperBandScheduler`` in HyperBand's order, that never hangs
+    (:class:`_HyperBandInPaperOrder` says how and why)."""
     from ray.tune.schedulers import HyperBandScheduler
 
-    class AggressiveFirstHyperBand(HyperBandScheduler):
-        def _create_bracket(self, s: int) -> Any:
-            usable = sum(self._get_r0(i) > 0 for i in range(self._s_max_1))
-            return super()._create_bracket(usable - 1 - s)
-
-        def choose_trial_to_run(self, tune_controller: Any) -> Any:
-            for band in self._hyperbands:
-                for bracket in (b for b in band if b is not None):
-                    for trial in bracket.current_trials():
-                        if trial.status == Trial.PENDING or (
-                                trial.status == Trial.PAUSED
-                                and trial in bracket.trials_to_unpause):
-                            return trial
-            return None
+    class AggressiveFirstHyperBand(_HyperBandInPaperOrder, HyperBandScheduler):
+        pass
 
     return AggressiveFirstHyperBand(**options)

@@ -9,7 +9,12 @@
   user's code, shown once;
 * a trial raises a ``FatalError`` (Keras Tuner's rule: ``search()`` raises it again);
 * ``max_consecutive_failed`` trials in a row failed (Keras Tuner's
-  ``max_consecutive_failed_trials``), ``FailedTrialError`` trials included.
+  ``max_consecutive_failed_trials``), ``FailedTrialError`` trials included;
+* nothing can happen any more: no trial has run or waited to start for
+  :data:`STUCK_SECONDS` while paused trials remain (a scheduler that paused them and will
+  never resume them). The search then ends with the results it has, and says so in one line;
+  it never waits forever. The package's own HyperBand resumes or stops such trials itself
+  (``_ray_compat.aggressive_first_hyperband``); this rule is the backstop for any scheduler.
 
 Otherwise a failed trial is recorded with its error and the search goes on.
 """
@@ -18,6 +23,7 @@ from __future__ import annotations
 
 import logging
 import os
+import time
 from typing import Any
 
 from ray.tune import Callback
@@ -28,9 +34,14 @@ from raytune_hpt.errors import ConfigurationError, SearchAbortedError, is_fatal_
 from raytune_hpt.objective import Objective
 from raytune_hpt.results import TRIAL_ERROR
 
-__all__ = ["SearchGuard", "trial_cause"]
+__all__ = ["STUCK_SECONDS", "SearchGuard", "trial_cause"]
 
 logger = logging.getLogger(__name__)
+
+#: How long the search may sit with paused trials and nothing running or waiting to start
+#: before it ends (a synchronous scheduler pauses trials for a moment between a rung and
+#: their resumption; 10 s is far above that and far below a user's patience).
+STUCK_SECONDS = 10.0
 
 
 def trial_cause(trial: Any) -> BaseException | None:
@@ -68,14 +79,38 @@ class SearchGuard(Callback, Stopper):
     """
 
     def __init__(self, objective: Objective, abort_after: int = 3,
-                 max_consecutive_failed: int | None = None) -> None:
+                 max_consecutive_failed: int | None = None,
+                 stuck_seconds: float = STUCK_SECONDS) -> None:
         self.objective = objective
         self.abort_after = abort_after
         self.max_consecutive_failed = max_consecutive_failed
+        self.stuck_seconds = stuck_seconds
         self.fatal: BaseException | None = None
+        #: Set when the search ended because nothing could happen any more: (seconds stuck,
+        #: paused trials then).
+        self.ended_stuck: tuple[float, int] | None = None
         self._errors: list[str] = []
         self._succeeded = 0
         self._in_a_row: list[str] = []
+        self._stuck_since: float | None = None
+
+    def on_step_end(self, iteration: int, trials: list, **info: Any) -> None:
+        """The liveness rule: paused trials with nothing running or waiting for too long."""
+        if self.ended_stuck is not None:
+            return
+        statuses = [t.status for t in trials]
+        if "PAUSED" not in statuses or "RUNNING" in statuses or "PENDING" in statuses:
+            self._stuck_since = None
+            return
+        now = time.monotonic()
+        self._stuck_since = self._stuck_since or now
+        if now - self._stuck_since >= self.stuck_seconds:
+            paused = statuses.count("PAUSED")
+            self.ended_stuck = (now - self._stuck_since, paused)
+            logger.warning(
+                "No trial ran or waited to start for %.0f s while %d trial(s) stayed paused "
+                "(the scheduler will not resume them): the search ends here, each paused "
+                "trial with its results so far.", self.stuck_seconds, paused)
 
     def on_trial_complete(self, iteration: int, trials: list, trial: Any, **info: Any) -> None:
         failed = (trial.last_result or {}).get(TRIAL_ERROR)
@@ -125,7 +160,7 @@ class SearchGuard(Callback, Stopper):
         return False
 
     def stop_all(self) -> bool:
-        return self.fatal is not None
+        return self.fatal is not None or self.ended_stuck is not None
 
     def raise_if_aborted(self) -> None:
         if isinstance(self.fatal, SearchAbortedError) or (
@@ -138,4 +173,5 @@ class SearchGuard(Callback, Stopper):
         # Ray pickles the run config into the experiment; errors stay in this process.
         return {"objective": self.objective, "abort_after": self.abort_after,
                 "max_consecutive_failed": self.max_consecutive_failed, "fatal": None,
-                "_errors": [], "_succeeded": 0, "_in_a_row": []}
+                "stuck_seconds": self.stuck_seconds, "ended_stuck": None,
+                "_errors": [], "_succeeded": 0, "_in_a_row": [], "_stuck_since": None}

@@ -33,7 +33,12 @@ from raytune_hpt.objective import Objective
 from raytune_hpt.resources import Resources, local_node
 from raytune_hpt.results import ExperimentResults
 from raytune_hpt.schedulers import create_scheduler, validate_scheduler
-from raytune_hpt.search_data import SHARED_ARRAYS_MB, check_fit_data, split_fit_arguments
+from raytune_hpt.search_data import (
+    SHARED_ARRAYS_MB,
+    check_dataset_files,
+    check_fit_data,
+    split_fit_arguments,
+)
 from raytune_hpt.searchers import create_searcher, validate_searcher
 from raytune_hpt.warm_start import check_arguments as check_warm_start
 from raytune_hpt.warm_start import prepare as prepare_warm_start
@@ -266,6 +271,7 @@ class Tuner(KerasTunerMethods):
             scheduler, searcher = prepare_population(self, scheduler, searcher)
             self.on_search_begin()
             self._connect()
+            check_dataset_files(data)
             spec = self._trial_spec(epochs, cv, fit_kwargs)
             trainable, max_concurrent = self._trainable(spec, data)
             grid = self._run(trainable, searcher, scheduler, max_concurrent, epochs)
@@ -288,7 +294,8 @@ class Tuner(KerasTunerMethods):
             self.on_search_begin()
             self._connect()
             ship_model_code(type(self))
-            args, kwargs = ship_datasets(fit_args, fit_kwargs, self.experiment_path)
+            args, kwargs = ship_datasets(fit_args, fit_kwargs)
+            check_dataset_files({**kwargs, **{f"arg{k}": v for k, v in enumerate(args)}})
             trainable = tune.with_parameters(run_user_trial, tuner=self,
                                              spec=self._trial_spec(epochs, None, {}),
                                              args=args, kwargs=kwargs)

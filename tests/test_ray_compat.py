@@ -72,8 +72,11 @@ def test_hyperband_sets_its_bracket_sizes_per_instance():
     from ray.tune.schedulers import HyperBandScheduler
 
     scheduler = HyperBandScheduler(max_t=27, reduction_factor=3)
-    for name in ("_s_max_1", "_get_r0", "_hyperbands"):
+    for name in ("_s_max_1", "_get_r0", "_hyperbands", "_time_attr"):
         assert hasattr(scheduler, name), UPGRADE_HINT
     assert [scheduler._get_r0(s) for s in range(scheduler._s_max_1)] == [27, 9, 3, 1]
     bracket = scheduler._create_bracket(0)
     assert hasattr(bracket, "trials_to_unpause") and bracket.current_trials() == [], UPGRADE_HINT
+    # Ray sets it at a bracket's first halving and never clears it (the hang the compat
+    # scheduler fixes): the attribute must still be there, False before any processing.
+    assert bracket.is_being_processed is False, UPGRADE_HINT

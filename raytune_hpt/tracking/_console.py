@@ -5,11 +5,14 @@ verbosity it is off and this callback prints what a Keras Tuner user expects ins
 
     Trial 3/10 7f3a2b1c finished in 12.3s  val_accuracy=0.9812 (epoch 5)  best 0.9812
         units=256, act=relu, lr=0.0021
-    [3/10] running 2, pending 0, finished 2, stopped 1, failed 0 | 0:00:24 elapsed, ~0:00:55 left
+    [3/10] running 2, pending 0, paused 0, finished 2, stopped 1, failed 0 | 0:00:24 elapsed, ~0:00:55 left
 
 In a terminal the progress line is a ``rich`` progress bar that redraws; in a log file or
 CI (not a terminal) every line is plain text without control characters. A failed trial
-prints its error's last line and where the full traceback is.
+prints its error's last line and where the full traceback is. The counts are Ray's trial
+states at that moment, the trial that is ending counted as ended (Ray still calls it
+running while its end is reported): ``paused`` are trials a scheduler (HyperBand, PBT)
+holds between rungs.
 """
 
 from __future__ import annotations
@@ -57,6 +60,7 @@ class ConsoleReporter(Callback):
         self.ended = {"finished": 0, "stopped": 0, "failed": 0}
         self.best: float | None = None
         self._progress: Any = None
+        self._redrawn = 0.0
 
     def __getstate__(self) -> dict:  # Ray pickles the run config; the console stays here
         return {"objective": self.objective, "max_trials": self.max_trials,
@@ -90,6 +94,10 @@ class ConsoleReporter(Callback):
         held = self.best_of.get(trial.trial_id)
         if held is None or self.objective.better(float(value), held[0]):
             self.best_of[trial.trial_id] = (float(value), int(result.get("epoch") or 0))
+
+    def on_step_end(self, iteration: int, trials: list, **info: Any) -> None:
+        if self._progress is not None and time.monotonic() - self._redrawn >= 1.0:
+            self._refresh(trials)  # the bar's counts follow pauses and resumptions
 
     def on_trial_complete(self, iteration: int, trials: list, trial: Any, **info: Any) -> None:
         error = (trial.last_result or {}).get(TRIAL_ERROR)
@@ -131,15 +139,16 @@ class ConsoleReporter(Callback):
         self._print(f"Trial {number}/{self.max_trials} {trial.trial_id} {text}")
         if values:
             self._print(f"    {values}")
-        self._refresh(trials, line=self._progress is None)
+        self._refresh(trials, line=self._progress is None, ending=trial)
 
-    def _refresh(self, trials: list, line: bool = False) -> None:
+    def _refresh(self, trials: list, line: bool = False, ending: Any = None) -> None:
         done = sum(self.ended.values())
-        running = sum(1 for t in trials if t.status == "RUNNING")
-        pending = sum(1 for t in trials if t.status in ("PENDING", "PAUSED"))
+        states = [t.status for t in trials if t is not ending]
         elapsed = time.monotonic() - self.started
+        self._redrawn = time.monotonic()
         left = (elapsed / done * (self.max_trials - done)) if done else math.nan
-        text = (f"[{done}/{self.max_trials}] running {running}, pending {pending}, "
+        text = (f"[{done}/{self.max_trials}] running {states.count('RUNNING')}, "
+                f"pending {states.count('PENDING')}, paused {states.count('PAUSED')}, "
                 + ", ".join(f"{k} {v}" for k, v in self.ended.items())
                 + f" | {_clock(elapsed)} elapsed"
                 + (f", ~{_clock(left)} left" if math.isfinite(left) and done < self.max_trials

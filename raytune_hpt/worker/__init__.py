@@ -32,7 +32,8 @@ from raytune_hpt.worker._trial import (
     fit_result_metrics,
     run_trial,
 )
-from raytune_hpt.worker._user_trial import SavedDataset, run_user_trial
+from raytune_hpt.worker._datasets import ShippedDataset, rebuild_datasets
+from raytune_hpt.worker._user_trial import run_user_trial
 
 __all__ = [
     "CUDA_CONTEXT_RESERVE_MB",
@@ -42,8 +43,8 @@ __all__ = [
     "TRIAL_ERROR",
     "EpochReporter",
     "GpuPlan",
-    "SavedDataset",
     "SharedArrayFeed",
+    "ShippedDataset",
     "TrialSpec",
     "apply_gpu_plan",
     "build_checked",
@@ -55,6 +56,7 @@ __all__ = [
     "load_checkpoint",
     "parse_nvidia_smi_memory",
     "plan_gpus",
+    "rebuild_datasets",
     "run_distributed_trial",
     "run_trial",
     "run_user_trial",

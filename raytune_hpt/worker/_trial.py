@@ -20,6 +20,7 @@ import numpy as np
 from raytune_hpt.hyperparameters import HyperParameters
 from raytune_hpt.objective import Objective
 from raytune_hpt.results import TRIAL_ERROR
+from raytune_hpt.worker._datasets import rebuild_datasets
 from raytune_hpt.worker._tf_setup import configure_tensorflow, trial_strategy
 
 __all__ = [
@@ -68,9 +69,10 @@ _loaded: dict[int, dict[str, Any]] = {}
 
 
 def materialize(data: dict[str, Any]) -> dict[str, Any]:
+    """The trial's data: a loader's output (once per worker), shipped datasets rebuilt."""
     loader: Callable[[], Any] | None = data.get("loader")
     if loader is None:
-        return data
+        return rebuild_datasets(data)
     key = id(loader)
     if key not in _loaded:
         loaded = loader()

@@ -15,22 +15,11 @@ from typing import Any
 
 from raytune_hpt.objective import Objective
 from raytune_hpt.results import DECLARED_HPS
+from raytune_hpt.worker._datasets import ShippedDataset
 from raytune_hpt.worker._tf_setup import configure_tensorflow
 from raytune_hpt.worker._trial import TrialSpec, fit_result_metrics, placement, report_failure
 
-__all__ = ["SavedDataset", "TrialSession", "run_user_trial"]
-
-
-class SavedDataset:
-    """A ``tf.data.Dataset`` saved by the driver (``Dataset.save``), loaded on the worker."""
-
-    def __init__(self, path: str) -> None:
-        self.path = path
-
-    def load(self) -> Any:
-        import tensorflow as tf
-
-        return tf.data.Dataset.load(self.path)
+__all__ = ["TrialSession", "run_user_trial"]
 
 
 class TrialSession:
@@ -83,8 +72,8 @@ class TrialSession:
 
 
 def _load(value: Any) -> Any:
-    if isinstance(value, SavedDataset):
-        return value.load()
+    if isinstance(value, ShippedDataset):
+        return value.rebuild()
     return value
 
 

@@ -1,0 +1,193 @@
+"""A Keras Tuner user switches one import: whole scripts, keras_tuner against raytune_hpt.
+
+Each row is a small Keras Tuner script (digits MLP, the sizes of the keras-io guides) run as a
+whole process (``python script.py``: TensorFlow's import included), once with
+``import keras_tuner as kt`` and once with ``import raytune_hpt as kt``, alternating, for
+``--rounds`` rounds; the table gives the medians and their ratio. Rows ``fixed-*``,
+``16-trials`` and ``trivial`` time ``search()`` alone inside the script (issue 25's targets
+1, 2 and 4). Every run starts in a fresh folder (``twice`` runs the same script twice in one
+folder: the second run reloads). The load average before each round is recorded.
+
+    python scripts/bench_switch.py --rounds 3 --out /tmp/bench_switch.json
+
+Needs keras-tuner (``pip install '.[bench]'`` or ``pip install keras-tuner``).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import statistics
+import subprocess
+import sys
+import tempfile
+import textwrap
+import time
+
+PRELUDE = '''
+import time
+_started = time.perf_counter()
+import numpy as np
+import keras
+import {module} as kt
+from sklearn.datasets import load_digits
+
+data = load_digits()
+x = (data.data / 16.0).astype("float32")
+y = data.target.astype("int64")
+x_train, y_train, x_val, y_val = x[:1200], y[:1200], x[1200:], y[1200:]
+
+
+def build_model(hp):
+    model = keras.Sequential([
+        keras.Input((64,)),
+        keras.layers.Dense(hp.Int("units", 16, 128, step=16), activation="relu"),
+        keras.layers.Dense(10, activation="softmax")])
+    model.compile(optimizer=keras.optimizers.Adam(hp.Float("lr", 1e-4, 1e-2, sampling="log")),
+                  loss="sparse_categorical_crossentropy", metrics=["accuracy"])
+    return model
+
+
+def timed_search(tuner, *args, **kwargs):
+    started = time.perf_counter()
+    tuner.search(*args, **kwargs)
+    return time.perf_counter() - started
+'''
+
+ROWS: dict[str, str] = {
+    "retrain": '''
+tuner = kt.RandomSearch(build_model, objective="val_accuracy", max_trials=2, seed=1)
+tuner.search(x_train, y_train, validation_data=(x_val, y_val), epochs=2)
+best_hps = tuner.get_best_hyperparameters(1)[0]
+model = tuner.hypermodel.build(best_hps)
+model.fit(np.concatenate([x_train, x_val]), np.concatenate([y_train, y_val]), epochs=2, verbose=0)
+''',
+    "tensorboard": '''
+tuner = kt.RandomSearch(build_model, objective="val_accuracy", max_trials=2, seed=1)
+tuner.search(x_train, y_train, validation_data=(x_val, y_val), epochs=2,
+             callbacks=[keras.callbacks.TensorBoard("./tb_logs")])
+''',
+    "best-models": '''
+tuner = kt.RandomSearch(build_model, objective="val_accuracy", max_trials=3, seed=1)
+tuner.search(x_train, y_train, validation_data=(x_val, y_val), epochs=2)
+tuner.oracle.get_best_trials(2)
+models = tuner.get_best_models(2)
+''',
+    "batch-size": '''
+class MyHyperModel(kt.HyperModel):
+    def build(self, hp):
+        return build_model(hp)
+
+    def fit(self, hp, model, *args, **kwargs):
+        return model.fit(*args, batch_size=hp.Choice("batch_size", [16, 32]), **kwargs)
+
+tuner = kt.RandomSearch(MyHyperModel(), objective="val_accuracy", max_trials=3, seed=1)
+tuner.search(x_train, y_train, validation_data=(x_val, y_val), epochs=2)
+''',
+    "grid": '''
+def grid_model(hp):
+    model = keras.Sequential([
+        keras.Input((64,)),
+        keras.layers.Dense(hp.Choice("units", [16, 32]), activation="relu"),
+        keras.layers.Dense(10, activation="softmax")])
+    model.compile(optimizer=keras.optimizers.Adam(hp.Choice("lr", [1e-3, 1e-2])),
+                  loss="sparse_categorical_crossentropy", metrics=["accuracy"])
+    return model
+
+tuner = kt.GridSearch(grid_model, objective="val_accuracy", max_trials=4)
+tuner.search(x_train, y_train, validation_data=(x_val, y_val), epochs=1)
+''',
+    "early-stopping": '''
+tuner = kt.RandomSearch(build_model, objective="val_accuracy", max_trials=3, seed=1)
+tuner.search(x_train, y_train, validation_split=0.2, epochs=2,
+             callbacks=[keras.callbacks.EarlyStopping(monitor="val_loss", patience=1)])
+''',
+    "twice": '''
+tuner = kt.RandomSearch(build_model, objective="val_accuracy", max_trials=3, seed=1)
+tuner.search(x_train, y_train, validation_data=(x_val, y_val), epochs=2)
+print("BEST", tuner.get_best_hyperparameters(1)[0].values)
+''',
+    "fixed-first": '''
+tuner = kt.RandomSearch(build_model, objective="val_accuracy", max_trials=1, seed=1,
+                        project_name="first")
+print("SEARCH", timed_search(tuner, x_train, y_train, validation_data=(x_val, y_val), epochs=2))
+''',
+    "fixed-second": '''
+first = kt.RandomSearch(build_model, objective="val_accuracy", max_trials=1, seed=1,
+                        project_name="first")
+first.search(x_train, y_train, validation_data=(x_val, y_val), epochs=2)
+tuner = kt.RandomSearch(build_model, objective="val_accuracy", max_trials=1, seed=2,
+                        project_name="second")
+print("SEARCH", timed_search(tuner, x_train, y_train, validation_data=(x_val, y_val), epochs=2))
+''',
+    "16-trials": '''
+tuner = kt.RandomSearch(build_model, objective="val_accuracy", max_trials=16, seed=1)
+print("SEARCH", timed_search(tuner, x_train, y_train, validation_data=(x_val, y_val), epochs=2))
+''',
+    "trivial": '''
+class MyTuner(kt.RandomSearch):
+    def run_trial(self, trial, *args, **kwargs):
+        x = trial.hyperparameters.Float("x", -1.0, 1.0)
+        return x * x + 1
+
+tuner = MyTuner(max_trials=10, seed=1, objective=kt.Objective("score", "min"))
+print("SEARCH", timed_search(tuner))
+''',
+}
+
+
+def run_once(module: str, row: str, folder: str, timeout: float) -> dict[str, float]:
+    script = os.path.join(folder, f"{row}.py")
+    with open(script, "w") as file:
+        file.write(PRELUDE.format(module=module) + textwrap.dedent(ROWS[row]))
+    runs = 2 if row == "twice" else 1
+    out: dict[str, float] = {}
+    for run in range(runs):
+        started = time.perf_counter()
+        done = subprocess.run([sys.executable, script], cwd=folder, capture_output=True,
+                              text=True, timeout=timeout,
+                              env={**os.environ, "TF_CPP_MIN_LOG_LEVEL": "2"})
+        wall = time.perf_counter() - started
+        if done.returncode != 0:
+            raise SystemExit(f"{module} {row} failed:\n{done.stderr[-3000:]}")
+        out[f"wall{run + 1}" if runs > 1 else "wall"] = wall
+        for line in done.stdout.splitlines():
+            if line.startswith("SEARCH "):
+                out["search"] = float(line.split()[1])
+    return out
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--rounds", type=int, default=3)
+    parser.add_argument("--rows", nargs="*", default=list(ROWS))
+    parser.add_argument("--timeout", type=float, default=900)
+    parser.add_argument("--out", default=None)
+    args = parser.parse_args()
+    runs: dict[str, dict[str, list[dict[str, float]]]] = {}
+    loads = []
+    for round_index in range(args.rounds):
+        loads.append(os.getloadavg()[0])
+        for row in args.rows:
+            order = ["keras_tuner", "raytune_hpt"][:: 1 if round_index % 2 == 0 else -1]
+            for module in order:
+                with tempfile.TemporaryDirectory(prefix=f"switch-{row}-") as folder:
+                    result = run_once(module, row, folder, args.timeout)
+                runs.setdefault(row, {}).setdefault(module, []).append(result)
+                print(f"round {round_index + 1} {row:15s} {module:12s} {result}", flush=True)
+    print(f"\nload average (1 min) before each round: {loads}")
+    print("\n| script | measure | keras_tuner (s) | raytune_hpt (s) | ratio |")
+    print("|---|---|---:|---:|---:|")
+    for row, modules in runs.items():
+        for key in modules["keras_tuner"][0]:
+            kt_s = statistics.median(r[key] for r in modules["keras_tuner"])
+            rth_s = statistics.median(r[key] for r in modules["raytune_hpt"])
+            print(f"| {row} | {key} | {kt_s:.1f} | {rth_s:.1f} | {rth_s / kt_s:.2f}x |")
+    if args.out:
+        with open(args.out, "w") as file:
+            json.dump({"runs": runs, "loads": loads, "rounds": args.rounds}, file, indent=2)
+
+
+if __name__ == "__main__":
+    main()

@@ -19,8 +19,16 @@ def is_uri(path: str) -> bool:
     return "://" in path
 
 
-def normalize(path: str) -> str:
-    """An absolute local path, or the URI as given (without a trailing slash)."""
+def normalize(path: str | os.PathLike, field: str = "a storage path") -> str:
+    """An absolute local path, or the URI as given (without a trailing slash).
+
+    Raises:
+        TypeError: ``path`` is not a string or a path; ``field`` names it in the message.
+        ValueError: a URI with a query string or ``.``/``..`` segments.
+    """
+    if not isinstance(path, (str, os.PathLike)):
+        raise TypeError(f"{field} must be a folder or a URI (a string), but got {path!r}.")
+    path = os.fspath(path)
     if is_uri(path):
         if "?" in path:
             raise ValueError(

@@ -180,10 +180,8 @@ class Tuner(KerasTunerMethods):
         self.resources = (a["resources"] if a["resources"] == "auto"
                           else Resources.coerce(a["resources"]))
         self.max_consecutive_failed_trials = a["max_consecutive_failed_trials"]
-        path = a["storage_path"]
-        if path is not None and not isinstance(path, (str, os.PathLike)):
-            raise TypeError(f"storage_path must be a folder or a URI (a string), but got {path!r}.")
-        self.storage_path = storage.normalize(os.fspath(path or DEFAULT_STORAGE_PATH))
+        self.storage_path = storage.normalize(a["storage_path"] or DEFAULT_STORAGE_PATH,
+                                              field="storage_path")
         self.name = check_path_name("name", self._default_name() if a["name"] is None
                                     else a["name"])
         self.seed, self.max_failures = a["seed"], a["max_failures"]

@@ -1,7 +1,9 @@
 """What each trial asks Ray for (CPUs, GPUs, memory), checked against the cluster in the driver.
 
 
-A trial's request is a :class:`Resources`; ``"auto"`` takes a share of the largest node.
+A trial's request is a :class:`Resources`; ``"auto"`` (also what ``resources=None``, the
+default, means) takes a share of the largest node: one GPU per trial where GPUs exist, with
+the node's CPUs split between them, else one CPU per trial.
 Requests no node could ever hold are refused here, before Ray starts or queues anything,
 with the largest node's size in the message. How TensorFlow is then told the same story
 inside the worker is :mod:`raytune_hpt.worker` (``_tf_setup``).
@@ -13,12 +15,13 @@ import logging
 import math
 import os
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from raytune_hpt._checks import is_finite_number, is_number
 
-__all__ = ["Resources", "local_node", "trials_that_fit"]
+__all__ = ["Resources", "local_node", "placement_line", "requested", "settle", "trials_that_fit",
+           "unused_gpus_note"]
 
 logger = logging.getLogger(__name__)
 
@@ -43,6 +46,7 @@ class Resources:
             node type (given as a dict to :meth:`coerce`).
         gpu_memory_mb: the memory of one GPU, for the cap of a fractional trial; default:
             asked of ``nvidia-smi`` on the worker, and memory growth when that fails.
+        chosen: made for the machine (``resources`` left out, or ``"auto"``), not asked for.
 
     Example:
         >>> Resources.coerce({"cpu": 2, "gpu": 0.5, "accelerator_type:A100": 0.01}).to_ray()
@@ -54,6 +58,7 @@ class Resources:
     memory: int | None = None
     custom: tuple[tuple[str, float], ...] = ()
     gpu_memory_mb: int | None = None
+    chosen: bool = field(default=False, compare=False)
 
     @classmethod
     def coerce(cls, value: Resources | dict | None) -> Resources:
@@ -122,14 +127,14 @@ class Resources:
 
             nodes = [n.get("Resources", {}) for n in ray.nodes() if n.get("Alive")]
         if not nodes:
-            return cls()
+            return cls(chosen=True)
         largest = max(nodes, key=lambda n: (n.get("GPU", 0), n.get("CPU", 0)))
         cpus, gpus = float(largest.get("CPU", 0)), int(largest.get("GPU", 0))
         if gpus >= 1:
             per_gpu = cpus / gpus
             cpu = float(math.floor(per_gpu)) if per_gpu >= 1 else round(per_gpu, 2)
-            return cls(cpu=cpu, gpu=1.0)
-        return cls(cpu=1.0 if cpus >= 1 else max(cpus, 0.01))
+            return cls(cpu=cpu, gpu=1.0, chosen=True)
+        return cls(cpu=1.0 if cpus >= 1 else max(cpus, 0.01), chosen=True)
 
     def to_ray(self) -> dict[str, Any]:
         """The dict ``ray.tune.with_resources`` takes."""
@@ -196,6 +201,92 @@ def trials_that_fit(request: Mapping[str, Any], cluster: Mapping[str, float]) ->
     fits = [float(cluster.get(names.get(k, k), 0.0)) / float(v)
             for k, v in request.items() if isinstance(v, (int, float)) and v > 0]
     return max(1, math.floor(min(fits, default=1.0) + 1e-9))
+
+
+def _amount(value: float, unit: str) -> str:
+    return f"{value:g} {unit}" + ("" if value == 1 else "s")
+
+
+def _per_trial(resources: Resources) -> str:
+    parts = [_amount(resources.gpu, "GPU")] if resources.gpu else []
+    parts.append(_amount(resources.cpu, "CPU"))
+    parts += [f"{v:g} {k}" for k, v in resources.custom]
+    return " and ".join(parts)
+
+
+def placement_line(resources: Resources, cluster: Mapping[str, float], *, chosen: bool,
+                   max_concurrent: int | None, max_trials: int, workers: int = 1) -> str:
+    """The line a search starts with: what each trial gets, why, and how many run at once.
+
+    Args:
+        resources: each trial's (each worker's, with ``workers`` > 1) request.
+        cluster: the running Ray's totals (``ray.cluster_resources()``).
+        chosen: the request was chosen for this machine (``resources`` left out or "auto").
+        max_concurrent: the user's cap on trials at once, if any.
+        max_trials: the trial budget.
+        workers: Ray Train workers per trial.
+
+    Example: ``Resources(cpu=2, gpu=1)`` chosen on a Ray of 8 CPUs and 4 GPUs reads
+    "Trials: 1 GPU and 2 CPUs each (one GPU per trial, the CPUs split between the GPUs);
+    up to 4 at once on a Ray of 8 CPUs and 4 GPUs."
+    """
+    fit = max(1, trials_that_fit(resources.to_ray(), cluster) // workers)
+    at_once = min(fit, max_concurrent or fit, max_trials)
+    each = _per_trial(resources) + (f" on each of {workers} workers" if workers > 1 else "")
+    if not chosen:
+        why = "as asked"
+    elif resources.gpu:
+        why = "one GPU per trial, the CPUs split between the GPUs"
+    else:
+        why = "no GPU here: one CPU per trial"
+    cap = " (max_concurrent_trials)" if max_concurrent and at_once == max_concurrent < fit else ""
+    total = _amount(float(cluster.get("CPU", 0)), "CPU")
+    if cluster.get("GPU"):
+        total += " and " + _amount(float(cluster["GPU"]), "GPU")
+    return f"Trials: {each} each ({why}); up to {at_once} at once{cap} on a Ray of {total}."
+
+
+def unused_gpus_note(resources: Resources, cluster: Mapping[str, float]) -> str | None:
+    """What to say when a request without GPUs runs where Ray has GPUs (None: nothing)."""
+    gpus = float(cluster.get("GPU", 0))
+    if resources.gpu or not gpus:
+        return None
+    return (f"resources ask for no GPU ({resources.describe()}), so the {_amount(gpus, 'GPU')} "
+            "of this Ray stay unused: each trial hides them from TensorFlow and trains on its "
+            "CPUs. Leave resources out (one GPU per trial) or give 'gpu' to use them.")
+
+
+def requested(value: Resources | dict | str | None) -> Resources | str:
+    """A Tuner's ``resources`` argument, checked: ``None`` (the default) and ``"auto"`` stay
+    ``"auto"``, which :func:`settle` resolves on the running Ray."""
+    return "auto" if value is None or value == "auto" else Resources.coerce(value)
+
+
+def settle(resources: Resources | str, *, workers: int, max_concurrent: int | None,
+           max_trials: int, verbose: int = 1) -> Resources:
+    """The request a search runs with, on the running Ray: ``"auto"`` resolved, checked
+    against the nodes, and said in the start line (printed at ``verbose`` >= 1, logged
+    always); an explicit CPU-only request that leaves Ray's GPUs unused is warned about once.
+
+    Raises:
+        ConfigurationError: no node could hold one trial (:meth:`Resources.check_feasible`).
+    """
+    import ray
+
+    if resources == "auto":
+        resources = Resources.auto()
+    assert isinstance(resources, Resources)  # for the type checker: coerced in Tuner
+    resources.check_feasible(workers)
+    cluster = ray.cluster_resources()
+    line = placement_line(resources, cluster, chosen=resources.chosen,
+                          max_concurrent=max_concurrent, max_trials=max_trials, workers=workers)
+    logger.info("%s", line)
+    if verbose >= 1:
+        print(line, flush=True)
+    note = None if resources.chosen else unused_gpus_note(resources, cluster)
+    if note:
+        logger.warning("%s", note)
+    return resources
 
 
 def local_node() -> dict[str, Any]:

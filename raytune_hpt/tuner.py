@@ -30,7 +30,7 @@ from raytune_hpt.keras_tuner import (
     translate,
 )
 from raytune_hpt.objective import Objective
-from raytune_hpt.resources import Resources, local_node
+from raytune_hpt.resources import Resources, local_node, requested, settle
 from raytune_hpt.results import ExperimentResults
 from raytune_hpt.schedulers import create_scheduler, validate_scheduler
 from raytune_hpt.search_data import (
@@ -40,6 +40,7 @@ from raytune_hpt.search_data import (
     split_fit_arguments,
 )
 from raytune_hpt.searchers import create_searcher, validate_searcher
+from raytune_hpt.tracking import absolute_log_dirs
 from raytune_hpt.warm_start import check_arguments as check_warm_start
 from raytune_hpt.warm_start import prepare as prepare_warm_start
 from raytune_hpt.worker import TrialSpec, run_trial
@@ -69,16 +70,16 @@ class Tuner(KerasTunerMethods):
         objective: a metric Keras logs (``"val_accuracy"``), an :class:`Objective`, or
             ``(name, "min"|"max")``, inferred direction; a ``Pareto`` (docs/pareto.md).
         searcher: ``"random"``, ``"grid"``, ``"bayesopt"``, ``"hyperopt"``, ``"optuna"``,
-            ``{"type": name, **options}``, or a Ray ``Searcher``.
-        scheduler: ``"fifo"``, ``"asha"``, ``"hyperband"``, ``"median"``, ``"pbt"`` (docs/pbt.md),
-            ``{"type": name, **options}``, or a Ray ``TrialScheduler``.
+            ``"optuna_gp"``, ``{"type": name, **options}``, or a Ray ``Searcher``.
+        scheduler: ``"fifo"``, ``"asha"``, ``"async_hyperband"``, ``"hyperband"``, ``"median"``,
+            ``"pbt"``/``"pb2"`` (docs/pbt.md), ``{"type": name, ...}``, or a ``TrialScheduler``.
         max_trials: the number of trials (grid search stops earlier when exhausted).
         hyperparameters: hyperparameters declared up front; their domains win over the
             model's declarations.
         resources: per trial, ``{"cpu": 1, "gpu": 0.5, "memory": bytes, "gpu_memory_mb": MB,
             "<custom Ray resource>": amount}`` (``gpu`` may be a fraction: 0.25 puts four
-            trials on a GPU, each capped to a quarter of its memory), or ``"auto"`` for a
-            share of the largest node (one GPU per trial, else one CPU); see docs/resources.md.
+            trials on a GPU, each capped to a quarter of its memory). Default/``"auto"``: one
+            GPU per trial where Ray has GPUs (CPUs split), else one CPU (docs/resources.md).
         max_concurrent_trials: cap on trials running at once (default: as resources allow).
         workers_per_trial: train each trial on this many Ray Train workers (each with
             ``resources``) under ``MultiWorkerMirroredStrategy``, possibly across nodes.
@@ -89,14 +90,14 @@ class Tuner(KerasTunerMethods):
         max_failures: how often a failing trial is retried.
         verbose: Ray Tune's console verbosity (0 silent, 1 status, 2 results).
         address: a Ray cluster to connect to (``"auto"``); default: start Ray locally.
-        tracking: trackers, e.g. ``{"tensorboard": True, "mlflow": "file:///tmp/mlruns"}``;
+        tracking: trackers, e.g. ``{"tensorboard": True, "mlflow": "sqlite:///mlflow.db"}``;
             default TensorBoard only.
         meta_optimizer: keep TensorFlow's graph meta-optimizer on in the trials (off by
-            default: faster for small and mid-sized models; see docs/benchmarks.md).
+            default: faster for small and mid-sized models; docs/performance.md).
         shared_arrays_mb: numpy training data of at least this many MB is fed to Keras
             batch by batch from the one shared copy in Ray's object store, instead of
             through Keras's array adapter, which copies it into every trial's worker
-            (docs/benchmarks.md, "Memory"); ``0``: always, ``None``: never.
+            (docs/performance.md, "Memory"); ``0``: always, ``None``: never.
         points_to_evaluate: configurations to try first, in order, e.g.
             ``[{"units": 64, "lr": 1e-3}]``; a hyperparameter left out takes its default;
             an unknown name or a value outside its domain is a ``ConfigurationError``.
@@ -171,14 +172,13 @@ class Tuner(KerasTunerMethods):
         # keeps the experiment file there for `resume`).
         self.attachments: dict[str, str] = {}
         self._results: ExperimentResults | None = None
+        self._reload_if_exists()  # Keras Tuner's rule: an existing project is reloaded
 
     def _store_search_arguments(self, a: dict[str, Any]) -> None:
         """The checked arguments a Keras Tuner oracle may have set."""
         self.searcher, self.scheduler, self.max_trials = a["searcher"], a["scheduler"], \
             a["max_trials"]
-        # "auto" is resolved against the running Ray cluster in search()
-        self.resources = (a["resources"] if a["resources"] == "auto"
-                          else Resources.coerce(a["resources"]))
+        self.resources = requested(a["resources"])  # None, "auto": settled in search()
         self.max_consecutive_failed_trials = a["max_consecutive_failed_trials"]
         self.storage_path = storage.normalize(a["storage_path"] or DEFAULT_STORAGE_PATH,
                                               field="storage_path")
@@ -255,6 +255,8 @@ class Tuner(KerasTunerMethods):
                 ``max_consecutive_failed_trials`` trials in a row failed.
             FatalError: a trial raised it (Keras Tuner's rule).
         """
+        if self._search_is_done():
+            return self._results
         import_tensorflow_quietly()  # the model needs it; its start-up notices are noise
         if self.has_custom_run_trial():
             return self._search_custom(fit_args, fit_kwargs)
@@ -346,15 +348,15 @@ class Tuner(KerasTunerMethods):
             self.resources.check_feasible(self.workers_per_trial, nodes=[local_node()])
         if not ray.is_initialized():
             start_ray(self.address, log_to_driver=self.verbose > 1)
-        if self.resources == "auto":
-            self.resources = Resources.auto()
-            logger.info("resources='auto': each trial gets %s.", self.resources.describe())
-        self.resources.check_feasible(self.workers_per_trial)
+        self.resources = settle(self.resources, workers=self.workers_per_trial,
+                                max_concurrent=self.max_concurrent_trials,
+                                max_trials=self.max_trials, verbose=self.verbose)
         ship_model_code(self.hypermodel)
 
     def _trial_spec(self, epochs: int, cv: int | None, fit_kwargs: dict[str, Any]) -> TrialSpec:
         return TrialSpec(hypermodel=self.hypermodel, space=self.space, objective=self.objective,
-                         epochs=epochs, fit_kwargs=fit_kwargs, cv=cv, cpus=self.resources.cpu,
+                         epochs=epochs, fit_kwargs=absolute_log_dirs(fit_kwargs), cv=cv,
+                         cpus=self.resources.cpu,
                          seed=self.seed, meta_optimizer=self.meta_optimizer,
                          gpus=self.resources.gpu, gpu_memory_mb=self.resources.gpu_memory_mb,
                          shared_arrays_bytes=None if self.shared_arrays_mb is None

@@ -351,7 +351,7 @@ def build_tuner(
         scheduler=experiment.scheduler.spec(),
         max_trials=experiment.max_trials,
         hyperparameters=experiment.hyperparameters() if experiment.space else None,
-        resources=experiment.resources if experiment.resources == "auto"
+        resources=experiment.resources if experiment.resources in (None, "auto")
         else experiment.resources.to_tuner(),
         workers_per_trial=experiment.workers_per_trial,
         tracking=experiment.tracking,

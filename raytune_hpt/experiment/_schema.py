@@ -289,7 +289,8 @@ class Experiment(_Strict):
     max_failures: int = Field(0, ge=0)
     fit: FitSpec = FitSpec()
     space: dict[str, HyperparameterSpec] = {}
-    resources: ResourcesSpec | Literal["auto"] = ResourcesSpec()
+    # Left out: the Tuner's default (one GPU per trial where Ray has GPUs, else one CPU).
+    resources: ResourcesSpec | Literal["auto"] | None = None
 
     @field_validator("resources", mode="before")
     @classmethod

@@ -7,6 +7,7 @@ code uses (``search_space_summary``, ``load_model``, ``get_best_models``, ...).
 
 from __future__ import annotations
 
+import logging
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
@@ -14,6 +15,11 @@ if TYPE_CHECKING:
     from raytune_hpt.results import ExperimentResults
 
 __all__ = ["KerasTunerMethods"]
+
+logger = logging.getLogger(__name__)
+
+# A failed trial is not done: resuming retries it (the CLI's `resume`, Ray's resume_errored).
+_ENDED = ("finished", "stopped")
 
 
 class KerasTunerMethods:
@@ -53,6 +59,56 @@ class KerasTunerMethods:
             raise RuntimeError("on_epoch_end and save_model are called inside run_trial.")
         return self._session
 
+    # -- an experiment on disk (Keras Tuner's reload rule) --------------------------------------
+    def reload(self) -> None:
+        """Read this tuner's experiment back from disk (Keras Tuner's ``reload``): the
+        ``get_best_*`` methods, ``results_summary`` and ``oracle`` answer from it.
+
+        Raises:
+            FileNotFoundError: no experiment at ``experiment_path``.
+        """
+        from raytune_hpt.results import load
+
+        results = load(self.experiment_path)
+        self._results = self.oracle._results = results
+        self.space = results.space
+
+    def _reload_if_exists(self) -> None:
+        """As Keras Tuner's constructor: a project already on disk is reloaded (and says so)
+        unless ``overwrite=True``; ``search()`` then runs only what it still lacks."""
+        from raytune_hpt import storage
+        from raytune_hpt.results import METADATA_FILE
+
+        if self.overwrite:
+            return
+        try:
+            if not storage.exists(storage.join(self.experiment_path, METADATA_FILE)):
+                return
+        except Exception as error:  # an unreachable store: search() says so, with its error
+            logger.warning("Could not look for an experiment at %s: %s", self.experiment_path,
+                           error)
+            return
+        print(f"Reloading Tuner from {self.experiment_path}", flush=True)
+        try:
+            self.reload()
+        except Exception as error:  # a folder a search was interrupted in: search() resumes it
+            logger.warning("Could not read the experiment at %s yet (%s); search() resumes it.",
+                           self.experiment_path, error)
+
+    def _search_is_done(self) -> bool:
+        """True when the reloaded experiment already ended ``max_trials`` trials: ``search()``
+        trains nothing (Keras Tuner's oracle stops at once too)."""
+        if self._results is None or self.overwrite:
+            return False
+        ended = sum(1 for t in self._results.trials if t.status in _ENDED)
+        if ended < self.max_trials:
+            return False
+        if self.verbose >= 1:
+            print(f"Search already done: {ended} trials ended in {self.experiment_path} "
+                  f"(max_trials={self.max_trials}); nothing to run. overwrite=True searches "
+                  "afresh.", flush=True)
+        return True
+
     # -- reading a search, in the driver ------------------------------------------------------
     def search_space_summary(self, extended: bool = False) -> str:
         """Print and return the search space: every hyperparameter with its domain."""
@@ -89,7 +145,8 @@ class KerasTunerMethods:
 
     def _require_results(self) -> ExperimentResults:
         if self._results is None:
-            raise RuntimeError("No results yet: call search() first.")
+            raise RuntimeError(f"No results yet: no experiment at {self.experiment_path}; call "
+                               "search() first.")
         return self._results
 
     def get_best_hyperparameters(self, num_trials: int = 1) -> list[HyperParameters]:

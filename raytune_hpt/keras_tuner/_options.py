@@ -88,12 +88,23 @@ def _from_oracle(arguments: dict[str, Any], oracle: Any, result: KerasTunerOptio
 
 
 def _storage(arguments: dict[str, Any], options: dict[str, Any]) -> None:
-    """Keras Tuner's ``directory``/``project_name`` are the storage path and the name."""
-    if options.get("directory") is not None:
-        arguments["storage_path"] = os.path.abspath(os.fspath(options["directory"]))
+    """Keras Tuner's ``directory``/``project_name`` are the storage path and the name.
+
+    Keras Tuner code (its tuner classes pass an ``oracle``) keeps Keras Tuner's defaults,
+    ``./untitled_project``, unless ``storage_path`` is given; so a script run twice finds
+    its project again. ``Tuner`` alone keeps Ray's ``~/ray_results/<timestamped name>``.
+    """
+    directory = options.get("directory")
+    if directory is None and options.get("oracle") is not None \
+            and arguments.get("storage_path") is None:
+        directory = "."
+    if directory is not None:
+        directory = os.fspath(directory)
+        arguments["storage_path"] = directory if "://" in directory else \
+            os.path.abspath(directory)
     if options.get("project_name") is not None:
         arguments["name"] = options["project_name"]
-    elif options.get("directory") is not None and arguments.get("name") is None:
+    elif directory is not None and arguments.get("name") is None:
         arguments["name"] = "untitled_project"  # Keras Tuner's default
 
 

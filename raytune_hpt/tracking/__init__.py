@@ -25,8 +25,10 @@ __all__ = [
     "ConsoleReporter",
     "TensorBoardLogger",
     "TrialTensorBoard",
+    "absolute_log_dirs",
     "local_logdir",
     "metric_series",
+    "per_trial_callbacks",
     "run_name",
     "serve_tensorboard",
     "tensorboard_logdir",
@@ -81,7 +83,7 @@ def tracking_callbacks(options: dict[str, Any] | None, *, space: HyperParameters
     """Ray Tune callbacks for the trackers ``options`` asks for.
 
     Args:
-        options: e.g. ``{"tensorboard": True, "mlflow": "file:///tmp/mlruns"}``; ``None``
+        options: e.g. ``{"tensorboard": True, "mlflow": "sqlite:///mlflow.db"}``; ``None``
             means TensorBoard only. TensorBoard stays on unless ``"tensorboard": False``.
         space: the search space (every hyperparameter with its domain).
         objective: the search's objective.
@@ -94,7 +96,7 @@ def tracking_callbacks(options: dict[str, Any] | None, *, space: HyperParameters
         ConfigurationError: an unknown tracker name or an option of the wrong type.
 
     Example:
-        >>> tracking_callbacks({"mlflow": "file:///tmp/mlruns"}, space=space,
+        >>> tracking_callbacks({"mlflow": "sqlite:///mlflow.db"}, space=space,
         ...                    objective=objective, experiment_path="/tmp/exp")  # doctest: +SKIP
     """
     chosen = validate_tracking(options)
@@ -157,6 +159,8 @@ _LAZY = {
     "TensorBoardLogger": "_tensorboard",
     "local_logdir": "_tensorboard",
     "TrialTensorBoard": "_keras_callback",
+    "absolute_log_dirs": "_user_tensorboard",
+    "per_trial_callbacks": "_user_tensorboard",
     "serve_tensorboard": "_server",
     "tensorboard_logdir": "_server",
 }

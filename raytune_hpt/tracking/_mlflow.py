@@ -1,6 +1,6 @@
 """MLflow as a second tracker: one MLflow run per trial, grouped under the experiment.
 
-``tracking={"mlflow": "file:///tmp/mlruns"}`` (or ``{"mlflow": {"tracking_uri": ...,
+``tracking={"mlflow": "sqlite:///mlflow.db"}`` (or ``{"mlflow": {"tracking_uri": ...,
 "experiment_name": ..., "tags": {...}}}``) adds Ray's ``MLflowLoggerCallback``, which
 creates the runs, logs each trial's config as parameters and ends the run with FINISHED or
 FAILED. This subclass only narrows what is logged per epoch: the Keras metrics at

@@ -3,7 +3,7 @@
 The training arrays reach each worker from Ray's object store as read-only views of one
 shared copy. Given to ``model.fit`` as they are, Keras's array adapter converts the whole
 array to a TensorFlow tensor first (``ArrayDataAdapter.get_tf_dataset``): a private copy in
-every worker, more than one with shuffling (docs/benchmarks.md, "Memory"). A
+every worker, more than one with shuffling (docs/performance.md, "Memory"). A
 :class:`SharedArrayFeed` hands Keras one batch at a time, gathered from the shared arrays,
 so the data is held once per node however many trials run there.
 

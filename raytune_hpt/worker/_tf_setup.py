@@ -254,7 +254,7 @@ def configure_tensorflow(
         cpus: the trial's CPUs; TensorFlow's thread pools get as many threads.
         meta_optimizer: keep TensorFlow's graph meta-optimizer (grappler) on. Off by
             default: for the small and mid-sized models tuned many times over, its
-            per-trace cost outweighs what it saves (docs/benchmarks.md).
+            per-trace cost outweighs what it saves (docs/performance.md, "meta-optimizer").
         gpu: the trial's GPU share; with the GPU ids Ray gave this worker it makes the
             :class:`GpuPlan`.
         gpu_memory_mb: memory of one GPU (default: from nvidia-smi when the trial shares one).

@@ -273,10 +273,13 @@ def _fit_once(spec: TrialSpec, hp: HyperParameters, model: Any, fold: tuple,
     """One model, one ``fit``: every epoch reported by a callback."""
     from raytune_hpt.worker._report import ReportCallback
 
+    from raytune_hpt.tracking import per_trial_callbacks
+
     args, extra = fold
     result = spec.hypermodel.fit(
         hp, model, *args, **extra, epochs=spec.epochs, initial_epoch=start_epoch,
-        callbacks=[ReportCallback(reporter), *user_callbacks], **fit_kwargs,
+        callbacks=[ReportCallback(reporter), *per_trial_callbacks(user_callbacks, hp.values)],
+        **fit_kwargs,
     )
     if reporter.reports == 0:  # a custom fit that returns its objective at the end
         reporter.defer_missing = False
@@ -288,14 +291,18 @@ def _fit_epoch_by_epoch(spec: TrialSpec, hp: HyperParameters, models: list, fold
                         fold_kwargs: list, start_epoch: int, reporter: Any,
                         user_callbacks: list) -> None:
     """Several models (folds, executions) trained one epoch at a time; the mean reported."""
+    from raytune_hpt.tracking import per_trial_callbacks
     from raytune_hpt.worker._report import LastLogs
 
+    # A user's TensorBoard: one folder per model (Keras Tuner's execution<i>).
+    own = [per_trial_callbacks(user_callbacks, hp.values, i) for i in range(len(models))]
     for epoch in range(start_epoch, spec.epochs):
         logs = []
-        for model, (args, extra), kwargs in zip(models, folds, fold_kwargs, strict=True):
+        for i, (model, (args, extra), kwargs) in enumerate(zip(models, folds, fold_kwargs,
+                                                               strict=True)):
             collector = LastLogs()
             spec.hypermodel.fit(hp, model, *args, **extra, epochs=epoch + 1, initial_epoch=epoch,
-                                callbacks=[collector, *user_callbacks], **kwargs)
+                                callbacks=[collector, *own[i]], **kwargs)
             logs.append(collector.logs)
         mean = {k: float(np.mean([float(fold[k]) for fold in logs]))
                 for k in logs[0] if all(k in fold for fold in logs)}

@@ -33,7 +33,7 @@ def test_minimal_file_gets_documented_defaults():
     assert experiment.searcher.spec() == {"type": "random"}
     assert experiment.scheduler.spec() == {"type": "fifo"}
     assert (experiment.max_trials, experiment.fit.epochs, experiment.fit.batch_size) == (10, 10, 32)
-    assert experiment.resources.to_tuner() == {"cpu": 1.0, "gpu": 0.0}
+    assert experiment.resources is None  # the Tuner's default: what the machine has
     assert experiment.workers_per_trial == 1 and experiment.tracking is None
 
 

@@ -14,6 +14,7 @@ out and the measured maximum is smaller.
 from __future__ import annotations
 
 import json
+import logging
 import os
 import sys
 import tempfile
@@ -48,8 +49,20 @@ def build(hp):
     return model
 
 
-def search(name: str, trials: int, resources, barrier: int | None, root: str, **options):
-    from raytune_hpt import Tuner
+class Lines(logging.Handler):
+    """Keeps what raytune_hpt.resources logs (the start line, the unused-GPU warning)."""
+
+    def __init__(self) -> None:
+        super().__init__(logging.INFO)
+        self.lines: list[str] = []
+
+    def emit(self, record: logging.LogRecord) -> None:
+        self.lines.append(f"{record.levelname} {record.getMessage()}")
+
+
+def search(name: str, trials: int, resources, barrier: int | None, root: str, *,
+           keras_tuner: bool = False, **options):
+    import raytune_hpt
     from raytune_hpt.results import max_trials_at_once, trial_interval
 
     rng = np.random.default_rng(0)
@@ -59,20 +72,23 @@ def search(name: str, trials: int, resources, barrier: int | None, root: str, **
     if barrier:
         folder = tempfile.mkdtemp(prefix="barrier-", dir=root)
         callbacks = [Barrier(folder, barrier)]
-    tuner = Tuner(
-        build,
-        objective="val_loss",
-        max_trials=trials,
-        resources=resources,
-        storage_path=os.path.join(root, "results"),
-        name=name,
-        verbose=0,
-        seed=1,
-        **options,
-    )
-    results = tuner.search(
-        x, y, validation_data=(x, y), epochs=2, batch_size=16, callbacks=callbacks
-    )
+    if keras_tuner:  # Keras Tuner's code as written: no resources, its storage arguments
+        options.update(directory=os.path.join(root, "results"), project_name=name)
+        make = raytune_hpt.RandomSearch
+    else:
+        options.update(resources=resources, storage_path=os.path.join(root, "results"),
+                       name=name)
+        make = raytune_hpt.Tuner
+    lines = Lines()
+    logging.getLogger("raytune_hpt.resources").addHandler(lines)
+    logging.getLogger("raytune_hpt.resources").setLevel(logging.INFO)
+    tuner = make(build, objective="val_loss", max_trials=trials, verbose=0, seed=1, **options)
+    try:
+        results = tuner.search(
+            x, y, validation_data=(x, y), epochs=2, batch_size=16, callbacks=callbacks
+        )
+    finally:
+        logging.getLogger("raytune_hpt.resources").removeHandler(lines)
     rows = []
     for trial in results.trials:
         placement = {  # recorded in the first report of each (re)start
@@ -103,6 +119,7 @@ def search(name: str, trials: int, resources, barrier: int | None, root: str, **
         "trials": rows,
         "max_at_once": max_trials_at_once(intervals),
         "summary_resources": tuner.resources.describe(),
+        "log": lines.lines,
     }
 
 
@@ -136,6 +153,10 @@ def main() -> None:
             "half", 8, {"cpu": 1, "gpu": 0.5, "gpu_memory_mb": 16000}, barrier=8, root=root
         )
         report["two"] = search("two", 2, {"cpu": 1, "gpu": 2}, barrier=2, root=root)
+        # Keras Tuner code with no resources: one GPU per trial, four at once.
+        report["default"] = search("default", 4, None, barrier=4, root=root, keras_tuner=True)
+        # An explicit CPU-only request on this GPU machine: said once, GPUs hidden.
+        report["cpu_only"] = search("cpu_only", 2, {"cpu": 1}, barrier=None, root=root)
         # In the same Ray (saves starting another): a 2-worker trial on CPUs only.
         report["dist"] = search("dist", 1, {"cpu": 1}, barrier=None, root=root, workers_per_trial=2)
     elif scenario == "two_nodes":

@@ -89,6 +89,37 @@ def test_two_gpus_per_trial_mirror_over_exactly_those(logical_gpus):
         assert t["tf_gpu_memory_limit_mb"] == 0  # whole GPUs: no cap
 
 
+def test_keras_tuner_code_without_resources_gets_one_gpu_per_trial_four_at_once(logical_gpus):
+    default = logical_gpus["default"]
+    trials = default["trials"]
+    assert [t["status"] for t in trials] == ["finished"] * 4
+    assert default["max_at_once"] == 4
+    assert default["summary_resources"] == "cpu=2, gpu=1"  # 8 CPUs split between 4 GPUs
+    # Each trial got one GPU of its own, and TensorFlow was told exactly that one.
+    assert sorted(t["tf_cuda_visible_devices"] for t in trials) == ["0", "1", "2", "3"]
+    assert all(t["tf_cuda_visible_devices"] == t["gpu_ids"] for t in trials)
+    for t in trials:
+        assert t["tf_visible_gpus"] == "GPU:0" and t["tf_threads"] == 2
+        assert t["tf_gpu_memory_limit_mb"] == 0  # a whole GPU: no cap
+    assert default["log"] == [
+        "INFO Trials: 1 GPU and 2 CPUs each (one GPU per trial, the CPUs split between the "
+        "GPUs); up to 4 at once on a Ray of 8 CPUs and 4 GPUs."
+    ]
+
+
+def test_an_explicit_cpu_only_request_on_a_gpu_machine_says_the_gpus_stay_unused(logical_gpus):
+    cpu_only = logical_gpus["cpu_only"]
+    assert [t["status"] for t in cpu_only["trials"]] == ["finished"] * 2
+    for t in cpu_only["trials"]:
+        # Every GPU hidden from TensorFlow ("" may come back from progress.csv as missing).
+        assert t.get("tf_cuda_visible_devices", "") == ""
+        assert t.get("tf_visible_gpus", "") == "" and str(t.get("gpu_ids", "")) in ("[]", "")
+    warnings = [line for line in cpu_only["log"] if line.startswith("WARNING")]
+    assert len(warnings) == 1  # once per search, not once per trial
+    assert "the 4 GPUs of this Ray stay unused" in warnings[0]
+    assert "as asked" in cpu_only["log"][0]
+
+
 def test_a_distributed_trial_trains_on_two_workers_and_reports_each_epoch(logical_gpus):
     report = logical_gpus["dist"]
     (trial,) = report["trials"]
@@ -100,27 +131,27 @@ def test_a_distributed_trial_trains_on_two_workers_and_reports_each_epoch(logica
     assert len(trial["tf_worker_addresses"].split(",")) == 2
 
 
-def test_auto_resources_on_the_session_ray(ray_local, digits, build_mlp, tmp_path, caplog):
+@pytest.mark.parametrize("code", ["tuner_auto", "keras_tuner_default"])
+def test_auto_resources_on_the_session_ray(ray_local, digits, build_mlp, tmp_path, caplog,
+                                           code):
+    """A CPU-only Ray: one CPU per trial, whether asked ("auto") or left out (Keras Tuner)."""
     import logging
 
-    from raytune_hpt import Tuner
+    import raytune_hpt as kt
 
     (x, y), val = digits
-    tuner = Tuner(
-        build_mlp,
-        objective="val_accuracy",
-        max_trials=2,
-        resources="auto",
-        storage_path=str(tmp_path),
-        name="auto",
-        verbose=0,
-        seed=0,
-    )
-    with caplog.at_level(logging.INFO, logger="raytune_hpt.tuner"):
+    if code == "tuner_auto":
+        tuner = kt.Tuner(build_mlp, objective="val_accuracy", max_trials=2, resources="auto",
+                         storage_path=str(tmp_path), name="auto", verbose=0, seed=0)
+    else:
+        tuner = kt.RandomSearch(build_mlp, objective="val_accuracy", max_trials=2,
+                                directory=str(tmp_path), verbose=0, seed=0)
+    with caplog.at_level(logging.INFO, logger="raytune_hpt"):
         results = tuner.search(x[:200], y[:200], validation_data=val, epochs=1, batch_size=64)
     assert tuner.resources.cpu == 1 and tuner.resources.gpu == 0
     assert {t.status for t in results.trials} == {"finished"}
-    assert "each trial gets cpu=1" in caplog.text
+    assert ("Trials: 1 CPU each (no GPU here: one CPU per trial); up to 2 at once on a Ray "
+            "of 2 CPUs.") in caplog.text
     assert "2 trials (cpu=1 each); at most" in caplog.text
     row = results.trials[0].history[0]  # the placement is in the first report
     assert row["tf_threads"] == 1 and row["tf_strategy"] == "default"

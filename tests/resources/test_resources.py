@@ -260,3 +260,55 @@ def test_a_paused_or_exploited_trial_runs_in_stretches():
     assert max_trials_at_once(trial_runs(first) + trial_runs(second)) == 1
     # reports without the float report time: the whole span, as before
     assert trial_runs([{"tf_started_at": 5.0, "time_total_s": 2.0}]) == [(5.0, 7.0)]
+
+
+# -- the start line and the unused-GPU note -----------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("resources", "cluster", "chosen", "cap", "expected"),
+    [
+        (Resources(cpu=2, gpu=1), {"CPU": 8, "GPU": 4}, True, None,
+         "Trials: 1 GPU and 2 CPUs each (one GPU per trial, the CPUs split between the GPUs); "
+         "up to 4 at once on a Ray of 8 CPUs and 4 GPUs."),
+        (Resources(cpu=1), {"CPU": 2}, True, None,
+         "Trials: 1 CPU each (no GPU here: one CPU per trial); up to 2 at once on a Ray of "
+         "2 CPUs."),
+        (Resources(cpu=1, gpu=0.5), {"CPU": 16, "GPU": 2}, False, 3,
+         "Trials: 0.5 GPUs and 1 CPU each (as asked); up to 3 at once (max_concurrent_trials) "
+         "on a Ray of 16 CPUs and 2 GPUs."),
+    ],
+)
+def test_the_start_line_says_how_trials_are_placed_and_how_many_run_at_once(
+    resources, cluster, chosen, cap, expected
+):
+    from raytune_hpt.resources import placement_line
+
+    line = placement_line(resources, cluster, chosen=chosen, max_concurrent=cap, max_trials=10)
+    assert line == expected
+
+
+def test_the_start_line_counts_no_more_trials_than_the_budget():
+    from raytune_hpt.resources import placement_line
+
+    line = placement_line(Resources(cpu=1), {"CPU": 32}, chosen=True, max_concurrent=None,
+                          max_trials=3)
+    assert "up to 3 at once" in line
+
+
+def test_a_cpu_only_request_where_ray_has_gpus_is_noted_and_otherwise_not():
+    from raytune_hpt.resources import unused_gpus_note
+
+    note = unused_gpus_note(Resources(cpu=1), {"CPU": 8, "GPU": 2})
+    assert note is not None and "the 2 GPUs of this Ray stay unused" in note
+    assert unused_gpus_note(Resources(cpu=1, gpu=0.5), {"CPU": 8, "GPU": 2}) is None
+    assert unused_gpus_note(Resources(cpu=1), {"CPU": 8}) is None
+
+
+def test_resources_left_out_are_chosen_in_search_and_given_ones_are_kept(build_mlp):
+    from raytune_hpt import RandomSearch, Tuner
+
+    assert Tuner(build_mlp, objective="val_accuracy").resources == "auto"
+    assert RandomSearch(build_mlp, objective="val_accuracy").resources == "auto"
+    assert Tuner(build_mlp, objective="val_accuracy",
+                 resources={"cpu": 1}).resources == Resources(cpu=1)

@@ -40,7 +40,7 @@ from raytune_hpt.search_data import (
     split_fit_arguments,
 )
 from raytune_hpt.searchers import create_searcher, validate_searcher
-from raytune_hpt.tracking import absolute_log_dirs
+from raytune_hpt.tracking import absolute_log_dirs, validate_tracking
 from raytune_hpt.warm_start import check_arguments as check_warm_start
 from raytune_hpt.warm_start import prepare as prepare_warm_start
 from raytune_hpt.worker import TrialSpec, run_trial
@@ -153,8 +153,6 @@ class Tuner(KerasTunerMethods):
                               a["seed"], max_concurrent_trials, workers_per_trial,
                               shared_arrays_mb, executions_per_trial,
                               a["max_consecutive_failed_trials"])
-        from raytune_hpt.tracking import validate_tracking
-
         check_pareto_search(self.objective, a["searcher"], a["scheduler"])
 
         validate_tracking(tracking)

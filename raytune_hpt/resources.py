@@ -18,7 +18,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from raytune_hpt._checks import is_number
+from raytune_hpt._checks import is_finite_number, is_number
 
 __all__ = ["Resources", "local_node", "placement_line", "requested", "settle", "trials_that_fit",
            "unused_gpus_note"]
@@ -90,8 +90,9 @@ class Resources:
         for key, amount in {**known, **value}.items():
             if amount is None and key == "memory":
                 continue
-            if not is_number(amount) or amount < 0:
-                raise ValueError(f"resources.{key} must be a number >= 0, but got {amount!r}.")
+            if not is_finite_number(amount) or amount < 0:
+                raise ValueError(f"resources.{key} must be a number >= 0 (not NaN or "
+                                 f"infinite), but got {amount!r}.")
             if key in ("CPU", "GPU"):
                 raise ValueError(f"resources takes 'cpu' and 'gpu' in lower case, but got {key!r}.")
         cpu, gpu = known.get("cpu", 1.0), known.get("gpu", 0.0)

@@ -23,7 +23,13 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from raytune_hpt import storage
-from raytune_hpt._checks import check_int, check_number
+from raytune_hpt._checks import (
+    check_bool,
+    check_int,
+    check_number,
+    check_one_of,
+    check_path_name,
+)
 from raytune_hpt._registry import spec_name
 from raytune_hpt.errors import ConfigurationError
 from raytune_hpt.hyperparameters import HyperParameters
@@ -111,7 +117,8 @@ class Settings:
         return cls(
             objective=Objective("val_loss") if objective is None else Objective.coerce(objective),
             name=default_name() if name is None else name,
-            storage_path=storage.normalize(storage_path or DEFAULT_STORAGE_PATH),
+            storage_path=storage.normalize(storage_path or DEFAULT_STORAGE_PATH,
+                                           field="storage_path"),
             # None and "auto" are resolved against the running Ray when the search starts
             resources=requested(resources),
             points_to_evaluate=None if points_to_evaluate is None else list(points_to_evaluate),
@@ -149,11 +156,12 @@ class Settings:
         check_int("max_model_size", self.max_model_size, 1, optional=True)
         check_int("epochs", self.epochs, 1, optional=True)
         check_pareto_search(self.objective, self.searcher, self.scheduler)
-        validate_tracking(dict(self.tracking) if self.tracking is not None else None)
+        validate_tracking(self.tracking)
         if self.resources != "auto" and not isinstance(self.resources, Resources):
             raise TypeError(f"resources must be Resources or 'auto', but got {self.resources!r}.")
-        if not isinstance(self.name, str) or "/" in self.name or not self.name.strip():
-            raise ValueError(f"name must be a folder name without '/', but got {self.name!r}.")
+        check_path_name("name", self.name)
+        check_bool("overwrite", self.overwrite)
+        check_one_of("verbose", self.verbose, (0, 1, 2))
         _check_points_shape(self.points_to_evaluate)
         if self.warm_start is not None and (
                 not isinstance(self.warm_start, (str, os.PathLike))

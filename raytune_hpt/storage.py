@@ -10,7 +10,8 @@ import os
 import posixpath
 
 __all__ = [
-    "delete", "exists", "filesystem", "is_uri", "join", "normalize", "read_text", "write_text",
+    "delete", "exists", "filesystem", "is_uri", "join", "list_dir", "normalize", "read_text",
+    "write_text",
 ]
 
 
@@ -18,14 +19,28 @@ def is_uri(path: str) -> bool:
     return "://" in path
 
 
-def normalize(path: str) -> str:
-    """An absolute local path, or the URI as given (without a trailing slash)."""
+def normalize(path: str | os.PathLike, field: str = "a storage path") -> str:
+    """An absolute local path, or the URI as given (without a trailing slash).
+
+    Raises:
+        TypeError: ``path`` is not a string or a path; ``field`` names it in the message.
+        ValueError: a URI with a query string or ``.``/``..`` segments.
+    """
+    if not isinstance(path, (str, os.PathLike)):
+        raise TypeError(f"{field} must be a folder or a URI (a string), but got {path!r}.")
+    path = os.fspath(path)
     if is_uri(path):
         if "?" in path:
             raise ValueError(
                 f"A storage URI must not carry a query string, but got {path!r}; give the "
                 "endpoint and credentials through AWS_ENDPOINT_URL, AWS_ACCESS_KEY_ID and "
                 "AWS_SECRET_ACCESS_KEY instead."
+            )
+        scheme, _, rest = path.partition("://")
+        if any(part in (".", "..") for part in rest.split("/")):
+            raise ValueError(
+                f"A storage URI must not hold '.' or '..' segments (object stores do not "
+                f"resolve them), but got {path!r}."
             )
         return path.rstrip("/")
     return os.path.abspath(os.path.expanduser(path))
@@ -74,3 +89,15 @@ def write_text(path: str, text: str) -> None:
     with open(temporary, "w", encoding="utf-8") as file:
         file.write(text)
     os.replace(temporary, inner)
+
+
+def list_dir(path: str) -> list[tuple[str, bool]]:
+    """``(name, is a folder)`` of each entry directly in ``path``; empty if it is missing."""
+    import pyarrow.fs
+
+    fs, inner = filesystem(path)
+    try:
+        infos = fs.get_file_info(pyarrow.fs.FileSelector(inner, allow_not_found=True))
+    except (FileNotFoundError, NotADirectoryError):
+        return []
+    return [(info.base_name, info.type == pyarrow.fs.FileType.Directory) for info in infos]

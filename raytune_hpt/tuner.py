@@ -80,7 +80,7 @@ class Tuner:
             an unknown name or a value outside its domain is a ``ConfigurationError``.
         warm_start: the path (or URI) of an earlier experiment with the same objective and
             space: its ended trials seed the searcher and are not run again (see
-            :mod:`raytune_hpt.warm_start` and docs/warm_start.md).
+            :mod:`raytune_hpt.driver._warm_start` and docs/warm_start.md).
 
     Keras Tuner's own arguments are taken too (``oracle``, ``directory``, ``project_name``,
     ``max_retries_per_trial``, ``optimizer``/``loss``/``metrics``, ``max_model_size``,

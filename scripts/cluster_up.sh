@@ -53,15 +53,29 @@ PYTHON="$(head -n1 "$RAY" | sed -n 's/^#!//p')"   # the interpreter Ray is insta
 
 # Unix sockets live under the session folder and their paths must stay under 107 bytes:
 # keep the default temp dir short.
+# cluster_down.sh deletes only what this script made: the folder when it created it, else
+# the folder's contents (it must be empty here); MARKER records which.
+MARKER=".raytune_hpt_cluster"
 if [[ -z "$temp_dir" ]]; then
   temp_dir="$(mktemp -d /tmp/rthc-XXXXXX)"
+  made=created
+elif [[ -e "$temp_dir" ]]; then
+  [[ -d "$temp_dir" ]] || { echo "cluster_up.sh: --temp-dir $temp_dir is not a folder" >&2; exit 2; }
+  if [[ -s "$temp_dir/cluster.pids" ]]; then
+    echo "cluster_up.sh: $temp_dir already holds a cluster; stop it with scripts/cluster_down.sh --temp-dir $temp_dir" >&2
+    exit 2
+  fi
+  if [[ -n "$(ls -A "$temp_dir")" && ! -f "$temp_dir/$MARKER" ]]; then
+    echo "cluster_up.sh: --temp-dir $temp_dir is not empty; give a new or empty folder (cluster_down.sh deletes what the cluster wrote there)" >&2
+    exit 2
+  fi
+  made="$(cat "$temp_dir/$MARKER" 2>/dev/null || echo existing)"
+else
+  mkdir -p "$temp_dir"
+  made=created
 fi
-mkdir -p "$temp_dir"
 temp_dir="$(cd "$temp_dir" && pwd)"
-if [[ -s "$temp_dir/cluster.pids" ]]; then
-  echo "cluster_up.sh: $temp_dir already holds a cluster; stop it with scripts/cluster_down.sh --temp-dir $temp_dir" >&2
-  exit 2
-fi
+echo "$made" > "$temp_dir/$MARKER"
 
 # Each call runs in its own subshell, and the OS may hand out a port it just freed again:
 # ports already given are kept in a file and never given twice (a repeat made Ray refuse to

@@ -22,6 +22,10 @@ def _add_address(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--address", help="the cluster's dashboard, http://HEAD:8265 (default: RAY_ADDRESS)"
     )
+    parser.add_argument(
+        "--insecure", action="store_true",
+        help="send the cluster token over plain http:// to another machine (a warning is "
+             "printed; prefer an SSH tunnel or port-forward to 127.0.0.1, or https://)")
 
 
 def _add_submit(subparsers: Any) -> argparse.ArgumentParser:
@@ -51,11 +55,13 @@ def _add_submit(subparsers: Any) -> argparse.ArgumentParser:
     return parser
 
 
-def _cluster_call(call: Callable[[], int]) -> int:
+def _cluster_call(call: Callable[[], int], insecure: bool = False) -> int:
+    from raytune_hpt.cli._jobs_client import plain_http_allowed
     from raytune_hpt.errors import ClusterUnreachableError
 
     try:
-        return call()
+        with plain_http_allowed(insecure):
+            return call()
     except ClusterUnreachableError as error:
         print(f"{PROG}: error: {_one_line(error)}", file=sys.stderr)
         return 1
@@ -104,7 +110,7 @@ def cmd_submit(args: argparse.Namespace) -> int:
         )
         return 0 if args.no_wait else _follow(job.job_id, job.address)
 
-    return _cluster_call(submit)
+    return _cluster_call(submit, args.insecure)
 
 
 def _add_jobs(subparsers: Any) -> argparse.ArgumentParser:

@@ -205,9 +205,26 @@ def _checked_experiment(
         max_trials=max_trials,
     )
     _check_code_inside(experiment, folder)
+    _check_no_secrets(experiment, experiment_file, overrides)
     storage = _check_storage(experiment.storage_path)
     results_path = f"{resolved_storage(experiment).rstrip('/')}/{experiment.name}"
     return experiment, storage, results_path
+
+
+def _check_no_secrets(experiment: Any, experiment_file: Any, overrides: Sequence[str]) -> None:
+    """Keys in the file would be uploaded with the working directory, and keys in ``--set``
+    shown in the job's entrypoint (``jobs list``, the dashboard): both are refused."""
+    from raytune_hpt.experiment import secret_fields
+
+    found = secret_fields(experiment)
+    if found:
+        where = ("--set" if any(o.split("=", 1)[0].strip() in found for o in overrides)
+                 else str(experiment_file))
+        raise ConfigurationError(
+            f"{', '.join(found)} is set in {where}, which submit would upload to the cluster "
+            "(or show in the job's command line); give the credentials to the cluster's nodes "
+            "instead (AWS_ACCESS_KEY_ID / AWS_SECRET_ACCESS_KEY in their environment, an IAM "
+            "role or a Kubernetes secret) and remove them from the file")
 
 
 def _entrypoint(

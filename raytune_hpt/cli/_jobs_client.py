@@ -5,6 +5,11 @@ that port private and reach it through an SSH tunnel or ``kubectl port-forward``
 token authentication gets the token the way Ray reads it: ``RAY_AUTH_TOKEN``, else the file
 ``RAY_AUTH_TOKEN_PATH`` names, else ``~/.ray/auth_token`` (none with ``RAY_AUTH_MODE=disabled``).
 
+The token is a password: it is sent only over ``https://`` or to this machine (a tunnel's
+``127.0.0.1`` end). A plain ``http://`` address of another host needs ``--insecure``
+(:func:`plain_http_allowed`) and prints a warning. The first request (the probe that checks
+the address is Ray's) carries no token; it is added only when the cluster asks for one.
+
 Nothing is submitted when the cluster cannot be reached; the errors say why in one line::
 
     ClusterError (RaytuneHptError)
@@ -17,7 +22,10 @@ Nothing is submitted when the cluster cannot be reached; the errors say why in o
 from __future__ import annotations
 
 import contextlib
+import contextvars
+import ipaddress
 import os
+import sys
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -29,7 +37,9 @@ from raytune_hpt.errors import (
     JobNotFoundError,
 )
 
-__all__ = ["connect", "find_token", "resolve_address"]
+__all__ = ["connect", "find_token", "plain_http_allowed", "resolve_address"]
+
+_PLAIN_HTTP_ALLOWED = contextvars.ContextVar("plain_http_allowed", default=False)
 
 DEFAULT_TOKEN_PATH = Path("~") / ".ray" / "auth_token"
 _TIMEOUT_S = 10.0
@@ -97,6 +107,47 @@ def find_token() -> tuple[str | None, str]:
         if token:
             return token, str(DEFAULT_TOKEN_PATH)
     return None, "no token (RAY_AUTH_TOKEN, RAY_AUTH_TOKEN_PATH, ~/.ray/auth_token)"
+
+
+@contextlib.contextmanager
+def plain_http_allowed(allowed: bool = True) -> Iterator[None]:
+    """Within this block a token may go over plain ``http://`` to another host (``--insecure``)."""
+    reset = _PLAIN_HTTP_ALLOWED.set(allowed)
+    try:
+        yield
+    finally:
+        _PLAIN_HTTP_ALLOWED.reset(reset)
+
+
+def _is_loopback(url: str) -> bool:
+    from urllib.parse import urlsplit
+
+    host = (urlsplit(url).hostname or "").lower()
+    if host == "localhost" or host.endswith(".localhost"):
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
+
+
+def check_token_transport(url: str, source: str) -> None:
+    """Refuse to send a token in clear text to another machine, unless ``--insecure``.
+
+    Raises:
+        ClusterAuthError: ``url`` is ``http://`` to a host that is not this machine.
+    """
+    if url.startswith("https://") or _is_loopback(url):
+        return
+    if not _PLAIN_HTTP_ALLOWED.get():
+        raise ClusterAuthError(
+            f"{url} is plain http:// to another machine: the token from {source} would cross "
+            "the network unencrypted; reach the dashboard through an SSH tunnel or kubectl "
+            "port-forward (http://127.0.0.1:8265), use https://, or pass --insecure to send "
+            "it anyway"
+        )
+    print(f"Warning: sending the cluster token over plain http:// to {url} (--insecure); "
+          "anyone on the network path can read it.", file=sys.stderr)
 
 
 def _probe(url: str, headers: dict[str, str], source: str) -> None:
@@ -203,8 +254,7 @@ def connect(address: str | None = None) -> Any:
     """
     url = resolve_address(address)
     token, source = find_token()
-    headers = {"Authorization": f"Bearer {token}"} if token else {}
-    _probe(url, headers, source)
+    headers = _probe_then_headers(url, token, source)
     try:
         from ray.job_submission import JobSubmissionClient
     except ImportError as error:  # the Jobs SDK needs ray[default] (requests, aiohttp)
@@ -213,6 +263,23 @@ def connect(address: str | None = None) -> Any:
         ) from None
     with _address_env_ignored():
         return _mapped(lambda: JobSubmissionClient(url, headers=headers), url, source)
+
+
+def _probe_then_headers(url: str, token: str | None, source: str) -> dict[str, str]:
+    """Probe without the token first; the token goes only to a cluster that wants it, over a
+    transport :func:`check_token_transport` allows."""
+    if token is None:
+        _probe(url, {}, source)
+        return {}
+    try:
+        _probe(url, {}, "no token (the first request carries none)")
+        return {}  # Ray answered without one: the cluster has no token authentication
+    except ClusterAuthError:
+        pass  # 401/403 without a token: it wants one
+    check_token_transport(url, source)
+    headers = {"Authorization": f"Bearer {token}"}
+    _probe(url, headers, source)
+    return headers
 
 
 def _mapped(call: Any, url: str, source: str, job_id: str | None = None) -> Any:

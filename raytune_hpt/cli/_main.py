@@ -119,11 +119,11 @@ def _experiment_from_args(args: argparse.Namespace) -> Any:
 
 def cmd_run(args: argparse.Namespace) -> int:
     """Validate, resolve (import the model, load the data), then search and summarize."""
-    from raytune_hpt.experiment import storage_path
+    from raytune_hpt.experiment import redacted_yaml, storage_path
 
     experiment = _experiment_from_args(args)
     if args.dry_run:
-        print(experiment.to_yaml().rstrip())
+        print(redacted_yaml(experiment).rstrip())
         print(f"# valid; results would go to {storage_path(experiment)}/{experiment.name}")
         return 0
     return _search(experiment, overwrite=args.overwrite, address=args.address,
@@ -268,7 +268,15 @@ def cmd_resume(args: argparse.Namespace) -> int:
     from raytune_hpt import storage
     from raytune_hpt.experiment import load_saved_experiment
 
+    from raytune_hpt.experiment import ExperimentError
+    from raytune_hpt.results import METADATA_FILE
+
     path = storage.normalize(args.dir)
+    if not storage.exists(storage.join(path, METADATA_FILE)):
+        raise ExperimentError(
+            "DIR", f"{path} was not written by raytune_hpt (it has no {METADATA_FILE}); "
+            "resuming restores pickled state and imports the model the folder names, which "
+            "runs code from it, so only folders this package wrote are resumed")
     experiment = load_saved_experiment(path)
     base, _, name = path.rstrip("/").rpartition("/")
     experiment = experiment.model_copy(update={"storage_path": base or "/", "name": name})

@@ -38,17 +38,14 @@ def _add_report(subparsers: Any) -> argparse.ArgumentParser:
 
 
 def cmd_report(args: argparse.Namespace) -> int:
+    from raytune_hpt.cli._results import _load_results
     from raytune_hpt.experiment import ExperimentError
-    from raytune_hpt.results import load
 
     if Path(args.output).suffix.lower() not in _SUFFIXES:
         raise ExperimentError("--output", f"must end with .html; got {args.output!r}")
     if importlib.util.find_spec("plotly") is None:
         raise ExperimentError("report", "needs plotly: pip install 'raytune-hpt[report]'")
-    try:
-        results = load(args.dir)
-    except FileNotFoundError as error:
-        raise ExperimentError("DIR", str(error).rstrip(".")) from None
+    results = _load_results(args.dir)
     path = results.report(args.output)
     counts = ", ".join(f"{n} {s}" for s, n in sorted(results.counts().items()))
     print(f"Wrote the report of {len(results.trials)} trials ({counts or 'none yet'}) to {path}")

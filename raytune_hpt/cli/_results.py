@@ -18,6 +18,7 @@ from raytune_hpt.cli._common import PROG, add_command
 
 __all__ = [
     "_add_best",
+    "_load_results",
     "_add_results",
     "_add_tensorboard",
     "cmd_best",
@@ -47,8 +48,8 @@ def _load_results(directory: str) -> Any:
     from raytune_hpt.results import load
 
     try:
-        return load(directory)
-    except FileNotFoundError as error:
+        return load(directory)  # plain data only: a shared folder runs no code
+    except (FileNotFoundError, ValueError) as error:
         raise ExperimentError("DIR", str(error).rstrip(".")) from None
 
 

@@ -115,7 +115,6 @@ def search_custom(settings: Settings, tuner: UserTuner, space: HyperParameters,
         trainable = tune.with_resources(trainable, run.placed().to_ray())
         grid = run_experiment(run, trainable, searcher, scheduler,
                               settings.max_concurrent_trials)
-    write_metadata(run)  # with the hyperparameters trials declared
     return run, _finish(run, grid)
 
 
@@ -225,6 +224,8 @@ def _trainable(run: SearchRun, spec: TrialSpec, data: dict[str, Any]) -> tuple[A
 
 
 def _finish(run: SearchRun, grid: Any) -> ExperimentResults:
+    # with the hyperparameters a run_trial declared, and "ended" for the readers
+    write_metadata(run, ended=True)
     results = ExperimentResults.from_result_grid(grid, metadata(run))
     logger.info("%d trials (%s each); at most %d ran at once.", len(results.trials),
                 run.placed().describe(), results.trials_at_once())

@@ -17,11 +17,13 @@ from raytune_hpt import _ray_compat, storage
 from raytune_hpt._record import METADATA_FILE
 from raytune_hpt.driver._ray_session import scoped_environ
 from raytune_hpt.driver._run import SearchRun
+from raytune_hpt.errors import ConfigurationError
 from raytune_hpt.objective import Objective
 from raytune_hpt.resources import trials_that_fit
 from raytune_hpt.tracking import tracking_callbacks
 
-__all__ = ["metadata", "run_experiment", "tune_metric", "write_metadata"]
+__all__ = ["check_written_by_package", "delete_experiment", "metadata", "run_experiment",
+           "tune_metric", "write_metadata"]
 
 logger = logging.getLogger(__name__)
 
@@ -134,8 +136,10 @@ def _resume_or_create(run: SearchRun, trainable: Any, tune_config: Any, run_conf
 
     path = run.experiment_path
     if storage.exists(path) and run.settings.overwrite:
-        storage.delete(path)
+        delete_experiment(path)
     if storage.exists(path) and tune.Tuner.can_restore(path):
+        check_written_by_package(path)
+        write_metadata(run, ended=False)  # running again
         logger.info("Resuming the experiment at %s (overwrite=True starts afresh).", path)
         restored = tune.Tuner.restore(path, trainable, resume_errored=True)
         # The restored run keeps its searcher and scheduler state; the callbacks and the
@@ -149,7 +153,32 @@ def _resume_or_create(run: SearchRun, trainable: Any, tune_config: Any, run_conf
     return tune.Tuner(trainable, tune_config=tune_config, run_config=run_config)
 
 
-def write_metadata(run: SearchRun) -> None:
-    """(Re)write ``raytune_hpt.json``: at the end it holds the space trials grew."""
+def write_metadata(run: SearchRun, ended: bool = False) -> None:
+    """(Re)write ``raytune_hpt.json``: at the end it holds the space trials grew, and
+    ``"ended": true`` (readers then show a trial HyperBand left paused as stopped)."""
+    data = {**metadata(run), **({"ended": True} if ended else {})}
     storage.write_text(storage.join(run.experiment_path, METADATA_FILE),
-                       json.dumps(metadata(run), indent=2, default=str))
+                       json.dumps(data, indent=2, default=str))
+
+
+def check_written_by_package(path: str) -> None:
+    """Resuming restores pickled state (code): only a folder this package wrote."""
+    if not storage.exists(storage.join(path, METADATA_FILE)):
+        raise ConfigurationError(
+            f"{path} was not written by raytune_hpt (it has no {METADATA_FILE}); resuming "
+            "a folder restores pickled state from it, which runs code, so only folders this "
+            "package wrote are resumed. Choose another name, or overwrite=True to delete it "
+            "(only a raytune_hpt experiment is ever deleted)."
+        )
+
+
+def delete_experiment(path: str) -> None:
+    """``overwrite=True``: delete ``path``, but only if it holds a raytune_hpt experiment."""
+    if not storage.list_dir(path):
+        return  # an empty folder: nothing to delete
+    if not storage.exists(storage.join(path, METADATA_FILE)):
+        raise ConfigurationError(
+            f"overwrite=True deletes only a raytune_hpt experiment, but {path} has no "
+            f"{METADATA_FILE}; it is left as it is. Choose another name or storage_path."
+        )
+    storage.delete(path)

@@ -197,8 +197,8 @@ def _evaluated(space: HyperParameters, objective: Any, path: Any,
             f"warm_start must name an earlier experiment, not this one ({path}); re-running "
             "an experiment with the same name resumes it.")
     try:
-        earlier = load_results(path)
-    except FileNotFoundError as error:
+        earlier = load_results(path)  # plain data only: an earlier experiment runs no code
+    except (FileNotFoundError, ValueError) as error:
         raise ConfigurationError(f"warm_start: {error}") from None
     mine, theirs = objective, earlier.objective
     if getattr(mine, "is_pareto", False):

@@ -22,6 +22,7 @@ from raytune_hpt.experiment._data import (
 from raytune_hpt.experiment._file import (
     EXPERIMENT_FILE,
     FIT_HYPERPARAMETERS,
+    REDACTED,
     Resolved,
     apply_overrides,
     build_tuner,
@@ -29,8 +30,10 @@ from raytune_hpt.experiment._file import (
     load_experiment,
     load_saved_experiment,
     parse_experiment,
+    redacted_yaml,
     resolve,
     save_experiment,
+    secret_fields,
     storage_path,
 )
 from raytune_hpt.experiment._parquet import read_parquet
@@ -50,6 +53,7 @@ __all__ = [
     "DATASETS",
     "EXPERIMENT_FILE",
     "FIT_HYPERPARAMETERS",
+    "REDACTED",
     "DataSpec",
     "Experiment",
     "ExperimentError",
@@ -77,8 +81,10 @@ __all__ = [
     "prepare",
     "prepare_section",
     "read_parquet",
+    "redacted_yaml",
     "resolve",
     "save_experiment",
+    "secret_fields",
     "split_validation",
     "storage_path",
 ]

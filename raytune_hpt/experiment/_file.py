@@ -39,14 +39,17 @@ from raytune_hpt.tuner import Tuner
 __all__ = [
     "EXPERIMENT_FILE",
     "FIT_HYPERPARAMETERS",
+    "REDACTED",
     "Resolved",
     "apply_overrides",
     "build_tuner",
     "load_experiment",
     "load_saved_experiment",
     "parse_experiment",
+    "redacted_yaml",
     "resolve",
     "save_experiment",
+    "secret_fields",
 ]
 
 logger = logging.getLogger(__name__)
@@ -201,8 +204,44 @@ def save_experiment(experiment: Experiment, experiment_path: str) -> str:
 
 
 def experiment_yaml(experiment: Experiment) -> str:
-    """The experiment as saved beside its results (the storage path is where it lies)."""
-    return experiment.model_copy(update={"storage_path": None}).to_yaml()
+    """The experiment as saved beside its results (the storage path is where it lies), its
+    secrets redacted (results folders are shared; ``resume`` takes credentials from the
+    environment)."""
+    return redacted_yaml(experiment.model_copy(update={"storage_path": None}))
+
+
+REDACTED = "<redacted>"
+_SECRET = re.compile(r"(secret|token|password|passwd|credential|access_key|session)",
+                     re.IGNORECASE)
+
+
+def secret_fields(experiment: Experiment) -> list[str]:
+    """The dotted names of the settings that hold a secret (``data.s3.secret_key``...)."""
+    s3 = experiment.data.s3 or {}
+    return [f"data.s3.{key}" for key, value in s3.items()
+            if _SECRET.search(str(key)) and value not in (None, "", REDACTED)]
+
+
+def redacted_yaml(experiment: Experiment) -> str:
+    """The experiment as YAML with every secret replaced by ``<redacted>``: what the package
+    writes or prints (the saved copy, ``run --dry-run``)."""
+    raw = yaml.safe_load(experiment.to_yaml())
+    s3 = (raw.get("data") or {}).get("s3")
+    if isinstance(s3, dict):
+        for field in secret_fields(experiment):
+            s3[field.rsplit(".", 1)[1]] = REDACTED
+    return yaml.safe_dump(raw, sort_keys=False)
+
+
+def _without_redacted(raw: Any) -> Any:
+    """A saved experiment with its redacted secrets removed: the environment gives them."""
+    s3 = ((raw.get("data") or {}).get("s3") if isinstance(raw, dict) else None)
+    if isinstance(s3, dict):
+        for key in [k for k, v in s3.items() if v == REDACTED]:
+            del s3[key]
+            logger.info("data.s3.%s was redacted in the saved experiment; the environment's "
+                        "credentials (AWS_*) apply.", key)
+    return raw
 
 
 def load_saved_experiment(experiment_path: str) -> Experiment:
@@ -219,7 +258,7 @@ def load_saved_experiment(experiment_path: str) -> Experiment:
             "DIR",
             f"{experiment_path} holds no {EXPERIMENT_FILE}; is it a folder `raytune-hpt run` made?",
         ) from None
-    return parse_experiment(yaml.safe_load(text))
+    return parse_experiment(_without_redacted(yaml.safe_load(text)))
 
 
 class ExperimentHyperModel(HyperModel):

@@ -16,6 +16,7 @@ import yaml
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 from pydantic_core import PydanticCustomError
 
+from raytune_hpt._checks import check_path_name
 from raytune_hpt.experiment._data import check_section
 from raytune_hpt.experiment._refs import check_ref
 from raytune_hpt.hyperparameters import HyperParameters
@@ -330,6 +331,11 @@ class Experiment(_Strict):
     @field_validator("name")
     @classmethod
     def _folder_name(cls, value: str | None) -> str | None:
+        if value is not None:  # the one rule for a name that becomes a folder, then ours
+            try:
+                check_path_name("name", value)
+            except ValueError as error:
+                raise _fail(str(error).removeprefix("name ")) from None
         if value is not None and not _NAME.match(value):
             raise _fail(f"must be letters, digits, '.', '_' or '-' (a folder name); got {value!r}")
         return value

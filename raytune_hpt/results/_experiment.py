@@ -3,17 +3,15 @@
 One module reads results for everybody (``Tuner``, the ``best``/``results``/``resume``
 commands): a finished run's ``ResultGrid``, or Ray's standard layout on disk or in object
 storage (``<storage_path>/<name>/<trial>/{result.json,progress.csv,checkpoint_*}``) plus the
-``raytune_hpt.json`` the Tuner writes beside it (objective and space).
+``raytune_hpt.json`` the Tuner writes beside it (objective and space), read as plain data
+only (``_files.py``: never a pickle).
 
 A trial's score is its objective at its best epoch (Keras Tuner's rule) and its model is
 the checkpoint of that epoch, so evaluating the best model reproduces the best score.
-Metric history is read from ``progress.csv`` when it has more rows than ``result.json``
-(after a HyperBand pause and resume, ``result.json`` loses the rows from before the pause).
 """
 
 from __future__ import annotations
 
-import io
 import json
 import math
 import os
@@ -27,9 +25,13 @@ from raytune_hpt._format import best_trial_lines, format_value
 from raytune_hpt._record import METADATA_FILE, MODEL_FILE, TRIAL_ERROR, load_checkpoint
 from raytune_hpt.hyperparameters import HyperParameters
 from raytune_hpt.objective import Objective
+from raytune_hpt.results._files import TrialSource, from_result_grid, read_trials
 from raytune_hpt.results._keys import is_metric_key
 
-__all__ = ["ExperimentResults", "TrialRecord", "load"]
+_STATUS = {"TERMINATED": "finished", "ERROR": "failed", "RUNNING": "running",
+           "PENDING": "pending", "PAUSED": "paused"}
+
+__all__ = ["ExperimentResults", "TrialRecord", "load", "read_metadata"]
 
 
 @dataclass
@@ -62,107 +64,96 @@ def _user_metrics(row: dict[str, Any]) -> dict[str, float]:
     return {k: float(v) for k, v in row.items() if _finite(v) and is_metric_key(k)}
 
 
-def _progress_rows(trial_path: str) -> list[dict[str, Any]]:
-    import pyarrow.csv
-
-    path = storage.join(trial_path, "progress.csv")
-    try:
-        text = storage.read_text(path)
-    except (FileNotFoundError, OSError):
-        return []
-    # Ray writes whole lines; a last line without its newline was cut short by a crash.
-    text = text[: text.rfind("\n") + 1]
-    if "\n" not in text.strip():  # no complete row under the header
-        return []
-    table = pyarrow.csv.read_csv(io.BytesIO(text.encode("utf-8")))
-    return table.to_pylist()
-
-
-def _metric_rows(result: Any) -> list[dict[str, Any]]:
-    frame = result.metrics_dataframe
-    rows = frame.to_dict("records") if frame is not None else []
-    from_csv = _progress_rows(result.path) if result.path else []
-    return from_csv if len(from_csv) > len(rows) else rows
-
-
 class ExperimentResults:
     """All trials of one experiment.
 
     Args:
-        result_grid: Ray Tune's ``ResultGrid`` for the experiment.
-        metadata: what the Tuner recorded: objective, space, searcher, epochs.
+        trials: each trial as read from plain files (:func:`load`) or from the ``ResultGrid``
+            a search just returned (:meth:`from_result_grid`).
+        metadata: what the Tuner recorded: objective, space, searcher, epochs; ``"ended"``
+            once the search has ended (a paused trial is then one HyperBand stopped).
+        path: the experiment's folder or URI.
+        result_grid: Ray's ``ResultGrid`` when the results come from a search this process
+            ran; None when read from storage (reading one from storage unpickles it).
     """
 
-    def __init__(self, result_grid: Any, metadata: dict[str, Any], path: str | None = None) -> None:
+    def __init__(self, trials: list[TrialSource], metadata: dict[str, Any], path: str,
+                 result_grid: Any = None) -> None:
         self.result_grid = result_grid
         self.metadata = metadata
         self.objective = Objective.coerce(metadata["objective"])
         self.space = HyperParameters.from_config(metadata.get("space", {"space": []}))
-        self.path = path or result_grid.experiment_path
-        self.trials = [self._record(trial, result) for trial, result in self._pairs()]
+        self.path = path
+        self.ended = bool(metadata.get("ended"))
+        self.trials = [self._record(source) for source in trials]
 
     @classmethod
     def from_result_grid(cls, result_grid: Any, metadata: dict[str, Any]) -> ExperimentResults:
-        return cls(result_grid, metadata)
+        """The results of a search this process just ran (its own, trusted ``ResultGrid``)."""
+        return cls(from_result_grid(result_grid), {**metadata, "ended": True},
+                   result_grid.experiment_path, result_grid=result_grid)
 
-    def _pairs(self) -> list[tuple[Any, Any]]:
-        return _ray_compat.result_grid_pairs(self.result_grid)
-
-    def _record(self, trial: Any, result: Any) -> TrialRecord:
+    def _best_checkpoint(self, source: TrialSource) -> str | None:
         name, mode = self.objective.name, self.objective.mode
-        rows = _metric_rows(result)
-        metrics = _user_metrics(rows[-1] if rows else result.metrics or {})
+        finite = [(c, m) for c, m in source.checkpoints if _finite(m.get(name))]
+        if finite:
+            return (max if mode == "max" else min)(finite, key=lambda cm: cm[1][name])[0]
+        return source.latest_checkpoint
+
+    def _status(self, source: TrialSource, epochs: int, metrics: dict[str, float],
+                failed_in_trial: str | None) -> str:
+        status = _STATUS.get(source.status, source.status.lower())
+        max_epochs = self.metadata.get("epochs")
+        if failed_in_trial:
+            return "failed"
+        if (status == "finished" and max_epochs and epochs < max_epochs
+                and _finite(metrics.get(self.objective.name))):
+            return "stopped"
+        if status == "paused" and self.ended:  # HyperBand never promoted it
+            return "stopped"
+        return status
+
+    def _record(self, source: TrialSource) -> TrialRecord:
+        name, mode = self.objective.name, self.objective.mode
+        rows = source.rows
+        last = rows[-1] if rows else source.last_result
+        metrics = _user_metrics(last)
         scored = [r for r in rows if _finite(r.get(name))]
         best_row = (max if mode == "max" else min)(scored, key=lambda r: r[name]) if scored else {}
         best_metrics = _user_metrics(best_row)
         if rows and not scored and name in (rows[-1] or {}):
             best_metrics = {name: math.nan}
-        checkpoint = None
-        if result.best_checkpoints:
-            finite = [(c, m) for c, m in result.best_checkpoints if _finite(m.get(name))]
-            if finite:
-                checkpoint = (max if mode == "max" else min)(
-                    finite, key=lambda cm: cm[1][name]
-                )[0].path
-        if checkpoint is None and result.checkpoint is not None:
-            checkpoint = result.checkpoint.path
         epochs = int(max((r.get("epoch") or 0) for r in rows)) if rows else 0
-        max_epochs = self.metadata.get("epochs")
-        status = {"TERMINATED": "finished", "ERROR": "failed", "RUNNING": "running",
-                  "PENDING": "pending", "PAUSED": "paused"}.get(trial.status, trial.status.lower())
-        last = rows[-1] if rows else (result.metrics or {})
         failed_in_trial = last.get(TRIAL_ERROR)  # FailedTrialError: reported, not raised
         failed_in_trial = failed_in_trial if isinstance(failed_in_trial, str) else None
-        if (status == "finished" and max_epochs and epochs < max_epochs
-                and _finite(metrics.get(name))):
-            status = "stopped"
-        if failed_in_trial:
-            status = "failed"
         return TrialRecord(
-            trial_id=trial.trial_id,
-            status=status,
+            trial_id=source.trial_id,
+            status=self._status(source, epochs, metrics, failed_in_trial),
             hyperparameters=(
-                self.space.active_values(trial.config) if self.space.space
-                else dict(trial.config)
+                self.space.active_values(source.config) if self.space.space
+                else dict(source.config)
             ),
             metrics=metrics,
             best_metrics=best_metrics,
             epochs=epochs,
-            wall_time=float(last.get("time_total_s") or 0.0),
-            error=str(result.error).strip().splitlines()[-1][:500] if result.error
-            else failed_in_trial or None,
-            checkpoint=checkpoint,
-            node_id=next((r["node_id"] for r in reversed(rows) if r.get("node_id")), None),
+            wall_time=float(last.get("time_total_s") or 0.0) if _finite(
+                last.get("time_total_s")) else 0.0,
+            error=source.error or failed_in_trial or None,
+            checkpoint=self._best_checkpoint(source),
+            node_id=next((r["node_id"] for r in reversed(rows)
+                          if isinstance(r.get("node_id"), str) and r["node_id"]), None),
             history=rows,
         )
 
     # -- ranking ------------------------------------------------------------------------
     def ranked_trials(self) -> list[TrialRecord]:
-        """Trials with a finite objective, best first; NaN/inf trials are never ranked.
+        """Trials with a finite objective, best first; NaN/inf and failed trials are never
+        ranked (a trial that failed after a good epoch did not finish its training).
 
         For a Pareto objective: by Pareto rank (the front first), then by the first
         objective; trials without a finite value of every objective are not ranked."""
-        scored = [t for t in self.trials if not math.isnan(t.score(self.objective))]
+        scored = [t for t in self.trials
+                  if t.status != "failed" and not math.isnan(t.score(self.objective))]
         ordered = sorted(scored, key=lambda t: t.score(self.objective),
                          reverse=self.objective.direction == "max")
         if self.objective.is_pareto:
@@ -238,8 +229,7 @@ class ExperimentResults:
             raise ValueError(f"Trial {trial.trial_id} has no checkpoint.")
         from ray.tune import Checkpoint
 
-
-        checkpoint = Checkpoint(trial.checkpoint, filesystem=self._filesystem())
+        checkpoint = Checkpoint(*self._checkpoint_location(trial.checkpoint))
         with checkpoint.as_directory() as folder:
             model = build() if build is not None else None
             # A model built without an Input (a Sequential starting with Flatten) has no
@@ -251,8 +241,13 @@ class ExperimentResults:
 
             return keras.models.load_model(os.path.join(folder, MODEL_FILE))
 
-    def _filesystem(self) -> Any:
-        return _ray_compat.result_grid_filesystem(self.result_grid)
+    def _checkpoint_location(self, path: str) -> tuple[str, Any]:
+        """``(path, filesystem)`` of a checkpoint: a path or URI read from storage, or one
+        inside the filesystem Ray's ``ResultGrid`` read from."""
+        if storage.is_uri(path) or self.result_grid is None:
+            fs, inner = storage.filesystem(path)
+            return inner, fs
+        return path, _ray_compat.result_grid_filesystem(self.result_grid)
 
     def best_model(self) -> Any:
         return self.load_model(self.best_trial())
@@ -344,19 +339,33 @@ class ExperimentResults:
 
 
 def load(path: str) -> ExperimentResults:
-    """Read an experiment from ``<storage_path>/<name>`` (a folder or an ``s3://`` URI)."""
-    from ray.tune import ExperimentAnalysis, ResultGrid
+    """Read an experiment from ``<storage_path>/<name>`` (a folder or an ``s3://`` URI).
 
+    Only plain data is read (``raytune_hpt.json``, Ray's JSON state fields, ``result.json``,
+    ``progress.csv``, ``params.json``, ``error.txt``): a folder from someone else runs no
+    code (docs/security.md). ``result_grid`` is None; for Ray's own ``ResultGrid`` of a
+    folder you trust, use ``ray.tune.ExperimentAnalysis`` (it unpickles trial state).
+
+    Raises:
+        FileNotFoundError: ``path`` has no ``raytune_hpt.json``.
+        ValueError: a state or metadata file is not the JSON the package and Ray write.
+    """
     path = storage.normalize(path)
+    metadata = read_metadata(path)
+    return ExperimentResults(read_trials(path), metadata, path=path)
+
+
+def read_metadata(path: str) -> dict[str, Any]:
+    """The package's ``raytune_hpt.json`` of the experiment at ``path``, checked."""
     metadata_path = storage.join(path, METADATA_FILE)
     if not storage.exists(metadata_path):
         raise FileNotFoundError(
             f"{path} is not a raytune_hpt experiment: {METADATA_FILE} is missing."
         )
-    metadata = json.loads(storage.read_text(metadata_path))
-    fs, inner = storage.filesystem(path)
-    objective = Objective.coerce(metadata["objective"])
-    analysis = ExperimentAnalysis(inner if storage.is_uri(path) else path, storage_filesystem=fs,
-                                  default_metric=objective.name, default_mode=objective.mode)
-    return ExperimentResults(ResultGrid(analysis), metadata, path=path)
-
+    try:
+        metadata = json.loads(storage.read_text(metadata_path))
+    except ValueError as error:
+        raise ValueError(f"{metadata_path} is not valid JSON ({error}).") from None
+    if not isinstance(metadata, dict) or "objective" not in metadata:
+        raise ValueError(f"{metadata_path} must be a JSON object with an 'objective'.")
+    return metadata

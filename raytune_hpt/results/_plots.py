@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import html
+
 import math
 from collections.abc import Sequence
 from typing import Any
@@ -37,9 +39,11 @@ def _go() -> Any:
 
 
 def _hover(view: TrialView) -> str:
+    """Plotly renders tags in hover text (``<b>``, ``<a href>``): the values a results folder
+    holds are escaped, only our own ``<br>`` stays markup."""
     record = view.record
-    hps = format_values(record.hyperparameters)
-    return f"#{view.number} {record.trial_id} ({record.status})<br>{hps}"
+    hps = html.escape(format_values(record.hyperparameters))
+    return f"#{view.number} {html.escape(record.trial_id)} ({html.escape(record.status)})<br>{hps}"
 
 
 def history_figure(views: list[TrialView], objective: Objective) -> Any:

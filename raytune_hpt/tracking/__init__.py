@@ -64,6 +64,15 @@ def validate_tracking(options: dict[str, Any] | None) -> dict[str, Any]:
         raise ConfigurationError(
             f"tracking keys must be among {sorted(TRACKERS)}; got {unknown[0]!r}."
         )
+    # The shapes the trackers take, checked here so that a bad value fails before Ray starts
+    tensorboard, mlflow = options.get("tensorboard", True), options.get("mlflow")
+    if not (isinstance(tensorboard, bool) or (isinstance(tensorboard, str) and tensorboard)):
+        raise ConfigurationError("tracking.tensorboard must be true, false or a local folder, "
+                                 f"but got {tensorboard!r}.")
+    if not (mlflow is None or isinstance(mlflow, (bool, dict))
+            or (isinstance(mlflow, str) and mlflow)):
+        raise ConfigurationError("tracking.mlflow must be a tracking URI or a dict of options, "
+                                 f"but got {mlflow!r}.")
     return {"tensorboard": True, **options}
 
 

@@ -64,7 +64,7 @@ def test_the_schema_check_catches_mistakes():
 
 def _manifests() -> dict[str, dict]:
     documents = {}
-    for path in sorted((CLUSTER / "kuberay").glob("*.yaml")):
+    for path in sorted((CLUSTER / "kuberay").rglob("*.yaml")):
         for document in yaml.safe_load_all(path.read_text()):
             documents[document["kind"]] = document
     return documents
@@ -140,6 +140,22 @@ def test_kuberay_token_secret():
     secret = _manifests()["Secret"]
     assert secret["apiVersion"] == "v1" and secret["metadata"]["name"] == TOKEN_SECRET
     assert "auth_token" in secret.get("stringData", {}) or "auth_token" in secret.get("data", {})
+
+
+def test_applying_the_kuberay_folder_creates_only_the_cluster():
+    """docs/cluster.md: create the token Secret, then `kubectl apply -f cluster/kuberay/`
+    (not recursive): that must neither replace the Secret nor submit a job (issue 23)."""
+    import base64
+    import binascii
+
+    applied = [document["kind"] for path in sorted((CLUSTER / "kuberay").glob("*.yaml"))
+               for document in yaml.safe_load_all(path.read_text()) if document]
+    assert applied == ["RayCluster"]
+    placeholder = _manifests()["Secret"].get("data", {}).get("auth_token", "")
+    with pytest.raises(binascii.Error):  # applied unchanged, Kubernetes refuses it
+        base64.b64decode(placeholder, validate=True)
+    docs = (ROOT / "docs" / "cluster.md").read_text()
+    assert "kubectl create secret generic raytune-hpt-ray-token" in docs
 
 
 def test_dockerfile_builds_on_the_official_ray_image_of_this_version():

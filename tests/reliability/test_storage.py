@@ -13,7 +13,7 @@ import os
 import pytest
 
 from raytune_hpt import storage
-from raytune_hpt.results._experiment import _progress_rows
+from raytune_hpt.results._files import progress_rows as _progress_rows
 
 
 def test_a_results_row_cut_short_by_a_crash_is_not_read(tmp_path):

@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import inspect
 import os
-import uuid
 from typing import Any
 
 import numpy as np
@@ -69,7 +68,7 @@ def check_fit_data(x: Any, y: Any, *, validation_data: Any, cv: int | None,
             )
         # the workers' cache key: each trial unpickles its own copy of the loader, so
         # neither its identity nor its id() survives the trip
-        return {"loader": x, "loader_key": uuid.uuid4().hex}
+        return {"loader": x, "loader_key": os.urandom(16).hex()}
     if inspect.isgenerator(x) or inspect.isgenerator(validation_data):
         raise TypeError(
             "A Python generator cannot be copied to Ray's workers (it lives in this process "

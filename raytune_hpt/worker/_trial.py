@@ -22,7 +22,6 @@ from raytune_hpt.errors import FailedTrialError, is_failed_trial_error, is_fatal
 from raytune_hpt.hypermodel import check_model, has_custom_fit
 from raytune_hpt.hyperparameters import HyperParameters
 from raytune_hpt.objective import Objective
-from raytune_hpt.worker._costs import trial_costs
 from raytune_hpt.worker._datasets import rebuild_datasets
 from raytune_hpt.worker._exploit import restore
 from raytune_hpt.worker._tf_setup import configure_tensorflow, trial_strategy
@@ -160,6 +159,7 @@ def _train(config: dict[str, Any], spec: TrialSpec, data: dict[str, Any],
            extra: dict[str, Any]) -> None:
     import keras
 
+    from raytune_hpt.worker._costs import trial_costs  # statistics: only in a trial
     from raytune_hpt.worker._report import EpochReporter
 
     keras.backend.clear_session()

@@ -162,7 +162,8 @@ def _search(
         )
         return 1
     print(_summary(results, path, time.monotonic() - started))
-    if _interrupted():
+    # A search already done ran no Ray Tune (result_grid None), whose SIGINT handler tells
+    if results.result_grid is not None and _interrupted():
         print(f"\nInterrupted; the state is saved. Continue it with: {PROG} resume {path}")
         return 130
     return 0 if _any_finished(results) else 1

@@ -50,8 +50,8 @@ def _observed(experiment) -> list:
     with open(path, "rb") as file:
         state = pickle.load(file)
     # bayesopt keeps each trial's point and its scores per epoch; a done trial is observed
-    return [(t["point"], t["scores"][max(t["scores"])] if t["scores"] else None)
-            for t in state["trials"].values() if t["done"]]
+    return [(t.point, t.scores[max(t.scores)] if t.scores else None)
+            for t in state["trials"].values() if t.done]
 
 
 @pytest.mark.parametrize("searcher", ["grid", "bayesopt"])

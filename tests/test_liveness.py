@@ -3,9 +3,7 @@ driver's liveness rule for any scheduler that leaves trials paused."""
 
 from __future__ import annotations
 
-import json
 import math
-import os
 import tempfile
 import time
 
@@ -26,11 +24,9 @@ def _ending_trainable(config):
     epoch 2 in the way ``config["how"]`` names."""
     from ray import tune
 
-    start = 0
-    checkpoint = tune.get_checkpoint()
-    if checkpoint is not None:
-        with checkpoint.as_directory() as folder, open(os.path.join(folder, "e.json")) as f:
-            start = json.load(f)
+    from tests._helpers.epochs import report_epoch, resumed_epoch
+
+    start = resumed_epoch()
     for epoch in range(start + 1, 10):
         if config["x"] in _ENDS_EARLY and epoch == 2:
             how = config["how"]
@@ -43,11 +39,7 @@ def _ending_trainable(config):
                 raise RuntimeError("out of memory")
             if how == "raises_once" and start == 0:  # retried from its epoch-1 checkpoint
                 raise RuntimeError("lost the GPU once")
-        with tempfile.TemporaryDirectory() as folder:
-            with open(os.path.join(folder, "e.json"), "w") as f:
-                json.dump(epoch, f)
-            tune.report({"loss": config["x"], TIME_ATTR: epoch},
-                        checkpoint=tune.Checkpoint.from_directory(folder))
+        report_epoch(config["x"], epoch)
 
 
 @pytest.mark.slow

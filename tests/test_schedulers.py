@@ -48,23 +48,10 @@ def test_hyperband_pauses_and_resumes_trials_from_checkpoints(ray_local, digits,
 
 def _epochs_trainable(config):
     """Reports ``loss = x`` for 9 epochs; resumes from its checkpoint when HyperBand pauses it."""
-    import json
-    import os
-    import tempfile
+    from tests._helpers.epochs import report_epoch, resumed_epoch
 
-    from ray import tune
-
-    start = 0
-    checkpoint = tune.get_checkpoint()
-    if checkpoint is not None:
-        with checkpoint.as_directory() as folder, open(os.path.join(folder, "e.json")) as f:
-            start = json.load(f)
-    for epoch in range(start + 1, 10):
-        with tempfile.TemporaryDirectory() as folder:
-            with open(os.path.join(folder, "e.json"), "w") as f:
-                json.dump(epoch, f)
-            tune.report({"loss": config["x"], TIME_ATTR: epoch},
-                        checkpoint=tune.Checkpoint.from_directory(folder))
+    for epoch in range(resumed_epoch() + 1, 10):
+        report_epoch(config["x"], epoch)
 
 
 @pytest.mark.slow

@@ -120,6 +120,31 @@ def no_worker_prestart() -> dict[str, Any]:
                                "prestart_worker_first_driver": False}}
 
 
+def use_local_token() -> None:
+    """Before joining a local Ray that ``ray.init`` started elsewhere (``raytune-hpt up``):
+    token authentication on in this process, with the machine's token
+    (``~/.ray/auth_token``), as Ray's own local start does (it sets ``RAY_AUTH_MODE=token``
+    in the starting process). A ``RAY_AUTH_MODE`` the user set wins. Ray 2.60."""
+    from ray._private.authentication.authentication_token_setup import (
+        maybe_enable_token_auth_if_token_available,
+    )
+
+    maybe_enable_token_auth_if_token_available(warn_if_disabled=False)
+
+
+def running_ray_start_address() -> str | None:
+    """The address of a Ray left running by ``ray start --head`` on this machine, which
+    ``ray.init(address=None)`` joins by itself (it reads ``/tmp/ray/ray_current_cluster``).
+    Ray 2.60."""
+    try:
+        from ray._private.services import find_bootstrap_address, find_gcs_addresses
+
+        address = find_bootstrap_address(None)
+        return address if address and address in find_gcs_addresses() else None
+    except Exception:
+        return None
+
+
 # -- Ray Tune's objects --------------------------------------------------------------------
 def restored_run_config(restored: Any) -> Any:
     """The ``RunConfig`` of a ``Tuner.restore``-d tuner, so that this process's callbacks and

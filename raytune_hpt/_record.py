@@ -31,6 +31,7 @@ __all__ = [
     "MODEL_FILE",
     "STATE_FILE",
     "TRIAL_ERROR",
+    "TRIAL_TRACEBACK",
     "load_checkpoint",
     "model_file",
     "trial_cause",
@@ -42,6 +43,9 @@ METADATA_FILE = "raytune_hpt.json"
 EPOCH = "epoch"
 #: The report field of a trial failed by a ``FailedTrialError``: its error (no retry).
 TRIAL_ERROR = "trial_error"
+
+#: The report field of a trial that failed after its retries in one worker: the traceback.
+TRIAL_TRACEBACK = "trial_traceback"
 #: The report field with hyperparameters a trial declared that the space did not have yet
 #: (a ``run_trial`` override declares them lazily, as in Keras Tuner): a JSON space config.
 DECLARED_HPS = "declared_hyperparameters"

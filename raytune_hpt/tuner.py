@@ -64,7 +64,8 @@ class Tuner:
         name: the experiment's folder under ``storage_path``; default: a timestamped name.
         seed: makes the searcher and each trial's weight initialisation repeatable.
         overwrite: start afresh even if the experiment exists (default: resume it).
-        max_failures: how often a failing trial is retried.
+        max_failures: how often a failing trial is retried, from its last checkpoint: in
+            the same worker after an error, by Ray in a new worker after the worker died.
         verbose: Ray Tune's console verbosity (0 silent, 1 status, 2 results).
         address: a Ray cluster to connect to (``"auto"``); default: start Ray locally.
         tracking: trackers, e.g. ``{"tensorboard": True, "mlflow": "sqlite:///mlflow.db"}``;

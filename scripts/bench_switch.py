@@ -10,6 +10,13 @@ folder: the second run reloads). The load average before each round is recorded.
 
     python scripts/bench_switch.py --rounds 3 --out /tmp/bench_switch.json
 
+``--variant NAME=PATH`` (repeatable) adds raytune_hpt run from another checkout (``PATH`` put
+first on ``PYTHONPATH``, e.g. a ``git worktree`` of an older commit), so that a change is
+measured before and after in the same run, next to keras_tuner. ``NAME=PATH+up`` runs that
+checkout's scripts while a local Ray kept by its ``raytune-hpt up`` is up (started before
+the first round, stopped by ``raytune-hpt down`` at the end); the other variants never see it.
+Results are written to ``--out`` after every run.
+
 Needs keras-tuner (``pip install '.[bench]'`` or ``pip install keras-tuner``).
 """
 
@@ -137,7 +144,8 @@ print("SEARCH", timed_search(tuner))
 }
 
 
-def run_once(module: str, row: str, folder: str, timeout: float) -> dict[str, float]:
+def run_once(module: str, row: str, folder: str, timeout: float,
+             env: dict[str, str]) -> dict[str, float]:
     script = os.path.join(folder, f"{row}.py")
     with open(script, "w") as file:
         file.write(PRELUDE.format(module=module) + textwrap.dedent(ROWS[row]))
@@ -146,8 +154,7 @@ def run_once(module: str, row: str, folder: str, timeout: float) -> dict[str, fl
     for run in range(runs):
         started = time.perf_counter()
         done = subprocess.run([sys.executable, script], cwd=folder, capture_output=True,
-                              text=True, timeout=timeout,
-                              env={**os.environ, "TF_CPP_MIN_LOG_LEVEL": "2"})
+                              text=True, timeout=timeout, env=env)
         wall = time.perf_counter() - started
         if done.returncode != 0:
             raise SystemExit(f"{module} {row} failed:\n{done.stderr[-3000:]}")
@@ -164,26 +171,68 @@ def main() -> None:
     parser.add_argument("--rows", nargs="*", default=list(ROWS))
     parser.add_argument("--timeout", type=float, default=900)
     parser.add_argument("--out", default=None)
+    parser.add_argument("--variant", action="append", default=[], metavar="NAME=PATH",
+                        help="also run raytune_hpt from PATH (first on PYTHONPATH)")
     args = parser.parse_args()
+    variants: dict[str, str | None] = {"raytune_hpt": None}
+    if args.variant:
+        variants = dict(v.split("=", 1) for v in args.variant)
+    candidates = ["keras_tuner", *variants]
+    states = tempfile.mkdtemp(prefix="bench-switch-state-")
+    kept = {name: path[: -len("+up")] for name, path in variants.items()
+            if path and path.endswith("+up")}
+    variants.update(kept)
+    for name, path in kept.items():
+        up = subprocess.run([sys.executable, "-m", "raytune_hpt", "up"], capture_output=True,
+                            text=True, env=_env(path, os.path.join(states, name)))
+        print(f"{name}: {up.stdout.strip() or up.stderr.strip()}", flush=True)
+    try:
+        _rounds(args, candidates, variants, states)
+    finally:
+        for name, path in kept.items():
+            subprocess.run([sys.executable, "-m", "raytune_hpt", "down"],
+                           env=_env(path, os.path.join(states, name)))
+
+
+def _env(pythonpath: str | None, state_dir: str) -> dict[str, str]:
+    env = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "2", "RAYTUNE_HPT_STATE_DIR": state_dir}
+    if pythonpath:
+        env["PYTHONPATH"] = os.pathsep.join(filter(None, [pythonpath, env.get("PYTHONPATH")]))
+    return env
+
+
+def _rounds(args: argparse.Namespace, candidates: list[str], variants: dict[str, str | None],
+            states: str) -> None:
     runs: dict[str, dict[str, list[dict[str, float]]]] = {}
     loads = []
     for round_index in range(args.rounds):
         loads.append(os.getloadavg()[0])
         for row in args.rows:
-            order = ["keras_tuner", "raytune_hpt"][:: 1 if round_index % 2 == 0 else -1]
+            order = candidates[:: 1 if round_index % 2 == 0 else -1]
             for module in order:
                 with tempfile.TemporaryDirectory(prefix=f"switch-{row}-") as folder:
-                    result = run_once(module, row, folder, args.timeout)
+                    result = run_once("keras_tuner" if module == "keras_tuner" else "raytune_hpt",
+                                      row, folder, args.timeout,
+                                      _env(variants.get(module), os.path.join(states, module)))
                 runs.setdefault(row, {}).setdefault(module, []).append(result)
                 print(f"round {round_index + 1} {row:15s} {module:12s} {result}", flush=True)
+                if args.out:
+                    with open(args.out, "w") as file:
+                        json.dump({"runs": runs, "loads": loads, "rounds": args.rounds}, file,
+                                  indent=2)
     print(f"\nload average (1 min) before each round: {loads}")
-    print("\n| script | measure | keras_tuner (s) | raytune_hpt (s) | ratio |")
-    print("|---|---|---:|---:|---:|")
+    names = [c for c in candidates if c != "keras_tuner"]
+    print("\n| script | measure | keras_tuner (s) | "
+          + " | ".join(f"{n} (s) | ratio" for n in names) + " |")
+    print("|---|---|---:|" + "---:|---:|" * len(names))
     for row, modules in runs.items():
         for key in modules["keras_tuner"][0]:
             kt_s = statistics.median(r[key] for r in modules["keras_tuner"])
-            rth_s = statistics.median(r[key] for r in modules["raytune_hpt"])
-            print(f"| {row} | {key} | {kt_s:.1f} | {rth_s:.1f} | {rth_s / kt_s:.2f}x |")
+            cells = []
+            for name in names:
+                rth_s = statistics.median(r[key] for r in modules[name])
+                cells.append(f"{rth_s:.1f} | {rth_s / kt_s:.2f}x")
+            print(f"| {row} | {key} | {kt_s:.1f} | " + " | ".join(cells) + " |")
     if args.out:
         with open(args.out, "w") as file:
             json.dump({"runs": runs, "loads": loads, "rounds": args.rounds}, file, indent=2)

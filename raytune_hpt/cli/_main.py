@@ -8,7 +8,8 @@ Each subcommand is two functions, ``_add_<name>(subparsers)`` declaring its argu
 written), ``1`` the search itself failed (or a submitted job did, or the cluster could not be
 reached), ``130`` interrupted. Here: ``run``, ``resume``, ``examples`` and the parser; the
 commands reading results (``best``, ``results``, ``tensorboard``) are in ``_results.py``,
-``report`` in ``_report_command.py``, the cluster's (``submit``, ``jobs``) in ``_cluster.py``.
+``report`` in ``_report_command.py``, the cluster's (``submit``, ``jobs``) in ``_cluster.py``, the
+local Ray kept between scripts (``up``, ``down``) in ``_up_down.py``.
 
 ``--help`` and validating an experiment file import neither TensorFlow nor Ray.
 
@@ -36,6 +37,7 @@ from raytune_hpt._format import best_trial_lines
 from raytune_hpt.cli._cluster import _add_jobs, _add_submit, cmd_jobs, cmd_submit
 from raytune_hpt.cli._common import PROG, _one_line, _Parser, add_command, add_experiment_options
 from raytune_hpt.cli._report_command import _add_report, cmd_report
+from raytune_hpt.cli._up_down import _add_down, _add_up, cmd_down, cmd_up
 from raytune_hpt.cli._results import (
     _add_best,
     _add_results,
@@ -325,6 +327,8 @@ SUBCOMMANDS: dict[str, Subcommand] = {
     "report": (_add_report, cmd_report),
     "submit": (_add_submit, cmd_submit),
     "jobs": (_add_jobs, cmd_jobs),
+    "up": (_add_up, cmd_up),
+    "down": (_add_down, cmd_down),
 }
 
 

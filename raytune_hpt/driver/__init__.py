@@ -4,6 +4,7 @@
 experiment already on disk: Keras Tuner's reload rule), ``_run`` (what a search
 works with beyond its settings: the model, the space, the epochs, the resources placed),
 ``_ray_session`` (starting or joining Ray, the scoped environment, shipping user code),
+``_kept_ray`` (a local Ray ``raytune-hpt up`` keeps between scripts),
 ``_search_data`` (the data given to ``search()``, checked and shaped for the object store),
 ``_warm_start`` (points to evaluate first, an earlier experiment's trials), ``_tune_run``
 (assembling and running one ``ray.tune.Tuner``), ``_supervision`` (the guard that stops a
@@ -15,6 +16,9 @@ when a search runs.
 from __future__ import annotations
 
 from raytune_hpt._lazy import lazy_attributes
+from raytune_hpt.driver._kept_ray import KeptRay
+from raytune_hpt.driver._kept_ray import start as keep_ray_up
+from raytune_hpt.driver._kept_ray import stop as stop_kept_ray
 from raytune_hpt.driver._existing import existing_results, reload_results, search_is_done
 from raytune_hpt.driver._ray_session import scoped_environ, start_ray
 from raytune_hpt.driver._run import SearchRun
@@ -24,6 +28,7 @@ from raytune_hpt.driver._warm_start import WarmStart, check_points, compare_spac
 from raytune_hpt.driver._warm_start import prepare as prepare_warm_start
 
 __all__ = [
+    "KeptRay",
     "SearchGuard",
     "SearchRun",
     "SpaceGrowth",
@@ -32,6 +37,7 @@ __all__ = [
     "compare_spaces",
     "existing_results",
     "fixed_beyond",
+    "keep_ray_up",
     "prepare_warm_start",
     "reload_results",
     "scoped_environ",
@@ -39,6 +45,7 @@ __all__ = [
     "search_custom",
     "search_is_done",
     "start_ray",
+    "stop_kept_ray",
     "tune_metric",
 ]
 

@@ -8,6 +8,7 @@ restored afterwards, so the user's process is left as it was found.
 from __future__ import annotations
 
 import contextlib
+import logging
 import os
 import sys
 from collections.abc import Iterator
@@ -16,7 +17,15 @@ from typing import Any
 from raytune_hpt import _ray_compat
 from raytune_hpt._noise import quietly
 
-__all__ = ["QUIET_TENSORFLOW", "scoped_environ", "ship_model_code", "start_ray"]
+__all__ = [
+    "QUIET_TENSORFLOW",
+    "local_ray_options",
+    "scoped_environ",
+    "ship_model_code",
+    "start_ray",
+]
+
+logger = logging.getLogger(__name__)
 
 #: TensorFlow's C++ log level while a search runs: warnings and errors only (no CUDA probing
 #: chatter on machines without a GPU). A value the user set wins.
@@ -50,21 +59,50 @@ def scoped_environ(defaults: dict[str, str] | None = None,
                 os.environ[name] = value
 
 
-def start_ray(address: str | None, *, log_to_driver: bool) -> None:
-    """Connect to ``address``, or start a local Ray sized for tuning.
+def local_ray_options() -> dict[str, Any]:
+    """``ray.init`` keywords for a local Ray this package starts: no pre-started task
+    workers. Ray Tune runs every trial in an actor with its own runtime environment, which
+    never takes a pre-started worker, so those would only compete with the first trials for
+    the CPUs and then be killed."""
+    return _ray_compat.no_worker_prestart()
 
-    A local Ray started here does not pre-start task workers: Ray Tune runs every trial in
-    an actor with its own runtime environment, which never takes a pre-started worker, so
-    those would only compete with the first trials for the CPUs and then be killed.
+
+def start_ray(address: str | None, *, log_to_driver: bool, verbose: int = 1) -> str:
+    """Connect to ``address``, else to a running local Ray, else start a local Ray sized for
+    tuning.
+
+    The running local Ray is, first, the one ``raytune-hpt up`` keeps (said in one line);
+    then one ``ray start --head`` left on this machine, which ``ray.init`` joins by itself
+    (and which refuses a new Ray's options).
+
+    Returns:
+        What was joined or started, in words, for the log.
     """
     import ray
 
+    from raytune_hpt.driver import _kept_ray
+
     options: dict[str, Any] = {}
+    where = f"the Ray at {address}"
     if address is None and not os.environ.get("RAY_ADDRESS"):
-        options = _ray_compat.no_worker_prestart()
+        kept = _kept_ray.find()
+        started_by_ray = _ray_compat.running_ray_start_address()
+        if kept is not None:
+            address, where = kept.address, kept.describe()
+            quietly(_ray_compat.use_local_token)
+            if verbose >= 1:
+                print(f"Using {where}.", flush=True)
+        elif started_by_ray is not None:
+            where = f"the local Ray started by `ray start` at {started_by_ray}"
+        else:
+            options, where = local_ray_options(), "a new local Ray"
+    elif address is None:
+        where = f"the Ray at RAY_ADDRESS={os.environ['RAY_ADDRESS']}"
 
     quietly(lambda: ray.init(address=address, include_dashboard=False,
                              log_to_driver=log_to_driver, configure_logging=False, **options))
+    logger.info("Ray: %s.", where)
+    return where
 
 
 def ship_model_code(hypermodel: Any) -> None:

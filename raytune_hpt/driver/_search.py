@@ -10,11 +10,13 @@ trainable's payload and a space that grows while trials run.
 from __future__ import annotations
 
 import logging
+import os
 from collections.abc import Callable, Mapping
 from typing import Any
 
 from raytune_hpt import schedulers
 from raytune_hpt._checks import check_int
+from raytune_hpt.driver import _kept_ray as kept_ray
 from raytune_hpt.driver._ray_session import (
     QUIET_TENSORFLOW,
     scoped_environ,
@@ -182,11 +184,13 @@ def _connect(run: SearchRun, ship: Any) -> None:
     import ray
 
     settings = run.settings
-    if not ray.is_initialized() and settings.address is None and run.resources != "auto":
+    if (not ray.is_initialized() and settings.address is None and run.resources != "auto"
+            and not os.environ.get("RAY_ADDRESS") and kept_ray.find() is None):
         # The local Ray about to start: refuse what it could never hold before starting it.
         run.placed().check_feasible(settings.workers_per_trial, nodes=[local_node()])
     if not ray.is_initialized():
-        start_ray(settings.address, log_to_driver=settings.verbose > 1)
+        start_ray(settings.address, log_to_driver=settings.verbose > 1,
+                  verbose=settings.verbose)
     run.resources = settle(run.resources, workers=settings.workers_per_trial,
                            max_concurrent=settings.max_concurrent_trials,
                            max_trials=settings.max_trials, verbose=settings.verbose)
@@ -203,7 +207,9 @@ def _trial_spec(run: SearchRun, cv: int | None, fit_kwargs: dict[str, Any]) -> T
                      shared_arrays_bytes=settings.shared_arrays_bytes,
                      executions=settings.executions_per_trial,
                      compile_overrides=dict(settings.compile_overrides),
-                     max_model_size=settings.max_model_size)
+                     max_model_size=settings.max_model_size,
+                     # raised errors are retried in the worker; -1 (forever) is left to Ray
+                     retries=max(settings.max_failures, 0))
 
 
 def _trainable(run: SearchRun, spec: TrialSpec, data: dict[str, Any]) -> tuple[Any, int | None]:

@@ -22,7 +22,13 @@ from typing import Any
 from raytune_hpt import _ray_compat, storage
 from raytune_hpt._checks import is_finite_number
 from raytune_hpt._format import best_trial_lines, format_value
-from raytune_hpt._record import METADATA_FILE, MODEL_FILE, TRIAL_ERROR, load_checkpoint
+from raytune_hpt._record import (
+    METADATA_FILE,
+    MODEL_FILE,
+    TRIAL_ERROR,
+    TRIAL_TRACEBACK,
+    load_checkpoint,
+)
 from raytune_hpt.hyperparameters import HyperParameters
 from raytune_hpt.objective import Objective
 from raytune_hpt.results._files import TrialSource, from_result_grid, read_trials
@@ -57,6 +63,10 @@ class TrialRecord:
 
 def _finite(value: Any) -> bool:
     return is_finite_number(value)
+
+
+def _text(value: Any) -> str | None:
+    return value if isinstance(value, str) and value else None
 
 
 def _user_metrics(row: dict[str, Any]) -> dict[str, float]:
@@ -138,7 +148,8 @@ class ExperimentResults:
             epochs=epochs,
             wall_time=float(last.get("time_total_s") or 0.0) if _finite(
                 last.get("time_total_s")) else 0.0,
-            error=source.error or failed_in_trial or None,
+            error=(source.error or _text(last.get(TRIAL_TRACEBACK)) or failed_in_trial
+                   or None),
             checkpoint=self._best_checkpoint(source),
             node_id=next((r["node_id"] for r in reversed(rows)
                           if isinstance(r.get("node_id"), str) and r["node_id"]), None),

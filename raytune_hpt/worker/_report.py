@@ -1,8 +1,9 @@
 """Reporting each epoch to Ray Tune, with a checkpoint, from inside a trial.
 
 Ray's own Keras callbacks print deprecation warnings on every checkpoint (they go through
-the deprecated ``TensorflowCheckpoint``); this one uses ``ray.tune.report`` and
-``ray.tune.Checkpoint`` directly.
+the deprecated ``TensorflowCheckpoint``); this reporter (driven by ``_callbacks``'
+``ReportCallback``) uses ``ray.tune.report`` and ``ray.tune.Checkpoint`` directly, and
+imports no Keras.
 """
 
 from __future__ import annotations
@@ -15,7 +16,6 @@ import time
 from collections.abc import Sequence
 from typing import Any
 
-import keras
 from ray import tune
 
 from raytune_hpt._record import EPOCH, MODEL_FILE, STATE_FILE, load_checkpoint, model_file
@@ -26,8 +26,6 @@ __all__ = [
     "MODEL_FILE",
     "STATE_FILE",
     "EpochReporter",
-    "LastLogs",
-    "ReportCallback",
     "load_checkpoint",
     "scalar_logs",
 ]
@@ -106,28 +104,3 @@ class EpochReporter:
                 json.dump({EPOCH: epoch + 1, "metrics": metrics,  # trial_id: PBT's exploit
                            "trial_id": tune.get_context().get_trial_id()}, file)
             tune.report(metrics, checkpoint=tune.Checkpoint.from_directory(folder))
-
-
-class ReportCallback(keras.callbacks.Callback):
-    """Keras callback: report every epoch through an :class:`EpochReporter`."""
-
-    def __init__(self, reporter: EpochReporter) -> None:
-        super().__init__()
-        self.reporter = reporter
-
-    def on_epoch_end(self, epoch: int, logs: dict[str, Any] | None = None) -> None:
-        self.reporter.report(epoch, logs)
-        if self.reporter.stop:
-            self.model.stop_training = True
-
-
-class LastLogs(keras.callbacks.Callback):
-    """Keeps the logs of the last epoch (for cross-validation folds)."""
-
-    def __init__(self) -> None:
-        super().__init__()
-        self.logs: dict[str, Any] = {}
-
-    def on_epoch_end(self, epoch: int, logs: dict[str, Any] | None = None) -> None:
-        self.logs = dict(logs or {})
-

@@ -23,6 +23,7 @@ import gc
 import logging
 import os
 import subprocess
+import sys
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -232,6 +233,7 @@ def apply_gpu_plan(plan: GpuPlan, tf: Any) -> bool:
 
 # -- the worker's TensorFlow ------------------------------------------------------------------
 _configured: dict[str, Any] | None = None
+_THREAD_VARIABLES = ("TF_NUM_INTRAOP_THREADS", "TF_NUM_INTEROP_THREADS")
 _plan: GpuPlan | None = None
 _strategy: Any = None
 
@@ -246,7 +248,8 @@ def _ray_gpu_ids() -> list[str]:
 
 
 def configure_tensorflow(
-    cpus: float, meta_optimizer: bool = False, *, gpu: float = 0.0, gpu_memory_mb: int | None = None
+    cpus: float, meta_optimizer: bool = False, *, gpu: float = 0.0,
+    gpu_memory_mb: int | None = None, defer: bool = False
 ) -> dict[str, Any]:
     """Set TensorFlow up for this worker once, before TensorFlow runs anything.
 
@@ -258,6 +261,11 @@ def configure_tensorflow(
         gpu: the trial's GPU share; with the GPU ids Ray gave this worker it makes the
             :class:`GpuPlan`.
         gpu_memory_mb: memory of one GPU (default: from nvidia-smi when the trial shares one).
+        defer: for a trial that may never use TensorFlow (a custom ``run_trial``): when
+            TensorFlow is not imported yet and the trial has no GPU, it stays unimported
+            (about 4 s of a worker's start) and its thread pools are sized through
+            ``TF_NUM_INTRAOP_THREADS``/``TF_NUM_INTEROP_THREADS``, which TensorFlow reads if
+            the trial imports it later.
 
     Returns:
         What was set, with the GPU plan (recorded in the trial's results).
@@ -266,14 +274,12 @@ def configure_tensorflow(
     if _configured is not None:
         return _configured
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+    threads = max(1, int(cpus))
+    if defer and gpu <= 0 and "tensorflow" not in sys.modules:
+        return _deferred(threads)
     import tensorflow as tf
 
-    threads = max(1, int(cpus))
-    try:
-        tf.config.threading.set_intra_op_parallelism_threads(threads)
-        tf.config.threading.set_inter_op_parallelism_threads(threads)
-    except RuntimeError as error:  # TensorFlow already ran in this process
-        logger.warning("TensorFlow thread pools were already fixed: %s", error)
+    _size_thread_pools(tf, threads)
     tf.config.optimizer.set_experimental_options({"disable_meta_optimizer": not meta_optimizer})
     gpu_ids = _ray_gpu_ids()
     if gpu_ids and 0 < gpu < 1 and gpu_memory_mb is None:
@@ -300,6 +306,22 @@ def configure_tensorflow(
         else "default",
     }
     return _configured
+
+
+def _size_thread_pools(tf: Any, threads: int) -> None:
+    try:
+        tf.config.threading.set_intra_op_parallelism_threads(threads)
+        tf.config.threading.set_inter_op_parallelism_threads(threads)
+    except RuntimeError as error:  # TensorFlow already ran in this process
+        if not all(os.environ.get(name) == str(threads) for name in _THREAD_VARIABLES):
+            logger.warning("TensorFlow thread pools were already fixed: %s", error)
+
+
+def _deferred(threads: int) -> dict[str, Any]:
+    """TensorFlow left unimported; the thread pools it would get, set where it reads them."""
+    for name in _THREAD_VARIABLES:  # this worker process's own environment
+        os.environ.setdefault(name, str(threads))
+    return {"threads": threads, "pid": os.getpid(), "tensorflow": "not imported"}
 
 
 def trial_strategy() -> Any:

@@ -9,16 +9,23 @@ Workers are reused between trials, so TensorFlow is imported and configured once
 from __future__ import annotations
 
 import contextlib
+import logging
 import os
 import time
+import traceback
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
 
-from raytune_hpt._record import TRIAL_ERROR
-from raytune_hpt.errors import FailedTrialError, is_failed_trial_error, is_fatal_error
+from raytune_hpt._record import TRIAL_ERROR, TRIAL_TRACEBACK
+from raytune_hpt.errors import (
+    ConfigurationError,
+    FailedTrialError,
+    is_failed_trial_error,
+    is_fatal_error,
+)
 from raytune_hpt.hypermodel import check_model, has_custom_fit
 from raytune_hpt.hyperparameters import HyperParameters
 from raytune_hpt.objective import Objective
@@ -36,7 +43,10 @@ __all__ = [
     "report_failure",
     "run_trial",
     "split_folds",
+    "with_retries",
 ]
+
+logger = logging.getLogger(__name__)
 
 
 
@@ -64,6 +74,9 @@ class TrialSpec:
     executions: int = 1
     compile_overrides: dict[str, Any] = field(default_factory=dict)
     max_model_size: int | None = None
+    # A trial that raises is tried again this many times in the same worker (TensorFlow
+    # stays imported), from its last checkpoint; Ray restarts only a worker that died.
+    retries: int = 0
 
 
 # A data loader (a zero-argument callable) runs once per worker, not once per trial: its
@@ -139,20 +152,58 @@ def run_trial(config: dict[str, Any], *, spec: TrialSpec, data: dict[str, Any]) 
     started_at = time.time()
     tf_setup = configure_tensorflow(spec.cpus, spec.meta_optimizer, gpu=spec.gpus,
                                     gpu_memory_mb=spec.gpu_memory_mb)
-    try:
-        _train(config, spec, data, extra={**placement(tf_setup), "tf_started_at": started_at})
-    except Exception as error:
-        if not is_failed_trial_error(error) or is_fatal_error(error):
-            raise
-        report_failure(spec.objective, error)
+    extra = {**placement(tf_setup), "tf_started_at": started_at}
+    with_retries(spec, lambda: _train(config, spec, data, extra=dict(extra)))
 
 
-def report_failure(objective: Objective, error: BaseException) -> None:
-    """End the trial as failed, without a retry: its objective NaN, its error recorded."""
+def with_retries(spec: TrialSpec, attempt: Callable[[], None]) -> None:
+    """Run one trial's ``attempt``, trying it again in this worker after an error.
+
+    * A ``FailedTrialError`` (ours or Keras Tuner's) ends the trial as failed at once, as
+      Keras Tuner does: reported as the trial's last result (``trial_error``), not raised.
+    * A fatal error or a configuration error is raised at once (the search stops).
+    * Any other error is tried again up to ``spec.retries`` times in this worker, from the
+      trial's last checkpoint (Ray's ``get_checkpoint`` follows the trial's reports), so a
+      retry does not start a process and import TensorFlow again. When the retries run out
+      the trial ends as failed with the error and its traceback reported, so that Ray does
+      not retry it a second time; Ray's own retries (``max_failures``) are left for a worker
+      that died (killed, out of memory). With no retries the error is raised to Ray, which
+      records it as before.
+    """
+    for tried in range(spec.retries + 1):
+        try:
+            attempt()
+            return
+        except Exception as error:
+            if is_failed_trial_error(error) and not is_fatal_error(error):
+                report_failure(spec.objective, error)
+                return
+            if (is_fatal_error(error) or isinstance(error, ConfigurationError)
+                    or spec.retries <= 0):
+                raise
+            if tried == spec.retries:
+                report_failure(spec.objective, error, attempts=tried + 1,
+                               traceback_text=traceback.format_exc())
+                return
+            logger.warning("Trial attempt %d of %d failed (%s: %s); trying again in this "
+                           "worker from its last checkpoint.", tried + 1, spec.retries + 1,
+                           type(error).__name__, error)
+
+
+def report_failure(objective: Objective, error: BaseException, *, attempts: int = 1,
+                   traceback_text: str | None = None) -> None:
+    """End the trial as failed, without a retry by Ray: its objective NaN, its error
+    recorded (``trial_error``; with the traceback, when there is one, under
+    ``trial_traceback``)."""
     from ray import tune
 
     message = f"{type(error).__name__}: {error}"
-    tune.report({objective.name: float("nan"), TRIAL_ERROR: message[:2000]})
+    if attempts > 1:
+        message += f" (failed {attempts} times in one worker)"
+    report = {objective.name: float("nan"), TRIAL_ERROR: message[:2000]}
+    if traceback_text:
+        report[TRIAL_TRACEBACK] = traceback_text[-20000:]
+    tune.report(report)
 
 
 def _train(config: dict[str, Any], spec: TrialSpec, data: dict[str, Any],
@@ -266,7 +317,7 @@ def _fit_once(spec: TrialSpec, hp: HyperParameters, model: Any, fold: tuple,
               fit_kwargs: dict[str, Any], start_epoch: int, reporter: Any,
               user_callbacks: list) -> None:
     """One model, one ``fit``: every epoch reported by a callback."""
-    from raytune_hpt.worker._report import ReportCallback
+    from raytune_hpt.worker._callbacks import ReportCallback
 
     from raytune_hpt.tracking import per_trial_callbacks
 
@@ -287,7 +338,7 @@ def _fit_epoch_by_epoch(spec: TrialSpec, hp: HyperParameters, models: list, fold
                         user_callbacks: list) -> None:
     """Several models (folds, executions) trained one epoch at a time; the mean reported."""
     from raytune_hpt.tracking import per_trial_callbacks
-    from raytune_hpt.worker._report import LastLogs
+    from raytune_hpt.worker._callbacks import LastLogs
 
     # A user's TensorBoard: one folder per model (Keras Tuner's execution<i>).
     own = [per_trial_callbacks(user_callbacks, hp.values, i) for i in range(len(models))]

@@ -10,16 +10,16 @@ each report checkpoints.
 from __future__ import annotations
 
 import json
+import sys
 import time
 from typing import Any, Protocol
 
 from raytune_hpt._record import DECLARED_HPS
-from raytune_hpt.errors import is_failed_trial_error, is_fatal_error
 from raytune_hpt.keras_tuner import Trial
 from raytune_hpt.objective import Objective
 from raytune_hpt.worker._datasets import ShippedDataset
 from raytune_hpt.worker._tf_setup import configure_tensorflow
-from raytune_hpt.worker._trial import TrialSpec, fit_result_metrics, placement, report_failure
+from raytune_hpt.worker._trial import TrialSpec, fit_result_metrics, placement, with_retries
 
 __all__ = ["TrialSession", "UserTuner", "run_user_trial"]
 
@@ -91,26 +91,46 @@ def _load(value: Any) -> Any:
 
 def run_user_trial(config: dict[str, Any], *, tuner: UserTuner, spec: TrialSpec, args: tuple,
                    kwargs: dict[str, Any]) -> None:
-    """Run ``tuner.run_trial`` for one configuration. Ray Tune calls this on a worker."""
+    """Run ``tuner.run_trial`` for one configuration. Ray Tune calls this on a worker.
+
+    TensorFlow is set up only if it is imported already (a ``run_trial`` whose module uses
+    Keras imports it when the trial is unpickled) or the trial has a GPU: a ``run_trial``
+    that never touches TensorFlow (the guides' ``x * x + 1``) does not pay its import.
+    """
     started_at = time.time()
     tf_setup = configure_tensorflow(spec.cpus, spec.meta_optimizer, gpu=spec.gpus,
-                                    gpu_memory_mb=spec.gpu_memory_mb)
-    import keras
+                                    gpu_memory_mb=spec.gpu_memory_mb, defer=True)
     from ray import tune
 
-    keras.backend.clear_session()
-    if spec.seed is not None:
-        keras.utils.set_random_seed(spec.seed)
-    trial = Trial(trial_id=tune.get_context().get_trial_id(),
-                  hyperparameters=spec.space.copy(config))
-    session = TrialSession(spec.objective, {**placement(tf_setup), "tf_started_at": started_at},
-                           hp=trial.hyperparameters, known=tuple(h.name for h in spec.space.space))
-    tuner._session = session
-    try:
+    trial_id = tune.get_context().get_trial_id()
+    extra = {**placement(tf_setup), "tf_started_at": started_at}
+
+    def attempt() -> None:
+        _fresh_state(spec.seed)
+        trial = Trial(trial_id=trial_id, hyperparameters=spec.space.copy(config))
+        session = TrialSession(spec.objective, dict(extra), hp=trial.hyperparameters,
+                               known=tuple(h.name for h in spec.space.space))
+        tuner._session = session
         result = tuner.run_trial(trial, *[_load(a) for a in args],
                                  **{k: _load(v) for k, v in kwargs.items()})
         session.finish(result)
-    except Exception as error:
-        if not is_failed_trial_error(error) or is_fatal_error(error):
-            raise
-        report_failure(spec.objective, error)
+
+    with_retries(spec, attempt)
+
+
+def _fresh_state(seed: int | None) -> None:
+    """Keras's state cleared and the seeds set, without importing Keras when the trial has
+    not imported it."""
+    if "keras" in sys.modules:
+        import keras
+
+        keras.backend.clear_session()
+        if seed is not None:
+            keras.utils.set_random_seed(seed)
+    elif seed is not None:
+        import random
+
+        import numpy as np
+
+        random.seed(seed)
+        np.random.seed(seed)

@@ -120,6 +120,17 @@ def no_worker_prestart() -> dict[str, Any]:
                                "prestart_worker_first_driver": False}}
 
 
+def in_ray_worker() -> bool:
+    """Whether this process is a Ray worker (not a driver). Ray 2.60."""
+    try:
+        import ray
+        from ray._private.worker import WORKER_MODE, global_worker
+
+        return ray.is_initialized() and global_worker.mode == WORKER_MODE
+    except Exception:
+        return False
+
+
 def use_local_token() -> None:
     """Before joining a local Ray that ``ray.init`` started elsewhere (``raytune-hpt up``):
     token authentication on in this process, with the machine's token

@@ -9,6 +9,7 @@ Workers are reused between trials, so TensorFlow is imported and configured once
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import logging
 import os
 import time
@@ -31,7 +32,7 @@ from raytune_hpt.hyperparameters import HyperParameters
 from raytune_hpt.objective import Objective
 from raytune_hpt.worker._datasets import rebuild_datasets
 from raytune_hpt.worker._exploit import restore
-from raytune_hpt.worker._tf_setup import configure_tensorflow, trial_strategy
+from raytune_hpt.worker._tf_setup import configure_tensorflow, import_keras_lean, trial_strategy
 
 __all__ = [
     "TRIAL_ERROR",
@@ -77,6 +78,25 @@ class TrialSpec:
     # A trial that raises is tried again this many times in the same worker (TensorFlow
     # stays imported), from its last checkpoint; Ray restarts only a worker that died.
     retries: int = 0
+
+    def __reduce__(self) -> tuple[Any, tuple[Any, ...]]:
+        # Unpickled in a worker, a spec with a model first imports Keras without the
+        # libraries a trial does not need (import_keras_lean), before its hypermodel, whose
+        # unpickling would import Keras in full. Arguments are unpickled in order.
+        fields = {f.name: getattr(self, f.name) for f in dataclasses.fields(self)}
+        first = _LeanKeras() if self.hypermodel is not None else None
+        return _rebuilt_spec, (first, fields)
+
+
+class _LeanKeras:
+    """Unpickles to nothing, having called :func:`import_keras_lean` (see TrialSpec)."""
+
+    def __reduce__(self) -> tuple[Any, tuple[Any, ...]]:
+        return import_keras_lean, ()
+
+
+def _rebuilt_spec(first: Any, fields: dict[str, Any]) -> TrialSpec:
+    return TrialSpec(**fields)
 
 
 # A data loader (a zero-argument callable) runs once per worker, not once per trial: its

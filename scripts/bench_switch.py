@@ -146,7 +146,8 @@ print("SEARCH", timed_search(tuner))
 
 def run_once(module: str, row: str, folder: str, timeout: float,
              env: dict[str, str]) -> dict[str, float]:
-    script = os.path.join(folder, f"{row}.py")
+    # "row_" first: a script named tensorboard.py would shadow the tensorboard package
+    script = os.path.join(folder, f"row_{row.replace('-', '_')}.py")
     with open(script, "w") as file:
         file.write(PRELUDE.format(module=module) + textwrap.dedent(ROWS[row]))
     runs = 2 if row == "twice" else 1
@@ -173,7 +174,15 @@ def main() -> None:
     parser.add_argument("--out", default=None)
     parser.add_argument("--variant", action="append", default=[], metavar="NAME=PATH",
                         help="also run raytune_hpt from PATH (first on PYTHONPATH)")
+    parser.add_argument("--table", metavar="JSON", help="print the table of a saved --out "
+                        "file instead of running (with --plot: draw it too)")
+    parser.add_argument("--plot", metavar="PNG", help="with --table: a bar chart of the ratios")
     args = parser.parse_args()
+    if args.table:
+        with open(args.table) as file:
+            saved = json.load(file)
+        _table(saved["runs"], saved["loads"], args.plot)
+        return
     variants: dict[str, str | None] = {"raytune_hpt": None}
     if args.variant:
         variants = dict(v.split("=", 1) for v in args.variant)
@@ -220,8 +229,17 @@ def _rounds(args: argparse.Namespace, candidates: list[str], variants: dict[str,
                     with open(args.out, "w") as file:
                         json.dump({"runs": runs, "loads": loads, "rounds": args.rounds}, file,
                                   indent=2)
+    _table(runs, loads)
+    if args.out:
+        with open(args.out, "w") as file:
+            json.dump({"runs": runs, "loads": loads, "rounds": args.rounds}, file, indent=2)
+
+
+def _table(runs: dict[str, dict[str, list[dict[str, float]]]], loads: list[float],
+           plot: str | None = None) -> None:
     print(f"\nload average (1 min) before each round: {loads}")
-    names = [c for c in candidates if c != "keras_tuner"]
+    names = [c for c in next(iter(runs.values())) if c != "keras_tuner"]
+    ratios: dict[str, list[tuple[str, float]]] = {name: [] for name in names}
     print("\n| script | measure | keras_tuner (s) | "
           + " | ".join(f"{n} (s) | ratio" for n in names) + " |")
     print("|---|---|---:|" + "---:|---:|" * len(names))
@@ -230,12 +248,36 @@ def _rounds(args: argparse.Namespace, candidates: list[str], variants: dict[str,
             kt_s = statistics.median(r[key] for r in modules["keras_tuner"])
             cells = []
             for name in names:
-                rth_s = statistics.median(r[key] for r in modules[name])
+                rth_s = statistics.median(r[key] for r in modules.get(name, []) or [{key: 0}])
                 cells.append(f"{rth_s:.1f} | {rth_s / kt_s:.2f}x")
+                if key != "search" or row in ("fixed-first", "fixed-second", "16-trials"):
+                    ratios[name].append((f"{row} ({key})", rth_s / kt_s))
             print(f"| {row} | {key} | {kt_s:.1f} | " + " | ".join(cells) + " |")
-    if args.out:
-        with open(args.out, "w") as file:
-            json.dump({"runs": runs, "loads": loads, "rounds": args.rounds}, file, indent=2)
+    if plot:
+        _plot(ratios, plot)
+
+
+def _plot(ratios: dict[str, list[tuple[str, float]]], path: str) -> None:
+    """Horizontal bars: each script's time as a multiple of keras_tuner's, per variant."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    labels = [label for label, _ in next(iter(ratios.values()))]
+    fig, ax = plt.subplots(figsize=(8, 0.45 * len(labels) + 1.5))
+    height = 0.8 / len(ratios)
+    for k, (name, values) in enumerate(ratios.items()):
+        ax.barh([i + k * height for i in range(len(labels))], [v for _, v in values],
+                height=height, label=name)
+    ax.axvline(1.0, color="black", linewidth=1)
+    ax.axvline(1.2, color="grey", linewidth=1, linestyle="--")
+    ax.set_yticks([i + height * (len(ratios) - 1) / 2 for i in range(len(labels))], labels)
+    ax.invert_yaxis()
+    ax.set_xlabel("time / keras_tuner's time (1.0: as fast; dashed: the 1.2x target)")
+    ax.legend(loc="lower right")
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
 
 
 if __name__ == "__main__":

@@ -19,7 +19,6 @@ from raytune_hpt._noise import quietly
 
 __all__ = [
     "QUIET_TENSORFLOW",
-    "local_ray_options",
     "scoped_environ",
     "ship_model_code",
     "start_ray",
@@ -59,24 +58,16 @@ def scoped_environ(defaults: dict[str, str] | None = None,
                 os.environ[name] = value
 
 
-def local_ray_options() -> dict[str, Any]:
-    """``ray.init`` keywords for a local Ray this package starts: no pre-started task
-    workers. Ray Tune runs every trial in an actor with its own runtime environment, which
-    never takes a pre-started worker, so those would only compete with the first trials for
-    the CPUs and then be killed."""
-    return _ray_compat.no_worker_prestart()
-
-
-def start_ray(address: str | None, *, log_to_driver: bool, verbose: int = 1) -> str:
+def start_ray(address: str | None, *, log_to_driver: bool, verbose: int = 1) -> None:
     """Connect to ``address``, else to a running local Ray, else start a local Ray sized for
     tuning.
 
     The running local Ray is, first, the one ``raytune-hpt up`` keeps (said in one line);
     then one ``ray start --head`` left on this machine, which ``ray.init`` joins by itself
-    (and which refuses a new Ray's options).
-
-    Returns:
-        What was joined or started, in words, for the log.
+    (and which refuses a new Ray's options). A local Ray started here does not pre-start task
+    workers: Ray Tune runs every trial in an actor with its own runtime environment, which
+    never takes a pre-started worker, so those would only compete with the first trials for
+    the CPUs and then be killed.
     """
     import ray
 
@@ -95,14 +86,13 @@ def start_ray(address: str | None, *, log_to_driver: bool, verbose: int = 1) -> 
         elif started_by_ray is not None:
             where = f"the local Ray started by `ray start` at {started_by_ray}"
         else:
-            options, where = local_ray_options(), "a new local Ray"
+            options, where = _ray_compat.no_worker_prestart(), "a new local Ray"
     elif address is None:
         where = f"the Ray at RAY_ADDRESS={os.environ['RAY_ADDRESS']}"
 
     quietly(lambda: ray.init(address=address, include_dashboard=False,
                              log_to_driver=log_to_driver, configure_logging=False, **options))
     logger.info("Ray: %s.", where)
-    return where
 
 
 def ship_model_code(hypermodel: Any) -> None:

@@ -41,6 +41,7 @@ def run_experiment(run: SearchRun, trainable: Any, searcher: Any, scheduler: Any
     import ray
     from ray import tune
 
+    from raytune_hpt.driver._space_growth import until_declared  # imports Ray
     from raytune_hpt.driver._supervision import SearchGuard  # imports Ray
 
     settings = run.settings
@@ -48,6 +49,8 @@ def run_experiment(run: SearchRun, trainable: Any, searcher: Any, scheduler: Any
                         max_consecutive_failed=settings.max_consecutive_failed_trials)
     num_samples = (min(settings.max_trials, len(searcher)) if hasattr(searcher, "__len__")
                    else settings.max_trials)
+    if run.custom_trial:  # the space may be empty until run_trial declares it
+        searcher = until_declared(searcher, run.space)
     tune_config = tune.TuneConfig(
         search_alg=searcher, scheduler=scheduler, num_samples=num_samples,
         **tune_metric(settings.objective), reuse_actors=True,

@@ -115,7 +115,7 @@ def local_gpu_count() -> float | None:
 def no_worker_prestart() -> dict[str, Any]:
     """``ray.init`` keywords that stop a local Ray from pre-starting task workers. Tune's
     trial actors carry a runtime_env and never take them, so they only compete for the
-    CPUs (measured: scripts/BENCHMARKS.md, "Overhead"). Ray 2.60: ``_system_config`` only."""
+    CPUs (measured: docs/benchmarks.md, "Overhead"). Ray 2.60: ``_system_config`` only."""
     return {"_system_config": {"enable_worker_prestart": False,
                                "prestart_worker_first_driver": False}}
 

@@ -1,4 +1,4 @@
-"""Helpers shared by the benchmark scripts: load averages and scripts/BENCHMARKS.md sections.
+"""Helpers shared by the benchmark scripts: load averages and docs/benchmarks.md sections.
 
 Every figure a benchmark prints carries the 1-minute load average read just before and just
 after it was measured, so a table taken on a busy machine says so.
@@ -14,10 +14,10 @@ import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
-DOC = ROOT / "scripts" / "BENCHMARKS.md"  # the lab record; docs/performance.md is for users
+DOC = ROOT / "docs" / "benchmarks.md"  # the lab record; docs/performance.md sums it up for users
 IMG = ROOT / "docs" / "img"
 
-# The order of the sections in scripts/BENCHMARKS.md; a missing one is created in this order.
+# The order of the sections in docs/benchmarks.md; a missing one is created in this order.
 SECTIONS = ["Overhead", "Search quality", "Early stopping (multi-fidelity)", "Scale", "Memory"]
 
 HEADER = """# Benchmarks
@@ -88,11 +88,10 @@ def _skeleton() -> str:
 
 
 def write_section(title: str, body: str) -> Path:
-    """Replace (or add) the ``## title`` section of scripts/BENCHMARKS.md with ``body``
-    (its ``img/...`` links point at docs/img, where the plots are)."""
+    """Replace (or add) the ``## title`` section of docs/benchmarks.md with ``body``
+    (its ``img/...`` links point at docs/img, beside it)."""
     DOC.parent.mkdir(parents=True, exist_ok=True)
     text = DOC.read_text() if DOC.exists() else _skeleton()
-    body = body.replace("](img/", "](../docs/img/")
     block = f"## {title}\n\n{body.strip()}\n"
     pattern = re.compile(rf"^## {re.escape(title)}\n.*?(?=^## |\Z)", re.S | re.M)
     if pattern.search(text):

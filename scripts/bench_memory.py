@@ -178,7 +178,7 @@ def main() -> None:
     parser.add_argument("--trials", type=int, default=4, help="trials, all running at once")
     parser.add_argument("--epochs", type=int, default=1)
     parser.add_argument("--feedings", nargs="*", default=FEEDINGS, choices=FEEDINGS)
-    parser.add_argument("--write", action="store_true", help="update scripts/BENCHMARKS.md")
+    parser.add_argument("--write", action="store_true", help="update docs/benchmarks.md")
     args = parser.parse_args()
 
     import numpy as np

@@ -267,7 +267,7 @@ def main() -> None:
     parser.add_argument("--mnist-trials", type=int, default=12)
     parser.add_argument("--mnist-target", type=float, default=0.95)
     parser.add_argument("--mnist-seeds", type=int, default=1)
-    parser.add_argument("--write", action="store_true", help="update scripts/BENCHMARKS.md")
+    parser.add_argument("--write", action="store_true", help="update docs/benchmarks.md")
     args = parser.parse_args()
     if args.load:
         rows = [row for path in args.load for row in json.loads(Path(path).read_text())["rows"]]

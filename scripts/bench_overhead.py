@@ -3,7 +3,7 @@
     python scripts/bench_overhead.py [--trials 16] [--epochs 5] [--write]
 
 ``--write`` puts the table, the targets and a plot (docs/img/overhead.png) into the
-"Overhead" section of scripts/BENCHMARKS.md.
+"Overhead" section of docs/benchmarks.md.
 
 Runners (each in a fresh subprocess; TensorFlow is imported before the clock starts, Ray
 start-up is inside the clock because a user waits for it):
@@ -175,7 +175,7 @@ def main() -> None:
                         help=f"default: {RUNNERS}; also {OPTIONAL_RUNNERS}")
     parser.add_argument("--repeat", type=int, default=1,
                         help="run every runner this many times, interleaved; report medians")
-    parser.add_argument("--write", action="store_true", help="update scripts/BENCHMARKS.md")
+    parser.add_argument("--write", action="store_true", help="update docs/benchmarks.md")
     parser.add_argument("--child", default=None, help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.child:

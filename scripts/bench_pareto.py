@@ -23,7 +23,7 @@ Usage:
         [--searchers ...] [--problems ...] [--confirm-seed 100] [--write]
 
 With ``--write`` the table, the command and a plot (docs/img/pareto.png) go into the
-"Pareto search" section of scripts/BENCHMARKS.md.
+"Pareto search" section of docs/benchmarks.md.
 """
 
 from __future__ import annotations
@@ -243,7 +243,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--problems", nargs="+", default=list(PROBLEMS), choices=PROBLEMS)
     parser.add_argument("--confirm-seed", type=int,
                         help="run again on seeds from this one (seeds never looked at)")
-    parser.add_argument("--write", action="store_true", help="update scripts/BENCHMARKS.md")
+    parser.add_argument("--write", action="store_true", help="update docs/benchmarks.md")
     args = parser.parse_args(argv)
     runs = [measure(args)]
     if args.confirm_seed is not None:

@@ -115,7 +115,7 @@ def main() -> None:
     parser.add_argument("--epochs", type=int, default=10)
     parser.add_argument("--perturbation-interval", type=int, default=2)
     parser.add_argument("--save", help="write the raw runs to this JSON file")
-    parser.add_argument("--write", action="store_true", help="update scripts/BENCHMARKS.md")
+    parser.add_argument("--write", action="store_true", help="update docs/benchmarks.md")
     parser.add_argument("--load", nargs="+", help="merge runs saved with --save; run nothing")
     args = parser.parse_args()
 

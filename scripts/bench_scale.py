@@ -291,7 +291,7 @@ def main() -> None:
     parser.add_argument("--variants", nargs="*", default=[],
                         help=f"raytune_hpt prototypes to run after the default: {sorted(VARIANTS)}")
     parser.add_argument("--skip-plain", action="store_true")
-    parser.add_argument("--write", action="store_true", help="update scripts/BENCHMARKS.md")
+    parser.add_argument("--write", action="store_true", help="update docs/benchmarks.md")
     args = parser.parse_args()
 
     import keras  # noqa: F401  (a user's script imports it to write build(); before the clock)

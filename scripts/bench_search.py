@@ -18,7 +18,7 @@ Seeds S..S+N-1 are used (``--first-seed 100``: seeds the searchers were never tu
 
 It prints a markdown table (median simple regret and interquartile range over the seeds);
 with ``--write`` it puts the table, the command that produced it and a plot
-(docs/img/search.png) into the "Search quality" section of scripts/BENCHMARKS.md.
+(docs/img/search.png) into the "Search quality" section of docs/benchmarks.md.
 """
 
 from __future__ import annotations
@@ -215,7 +215,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--problems", nargs="+", default=DEFAULT_PROBLEMS, choices=list(PROBLEMS))
     parser.add_argument("--save", help="also write the raw results to this JSON file")
     parser.add_argument("--load", nargs="+", help="merge earlier --save files instead of running")
-    parser.add_argument("--write", action="store_true", help="update scripts/BENCHMARKS.md")
+    parser.add_argument("--write", action="store_true", help="update docs/benchmarks.md")
     args = parser.parse_args(argv)
     data = merge(args.load) if args.load else measure(args)
     if args.save:

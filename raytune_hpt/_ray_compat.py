@@ -9,13 +9,16 @@ it needs.
 
 from __future__ import annotations
 
+import contextlib
 import importlib
+from collections.abc import Iterator
 from typing import Any
 
 __all__ = [
     "PRIVATE_NAMES",
     "aggressive_first_hyperband",
     "keras_symbolic_build",
+    "lean_local_head",
     "local_cpu_count",
     "local_gpu_count",
     "missing_private_names",
@@ -33,6 +36,8 @@ __all__ = [
 #: (module, attribute path) of every private name used below; checked by the compat test.
 PRIVATE_NAMES: tuple[tuple[str, str], ...] = (
     ("ray._private.utils", "get_num_cpus"),
+    ("ray._private.node", "Node.start_api_server"),
+    ("ray._private.node", "Node.start_monitor"),
     ("ray._private.accelerators", "get_accelerator_manager_for_resource"),
     ("ray.tune.tuner", "Tuner._local_tuner"),
     ("ray.tune.result_grid", "ResultGrid._experiment_analysis"),
@@ -110,6 +115,42 @@ def local_gpu_count() -> float | None:
         return float(manager.get_current_node_num_accelerators())
     except Exception:
         return None
+
+
+@contextlib.contextmanager
+def lean_local_head() -> Iterator[None]:
+    """A local Ray started in this block leaves out two head daemons a local tuning run does
+    not use: the API server, which with ``include_dashboard=False`` serves only Ray's usage
+    statistics and which ``ray.init`` waits on (about a second) before it starts the raylet,
+    and the autoscaler monitor (a local Ray has nothing to scale). Both are Python processes
+    that would compete with the first trials for the CPUs. Ray 2.60: no ``ray.init`` option
+    leaves them out; ``Node``'s two start methods are replaced for the block, then put back.
+    A Ray without them starts as usual."""
+    try:
+        from ray._private.node import Node
+    except ImportError:
+        yield
+        return
+    names = ("start_api_server", "start_monitor")
+    saved = {name: Node.__dict__.get(name) for name in names}
+    if None in saved.values():
+        yield
+        return
+    start_api_server = saved["start_api_server"]
+
+    def api_server_if_dashboard(self: Any, *, include_dashboard: Any,
+                                raise_on_failure: bool) -> None:
+        if include_dashboard is not False:  # a dashboard asked for: as Ray does
+            start_api_server(self, include_dashboard=include_dashboard,
+                             raise_on_failure=raise_on_failure)
+
+    Node.start_api_server = api_server_if_dashboard
+    Node.start_monitor = lambda self: None
+    try:
+        yield
+    finally:
+        for name, method in saved.items():
+            setattr(Node, name, method)
 
 
 def no_worker_prestart() -> dict[str, Any]:

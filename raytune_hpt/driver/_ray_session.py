@@ -67,13 +67,15 @@ def start_ray(address: str | None, *, log_to_driver: bool, verbose: int = 1) -> 
     (and which refuses a new Ray's options). A local Ray started here does not pre-start task
     workers: Ray Tune runs every trial in an actor with its own runtime environment, which
     never takes a pre-started worker, so those would only compete with the first trials for
-    the CPUs and then be killed.
+    the CPUs and then be killed. Nor does it start the head's API server and autoscaler
+    monitor, which a local search does not use (``_ray_compat.lean_local_head``).
     """
     import ray
 
     from raytune_hpt.driver import _kept_ray
 
     options: dict[str, Any] = {}
+    lean: Any = contextlib.nullcontext()
     where = f"the Ray at {address}"
     if address is None and not os.environ.get("RAY_ADDRESS"):
         kept = _kept_ray.find()
@@ -87,11 +89,14 @@ def start_ray(address: str | None, *, log_to_driver: bool, verbose: int = 1) -> 
             where = f"the local Ray started by `ray start` at {started_by_ray}"
         else:
             options, where = _ray_compat.no_worker_prestart(), "a new local Ray"
+            lean = _ray_compat.lean_local_head()
     elif address is None:
         where = f"the Ray at RAY_ADDRESS={os.environ['RAY_ADDRESS']}"
 
-    quietly(lambda: ray.init(address=address, include_dashboard=False,
-                             log_to_driver=log_to_driver, configure_logging=False, **options))
+    with lean:
+        quietly(lambda: ray.init(address=address, include_dashboard=False,
+                                 log_to_driver=log_to_driver, configure_logging=False,
+                                 **options))
     logger.info("Ray: %s.", where)
 
 

@@ -225,7 +225,8 @@ class Tuner:
         """
         if driver.search_is_done(self.settings, self._results):
             return self._results
-        import_tensorflow_quietly()  # the model needs it; its start-up notices are noise
+        if self.hypermodel is not None or not self.has_custom_run_trial():
+            import_tensorflow_quietly()  # the model needs it; its start-up notices are noise
         hooks = {"attachments": self.attachments, "on_search_begin": self.on_search_begin}
         if self.has_custom_run_trial():
             run, self._results = driver.search_custom(self.settings, self, self._initial_space(),

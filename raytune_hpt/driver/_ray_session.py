@@ -8,6 +8,7 @@ restored afterwards, so the user's process is left as it was found.
 from __future__ import annotations
 
 import contextlib
+import importlib.util
 import logging
 import os
 import sys
@@ -16,9 +17,11 @@ from typing import Any
 
 from raytune_hpt import _ray_compat
 from raytune_hpt._noise import quietly
+from raytune_hpt.errors import ConfigurationError
 
 __all__ = [
     "QUIET_TENSORFLOW",
+    "check_not_shadowed",
     "scoped_environ",
     "ship_model_code",
     "start_ray",
@@ -119,3 +122,32 @@ def ship_model_code(hypermodel: Any) -> None:
     if "site-packages" in path or "dist-packages" in path:
         return
     cloudpickle.register_pickle_by_value(module)
+
+
+#: Packages a search imports that a user's script does not: a file of the same name beside
+#: the script (``tensorboard.py``) is imported instead, runs the script again inside the
+#: import, and the search never ends.
+_IMPORTED_FOR_THE_USER = ("tensorboard",)
+
+
+def check_not_shadowed() -> None:
+    """Refuse a file that would be imported instead of a package the search needs.
+
+    Raises:
+        ConfigurationError: naming the file and the package.
+    """
+    for name in _IMPORTED_FOR_THE_USER:
+        module = sys.modules.get(name)
+        if module is not None:
+            is_package, origin = hasattr(module, "__path__"), getattr(module, "__file__", None)
+        else:
+            spec = importlib.util.find_spec(name)
+            if spec is None:
+                continue
+            is_package, origin = spec.submodule_search_locations is not None, spec.origin
+        if not is_package:
+            raise ConfigurationError(
+                f"{origin} is imported as the '{name}' package, which a search needs: a "
+                f"file named {name}.py beside your script (or first on sys.path) hides the "
+                f"installed package. Rename the file."
+            )

@@ -19,6 +19,7 @@ from raytune_hpt._checks import check_int
 from raytune_hpt.driver import _kept_ray as kept_ray
 from raytune_hpt.driver._ray_session import (
     QUIET_TENSORFLOW,
+    check_not_shadowed,
     scoped_environ,
     ship_model_code,
     start_ray,
@@ -70,6 +71,7 @@ def search(settings: Settings, hypermodel: Any, fit_args: tuple, fit_kwargs: dic
            on_search_begin: Callable[[], None] = lambda: None,
            ) -> tuple[SearchRun, ExperimentResults]:
     """Run a search of ``hypermodel`` with ``fit``-style arguments; the run and its results."""
+    check_not_shadowed()
     x, y, validation_data, epochs, cv = split_fit_arguments(fit_args, fit_kwargs)
     epochs = settings.epochs or epochs
     data = _check_search_input(settings, hypermodel, x, y, validation_data, epochs, cv,
@@ -98,6 +100,8 @@ def search_custom(settings: Settings, tuner: UserTuner, space: HyperParameters,
                   ) -> tuple[SearchRun, ExperimentResults]:
     """Run a search whose trials call ``tuner.run_trial(trial, *fit_args, **fit_kwargs)``."""
     from ray import tune
+
+    check_not_shadowed()
 
     epochs = settings.epochs or 1
     scheduler = create_scheduler(settings.scheduler, epochs=epochs)

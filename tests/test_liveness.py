@@ -53,7 +53,9 @@ def test_hyperband_ends_when_promoted_trials_end_before_their_rung(ray_local, tm
     tuner = tune.Tuner(
         _ending_trainable,
         param_space={"x": tune.grid_search(list(range(9))), "how": how},
-        tune_config=tune.TuneConfig(metric="loss", mode="min",
+        # reuse_actors as raytune_hpt's own searches run (driver/_tune_run.py); without it
+        # each start and resume of the 9 trials spawns a worker process (~1 s each)
+        tune_config=tune.TuneConfig(metric="loss", mode="min", reuse_actors=True,
                                     scheduler=create_scheduler("hyperband", epochs=9)),
         run_config=tune.RunConfig(name=how, storage_path=str(tmp_path), verbose=0,
                                   failure_config=tune.FailureConfig(

@@ -64,7 +64,8 @@ def test_hyperband_starts_with_its_most_aggressive_bracket(ray_local, tmp_path):
     tuner = tune.Tuner(
         _epochs_trainable,
         param_space={"x": tune.grid_search(list(range(9)))},
-        tune_config=tune.TuneConfig(metric="loss", mode="min",
+        # reuse_actors as raytune_hpt's own searches run (driver/_tune_run.py)
+        tune_config=tune.TuneConfig(metric="loss", mode="min", reuse_actors=True,
                                     scheduler=create_scheduler("hyperband", epochs=9)),
         run_config=tune.RunConfig(name="order", storage_path=str(tmp_path), verbose=0),
     )

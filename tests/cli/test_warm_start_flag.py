@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+
 import pytest
 
 from raytune_hpt.searchers import point_key
@@ -18,6 +20,10 @@ def test_run_with_warm_start_seeds_the_search_and_reruns_nothing(tmp_path):
     first = cli("run", *SHORT, "--storage-path", results, "--name", "first", cwd=tmp_path,
                 environment=env())
     assert first.returncode == 0, first.stderr[-3000:]
+    # this run is also the digits example through the command (tests/test_examples.py skips it)
+    assert re.search(r"Search done in \d+ s: 2 trials \(2 finished\)", first.stdout), (
+        first.stdout[-2000:])
+    assert "Best trial" in first.stdout
     second = cli("run", *SHORT, "--storage-path", results, "--name", "second",
                  "--warm-start", "results/first", cwd=tmp_path,  # relative to the cwd
                  environment=env())

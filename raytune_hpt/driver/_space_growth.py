@@ -73,7 +73,7 @@ class UntilDeclared(Searcher):
     def __init__(self, inner: Searcher, space: HyperParameters) -> None:
         super().__init__(metric=inner.metric, mode=inner.mode)
         self.inner, self._space = inner, space
-        self._out: set[str] = set()
+        self._suggested = False  # a trial is out
         self._held = True  # until the first report or end
 
     def set_search_properties(self, metric: str | None, mode: str | None, config: dict,
@@ -86,11 +86,10 @@ class UntilDeclared(Searcher):
         return self.inner.set_max_concurrency(max_concurrent)
 
     def suggest(self, trial_id: str) -> dict | str | None:
-        if self._held and self._out and not self._space.space:
+        if self._held and self._suggested and not self._space.space:
             return None
         config = self.inner.suggest(trial_id)
-        if isinstance(config, dict):
-            self._out.add(trial_id)
+        self._suggested = self._suggested or isinstance(config, dict)
         return config
 
     def on_trial_result(self, trial_id: str, result: dict) -> None:

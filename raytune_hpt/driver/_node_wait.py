@@ -99,11 +99,13 @@ class NodeWait(Callback):
         import ray
 
         capacity = Capacity.read()
-        has = {k: v for k, v in ray.available_resources().items()
-               if k in ("CPU", "GPU") or k in self.request}
         wanted = {k: v for k, v in self.request.items() if v}
+        names = {"cpu": "CPU", "gpu": "GPU"}
+        keys = [names.get(k, k) for k in wanted]
+        total, free = ray.cluster_resources(), ray.available_resources()
+        shown = ", ".join(f"{k}: {free.get(k, 0):g} free of {total.get(k, 0):g}" for k in keys)
         text = (f"No trial could start for {waited:.0f} s (pending_timeout={self.timeout:g}): "
-                f"each trial asks for {wanted}, and the nodes free now have {has}.")
+                f"each trial asks for {wanted}, and the cluster has {{{shown}}}.")
         if capacity.can_grow:
             kinds = ", ".join(t.describe() for t in capacity.node_types)
             text += f" Ray's autoscaler can add nodes of type {kinds}, but none came."

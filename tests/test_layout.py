@@ -5,6 +5,7 @@ from __future__ import annotations
 import ast
 import importlib
 import importlib.util
+import re
 from pathlib import Path
 
 import pytest
@@ -175,3 +176,45 @@ def test_every_lazy_table_of_the_package_is_in_the_import_graph(layout):
         if targets - graph[package]:
             missing[package] = sorted(targets - graph[package])
     assert missing == {}, "scripts/check_layout.py misses these lazy imports"
+
+
+ARCHITECTURE = Path(__file__).resolve().parents[1] / "docs" / "architecture.md"
+#: Folders the page describes as a whole: their files are data and small model modules.
+WHOLE_FOLDERS = ("examples/",)
+
+
+def _tree_modules(text: str) -> set[str]:
+    """``folder/_file.py`` for every module named in the trees of docs/architecture.md's
+    "The tree" section: the names a line starts with (``_trial.py``, ``_gp.py, _acquisition.py``)
+    under the nearest less indented folder (``worker/``); wrapped descriptions are skipped."""
+    section = text.split("## The tree", 1)[1].split("\n## ", 1)[0]
+    found: set[str] = set()
+    folders: list[tuple[int, str]] = []  # (indent, "worker/")
+    for line in section.splitlines():
+        if not line.strip() or line.startswith(("```", "#")):
+            continue
+        indent = len(line) - len(line.lstrip())
+        entry = re.match(r"(?:\w+\.py|\w+/)(?:,\s*\w+\.py)*(?=\s|$)", line.strip())
+        if entry is None or entry.group() == "raytune_hpt/":
+            continue  # a wrapped description, or the root
+        column = entry.group()
+        names = re.findall(r"\w+\.py|\w+/", column)
+        while folders and folders[-1][0] >= indent:
+            folders.pop()
+        if column.endswith("/"):
+            folders.append((indent, column))
+            continue
+        found.update("".join(f for _, f in folders) + name for name in names)
+    return found
+
+
+def test_every_module_is_in_the_architecture_page(layout):
+    """docs/architecture.md's tree names every module of the package, and only those."""
+    modules = {p.relative_to(layout.PACKAGE).as_posix() for p in layout.package_files()}
+    modules = {m for m in modules
+               if not m.endswith("__init__.py") and not m.startswith(WHOLE_FOLDERS)}
+    named = {m for m in _tree_modules(ARCHITECTURE.read_text()) if not m.endswith("__init__.py")}
+    assert {"worker/_trial.py", "searchers/_gp.py", "cli/_main.py", "tuner.py",
+            "__main__.py"} <= named  # the reading works
+    assert sorted(modules - named) == [], "name these modules in docs/architecture.md's tree"
+    assert sorted(named - modules) == [], "docs/architecture.md names modules that are gone"

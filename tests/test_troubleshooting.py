@@ -29,6 +29,9 @@ CLASSES = set(errors.__all__)
 # "—" for what the command line itself refuses before any code of the package runs.
 OTHER_CLASSES = {"ValueError", "TypeError", "FileNotFoundError", "—"}
 MIN_KEY = 5  # characters: shorter fragments would match too much
+# Functions that make one of the errors: the experiment schema's validators raise _fail(...),
+# which pydantic hands back and experiment/_file.py turns into an ExperimentError.
+FACTORIES = {"_fail": "ExperimentError"}
 
 
 @dataclass(frozen=True)
@@ -82,17 +85,20 @@ def _trees() -> list[tuple[Path, ast.AST]]:
 
 
 def _raises() -> list[Raise]:
-    """Every error of an errors.py class the package makes: ``raise SomeError("...")``, and
-    ``SomeError("...")`` handed on (``self._stop(SearchAbortedError(...))``)."""
+    """Every error of an errors.py class the package makes: ``raise SomeError("...")``,
+    ``SomeError("...")`` handed on (``self._stop(SearchAbortedError(...))``), and the
+    ``FACTORIES``' errors."""
     found = []
     for path, tree in _trees():
         for node in ast.walk(tree):
             if not isinstance(node, ast.Call):
                 continue
-            error = getattr(node.func, "id", getattr(node.func, "attr", None))
-            if error in CLASSES:
-                where = f"{path.relative_to(ROOT)}:{node.lineno}"
-                found.append(Raise(where, error, _message(node, error)))
+            called = getattr(node.func, "id", getattr(node.func, "attr", None))
+            where = f"{path.relative_to(ROOT)}:{node.lineno}"
+            if called in FACTORIES:  # _fail(message, field)
+                found.append(Raise(where, FACTORIES[called], _message(node, called)))
+            elif called in CLASSES:
+                found.append(Raise(where, called, _message(node, called)))
     return found
 
 

@@ -4,7 +4,7 @@
 * no function over ``MAX_FUNCTION_LINES`` lines, counted from ``def`` to the last line of its
   body, docstring included;
 * private Ray and Keras names (``ray._private``, ``ray.train._internal``, ``_local_tuner``,
-  ``_experiment_analysis``, ``model._symbolic_build``, ...) only in ``raytune_hpt/_ray_compat.py``;
+  ``_experiment_analysis``, ``model._symbolic_build``, ...) only in ``raytune_hpt/_ray_compat/``;
 * a subpackage's private file (``raytune_hpt/<pkg>/_<file>.py``) or private name is imported
   only from inside that subpackage;
 * no import circle between the package's modules (issue 24), counting every import: at the
@@ -346,7 +346,7 @@ def all_problems() -> dict[str, str]:
         for key, n in long_functions().items()
     )
     found.update(
-        (use, f"private Ray/Keras name outside _ray_compat.py: {use}")
+        (use, f"private Ray/Keras name outside _ray_compat/: {use}")
         for use in private_engine_names()
     )
     found.update(

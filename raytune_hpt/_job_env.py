@@ -45,13 +45,21 @@ def package_folder() -> Path:
     return Path(__file__).resolve().parent
 
 
-@functools.cache
-def build_hash(folder: str | None = None) -> str:
-    """A content hash of the package's modules and data (32 hex digits: a Ray label value).
+def build_hash(folder: str | os.PathLike | None = None) -> str:
+    """A content hash of the package's modules and data (32 hex digits: a Ray label value),
+    of the package this process imported unless ``folder`` names another copy.
 
     Equal for a source tree and a wheel built from it; caches and stray files do not count.
     """
-    root = Path(folder) if folder else package_folder()
+    return _own_build() if folder is None else _hash(Path(folder))
+
+
+@functools.cache
+def _own_build() -> str:
+    return _hash(package_folder())
+
+
+def _hash(root: Path) -> str:
     files = {p for p in root.rglob("*.py") if "__pycache__" not in p.parts}
     files.update(p for pattern in _PACKAGE_DATA for p in root.glob(pattern))
     digest = hashlib.sha256()

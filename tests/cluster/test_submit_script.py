@@ -1,8 +1,10 @@
-"""`raytune-hpt submit train.py`: a Keras Tuner script (one import changed) as a Ray job, with
-this package shipped to the cluster's nodes, on a real two-node Ray cluster on this machine.
+"""`raytune-hpt submit train.py`: a Keras Tuner script (one import changed) as a Ray job, on a
+real two-node Ray cluster on this machine whose nodes run this build of the package and say
+so (the node label raytune-hpt-build, as the configs in cluster/ set it); a machine with
+another build ships its own; a copy of the package ahead of the shipped one is refused.
 
 The bad-input checks and the build hash need no cluster (nothing is contacted: the address
-given is one where nothing answers); the two jobs do.
+given is one where nothing answers); the three jobs do.
 """
 
 from __future__ import annotations
@@ -10,12 +12,15 @@ from __future__ import annotations
 import json
 import math
 import shutil
+from pathlib import Path
 
 import pytest
 
-from raytune_hpt._job_env import STORAGE_ENV, build_hash, package_folder
+from raytune_hpt._job_env import NODE_LABEL, STORAGE_ENV, build_hash, package_folder
 from raytune_hpt.cli import main
-from tests._helpers.cluster import cli, free_port
+from tests._helpers.cluster import clean_env, cli, free_port
+from tests._helpers.local_cluster import local_cluster
+from tests.cluster.conftest import Cluster
 
 KERAS_TUNER_SCRIPT = """\
 import sys
@@ -25,6 +30,7 @@ from sklearn.datasets import load_digits
 
 import raytune_hpt as kt  # was: import keras_tuner as kt
 
+print("PACKAGE", kt.__file__, flush=True)
 
 def build_model(hp):
     model = keras.Sequential([
@@ -47,6 +53,8 @@ print("BEST", tuner.get_best_hyperparameters()[0].values)
 
 NO_TENSORFLOW_SCRIPT = """\
 import raytune_hpt as kt
+
+print("PACKAGE", kt.__file__, flush=True)
 
 class AnyFunction(kt.RandomSearch):
     def run_trial(self, trial, *args, **kwargs):
@@ -125,14 +133,33 @@ def test_a_jobs_storage_path_wins_over_the_scripts(monkeypatch, tmp_path):
 
 
 # -- on the two-node cluster ----------------------------------------------------------------
+@pytest.fixture(scope="module")
+def labelled_cluster():
+    """The `cluster` fixture's two nodes, labelled with the build they import (this one)."""
+    labels = json.dumps({NODE_LABEL: build_hash()})
+    options = ("--workers", "1", "--head-cpus", "1", "--worker-cpus", "1")
+    with local_cluster(*options, env=clean_env(RAY_OVERRIDE_LABELS=labels)) as (folder, exports):
+        yield Cluster(address=exports["RAY_ADDRESS"],
+                      gcs_address=exports["RAYTUNE_HPT_GCS_ADDRESS"],
+                      token_path=Path(exports["RAY_AUTH_TOKEN_PATH"]), folder=folder)
+
+
+def _package_line(stdout: str) -> str:
+    lines = [line for line in stdout.splitlines() if line.startswith("PACKAGE ")]
+    assert len(lines) == 1, stdout[-3000:]
+    return lines[0]
+
+
 @pytest.mark.cluster
 @pytest.mark.slow
-def test_a_keras_tuner_script_runs_as_a_job_and_its_results_reach_the_storage(cluster, tmp_path):
+def test_a_keras_tuner_script_runs_as_a_job_and_its_results_reach_the_storage(
+    labelled_cluster, tmp_path
+):
     folder = tmp_path / "project"
     folder.mkdir()
     (folder / "train.py").write_text(KERAS_TUNER_SCRIPT)
     storage = tmp_path / "results"  # absolute, outside the uploaded folder, on the shared disk
-    env = cluster.env()
+    env = labelled_cluster.env()
 
     submitted = cli("submit", folder / "train.py", "--storage-path", storage, "--", "digits_kt",
                     env=env, timeout=420)
@@ -140,7 +167,8 @@ def test_a_keras_tuner_script_runs_as_a_job_and_its_results_reach_the_storage(cl
     job_id = submitted.stdout.splitlines()[0]
     assert job_id.startswith("raytune-hpt-train-py-")
     assert f"Job {job_id} SUCCEEDED." in submitted.stderr
-    assert f"build {build_hash()}), shipped with the job" in submitted.stderr
+    assert f"the cluster runs this build of raytune_hpt ({build_hash()})" in submitted.stderr
+    assert "py_modules_files" not in _package_line(submitted.stdout)  # the nodes' own install
     assert "BEST {" in submitted.stdout  # the script's own output, followed
 
     listed = cli("jobs", "list", env=env)
@@ -157,7 +185,31 @@ def test_a_keras_tuner_script_runs_as_a_job_and_its_results_reach_the_storage(cl
 
 @pytest.mark.cluster
 @pytest.mark.slow
-def test_a_job_importing_another_build_fails_before_any_trial(cluster, tmp_path):
+def test_a_machine_with_another_build_ships_it_and_the_job_runs_it(labelled_cluster, tmp_path):
+    """The cluster's install (this build) differs from the submitting machine's (a changed
+    copy): the copy goes with the job as py_modules, ahead of the cluster's own."""
+    laptop = tmp_path / "laptop"
+    shutil.copytree(package_folder(), laptop / "raytune_hpt",
+                    ignore=shutil.ignore_patterns("__pycache__"))
+    with (laptop / "raytune_hpt" / "_format.py").open("a") as file:
+        file.write("# a newer build\n")
+    other = build_hash(laptop / "raytune_hpt")
+    folder = tmp_path / "project"
+    folder.mkdir()
+    (folder / "train.py").write_text(NO_TENSORFLOW_SCRIPT)
+    env = labelled_cluster.env(PYTHONPATH=str(laptop))
+
+    submitted = cli("submit", folder / "train.py", "--storage-path", tmp_path / "results",
+                    env=env, timeout=300)
+    assert submitted.returncode == 0, f"{submitted.stdout[-4000:]}\n{submitted.stderr[-3000:]}"
+    assert f"this machine's raytune_hpt (build {other}), shipped with the job" in submitted.stderr
+    assert "/py_modules_files/" in _package_line(submitted.stdout)
+    assert "SEARCHED" in submitted.stdout
+
+
+@pytest.mark.cluster
+@pytest.mark.slow
+def test_a_job_importing_another_build_fails_before_any_trial(labelled_cluster, tmp_path):
     """A raytune_hpt folder beside the script comes first on the job's sys.path, ahead of
     the shipped package: one clear error, and no trial runs."""
     folder = tmp_path / "project"
@@ -167,7 +219,7 @@ def test_a_job_importing_another_build_fails_before_any_trial(cluster, tmp_path)
         file.write("# an older copy\n")
     (folder / "train.py").write_text(NO_TENSORFLOW_SCRIPT)
     storage = tmp_path / "results"
-    env = cluster.env()
+    env = labelled_cluster.env()
 
     submitted = cli("submit", folder / "train.py", "--storage-path", storage, env=env,
                     timeout=300)

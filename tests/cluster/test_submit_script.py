@@ -119,6 +119,19 @@ def test_the_build_hash_counts_the_package_files_only(tmp_path):
     assert len(build_hash()) == 32  # a Ray node label value holds at most 63 characters
 
 
+def test_the_build_hash_reads_what_a_wheel_holds():
+    """A wheel holds the modules and pyproject's package-data: the hash reads the same files,
+    so a cluster's install from this tree has this tree's build."""
+    import tomllib
+
+    from raytune_hpt import _job_env
+    from tests._helpers.cluster import ROOT
+
+    pyproject = tomllib.loads((ROOT / "pyproject.toml").read_text())
+    assert tuple(pyproject["tool"]["setuptools"]["package-data"]["raytune_hpt"]) == \
+        _job_env._PACKAGE_DATA
+
+
 def test_a_jobs_storage_path_wins_over_the_scripts(monkeypatch, tmp_path):
     import raytune_hpt as kt
 

@@ -25,6 +25,7 @@ import logging
 import os
 from pathlib import Path
 
+from raytune_hpt import storage
 from raytune_hpt.errors import ConfigurationError
 
 __all__ = ["BUILD_ENV", "NODE_LABEL", "STORAGE_ENV", "build_hash", "check_build",
@@ -77,10 +78,17 @@ def job_storage_path(given: str | os.PathLike | None = None) -> str | os.PathLik
     submitted = os.environ.get(STORAGE_ENV)
     if not submitted:
         return given
-    if given is not None and os.fspath(given) != submitted:
+    if given is not None and _same_place(given) != _same_place(submitted):
         logger.warning("Results go to %s (raytune-hpt submit --storage-path), not to %s.",
                        submitted, os.fspath(given))
     return submitted
+
+
+def _same_place(path: str | os.PathLike) -> str:
+    try:
+        return storage.normalize(path)
+    except (TypeError, ValueError):  # refused where the Settings check it, with the reason
+        return os.fspath(path)
 
 
 def check_build() -> None:

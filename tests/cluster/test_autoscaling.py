@@ -108,6 +108,19 @@ def _raylet_of(pid: int) -> int:
     return parent
 
 
+def _children(parent: int) -> list[int]:
+    found = []
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            try:
+                stat = (entry / "stat").read_text()
+            except OSError:
+                continue
+            if int(stat.rsplit(")", 1)[1].split()[1]) == parent:
+                found.append(int(entry.name))
+    return found
+
+
 def test_a_worker_node_lost_mid_search_loses_nothing(cluster, tmp_path):
     (tmp_path / "model.py").write_text(SLOW_MODEL)
     (tmp_path / "driver.py").write_text(LOST_NODE_DRIVER)
@@ -115,7 +128,7 @@ def test_a_worker_node_lost_mid_search_loses_nothing(cluster, tmp_path):
     log = tmp_path / "driver.log"
     with open(log, "w") as out:
         driver = subprocess.Popen([sys.executable, "driver.py", str(storage)], cwd=tmp_path,
-                                  env=cluster.env(RTH_EPOCH_SECONDS="1.5"), stdout=out,
+                                  env=cluster.env(RTH_EPOCH_SECONDS="3"), stdout=out,
                                   stderr=subprocess.STDOUT)
     try:
         def mid_trial() -> tuple[str, str, int] | None:
@@ -129,7 +142,9 @@ def test_a_worker_node_lost_mid_search_loses_nothing(cluster, tmp_path):
         victim, node, pid = mid_trial()
         done_before = len(progress_rows(trial_dirs(storage / "lost")[victim]))
         assert node != HEAD_NODE
-        os.kill(_raylet_of(pid), signal.SIGKILL)  # the trial's node is gone, as a lost instance
+        raylet = _raylet_of(pid)
+        for process in (raylet, *_children(raylet)):  # the node is gone with all it ran
+            os.kill(process, signal.SIGKILL)
 
         driver.wait(timeout=600)
         output = log.read_text()

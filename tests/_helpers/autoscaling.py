@@ -64,9 +64,10 @@ class AutoscalingCluster:
     folder: Path
 
     def env(self, **extra: str) -> dict[str, str]:
-        """A user's environment pointed at this cluster (``RAY_ADDRESS`` the GCS)."""
-        return clean_env(RAY_ADDRESS=self.gcs_address, RAY_AUTH_MODE="token",
-                         RAY_AUTH_TOKEN_PATH=str(self.token_path), **extra)
+        """A user's environment pointed at this cluster (``RAY_ADDRESS`` the GCS unless
+        given: the dashboard, for the Jobs API)."""
+        return clean_env(**{"RAY_ADDRESS": self.gcs_address, "RAY_AUTH_MODE": "token",
+                            "RAY_AUTH_TOKEN_PATH": str(self.token_path), **extra})
 
     def started_processes(self) -> list[int]:
         """Every process of this cluster: the head's and the fake nodes' (by GCS port)."""
@@ -103,7 +104,9 @@ def _stop(head: subprocess.Popen, cluster: AutoscalingCluster, timeout: float = 
 
 
 @contextlib.contextmanager
-def autoscaling_cluster(worker_types: Mapping[str, Mapping], head: Mapping[str, float] | None = None,
+def autoscaling_cluster(worker_types: Mapping[str, Mapping],
+                        head: Mapping[str, float] | None = None,
+                        labels: Mapping[str, str] | None = None,
                         timeout: float = 120) -> Iterator[AutoscalingCluster]:
     """Start a head of ``head`` resources (default 0 CPUs) whose autoscaler launches
     ``worker_types`` (``{"cpu2": {"resources": {"CPU": 2}, "min_workers": 0,
@@ -129,6 +132,8 @@ def autoscaling_cluster(worker_types: Mapping[str, Mapping], head: Mapping[str, 
                f"--num-cpus={int(head.pop('CPU', 0))}", f"--num-gpus={int(head.pop('GPU', 0))}"]
     if head:
         command.append(f"--resources={json.dumps(head)}")
+    if labels:
+        command.append(f"--labels={','.join(f'{k}={v}' for k, v in labels.items())}")
     log = open(folder / "head.log", "w")  # noqa: SIM115 (closed below)
     process = subprocess.Popen(command, env=env, stdout=log, stderr=subprocess.STDOUT,
                                stdin=subprocess.DEVNULL, start_new_session=True)
@@ -147,7 +152,8 @@ def _wait_up(cluster: AutoscalingCluster, process: subprocess.Popen, timeout: fl
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         if process.poll() is not None:
-            raise RuntimeError(f"the autoscaling head exited: {(cluster.folder / 'head.log').read_text()[-2000:]}")
+            log = (cluster.folder / "head.log").read_text()[-2000:]
+            raise RuntimeError(f"the autoscaling head exited: {log}")
         done = subprocess.run([sys.executable, "-c", probe, cluster.gcs_address],
                               env=cluster.env(), capture_output=True, timeout=30)
         if done.returncode == 0:

@@ -132,8 +132,15 @@ def _run_plain(cluster, folder: Path) -> float:
         import sys, time
         from ray.job_submission import JobSubmissionClient, JobStatus
         client = JobSubmissionClient({cluster.dashboard!r})
-        job = client.submit_job(entrypoint="python plain.py {folder / 'results'}",
-                                runtime_env={{"working_dir": "local://{folder}"}})
+        for _ in range(45):  # a head still starting has no job agent yet
+            try:
+                job = client.submit_job(entrypoint="python plain.py {folder / 'results'}",
+                                        runtime_env={{"working_dir": "local://{folder}"}})
+                break
+            except RuntimeError as error:
+                if "No available agent" not in str(error):
+                    raise
+                time.sleep(2)
         while client.get_job_status(job) not in (JobStatus.SUCCEEDED, JobStatus.FAILED,
                                                    JobStatus.STOPPED):
             time.sleep(0.5)

@@ -34,10 +34,6 @@ class SearchRun:
     capacity: Capacity | None = None
 
     @property
-    def objective(self) -> Any:
-        return self.settings.objective
-
-    @property
     def experiment_path(self) -> str:
         return self.settings.experiment_path
 

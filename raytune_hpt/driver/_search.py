@@ -105,6 +105,11 @@ def search_custom(settings: Settings, tuner: UserTuner, space: HyperParameters,
 
     check_not_shadowed()
 
+    if settings.workers_per_trial > 1:
+        raise ConfigurationError(
+            f"workers_per_trial={settings.workers_per_trial} trains the standard trial on "
+            "several Ray Train workers, but this Tuner overrides run_trial, which runs each "
+            "trial in one worker; use workers_per_trial=1, or leave run_trial to the Tuner.")
     epochs = settings.epochs or 1
     scheduler = create_scheduler(settings.scheduler, epochs=epochs)
     with scoped_environ(_SEARCH_ENV_DEFAULTS, _SEARCH_ENV_OVERRIDES):

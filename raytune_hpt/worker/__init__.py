@@ -12,7 +12,6 @@ only when a trial runs.
 from __future__ import annotations
 
 from raytune_hpt._lazy import lazy_attributes
-from raytune_hpt._record import MODEL_FILE, STATE_FILE, TRIAL_ERROR, load_checkpoint
 from raytune_hpt.worker._distributed import (
     DRIVER_RESOURCES,
     run_distributed_trial,
@@ -38,9 +37,6 @@ from raytune_hpt.worker._user_trial import UserTuner, run_user_trial
 __all__ = [
     "CUDA_CONTEXT_RESERVE_MB",
     "DRIVER_RESOURCES",
-    "MODEL_FILE",
-    "STATE_FILE",
-    "TRIAL_ERROR",
     "EpochReporter",
     "GpuPlan",
     "SharedArrayFeed",
@@ -53,7 +49,6 @@ __all__ = [
     "feed_in_batches",
     "fit_result_metrics",
     "fold_rows",
-    "load_checkpoint",
     "parse_nvidia_smi_memory",
     "plan_gpus",
     "rebuild_datasets",

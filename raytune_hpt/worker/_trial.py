@@ -68,7 +68,7 @@ class TrialSpec:
     gpu_memory_mb: int | None = None
     # numpy training data of at least this many bytes is fed batch by batch from the shared
     # object-store copy (_feeding.py); None: never (always Keras's array adapter). The
-    # Tuner sets it from its shared_arrays_mb (default: search_data.SHARED_ARRAYS_MB).
+    # Tuner sets it from its shared_arrays_mb (default: settings.SHARED_ARRAYS_MB).
     shared_arrays_bytes: int | None = None
     # Keras Tuner's options: models trained per trial (the objective is their mean), and
     # compile arguments that replace those of build(hp)

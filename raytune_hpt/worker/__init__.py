@@ -12,6 +12,7 @@ only when a trial runs.
 from __future__ import annotations
 
 from raytune_hpt._lazy import lazy_attributes
+from raytune_hpt.worker._datasets import ShippedDataset, rebuild_datasets
 from raytune_hpt.worker._distributed import (
     DRIVER_RESOURCES,
     run_distributed_trial,
@@ -31,7 +32,6 @@ from raytune_hpt.worker._trial import (
     fit_result_metrics,
     run_trial,
 )
-from raytune_hpt.worker._datasets import ShippedDataset, rebuild_datasets
 from raytune_hpt.worker._user_trial import UserTuner, run_user_trial
 
 __all__ = [

@@ -16,13 +16,16 @@ from typing import Any
 
 from raytune_hpt import driver
 from raytune_hpt._noise import import_tensorflow_quietly
+from raytune_hpt.errors import ConfigurationError
 from raytune_hpt.hypermodel import as_hypermodel, checkpoint_builder, discover_space
 from raytune_hpt.hyperparameters import HyperParameters, space_summary
 from raytune_hpt.keras_tuner import (
     BayesianOptimizationOracle,
     GridSearchOracle,
     HyperbandOracle,
+    KerasTunerMethods,
     RandomSearchOracle,
+    Trial,
     oracle_arguments,
     translate,
 )
@@ -30,6 +33,7 @@ from raytune_hpt.objective import Objective
 from raytune_hpt.resources import Resources
 from raytune_hpt.results import ExperimentResults
 from raytune_hpt.settings import SHARED_ARRAYS_MB, Settings, default_name
+from raytune_hpt.worker import TrialHooks
 
 __all__ = ["BayesianOptimization", "GridSearch", "Hyperband", "RandomSearch", "Tuner"]
 
@@ -38,7 +42,7 @@ __all__ = ["BayesianOptimization", "GridSearch", "Hyperband", "RandomSearch", "T
 _SETTINGS = frozenset(f.name for f in dataclasses.fields(Settings))
 
 
-class Tuner:
+class Tuner(KerasTunerMethods):
     """Tune a Keras model's hyperparameters with Ray Tune.
 
     Args:
@@ -233,13 +237,12 @@ class Tuner:
                                                       fit_args, fit_kwargs, **hooks)
         else:
             run, self._results = driver.search(self.settings, self.hypermodel, fit_args,
-                                               fit_kwargs, **hooks)
+                                               fit_kwargs, trial_hooks=self._trial_hooks(),
+                                               **hooks)
         self.space = run.space
         self.resources = run.resources  # "auto", as resolved against the cluster
+        self.on_search_end()
         return self._results
-
-    def on_search_begin(self) -> None:
-        """Called once every check has passed, before Ray starts (Keras Tuner's hook name)."""
 
     def run_trial(self, trial: Any, *args: Any, **kwargs: Any) -> Any:
         """Override to run each trial your own way (on a Ray worker); return the objective
@@ -249,34 +252,24 @@ class Tuner:
     def has_custom_run_trial(self) -> bool:
         return type(self).run_trial is not Tuner.run_trial
 
-    # -- hooks called inside run_trial, on the worker ----------------------------------------
-    def on_epoch_end(self, trial: Any, model: Any, epoch: int,
-                     logs: dict[str, Any] | None = None) -> None:
-        """Report this epoch's ``logs`` (they must hold the objective) and checkpoint ``model``."""
-        self._require_session().epoch_end(model, epoch, logs)
-
-    def save_model(self, trial_id: str, model: Any, step: int = 0) -> None:
-        """Name the model the next report checkpoints."""
-        self._require_session().model = model
-
-    def on_epoch_begin(self, trial: Any, model: Any, epoch: int, logs: Any = None) -> None:
-        """A hook for subclasses; does nothing (as in Keras Tuner)."""
-
-    def on_batch_begin(self, trial: Any, model: Any, batch: int, logs: Any = None) -> None:
-        """A hook for subclasses; does nothing (as in Keras Tuner)."""
-
-    def on_batch_end(self, trial: Any, model: Any, batch: int, logs: Any = None) -> None:
-        """A hook for subclasses; does nothing (as in Keras Tuner)."""
-
-    def _require_session(self) -> Any:
-        if self._session is None:
-            raise RuntimeError("on_epoch_end and save_model are called inside run_trial.")
-        return self._session
+    def _trial_hooks(self) -> Any:
+        """The hooks the standard trial calls on the worker (None: none overridden)."""
+        names = self.overridden_hooks()
+        if names and self.settings.workers_per_trial > 1:
+            raise ConfigurationError(
+                f"{type(self).__name__} overrides {names[0]}, which a trial trained on several "
+                f"workers (workers_per_trial={self.settings.workers_per_trial}) does not call; "
+                "use workers_per_trial=1, or move the hook's work into a keras callback.")
+        return TrialHooks(self, frozenset(names)) if names else None
 
     # -- reading a search, in the driver ------------------------------------------------------
+    def search_space(self) -> HyperParameters:
+        """The search space: the last search's, else the one building the model declares."""
+        return self.space if self.space is not None else self._initial_space()
+
     def search_space_summary(self, extended: bool = False) -> str:
         """Print and return the search space: every hyperparameter with its domain."""
-        shown = list((self.space if self.space is not None else self._initial_space()).space)
+        shown = list(self.search_space().space)
         declared = self.settings.hyperparameters
         if not self.settings.tune_new_entries:
             # As Keras Tuner: entries the model adds keep their default, outside the space.
@@ -317,10 +310,11 @@ class Tuner:
     def get_best_models(self, num_models: int = 1) -> list[Any]:
         """The best trials' models at their best epoch, restored from checkpoints."""
         results = self._require_results()
-        models = []
-        for trial in results.ranked_trials()[:num_models]:
-            models.append(results.load_model(trial, build=self._builder(trial)))
-        return models
+        ranked = results.ranked_trials()[:num_models]
+        if type(self).load_model is not Tuner.load_model:  # yours, as Keras Tuner calls it
+            return [self.load_model(Trial.from_record(t, results.space, results.objective))
+                    for t in ranked]
+        return [results.load_model(t, build=self._builder(t)) for t in ranked]
 
     def results_summary(self, num_trials: int = 10) -> str:
         """Print and return a readable table of the best trials."""

@@ -1,7 +1,8 @@
 """Everything that runs inside a Ray trial, and nothing else.
 
 ``_trial`` (``run_trial``: build, restore, feed, fit; a failed attempt retried in the same
-process), ``_user_trial`` (a custom ``run_trial``), ``_report`` (each epoch's report and
+process), ``_user_trial`` (a custom ``run_trial``), ``_hooks`` (a Tuner subclass's Keras Tuner
+hooks, called in the trial), ``_report`` (each epoch's report and
 ``.keras`` checkpoint), ``_callbacks`` (the Keras callbacks that drive it), ``_feeding`` (large arrays fed batch by batch from the shared
 object-store copy), ``_tf_setup`` (threads, GPUs, memory caps, strategy: once per worker)
 and ``_distributed`` (one trial over several Ray Train workers). The driver imports
@@ -13,11 +14,13 @@ from __future__ import annotations
 
 from raytune_hpt._lazy import lazy_attributes
 from raytune_hpt._record import MODEL_FILE, STATE_FILE, TRIAL_ERROR, load_checkpoint
+from raytune_hpt.worker._datasets import ShippedDataset, rebuild_datasets
 from raytune_hpt.worker._distributed import (
     DRIVER_RESOURCES,
     default_concurrency,
     run_distributed_trial,
 )
+from raytune_hpt.worker._hooks import TrialHooks
 from raytune_hpt.worker._tf_setup import (
     CUDA_CONTEXT_RESERVE_MB,
     GpuPlan,
@@ -33,7 +36,6 @@ from raytune_hpt.worker._trial import (
     fit_result_metrics,
     run_trial,
 )
-from raytune_hpt.worker._datasets import ShippedDataset, rebuild_datasets
 from raytune_hpt.worker._user_trial import UserTuner, run_user_trial
 
 __all__ = [
@@ -46,6 +48,7 @@ __all__ = [
     "GpuPlan",
     "SharedArrayFeed",
     "ShippedDataset",
+    "TrialHooks",
     "TrialSpec",
     "UserTuner",
     "apply_gpu_plan",

@@ -16,7 +16,6 @@ from typing import Any
 
 from raytune_hpt import driver
 from raytune_hpt._noise import import_tensorflow_quietly
-from raytune_hpt.errors import ConfigurationError
 from raytune_hpt.hypermodel import as_hypermodel, checkpoint_builder, discover_space
 from raytune_hpt.hyperparameters import HyperParameters, space_summary
 from raytune_hpt.keras_tuner import (
@@ -227,18 +226,22 @@ class Tuner(KerasTunerMethods):
                 ``max_consecutive_failed_trials`` trials in a row failed.
             FatalError: a trial raised it (Keras Tuner's rule).
         """
-        if driver.search_is_done(self.settings, self._results):
-            return self._results
         if self.hypermodel is not None or not self.has_custom_run_trial():
             import_tensorflow_quietly()  # the model needs it; its start-up notices are noise
+        if self._results is not None and self.hypermodel is not None \
+                and not self.has_custom_run_trial():  # a run_trial's space grows: not checked
+            driver.check_same_space(self.settings, self._results, self._initial_space())
+        if driver.search_is_done(self.settings, self._results):
+            return self._results
         hooks = {"attachments": self.attachments, "on_search_begin": self.on_search_begin}
         if self.has_custom_run_trial():
             run, self._results = driver.search_custom(self.settings, self, self._initial_space(),
                                                       fit_args, fit_kwargs, **hooks)
         else:
+            called = self.hooks_called_in_trials()
             run, self._results = driver.search(self.settings, self.hypermodel, fit_args,
-                                               fit_kwargs, trial_hooks=self._trial_hooks(),
-                                               **hooks)
+                                               fit_kwargs, **hooks, trial_hooks=TrialHooks(
+                                                   self, called) if called else None)
         self.space = run.space
         self.resources = run.resources  # "auto", as resolved against the cluster
         self.on_search_end()
@@ -251,16 +254,6 @@ class Tuner(KerasTunerMethods):
 
     def has_custom_run_trial(self) -> bool:
         return type(self).run_trial is not Tuner.run_trial
-
-    def _trial_hooks(self) -> Any:
-        """The hooks the standard trial calls on the worker (None: none overridden)."""
-        names = self.overridden_hooks()
-        if names and self.settings.workers_per_trial > 1:
-            raise ConfigurationError(
-                f"{type(self).__name__} overrides {names[0]}, which a trial trained on several "
-                f"workers (workers_per_trial={self.settings.workers_per_trial}) does not call; "
-                "use workers_per_trial=1, or move the hook's work into a keras callback.")
-        return TrialHooks(self, frozenset(names)) if names else None
 
     # -- reading a search, in the driver ------------------------------------------------------
     def search_space(self) -> HyperParameters:
@@ -388,5 +381,6 @@ class Hyperband(Tuner):
     def __init__(self, hypermodel: Any = None, objective: Any = None, max_epochs: int = 100,
                  factor: int = 3, hyperband_iterations: int = 1, **kwargs: Any) -> None:
         oracle = HyperbandOracle(objective=objective, max_epochs=max_epochs, factor=factor,
-                                 hyperband_iterations=hyperband_iterations, **oracle_arguments(kwargs))
+                                 hyperband_iterations=hyperband_iterations,
+                                 **oracle_arguments(kwargs))
         super().__init__(hypermodel, oracle=oracle, **kwargs)

@@ -24,6 +24,8 @@ from __future__ import annotations
 import os
 from typing import Any
 
+from raytune_hpt.errors import ConfigurationError
+
 __all__ = ["TRIAL_HOOKS", "KerasTunerMethods"]
 
 #: Hooks called inside a trial, on the worker (``raytune_hpt.worker`` calls the overridden ones).
@@ -46,6 +48,20 @@ class KerasTunerMethods:
         """The trial hooks (:data:`TRIAL_HOOKS`) this tuner's class overrides."""
         return tuple(name for name in TRIAL_HOOKS
                      if getattr(type(self), name) is not getattr(KerasTunerMethods, name))
+
+    def hooks_called_in_trials(self) -> frozenset[str]:
+        """The overridden trial hooks a standard trial calls, refused where it cannot.
+
+        Raises:
+            ConfigurationError: a hook is overridden and trials train on several workers.
+        """
+        names = self.overridden_hooks()
+        if names and self.settings.workers_per_trial > 1:
+            raise ConfigurationError(
+                f"{type(self).__name__} overrides {names[0]}, which a trial trained on several "
+                f"workers (workers_per_trial={self.settings.workers_per_trial}) does not call; "
+                "use workers_per_trial=1, or move the hook's work into a keras callback.")
+        return frozenset(names)
 
     # -- around a trial, on the worker ----------------------------------------------------
     def on_trial_begin(self, trial: Any) -> None:

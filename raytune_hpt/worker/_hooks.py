@@ -37,14 +37,15 @@ class TrialHooks:
         return cls(tuner, frozenset(tuner.overridden_hooks()))
 
     @contextlib.contextmanager
-    def around(self, trial: Trial) -> Iterator[list]:
+    def around(self, trial: Trial, *, fit: bool = True) -> Iterator[list]:
         """``on_trial_begin`` before the block, ``on_trial_end`` after it (with the trial's
         status; not after a fatal error, as in Keras Tuner); yields the Keras callbacks that
-        call the fit hooks."""
+        call the fit hooks (none with ``fit=False``: a run_trial calls them itself, and may
+        not use Keras at all)."""
         if "on_trial_begin" in self.names:
             self.tuner.on_trial_begin(trial)
         try:
-            yield self._callbacks(trial)
+            yield self._callbacks(trial) if fit else []
         except Exception as error:
             if not is_fatal_error(error):
                 trial.status = "FAILED" if is_failed_trial_error(error) else "INVALID"

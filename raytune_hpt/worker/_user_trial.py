@@ -113,7 +113,7 @@ def run_user_trial(config: dict[str, Any], *, tuner: UserTuner, spec: TrialSpec,
         session = TrialSession(spec.objective, dict(extra), hp=trial.hyperparameters,
                                known=tuple(h.name for h in spec.space.space))
         tuner._session = session
-        with hooks.around(trial):  # on_trial_begin, on_trial_end (fit hooks: run_trial's own)
+        with hooks.around(trial, fit=False):  # the fit hooks are run_trial's to call
             result = tuner.run_trial(trial, *[_load(a) for a in args],
                                      **{k: _load(v) for k, v in kwargs.items()})
             session.finish(result)

@@ -16,7 +16,12 @@ from typing import Any
 
 from raytune_hpt import driver
 from raytune_hpt._noise import import_tensorflow_quietly
-from raytune_hpt.hypermodel import as_hypermodel, checkpoint_builder, discover_space
+from raytune_hpt.hypermodel import (
+    as_hypermodel,
+    checkpoint_builder,
+    discover_space,
+    has_custom_fit,
+)
 from raytune_hpt.hyperparameters import HyperParameters, space_summary
 from raytune_hpt.keras_tuner import (
     BayesianOptimizationOracle,
@@ -230,7 +235,8 @@ class Tuner(KerasTunerMethods):
             import_tensorflow_quietly()  # the model needs it; its start-up notices are noise
         if self._results is not None and self.hypermodel is not None \
                 and not self.has_custom_run_trial():  # a run_trial's space grows: not checked
-            driver.check_same_space(self.settings, self._results, self._initial_space())
+            driver.check_same_space(self.settings, self._results, self._initial_space(),
+                                    built_only=has_custom_fit(self.hypermodel))
         if driver.search_is_done(self.settings, self._results):
             return self._results
         hooks = {"attachments": self.attachments, "on_search_begin": self.on_search_begin}

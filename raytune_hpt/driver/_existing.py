@@ -55,9 +55,11 @@ def existing_results(settings: Settings) -> ExperimentResults | None:
 
 
 def check_same_space(settings: Settings, results: ExperimentResults | None,
-                     space: HyperParameters) -> None:
+                     space: HyperParameters, *, built_only: bool = False) -> None:
     """Refuse to resume (or answer from) an experiment on disk searched over other
     hyperparameters than ``space``, the model's: its trials would be this search's answer.
+    ``built_only``: ``space`` is what building the model declares (a custom ``fit``
+    declares more during the search): the experiment's other names are not differences.
 
     Raises:
         ConfigurationError: each difference, and the way out (another name, overwrite=True).
@@ -69,7 +71,11 @@ def check_same_space(settings: Settings, results: ExperimentResults | None,
         return
     if not settings.tune_new_entries:  # as the search records it: the rest kept Fixed
         space = fixed_beyond(space, settings.hyperparameters)
-    differences = compare_spaces(space, results.space)
+    earlier = results.space
+    if built_only:
+        earlier = HyperParameters.from_config(
+            {"space": [hp.get_config() for hp in earlier.space if hp.name in space]})
+    differences = compare_spaces(space, earlier)
     if differences:
         raise ConfigurationError(
             f"The experiment already at {settings.experiment_path} searched other "

@@ -70,3 +70,28 @@ def test_a_finished_search_over_other_hyperparameters_is_not_the_answer(digits, 
                         **{**where, "name": "digits_python"})
     values = renamed.search(x[:300], y[:300], **fit).best_hyperparameters(1)[0]
     assert set(values) == {"units", "act", "lr"}
+
+
+class BatchSizeInFit(rth.HyperModel):
+    """Declares a hyperparameter in fit() once it has the data: building the model (even
+    calling fit without data) does not see it; the search's discovery does."""
+
+    def build(self, hp):
+        return units_and_learning_rate(hp)
+
+    def fit(self, hp, model, x, y, **kwargs):
+        rows = len(x)
+        batch_size = hp.Choice("batch_size", [32, 64]) if rows else 1
+        return model.fit(x, y, batch_size=batch_size, **kwargs)
+
+
+def test_the_same_model_with_a_custom_fit_finds_its_search_again(digits, tmp_path):
+    (x, y), (xv, yv) = digits
+    where = {"storage_path": str(tmp_path), "name": "fit", "seed": 0, "verbose": 0}
+    fit = {"validation_data": (xv, yv), "epochs": 1}
+    first = rth.Tuner(BatchSizeInFit(), objective="val_accuracy", max_trials=1, **where)
+    ran = first.search(x[:300], y[:300], **fit).trials[0].trial_id
+    assert "batch_size" in first.search_space().values
+
+    again = rth.Tuner(BatchSizeInFit(), objective="val_accuracy", max_trials=1, **where)
+    assert again.search(x[:300], y[:300], **fit).trials[0].trial_id == ran  # not refused

@@ -95,7 +95,9 @@ class Tuner(KerasTunerMethods):
     ``max_retries_per_trial``, ``optimizer``/``loss``/``metrics``, ``max_model_size``,
     ``tune_new_entries``, ...: see ``raytune_hpt.keras_tuner``), so that ``kt.Tuner``
     subclasses run as written. A subclass that overrides :meth:`run_trial` runs each trial its
-    own way on a Ray worker. Every argument is checked once, into :attr:`settings`.
+    own way on a Ray worker; Keras Tuner's hooks it overrides are called where Keras Tuner
+    calls them (``keras_tuner/_tuner_methods.py``). Every argument is checked once, into
+    :attr:`settings`.
 
     Example:
         >>> tuner = Tuner(build_model, objective="val_accuracy", searcher="bayesopt",

@@ -11,11 +11,13 @@ import logging
 
 from raytune_hpt import storage
 from raytune_hpt._record import METADATA_FILE
+from raytune_hpt.errors import ConfigurationError
+from raytune_hpt.hyperparameters import HyperParameters
 from raytune_hpt.results import ExperimentResults
 from raytune_hpt.results import load as load_results
 from raytune_hpt.settings import Settings
 
-__all__ = ["existing_results", "reload_results", "search_is_done"]
+__all__ = ["check_same_space", "existing_results", "reload_results", "search_is_done"]
 
 logger = logging.getLogger(__name__)
 
@@ -50,6 +52,37 @@ def existing_results(settings: Settings) -> ExperimentResults | None:
         logger.warning("Could not read the experiment at %s yet (%s); search() resumes it.",
                        path, error)
         return None
+
+
+def check_same_space(settings: Settings, results: ExperimentResults | None,
+                     space: HyperParameters, *, built_only: bool = False) -> None:
+    """Refuse to resume (or answer from) an experiment on disk searched over other
+    hyperparameters than ``space``, the model's: its trials would be this search's answer.
+    ``built_only``: ``space`` is what building the model declares (a custom ``fit``
+    declares more during the search): the experiment's other names are not differences.
+
+    Raises:
+        ConfigurationError: each difference, and the way out (another name, overwrite=True).
+    """
+    from raytune_hpt.driver._search import fixed_beyond
+    from raytune_hpt.driver._warm_start import compare_spaces
+
+    if results is None or settings.overwrite or results.space is None:
+        return
+    if not settings.tune_new_entries:  # as the search records it: the rest kept Fixed
+        space = fixed_beyond(space, settings.hyperparameters)
+    earlier = results.space
+    if built_only:
+        earlier = HyperParameters.from_config(
+            {"space": [hp.get_config() for hp in earlier.space if hp.name in space]})
+    differences = compare_spaces(space, earlier)
+    if differences:
+        raise ConfigurationError(
+            f"The experiment already at {settings.experiment_path} searched other "
+            f"hyperparameters than this model declares: {'; '.join(differences)}. Its "
+            f"{len(results.trials)} trials would be this search's answer. Give this search "
+            "a name of its own (name=..., or Keras Tuner's project_name=...), or pass "
+            "overwrite=True to delete that experiment and search afresh there.")
 
 
 def search_is_done(settings: Settings, results: ExperimentResults | None) -> bool:

@@ -46,6 +46,7 @@ from raytune_hpt.settings import Settings
 from raytune_hpt.tracking import absolute_log_dirs
 from raytune_hpt.worker import (
     DRIVER_RESOURCES,
+    TrialHooks,
     TrialSpec,
     UserTuner,
     run_distributed_trial,
@@ -70,8 +71,10 @@ _SEARCH_ENV_OVERRIDES = {"TUNE_DISABLE_AUTO_CALLBACK_LOGGERS": "1"}
 def search(settings: Settings, hypermodel: Any, fit_args: tuple, fit_kwargs: dict[str, Any],
            *, attachments: Mapping[str, str] | None = None,
            on_search_begin: Callable[[], None] = lambda: None,
+           trial_hooks: TrialHooks | None = None,
            ) -> tuple[SearchRun, ExperimentResults]:
-    """Run a search of ``hypermodel`` with ``fit``-style arguments; the run and its results."""
+    """Run a search of ``hypermodel`` with ``fit``-style arguments; the run and its results
+    (``trial_hooks``: a Tuner subclass's hooks, called in each trial)."""
     check_not_shadowed()
     x, y, validation_data, epochs, cv = split_fit_arguments(fit_args, fit_kwargs)
     epochs = settings.epochs or epochs
@@ -90,6 +93,9 @@ def search(settings: Settings, hypermodel: Any, fit_args: tuple, fit_kwargs: dic
         _connect(run, ship=hypermodel)
         check_dataset_files(data)
         spec = _trial_spec(run, cv, fit_kwargs)
+        if trial_hooks is not None:
+            ship_model_code(type(trial_hooks.tuner))
+            spec.hooks = trial_hooks
         trainable, max_concurrent = _trainable(run, spec, data)
         grid = run_experiment(run, trainable, searcher, scheduler, max_concurrent)
     return run, _finish(run, grid)

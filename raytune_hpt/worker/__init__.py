@@ -1,12 +1,13 @@
 """Everything that runs inside a Ray trial, and nothing else.
 
 ``_trial`` (``run_trial``: build, restore, feed, fit; a failed attempt retried in the same
-process), ``_user_trial`` (a custom ``run_trial``), ``_report`` (each epoch's report and
-``.keras`` checkpoint), ``_callbacks`` (the Keras callbacks that drive it), ``_feeding`` (large arrays fed batch by batch from the shared
-object-store copy), ``_tf_setup`` (threads, GPUs, memory caps, strategy: once per worker)
-and ``_distributed`` (one trial over several Ray Train workers). The driver imports
-``TrialSpec``, ``run_trial`` and the multi-worker entry points from here; Keras is imported
-only when a trial runs.
+process), ``_user_trial`` (a custom ``run_trial``), ``_hooks`` (a Tuner subclass's Keras
+Tuner hooks, called in the trial), ``_report`` (each epoch's report and ``.keras``
+checkpoint), ``_callbacks`` (the Keras callbacks that drive it), ``_feeding`` (large arrays
+fed batch by batch from the shared object-store copy), ``_tf_setup`` (threads, GPUs, memory
+caps, strategy: once per worker) and ``_distributed`` (one trial over several Ray Train
+workers). The driver imports ``TrialSpec``, ``run_trial`` and the multi-worker entry points
+from here; Keras is imported only when a trial runs.
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ from raytune_hpt.worker._distributed import (
     DRIVER_RESOURCES,
     run_distributed_trial,
 )
+from raytune_hpt.worker._hooks import TrialHooks
 from raytune_hpt.worker._tf_setup import (
     CUDA_CONTEXT_RESERVE_MB,
     GpuPlan,
@@ -41,6 +43,7 @@ __all__ = [
     "GpuPlan",
     "SharedArrayFeed",
     "ShippedDataset",
+    "TrialHooks",
     "TrialSpec",
     "UserTuner",
     "apply_gpu_plan",
@@ -58,7 +61,8 @@ __all__ = [
     "trial_strategy",
 ]
 
-# These import Ray Tune (and _feeding Keras): loaded on first use, so the driver can import this package cheaply.
+# These import Ray Tune (and _feeding Keras): loaded on first use, so the driver can import
+# this package cheaply.
 _LAZY = {
     "EpochReporter": "_report",
     "SharedArrayFeed": "_feeding",

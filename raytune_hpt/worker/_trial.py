@@ -78,6 +78,8 @@ class TrialSpec:
     # A trial that raises is tried again this many times in the same worker (TensorFlow
     # stays imported), from its last checkpoint; Ray restarts only a worker that died.
     retries: int = 0
+    # A Tuner subclass's overridden Keras Tuner hooks (worker/_hooks.py), called in the trial
+    hooks: Any = None
 
     def __reduce__(self) -> tuple[Any, tuple[Any, ...]]:
         # Unpickled in a worker, a spec with a model first imports Keras without the
@@ -173,7 +175,21 @@ def run_trial(config: dict[str, Any], *, spec: TrialSpec, data: dict[str, Any]) 
     tf_setup = configure_tensorflow(spec.cpus, spec.meta_optimizer, gpu=spec.gpus,
                                     gpu_memory_mb=spec.gpu_memory_mb)
     extra = {**placement(tf_setup), "tf_started_at": started_at}
-    with_retries(spec, lambda: _train(config, spec, data, extra=dict(extra)))
+    with_retries(spec, lambda: _hooked_train(config, spec, data, extra=dict(extra)))
+
+
+def _hooked_train(config: dict[str, Any], spec: TrialSpec, data: dict[str, Any],
+                  extra: dict[str, Any]) -> None:
+    """One attempt of the trial, inside the user's trial hooks when the tuner has some."""
+    from ray import tune
+
+    from raytune_hpt.keras_tuner import Trial
+    from raytune_hpt.worker._hooks import no_hooks
+
+    hp = spec.space.copy(config)
+    trial = Trial(trial_id=tune.get_context().get_trial_id(), hyperparameters=hp)
+    with spec.hooks.around(trial) if spec.hooks else no_hooks() as hook_callbacks:
+        _train(hp, spec, data, extra, hook_callbacks)
 
 
 def with_retries(spec: TrialSpec, attempt: Callable[[], None]) -> None:
@@ -226,8 +242,8 @@ def report_failure(objective: Objective, error: BaseException, *, attempts: int 
     tune.report(report)
 
 
-def _train(config: dict[str, Any], spec: TrialSpec, data: dict[str, Any],
-           extra: dict[str, Any]) -> None:
+def _train(hp: HyperParameters, spec: TrialSpec, data: dict[str, Any],
+           extra: dict[str, Any], hook_callbacks: list) -> None:
     import keras
 
     from raytune_hpt.worker._costs import trial_costs  # statistics: only in a trial
@@ -236,7 +252,6 @@ def _train(config: dict[str, Any], spec: TrialSpec, data: dict[str, Any],
     keras.backend.clear_session()
     if spec.seed is not None:
         keras.utils.set_random_seed(spec.seed)
-    hp = spec.space.copy(config)
     folds = split_folds(materialize(data), spec.cv, spec.seed) * spec.executions
     models, start_epoch = _build_and_restore(spec, hp, len(folds), extra)
     reporter = EpochReporter(spec.objective, models, extra=extra, checkpoint=spec.checkpoint,
@@ -245,7 +260,7 @@ def _train(config: dict[str, Any], spec: TrialSpec, data: dict[str, Any],
     if start_epoch >= spec.epochs:
         return
     fit_kwargs = {"verbose": 0, **spec.fit_kwargs}
-    user_callbacks = list(fit_kwargs.pop("callbacks", None) or [])
+    user_callbacks = [*(fit_kwargs.pop("callbacks", None) or []), *hook_callbacks]
     fed_folds, fold_kwargs = _feed(spec, folds, fit_kwargs)
     reporter.extra["data_feed"] = _feed_kind(fed_folds)
     if len(fed_folds) == 1:
@@ -337,9 +352,8 @@ def _fit_once(spec: TrialSpec, hp: HyperParameters, model: Any, fold: tuple,
               fit_kwargs: dict[str, Any], start_epoch: int, reporter: Any,
               user_callbacks: list) -> None:
     """One model, one ``fit``: every epoch reported by a callback."""
-    from raytune_hpt.worker._callbacks import ReportCallback
-
     from raytune_hpt.tracking import per_trial_callbacks
+    from raytune_hpt.worker._callbacks import ReportCallback
 
     args, extra = fold
     result = spec.hypermodel.fit(

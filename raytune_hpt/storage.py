@@ -24,23 +24,34 @@ def normalize(path: str | os.PathLike, field: str = "a storage path") -> str:
 
     Raises:
         TypeError: ``path`` is not a string or a path; ``field`` names it in the message.
-        ValueError: a URI with a query string or ``.``/``..`` segments.
+        ValueError: a URI with a query string, credentials (``user:password@``) or
+            ``.``/``..`` segments.
     """
     if not isinstance(path, (str, os.PathLike)):
         raise TypeError(f"{field} must be a folder or a URI (a string), but got {path!r}.")
     path = os.fspath(path)
     if is_uri(path):
+        from raytune_hpt._secrets import redact_uri
+
+        shown = redact_uri(path)  # an error message must not print the secret it refuses
         if "?" in path:
             raise ValueError(
-                f"A storage URI must not carry a query string, but got {path!r}; give the "
+                f"A storage URI must not carry a query string, but got {shown!r}; give the "
                 "endpoint and credentials through AWS_ENDPOINT_URL, AWS_ACCESS_KEY_ID and "
                 "AWS_SECRET_ACCESS_KEY instead."
             )
         scheme, _, rest = path.partition("://")
+        if ":" in rest.split("/", 1)[0].rpartition("@")[0]:
+            raise ValueError(
+                f"A storage URI must not carry credentials (user:password@), but got "
+                f"{shown!r}; they would be printed and saved with the results. Give them "
+                "through the environment (AWS_ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY, an IAM "
+                "role, GOOGLE_APPLICATION_CREDENTIALS) instead."
+            )
         if any(part in (".", "..") for part in rest.split("/")):
             raise ValueError(
                 f"A storage URI must not hold '.' or '..' segments (object stores do not "
-                f"resolve them), but got {path!r}."
+                f"resolve them), but got {shown!r}."
             )
         return path.rstrip("/")
     return os.path.abspath(os.path.expanduser(path))

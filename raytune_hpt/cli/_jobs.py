@@ -212,19 +212,25 @@ def _checked_experiment(
 
 
 def _check_no_secrets(experiment: Any, experiment_file: Any, overrides: Sequence[str]) -> None:
-    """Keys in the file would be uploaded with the working directory, and keys in ``--set``
-    shown in the job's entrypoint (``jobs list``, the dashboard): both are refused."""
+    """Secrets in the file would be uploaded with the working directory, and secrets in
+    ``--set`` or ``--storage-path`` shown in the job's entrypoint (``jobs list``, the
+    dashboard): both are refused, naming each setting (the rule: :mod:`raytune_hpt._secrets`)."""
     from raytune_hpt.experiment import secret_fields
 
     found = secret_fields(experiment)
     if found:
-        where = ("--set" if any(o.split("=", 1)[0].strip() in found for o in overrides)
+        given = {o.split("=", 1)[0].strip() for o in overrides}
+        where = ("the command line (--set, --storage-path)"
+                 if any(f in given or f == "storage_path" for f in found)
                  else str(experiment_file))
         raise ConfigurationError(
-            f"{', '.join(found)} is set in {where}, which submit would upload to the cluster "
-            "(or show in the job's command line); give the credentials to the cluster's nodes "
-            "instead (AWS_ACCESS_KEY_ID / AWS_SECRET_ACCESS_KEY in their environment, an IAM "
-            "role or a Kubernetes secret) and remove them from the file")
+            f"{', '.join(found)} holds a secret (a password, token or key, or a URI with "
+            f"credentials) in {where}, which submit would upload to the cluster (or show in "
+            "the job's command line); give secrets to the cluster's nodes instead: "
+            "environment variables set on the nodes (the cluster config, a Kubernetes "
+            "secret; read them with os.environ in your loader), AWS_ACCESS_KEY_ID / "
+            "AWS_SECRET_ACCESS_KEY or an IAM role for storage, MLFLOW_TRACKING_USERNAME / "
+            "MLFLOW_TRACKING_PASSWORD for MLflow; and remove them from the file")
 
 
 def _entrypoint(

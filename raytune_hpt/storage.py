@@ -8,10 +8,11 @@ from __future__ import annotations
 
 import os
 import posixpath
+from typing import Any
 
 __all__ = [
-    "delete", "exists", "filesystem", "is_uri", "join", "list_dir", "normalize", "read_text",
-    "write_text",
+    "delete", "download", "exists", "filesystem", "is_uri", "join", "list_dir", "normalize",
+    "read_text", "write_text",
 ]
 
 
@@ -112,3 +113,60 @@ def list_dir(path: str) -> list[tuple[str, bool]]:
     except (FileNotFoundError, NotADirectoryError):
         return []
     return [(info.base_name, info.type == pyarrow.fs.FileType.Directory) for info in infos]
+
+
+def download(source: str, destination: str, *, source_filesystem: Any = None,
+             known: dict[str, tuple[int, Any]] | None = None) -> int:
+    """Copy every file under ``source`` into the local folder ``destination``, keeping each
+    one inside it; returns how many files were copied.
+
+    The names are listed first: one that would land outside ``destination`` (a ``..`` or
+    ``.`` segment, an empty one, an absolute name, a backslash) is refused before anything is
+    written. A results folder from someone else may hold such a key on purpose.
+
+    Args:
+        source: a folder or URI; with ``source_filesystem``, a path inside that filesystem.
+        source_filesystem: a pyarrow filesystem to read ``source`` from.
+        known: ``{name: (size, mtime)}`` of the files copied by an earlier call, updated
+            here: a file whose size and time are unchanged is not copied again (a mirror
+            refreshed while a search writes to it).
+
+    Raises:
+        ValueError: names that would be written outside ``destination`` (nothing copied).
+    """
+    import pyarrow.fs
+
+    fs, inner = ((source_filesystem, source) if source_filesystem is not None
+                 else filesystem(source))
+    inner = inner.rstrip("/")
+    infos = fs.get_file_info(pyarrow.fs.FileSelector(inner, recursive=True))
+    files = [(info, info.path[len(inner) + 1:]) for info in infos
+             if info.type == pyarrow.fs.FileType.File]
+    unsafe = [name for info, name in files if not info.path.startswith(inner + "/")
+              or _unsafe_name(name)]
+    if unsafe:
+        shown = ", ".join(repr(name) for name in unsafe[:3]) + (" ..." if len(unsafe) > 3 else "")
+        raise ValueError(
+            f"{source} holds {len(unsafe)} file name(s) that would be written outside "
+            f"{destination}: {shown}; nothing was copied. Each name under it must be a plain "
+            "relative path (no '..', '.' or empty segments, no leading '/', no '\\'); a "
+            "results folder from someone else may be crafted this way.")
+    copied = 0
+    for info, name in files:
+        stamp = (info.size, info.mtime)
+        if known is not None and known.get(name) == stamp:
+            continue
+        target = os.path.join(destination, *name.split("/"))
+        os.makedirs(os.path.dirname(target), exist_ok=True)
+        with fs.open_input_stream(info.path) as stream, open(target, "wb") as file:
+            while chunk := stream.read(1 << 20):
+                file.write(chunk)
+        copied += 1
+        if known is not None:
+            known[name] = stamp
+    return copied
+
+
+def _unsafe_name(name: str) -> bool:
+    return (not name or name.startswith("/") or "\\" in name
+            or any(part in ("", ".", "..") for part in name.split("/")))

@@ -261,8 +261,6 @@ def test_copies_from_a_doctored_s3_prefix_stay_inside_their_folder(experiment, t
     import boto3
     import pyarrow.fs
 
-    from raytune_hpt.tracking import RemoteLogs
-
     source, _ = experiment
     monkeypatch.setenv("HOME", str(tmp_path / "home"))  # where the TensorBoard mirror goes
     uri = "s3://shared/crafted/exp"
@@ -279,6 +277,8 @@ def test_copies_from_a_doctored_s3_prefix_stay_inside_their_folder(experiment, t
                    env=clean_env(**s3, HOME=str(tmp_path / "home")))
     assert exported.returncode == 2, exported.stderr
     assert "--export-model:" in exported.stderr and f"'../{planted}'" in exported.stderr
+    from raytune_hpt.tracking import RemoteLogs
+
     with pytest.raises(ValueError, match="would be written outside"):
         RemoteLogs(uri).start()
     assert not (tmp_path / "best.keras").exists()

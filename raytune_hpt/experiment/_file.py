@@ -17,7 +17,6 @@ A ``space`` entry named like a ``fit`` argument (``batch_size``) is passed to ``
 
 from __future__ import annotations
 
-import logging
 import re
 from dataclasses import dataclass
 from pathlib import Path
@@ -53,7 +52,6 @@ __all__ = [
     "secret_fields",
 ]
 
-logger = logging.getLogger(__name__)
 
 EXPERIMENT_FILE = "raytune_hpt_experiment.yaml"
 FIT_HYPERPARAMETERS = ("batch_size", "epochs", "shuffle")

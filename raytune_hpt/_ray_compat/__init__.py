@@ -14,20 +14,32 @@ import importlib
 from collections.abc import Iterator
 from typing import Any
 
+from raytune_hpt._ray_compat._autoscaler import (
+    AUTOSCALER_PRIVATE_NAMES,
+    autoscaler_last_error,
+    autoscaler_node_types,
+    autoscaler_status,
+    lost_nodes_forgiven,
+)
+
 __all__ = [
     "PRIVATE_NAMES",
     "aggressive_first_hyperband",
+    "autoscaler_last_error",
+    "autoscaler_node_types",
+    "autoscaler_status",
     "keras_symbolic_build",
     "lean_local_head",
     "local_cpu_count",
     "local_gpu_count",
+    "lost_nodes_forgiven",
     "missing_private_names",
     "mlflow_trial_runs",
     "no_worker_prestart",
     "restored_run_config",
-    "serialized_dataset_graph",
     "result_grid_filesystem",
     "result_grid_pairs",
+    "serialized_dataset_graph",
     "trial_local_experiment_dir",
     "trial_pickled_error",
     "trial_tensorboard_base",
@@ -60,6 +72,7 @@ PRIVATE_NAMES: tuple[tuple[str, str], ...] = (
     ("keras.callbacks", "TensorBoard._log_epoch_metrics"),
     ("keras.callbacks", "TensorBoard._log_weights"),
     ("keras.callbacks", "TensorBoard._pop_writer"),
+    *AUTOSCALER_PRIVATE_NAMES,
 )
 
 # Attributes set in __init__ (not on the class): checked on an instance by the test.

@@ -121,3 +121,25 @@ def test_submit_refuses_secrets_naming_each_before_any_contact(tmp_path, monkeyp
     assert "environment variables set on the nodes" in err
     for secret in SECRETS:
         assert secret not in err
+
+
+@pytest.mark.parametrize(("storage", "args", "named"), [
+    ("s3://AK:pw-SECRET-6@b/hpt", [], "--storage-path holds a secret"),
+    ("s3://b/hpt", ["--", "--api-token", "tok-SECRET-1", "--keep-models", "3"],
+     "--api-token holds a secret"),
+    ("s3://b/hpt", ["--", "--db=https://u:pw-SECRET-3@db.example.com/x"],
+     "the argument '--db=https://<redacted>@db.example.com/x' holds a secret"),
+])
+def test_submit_of_a_script_refuses_secrets_in_its_command_line(tmp_path, monkeypatch, capsys,
+                                                                storage, args, named):
+    from raytune_hpt.cli import main
+
+    for name in ("RAY_ADDRESS", "RAY_AUTH_TOKEN", "RAY_AUTH_TOKEN_PATH"):
+        monkeypatch.delenv(name, raising=False)
+    (tmp_path / "train.py").write_text("print('searching')\n")
+    code = main(["submit", str(tmp_path / "train.py"), "--storage-path", storage,
+                 "--address", "http://127.0.0.1:9", *args])
+    err = capsys.readouterr().err
+    assert code == 2  # the address answers nothing: the refusal came first
+    assert named in err and "job's command line" in err
+    assert "-SECRET-" not in err

@@ -12,10 +12,12 @@ the checkpoint of that epoch, so evaluating the best model reproduces the best s
 
 from __future__ import annotations
 
+import contextlib
 import json
 import math
 import os
-from collections.abc import Callable
+import tempfile
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -238,10 +240,7 @@ class ExperimentResults:
         """
         if trial.checkpoint is None:
             raise ValueError(f"Trial {trial.trial_id} has no checkpoint.")
-        from ray.tune import Checkpoint
-
-        checkpoint = Checkpoint(*self._checkpoint_location(trial.checkpoint))
-        with checkpoint.as_directory() as folder:
+        with self._checkpoint_folder(trial.checkpoint) as folder:
             model = build() if build is not None else None
             # A model built without an Input (a Sequential starting with Flatten) has no
             # weights until it sees data: the saved .keras file, built, is loaded instead.
@@ -251,6 +250,20 @@ class ExperimentResults:
             import keras
 
             return keras.models.load_model(os.path.join(folder, MODEL_FILE))
+
+    @contextlib.contextmanager
+    def _checkpoint_folder(self, path: str) -> Iterator[str]:
+        """A local folder with the checkpoint's files: the folder itself on a local disk,
+        else a temporary copy that keeps every file inside it (``storage.download``)."""
+        import pyarrow.fs
+
+        inner, fs = self._checkpoint_location(path)
+        if isinstance(fs, pyarrow.fs.LocalFileSystem):
+            yield inner
+            return
+        with tempfile.TemporaryDirectory(prefix="raytune_hpt-checkpoint-") as folder:
+            storage.download(inner, folder, source_filesystem=fs)
+            yield folder
 
     def _checkpoint_location(self, path: str) -> tuple[str, Any]:
         """``(path, filesystem)`` of a checkpoint: a path or URI read from storage, or one

@@ -15,6 +15,7 @@ from typing import Any
 
 from raytune_hpt import _ray_compat, storage
 from raytune_hpt._record import METADATA_FILE
+from raytune_hpt._secrets import redact
 from raytune_hpt.driver._ray_session import scoped_environ
 from raytune_hpt.driver._run import SearchRun
 from raytune_hpt.errors import ConfigurationError
@@ -127,9 +128,10 @@ def metadata(run: SearchRun) -> dict[str, Any]:
     return {
         "objective": settings.objective.to_dict(),
         "space": run.space.get_config() if run.space else {"space": []},
-        "searcher": (settings.searcher if isinstance(settings.searcher, (str, dict))
+        # option dicts may hold a secret (an API token of a searcher's service): redacted
+        "searcher": (redact(settings.searcher) if isinstance(settings.searcher, (str, dict))
                      else type(settings.searcher).__name__),
-        "scheduler": (settings.scheduler if isinstance(settings.scheduler, (str, dict))
+        "scheduler": (redact(settings.scheduler) if isinstance(settings.scheduler, (str, dict))
                       else type(settings.scheduler).__name__),
         "max_trials": settings.max_trials,
         "epochs": run.epochs,

@@ -18,9 +18,11 @@ __all__ = [
     "PRIVATE_NAMES",
     "aggressive_first_hyperband",
     "keras_symbolic_build",
+    "LOOPBACK_ENV",
     "lean_local_head",
     "local_cpu_count",
     "local_gpu_count",
+    "loopback_node",
     "missing_private_names",
     "mlflow_trial_runs",
     "no_worker_prestart",
@@ -39,6 +41,10 @@ PRIVATE_NAMES: tuple[tuple[str, str], ...] = (
     ("ray._private.node", "Node.start_api_server"),
     ("ray._private.node", "Node.start_monitor"),
     ("ray._private.accelerators", "get_accelerator_manager_for_resource"),
+    ("ray._private.ray_constants", "ENABLE_RAY_CLUSTER"),
+    ("ray._private.ray_constants", "ENABLE_RAY_CLUSTERS_ENV_VAR"),
+    ("ray._private.services", "find_bootstrap_address"),
+    ("ray._private.services", "find_gcs_addresses"),
     ("ray.tune.tuner", "Tuner._local_tuner"),
     ("ray.tune.result_grid", "ResultGrid._experiment_analysis"),
     ("ray.tune.result_grid", "ResultGrid._trial_to_result"),
@@ -185,9 +191,9 @@ def use_local_token() -> None:
 
 
 def running_ray_start_address() -> str | None:
-    """The address of a Ray left running by ``ray start --head`` on this machine, which
-    ``ray.init(address=None)`` joins by itself (it reads ``/tmp/ray/ray_current_cluster``).
-    Ray 2.60."""
+    """The address of a Ray left running by ``ray start --head`` on this machine (by any
+    user), which ``ray.init(address=None)`` joins by itself (it reads
+    ``/tmp/ray/ray_current_cluster``). Ray 2.60."""
     try:
         from ray._private.services import find_bootstrap_address, find_gcs_addresses
 
@@ -195,6 +201,27 @@ def running_ray_start_address() -> str | None:
         return address if address and address in find_gcs_addresses() else None
     except Exception:
         return None
+
+
+#: Ray's switch (2.60 ``ray_constants.ENABLE_RAY_CLUSTERS_ENV_VAR``, off by default on
+#: Windows and macOS): off, a node's address is 127.0.0.1 and every port of its GCS, raylet,
+#: agents and metrics pages listens on loopback only. Read at import: set for a process.
+LOOPBACK_ENV = {"RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER": "0"}
+
+
+@contextlib.contextmanager
+def loopback_node() -> Iterator[None]:
+    """A Ray joined in this block takes 127.0.0.1 as this node's address
+    (:data:`LOOPBACK_ENV` for one block): a driver joining a Ray that listens on loopback
+    only must see itself there, or finds no raylet at its address. Ray 2.60."""
+    from ray._private import ray_constants
+
+    saved = ray_constants.ENABLE_RAY_CLUSTER
+    ray_constants.ENABLE_RAY_CLUSTER = False
+    try:
+        yield
+    finally:
+        ray_constants.ENABLE_RAY_CLUSTER = saved
 
 
 # -- Ray Tune's objects --------------------------------------------------------------------

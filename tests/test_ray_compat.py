@@ -80,3 +80,15 @@ def test_hyperband_sets_its_bracket_sizes_per_instance():
     # Ray sets it at a bracket's first halving and never clears it (the hang the compat
     # scheduler fixes): the attribute must still be there, False before any processing.
     assert bracket.is_being_processed is False, UPGRADE_HINT
+
+
+def test_the_loopback_switch_is_still_rays():
+    """The kept Ray listens on loopback only through Ray's own switch: its name and its
+    effect (a node's address is 127.0.0.1 while it is off)."""
+    from ray._private import ray_constants, services
+
+    assert ray_constants.ENABLE_RAY_CLUSTERS_ENV_VAR in _ray_compat.LOOPBACK_ENV, UPGRADE_HINT
+    if ray_constants.ENABLE_RAY_CLUSTER:
+        with _ray_compat.loopback_node():
+            assert services.get_node_ip_address() == "127.0.0.1", UPGRADE_HINT
+        assert ray_constants.ENABLE_RAY_CLUSTER  # put back

@@ -18,7 +18,9 @@ def _add_up(subparsers: Any) -> argparse.ArgumentParser:
         subparsers, "up", "keep a local Ray up for the next scripts (stop it with `down`)",
         "Start a local Ray in a process of its own and keep it up: every search() on this "
         "machine with no address then joins it instead of starting Ray (about 4 s saved per "
-        f"script on 2 cores) and says so. It stays up until `{PROG} down`.")
+        f"script on 2 cores) and says so. It stays up until `{PROG} down`. It listens on this "
+        "machine's loopback interface only and requires Ray's token (RAY_AUTH_MODE must be "
+        "unset or 'token').")
     parser.add_argument("--num-cpus", type=int, default=None,
                         help="CPUs it offers (default: this machine's)")
     parser.add_argument("--num-gpus", type=int, default=None,
@@ -37,6 +39,9 @@ def cmd_up(args: argparse.Namespace) -> int:
             return 2
     try:
         kept = keep_ray_up(args.num_cpus, args.num_gpus)
+    except ValueError as error:  # the environment would leave it open: a configuration error
+        print(f"{PROG}: error: {error}", file=sys.stderr)
+        return 2
     except RuntimeError as error:
         print(f"{PROG}: error: {error}", file=sys.stderr)
         return 1

@@ -22,6 +22,7 @@ from raytune_hpt.errors import ConfigurationError
 __all__ = [
     "QUIET_TENSORFLOW",
     "check_not_shadowed",
+    "ray_start_address_of_this_user",
     "scoped_environ",
     "ship_model_code",
     "start_ray",
@@ -66,12 +67,13 @@ def start_ray(address: str | None, *, log_to_driver: bool, verbose: int = 1) -> 
     tuning.
 
     The running local Ray is, first, the one ``raytune-hpt up`` keeps (said in one line);
-    then one ``ray start --head`` left on this machine, which ``ray.init`` joins by itself
-    (and which refuses a new Ray's options). A local Ray started here does not pre-start task
-    workers: Ray Tune runs every trial in an actor with its own runtime environment, which
-    never takes a pre-started worker, so those would only compete with the first trials for
-    the CPUs and then be killed. Nor does it start the head's API server and autoscaler
-    monitor, which a local search does not use (``_ray_compat.lean_local_head``).
+    then one ``ray start --head`` left on this machine by this user (one another user left
+    is never joined: it would run this user's code). A local Ray started here does not
+    pre-start task workers: Ray Tune runs every trial in an actor with its own runtime
+    environment, which never takes a pre-started worker, so those would only compete with
+    the first trials for the CPUs and then be killed. Nor does it start the head's API
+    server and autoscaler monitor, which a local search does not use
+    (``_ray_compat.lean_local_head``).
     """
     import ray
 
@@ -82,16 +84,20 @@ def start_ray(address: str | None, *, log_to_driver: bool, verbose: int = 1) -> 
     where = f"the Ray at {address}"
     if address is None and not os.environ.get("RAY_ADDRESS"):
         kept = _kept_ray.find()
-        started_by_ray = _ray_compat.running_ray_start_address()
+        started_by_ray = ray_start_address_of_this_user()
         if kept is not None:
             address, where = kept.address, kept.describe()
             quietly(_ray_compat.use_local_token)
+            lean = _ray_compat.loopback_node()  # it listens on loopback only
             if verbose >= 1:
                 print(f"Using {where}.", flush=True)
         elif started_by_ray is not None:
+            address = started_by_ray
             where = f"the local Ray started by `ray start` at {started_by_ray}"
         else:
-            options, where = _ray_compat.no_worker_prestart(), "a new local Ray"
+            # "local": a new Ray, never the one another user's `ray start` left in /tmp/ray
+            address, where = "local", "a new local Ray"
+            options = _ray_compat.no_worker_prestart()
             lean = _ray_compat.lean_local_head()
     elif address is None:
         where = f"the Ray at RAY_ADDRESS={os.environ['RAY_ADDRESS']}"
@@ -101,6 +107,32 @@ def start_ray(address: str | None, *, log_to_driver: bool, verbose: int = 1) -> 
                                  log_to_driver=log_to_driver, configure_logging=False,
                                  **options))
     logger.info("Ray: %s.", where)
+
+
+def ray_start_address_of_this_user() -> str | None:
+    """The address of a Ray that ``ray start --head`` left on this machine, when its raylet
+    runs as this user. ``ray.init()`` would join any Ray named in the shared temporary
+    folder (``/tmp/ray/ray_current_cluster``, which every local user can write), another
+    user's included: it would run this user's code and be sent this user's token."""
+    address = _ray_compat.running_ray_start_address()
+    if address is None:
+        return None
+    import ray  # noqa: F401  (puts the psutil Ray ships, ray/thirdparty_files, on the path)
+    # isort: split
+    import psutil
+
+    flag = f"--gcs-address={address}"
+    for process in psutil.process_iter(["cmdline", "uids"]):
+        try:
+            cmdline = process.info["cmdline"] or [""]
+            if ("raylet" in os.path.basename(cmdline[0])
+                    and any(flag in argument.split(" ") for argument in cmdline)
+                    and process.info["uids"].real == os.getuid()):
+                return address
+        except (psutil.Error, AttributeError, TypeError):
+            continue
+    logger.info("The Ray at %s was started by another user: not joined.", address)
+    return None
 
 
 def ship_model_code(hypermodel: Any) -> None:

@@ -80,8 +80,9 @@ class Tuner:
             ``[{"units": 64, "lr": 1e-3}]``; a hyperparameter left out takes its default;
             an unknown name or a value outside its domain is a ``ConfigurationError``.
         warm_start: the path (or URI) of an earlier experiment with the same objective and
-            space: its ended trials seed the searcher and are not run again (see
-            :mod:`raytune_hpt.driver._warm_start` and docs/warm_start.md).
+            space: its ended trials seed the searcher and are not run again (docs/warm_start.md).
+        pending_timeout: seconds every trial may wait for nodes (none running) before the
+            search ends, saying what it waited for; default 600 (docs/cluster.md).
 
     Keras Tuner's own arguments are taken too (``oracle``, ``directory``, ``project_name``,
     ``max_retries_per_trial``, ``optimizer``/``loss``/``metrics``, ``max_model_size``,
@@ -124,6 +125,7 @@ class Tuner:
         max_consecutive_failed_trials: int | None = None,
         points_to_evaluate: list[dict[str, Any]] | None = None,
         warm_start: str | None = None,
+        pending_timeout: float = 600.0,
         **keras_tuner_options: Any,
     ) -> None:
         arguments = {k: v for k, v in locals().items()

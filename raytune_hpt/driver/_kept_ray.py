@@ -1,7 +1,7 @@
 """A local Ray kept up between scripts: ``raytune-hpt up`` starts it, ``raytune-hpt down``
 stops it, and every ``search()`` on this machine with no address joins it.
 
-Starting a local Ray costs every script about 4 s on 2 cores (docs/performance.md). This
+Starting a local Ray costs every script a few seconds (docs/performance.md). This
 keeps one up for the scripts that follow, in the spirit of ``ray start --head``, with three
 differences that make it safe to leave to a user:
 
@@ -172,7 +172,8 @@ def check_token_auth() -> None:
             f"must be unset or 'token', but it is {mode!r} in this environment (unset it).")
 
 
-def start(num_cpus: int | None = None, num_gpus: int | None = None) -> KeptRay:
+def start(num_cpus: int | None = None, num_gpus: int | None = None,
+          warm_workers: int | None = None) -> KeptRay:
     """Start the kept Ray in a detached process and wait (bounded) for its address.
 
     Raises:
@@ -197,10 +198,12 @@ def start(num_cpus: int | None = None, num_gpus: int | None = None) -> KeptRay:
         command += ["--num-cpus", str(num_cpus)]
     if num_gpus is not None:
         command += ["--num-gpus", str(num_gpus)]
-    from raytune_hpt._ray_compat import LOOPBACK_ENV
+    if warm_workers is not None:
+        command += ["--warm-workers", str(warm_workers)]
+    from raytune_hpt._ray_compat import LOOPBACK_ENV, TUNE_ACTOR_DEFAULTS
 
     env = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": os.environ.get("TF_CPP_MIN_LOG_LEVEL", "2"),
-           "RAY_AUTH_MODE": "token", **LOOPBACK_ENV}
+           "RAY_AUTH_MODE": "token", **LOOPBACK_ENV, **TUNE_ACTOR_DEFAULTS}
     with open(log_path, "w") as log:
         process = subprocess.Popen(command, stdout=log, stderr=subprocess.STDOUT,
                                    stdin=subprocess.DEVNULL, env=env, start_new_session=True)
@@ -264,7 +267,11 @@ def _signal(kept: KeptRay, signum: int) -> None:
             pass
 
 
-def serve(num_cpus: int | None, num_gpus: int | None) -> None:
+#: Warm workers ``up`` keeps by default: its CPUs, at most this many.
+DEFAULT_WARM_WORKERS = 4
+
+
+def serve(num_cpus: int | None, num_gpus: int | None, warm_workers: int | None = None) -> None:
     """The kept Ray's own process: start Ray, write the state file, wait for SIGTERM."""
     import ray
 
@@ -284,9 +291,15 @@ def serve(num_cpus: int | None, num_gpus: int | None) -> None:
     if num_gpus is not None:
         options["num_gpus"] = num_gpus
     check_token_auth()
-    with _ray_compat.loopback_node():
+    from raytune_hpt.driver._warm import WARM_MODULES, warm_worker_count
+
+    cpus = num_cpus if num_cpus is not None else int(_ray_compat.local_cpu_count())
+    warm = warm_worker_count(min(cpus, DEFAULT_WARM_WORKERS) if warm_workers is None
+                             else min(cpus, warm_workers))
+    with _ray_compat.loopback_node(), \
+            _ray_compat.warm_workers(warm, WARM_MODULES) as warm_options:
         context = ray.init(include_dashboard=False, configure_logging=False,
-                           log_to_driver=False, **_ray_compat.no_worker_prestart(), **options)
+                           log_to_driver=False, **warm_options, **options)
     private_token_file()
     resources = ray.cluster_resources()
     path = state_file()
@@ -318,5 +331,6 @@ def main(argv: list[str]) -> None:
     parser = argparse.ArgumentParser(description="the local Ray of `raytune-hpt up`")
     parser.add_argument("--num-cpus", type=int, default=None)
     parser.add_argument("--num-gpus", type=int, default=None)
+    parser.add_argument("--warm-workers", type=int, default=None)
     arguments = parser.parse_args(argv)
-    serve(arguments.num_cpus, arguments.num_gpus)
+    serve(arguments.num_cpus, arguments.num_gpus, arguments.warm_workers)

@@ -16,6 +16,7 @@ from typing import Any
 
 from raytune_hpt import schedulers
 from raytune_hpt._checks import check_int
+from raytune_hpt.capacity import Capacity
 from raytune_hpt.driver import _kept_ray as kept_ray
 from raytune_hpt.driver._ray_session import (
     QUIET_TENSORFLOW,
@@ -32,11 +33,12 @@ from raytune_hpt.driver._search_data import (
     split_fit_arguments,
 )
 from raytune_hpt.driver._tune_run import metadata, run_experiment, write_metadata
+from raytune_hpt.driver._warm import warm_worker_count
 from raytune_hpt.driver._warm_start import prepare as prepare_warm_start
 from raytune_hpt.errors import ConfigurationError
 from raytune_hpt.hypermodel import discover_space, has_custom_fit
 from raytune_hpt.hyperparameters import HyperParameters
-from raytune_hpt.resources import local_node, settle
+from raytune_hpt.resources import local_node, settle, trials_that_fit
 from raytune_hpt.results import ExperimentResults
 from raytune_hpt.schedulers import create_scheduler
 from raytune_hpt.searchers import create_searcher
@@ -46,7 +48,6 @@ from raytune_hpt.worker import (
     DRIVER_RESOURCES,
     TrialSpec,
     UserTuner,
-    default_concurrency,
     run_distributed_trial,
     run_trial,
     run_user_trial,
@@ -194,11 +195,25 @@ def _connect(run: SearchRun, ship: Any) -> None:
         run.placed().check_feasible(settings.workers_per_trial, nodes=[local_node()])
     if not ray.is_initialized():
         start_ray(settings.address, log_to_driver=settings.verbose > 1,
-                  verbose=settings.verbose)
+                  verbose=settings.verbose, warm_workers=_trials_at_once_here(run))
+    run.capacity = Capacity.read()  # the nodes alive and the types the autoscaler can add
     run.resources = settle(run.resources, workers=settings.workers_per_trial,
                            max_concurrent=settings.max_concurrent_trials,
-                           max_trials=settings.max_trials, verbose=settings.verbose)
+                           max_trials=settings.max_trials, verbose=settings.verbose,
+                           capacity=run.capacity)
     ship_model_code(ship)
+
+
+def _trials_at_once_here(run: SearchRun) -> int:
+    """Warm workers for a new local Ray: no more than the trials it can run at once (none
+    for GPU or multi-worker trials, whose actors never take a prestarted CPU worker)."""
+    settings = run.settings
+    cpu, gpu = getattr(run.resources, "cpu", 1.0), getattr(run.resources, "gpu", 0.0)
+    if gpu > 0 or settings.workers_per_trial > 1:
+        return 0
+    fit = int(local_node()["Resources"]["CPU"] // max(cpu, 1e-9))
+    return warm_worker_count(min(fit, settings.max_trials,
+                                 settings.max_concurrent_trials or settings.max_trials))
 
 
 def _trial_spec(run: SearchRun, cv: int | None, fit_kwargs: dict[str, Any]) -> TrialSpec:
@@ -228,8 +243,11 @@ def _trainable(run: SearchRun, spec: TrialSpec, data: dict[str, Any]) -> tuple[A
     trainable = tune.with_parameters(run_distributed_trial, spec=spec, data=data,
                                      resources=resources, workers=settings.workers_per_trial,
                                      storage_path=settings.experiment_path)
-    max_concurrent = settings.max_concurrent_trials or default_concurrency(
-        resources, settings.workers_per_trial)
+    # Ray Train starts a run only when all of its workers fit; more trials than the grown
+    # cluster holds would wait idle (Ray's advice: set max_concurrent_trials).
+    workers = settings.workers_per_trial
+    max_concurrent = settings.max_concurrent_trials or trials_that_fit(
+        {k: v * workers for k, v in resources.to_ray().items()}, run.planning_totals())
     return tune.with_resources(trainable, DRIVER_RESOURCES), max_concurrent
 
 

@@ -29,7 +29,12 @@ from ray.tune import Callback
 from ray.tune.stopper import Stopper
 
 from raytune_hpt._record import TRIAL_ERROR, trial_cause
-from raytune_hpt.errors import ConfigurationError, SearchAbortedError, is_fatal_error
+from raytune_hpt.errors import (
+    ConfigurationError,
+    NodesNeverCameError,
+    SearchAbortedError,
+    is_fatal_error,
+)
 from raytune_hpt.objective import Objective
 
 __all__ = ["STUCK_SECONDS", "SearchGuard"]
@@ -133,6 +138,10 @@ class SearchGuard(Callback, Stopper):
                 f"{self._in_a_row[-1]}"
             ))
 
+    def stop(self, error: BaseException) -> None:
+        """End the search with ``error``, which :meth:`raise_if_aborted` raises."""
+        self._stop(error)
+
     def _stop(self, error: BaseException) -> None:
         if self.fatal is None:
             logger.error("Stopping the search: %s", error)
@@ -145,7 +154,7 @@ class SearchGuard(Callback, Stopper):
         return self.fatal is not None or self.ended_stuck is not None
 
     def raise_if_aborted(self) -> None:
-        if isinstance(self.fatal, SearchAbortedError) or (
+        if isinstance(self.fatal, (SearchAbortedError, NodesNeverCameError)) or (
                 self.fatal is not None and is_fatal_error(self.fatal)):
             raise self.fatal
         if self.fatal is not None:

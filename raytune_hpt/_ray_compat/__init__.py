@@ -14,25 +14,48 @@ import importlib
 from collections.abc import Iterator
 from typing import Any
 
+from raytune_hpt._ray_compat._autoscaler import (
+    AUTOSCALER_PRIVATE_NAMES,
+    autoscaler_last_error,
+    autoscaler_node_types,
+    autoscaler_status,
+    lost_nodes_forgiven,
+)
+from raytune_hpt._ray_compat._workers import (
+    LOOPBACK_ENV,
+    TUNE_ACTOR_DEFAULTS,
+    WORKERS_PRIVATE_NAMES,
+    loopback_node,
+    tune_actors_inherit,
+    warm_workers,
+)
+
 __all__ = [
-    "PRIVATE_NAMES",
-    "aggressive_first_hyperband",
-    "keras_symbolic_build",
     "LOOPBACK_ENV",
+    "PRIVATE_NAMES",
+    "TUNE_ACTOR_DEFAULTS",
+    "aggressive_first_hyperband",
+    "autoscaler_last_error",
+    "autoscaler_node_types",
+    "autoscaler_status",
+    "keras_symbolic_build",
     "lean_local_head",
     "local_cpu_count",
     "local_gpu_count",
     "loopback_node",
+    "lost_nodes_forgiven",
     "missing_private_names",
     "mlflow_trial_runs",
     "no_worker_prestart",
     "restored_run_config",
-    "serialized_dataset_graph",
     "result_grid_filesystem",
     "result_grid_pairs",
+    "serialized_dataset_graph",
     "trial_local_experiment_dir",
     "trial_pickled_error",
     "trial_tensorboard_base",
+    "tune_actors_inherit",
+    "warm_workers",
 ]
 
 #: (module, attribute path) of every private name used below; checked by the compat test.
@@ -41,8 +64,6 @@ PRIVATE_NAMES: tuple[tuple[str, str], ...] = (
     ("ray._private.node", "Node.start_api_server"),
     ("ray._private.node", "Node.start_monitor"),
     ("ray._private.accelerators", "get_accelerator_manager_for_resource"),
-    ("ray._private.ray_constants", "ENABLE_RAY_CLUSTER"),
-    ("ray._private.ray_constants", "ENABLE_RAY_CLUSTERS_ENV_VAR"),
     ("ray._private.services", "find_bootstrap_address"),
     ("ray._private.services", "find_gcs_addresses"),
     ("ray.tune.tuner", "Tuner._local_tuner"),
@@ -66,6 +87,8 @@ PRIVATE_NAMES: tuple[tuple[str, str], ...] = (
     ("keras.callbacks", "TensorBoard._log_epoch_metrics"),
     ("keras.callbacks", "TensorBoard._log_weights"),
     ("keras.callbacks", "TensorBoard._pop_writer"),
+    *AUTOSCALER_PRIVATE_NAMES,
+    *WORKERS_PRIVATE_NAMES,
 )
 
 # Attributes set in __init__ (not on the class): checked on an instance by the test.
@@ -201,27 +224,6 @@ def running_ray_start_address() -> str | None:
         return address if address and address in find_gcs_addresses() else None
     except Exception:
         return None
-
-
-#: Ray's switch (2.60 ``ray_constants.ENABLE_RAY_CLUSTERS_ENV_VAR``, off by default on
-#: Windows and macOS): off, a node's address is 127.0.0.1 and every port of its GCS, raylet,
-#: agents and metrics pages listens on loopback only. Read at import: set for a process.
-LOOPBACK_ENV = {"RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER": "0"}
-
-
-@contextlib.contextmanager
-def loopback_node() -> Iterator[None]:
-    """A Ray joined in this block takes 127.0.0.1 as this node's address
-    (:data:`LOOPBACK_ENV` for one block): a driver joining a Ray that listens on loopback
-    only must see itself there, or finds no raylet at its address. Ray 2.60."""
-    from ray._private import ray_constants
-
-    saved = ray_constants.ENABLE_RAY_CLUSTER
-    ray_constants.ENABLE_RAY_CLUSTER = False
-    try:
-        yield
-    finally:
-        ray_constants.ENABLE_RAY_CLUSTER = saved
 
 
 # -- Ray Tune's objects --------------------------------------------------------------------

@@ -21,4 +21,4 @@ import ray.tune  # noqa: E402,F401  (the trial actor's class is Ray Tune's)
 
 from raytune_hpt.worker._tf_setup import import_keras_lean  # noqa: E402
 
-import_keras_lean()
+import_keras_lean(in_worker=True)  # a worker the raylet started: Ray runs preloads only there

@@ -177,11 +177,15 @@ def start(num_cpus: int | None = None, num_gpus: int | None = None,
     """Start the kept Ray in a detached process and wait (bounded) for its address.
 
     Raises:
-        ValueError: token authentication would be off (:func:`check_token_auth`).
+        ValueError: token authentication would be off (:func:`check_token_auth`), or
+            ``RAYTUNE_HPT_WARM_WORKERS`` is not a number.
         RuntimeError: one is up already, or the new one did not come up in time (its log
             file is named).
     """
     check_token_auth()
+    from raytune_hpt.driver._warm import warm_worker_count
+
+    warm_worker_count(0)  # a bad RAYTUNE_HPT_WARM_WORKERS fails here, not in the new process
     running = find()
     if running is not None:
         raise RuntimeError(f"A local Ray is already kept up: {running.describe()}.")

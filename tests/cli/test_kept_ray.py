@@ -220,3 +220,12 @@ def test_a_ray_start_left_by_another_user_is_not_joined(tmp_path, monkeypatch):
             raylet.kill()
             raylet.wait()
             find_gcs_addresses.cache_clear()
+
+
+def test_up_refuses_a_warm_worker_count_that_is_not_a_number(tmp_path):
+    env = {**os.environ, "RAYTUNE_HPT_STATE_DIR": str(tmp_path / "state"),
+           "RAYTUNE_HPT_WARM_WORKERS": "some"}
+    up = _run([sys.executable, "-m", "raytune_hpt", "up"], env, tmp_path)
+    assert up.returncode == 2, up.stdout + up.stderr
+    assert "RAYTUNE_HPT_WARM_WORKERS must be a whole number of workers" in up.stderr
+    assert not (tmp_path / "state" / "kept_ray.json").exists()

@@ -292,7 +292,9 @@ def settle(resources: Resources | str, *, workers: int, max_concurrent: int | No
         resources.check_feasible(workers, nodes=candidates)
     line = placement_line(resources, capacity.totals(), chosen=resources.chosen,
                           max_concurrent=max_concurrent, max_trials=max_trials, workers=workers)
-    line += growth_note(resources, capacity, workers)
+    growth = growth_note(resources, capacity, workers)
+    if growth:  # the totals are those of the grown cluster
+        line = line.replace(" on a Ray of ", " on a Ray grown to ") + growth
     logger.info("%s", line)
     if verbose >= 1:
         print(line, flush=True)

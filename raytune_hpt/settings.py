@@ -31,6 +31,7 @@ from raytune_hpt._checks import (
     check_path_name,
     is_finite_number,
 )
+from raytune_hpt._job_env import job_storage_path
 from raytune_hpt._registry import spec_name
 from raytune_hpt.errors import ConfigurationError
 from raytune_hpt.hyperparameters import HyperParameters
@@ -119,8 +120,9 @@ class Settings:
         return cls(
             objective=Objective("val_loss") if objective is None else Objective.coerce(objective),
             name=default_name() if name is None else name,
-            storage_path=storage.normalize(storage_path or DEFAULT_STORAGE_PATH,
-                                           field="storage_path"),
+            # a submitted job's --storage-path wins (read here, where every Settings is made)
+            storage_path=storage.normalize(job_storage_path(storage_path)
+                                           or DEFAULT_STORAGE_PATH, field="storage_path"),
             # None and "auto" are resolved against the running Ray when the search starts
             resources=requested(resources),
             points_to_evaluate=None if points_to_evaluate is None else list(points_to_evaluate),

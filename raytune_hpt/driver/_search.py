@@ -18,6 +18,7 @@ from raytune_hpt import schedulers
 from raytune_hpt._checks import check_int
 from raytune_hpt.capacity import Capacity
 from raytune_hpt.driver import _kept_ray as kept_ray
+from raytune_hpt.driver._driver_gpus import keep_gpus_for_trials
 from raytune_hpt.driver._ray_session import (
     QUIET_TENSORFLOW,
     check_not_shadowed,
@@ -79,6 +80,7 @@ def search(settings: Settings, hypermodel: Any, fit_args: tuple, fit_kwargs: dic
                                fit_kwargs)
     scheduler = create_scheduler(settings.scheduler, epochs=epochs)  # bad max_t fails here
     with scoped_environ(_SEARCH_ENV_DEFAULTS, _SEARCH_ENV_OVERRIDES):
+        keep_gpus_for_trials()  # before discovery builds models in this process
         space = _discover_space(settings, hypermodel, x, y, data, validation_data, epochs,
                                 fit_kwargs)
         run = SearchRun(settings, hypermodel, space, epochs, settings.resources,

@@ -28,7 +28,8 @@ HEAD_TYPE = "ray.head.default"
 
 
 def autoscaling_config(gcs_port: int, head: Mapping[str, float],
-                       worker_types: Mapping[str, Mapping]) -> dict:
+                       worker_types: Mapping[str, Mapping],
+                       idle_timeout_minutes: float = 5) -> dict:
     """The cluster YAML (as a dict) for Ray's fake multi-node provider."""
     types = {HEAD_TYPE: {"resources": dict(head), "node_config": {}, "max_workers": 0}}
     types.update({name: {"node_config": {}, **spec} for name, spec in worker_types.items()})
@@ -36,7 +37,7 @@ def autoscaling_config(gcs_port: int, head: Mapping[str, float],
         "cluster_name": "fake_multinode",
         "max_workers": sum(spec.get("max_workers", 0) for spec in worker_types.values()),
         "upscaling_speed": 1.0,
-        "idle_timeout_minutes": 5,
+        "idle_timeout_minutes": idle_timeout_minutes,
         "provider": {"type": "fake_multinode", "use_node_id_as_ip": True,
                      "disable_node_updaters": True, "disable_launch_config_check": True,
                      "gcs_address": f"127.0.0.1:{gcs_port}"},
@@ -64,9 +65,10 @@ class AutoscalingCluster:
     folder: Path
 
     def env(self, **extra: str) -> dict[str, str]:
-        """A user's environment pointed at this cluster (``RAY_ADDRESS`` the GCS)."""
-        return clean_env(RAY_ADDRESS=self.gcs_address, RAY_AUTH_MODE="token",
-                         RAY_AUTH_TOKEN_PATH=str(self.token_path), **extra)
+        """A user's environment pointed at this cluster (``RAY_ADDRESS`` the GCS unless
+        given: the dashboard, for the Jobs API)."""
+        return clean_env(**{"RAY_ADDRESS": self.gcs_address, "RAY_AUTH_MODE": "token",
+                            "RAY_AUTH_TOKEN_PATH": str(self.token_path), **extra})
 
     def started_processes(self) -> list[int]:
         """Every process of this cluster: the head's and the fake nodes' (by GCS port)."""
@@ -103,8 +105,10 @@ def _stop(head: subprocess.Popen, cluster: AutoscalingCluster, timeout: float = 
 
 
 @contextlib.contextmanager
-def autoscaling_cluster(worker_types: Mapping[str, Mapping], head: Mapping[str, float] | None = None,
-                        timeout: float = 120) -> Iterator[AutoscalingCluster]:
+def autoscaling_cluster(worker_types: Mapping[str, Mapping],
+                        head: Mapping[str, float] | None = None,
+                        labels: Mapping[str, str] | None = None, timeout: float = 120,
+                        idle_timeout_minutes: float = 5) -> Iterator[AutoscalingCluster]:
     """Start a head of ``head`` resources (default 0 CPUs) whose autoscaler launches
     ``worker_types`` (``{"cpu2": {"resources": {"CPU": 2}, "min_workers": 0,
     "max_workers": 2}}``); yield it; stop everything it started."""
@@ -112,7 +116,8 @@ def autoscaling_cluster(worker_types: Mapping[str, Mapping], head: Mapping[str, 
     folder = Path(tempfile.mkdtemp(prefix="rtas-", dir="/tmp"))  # short: socket paths
     port, dashboard_port = free_port(), free_port()
     config = folder / "autoscaling.json"
-    config.write_text(json.dumps(autoscaling_config(port, head, worker_types)))
+    config.write_text(json.dumps(autoscaling_config(port, head, worker_types,
+                                                    idle_timeout_minutes)))
     token = folder / "token"
     token.write_text(os.urandom(16).hex())
     token.chmod(0o600)
@@ -129,6 +134,8 @@ def autoscaling_cluster(worker_types: Mapping[str, Mapping], head: Mapping[str, 
                f"--num-cpus={int(head.pop('CPU', 0))}", f"--num-gpus={int(head.pop('GPU', 0))}"]
     if head:
         command.append(f"--resources={json.dumps(head)}")
+    if labels:
+        command.append(f"--labels={','.join(f'{k}={v}' for k, v in labels.items())}")
     log = open(folder / "head.log", "w")  # noqa: SIM115 (closed below)
     process = subprocess.Popen(command, env=env, stdout=log, stderr=subprocess.STDOUT,
                                stdin=subprocess.DEVNULL, start_new_session=True)
@@ -147,7 +154,8 @@ def _wait_up(cluster: AutoscalingCluster, process: subprocess.Popen, timeout: fl
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         if process.poll() is not None:
-            raise RuntimeError(f"the autoscaling head exited: {(cluster.folder / 'head.log').read_text()[-2000:]}")
+            log = (cluster.folder / "head.log").read_text()[-2000:]
+            raise RuntimeError(f"the autoscaling head exited: {log}")
         done = subprocess.run([sys.executable, "-c", probe, cluster.gcs_address],
                               env=cluster.env(), capture_output=True, timeout=30)
         if done.returncode == 0:

@@ -18,7 +18,9 @@ from pathlib import Path
 
 import pytest
 
+from raytune_hpt._job_env import NODE_LABEL, build_hash
 from tests._helpers.autoscaling import autoscaling_cluster
+from tests._helpers.cluster import cli
 from tests._helpers.reliability import SLOW_MODEL, checkpoints, progress_rows, trial_dirs, wait_for
 
 pytestmark = [pytest.mark.slow, pytest.mark.cluster]
@@ -26,7 +28,7 @@ pytestmark = [pytest.mark.slow, pytest.mark.cluster]
 HEAD_NODE = "f" * 51 + "00000"  # the fake provider's head node id
 
 KERAS_TUNER_SCRIPT = textwrap.dedent("""\
-    import json, sys
+    import json
     import keras
     from sklearn.datasets import load_digits
 
@@ -47,7 +49,7 @@ KERAS_TUNER_SCRIPT = textwrap.dedent("""\
     data = load_digits()
     x, y = (data.data[:600] / 16.0).astype("float32"), data.target[:600]
     tuner = kt.RandomSearch(build_model, objective="val_accuracy", max_trials=4, seed=0,
-                            directory=sys.argv[1], project_name="autoscaled")
+                            directory="out", project_name="autoscaled")
     tuner.search(x, y, validation_split=0.25, epochs=2, batch_size=64)
     print(json.dumps(tuner.get_best_hyperparameters(1)[0].values))
 """)
@@ -70,8 +72,9 @@ LOST_NODE_DRIVER = textwrap.dedent("""\
 
 @pytest.fixture(scope="module")
 def cluster():
-    types = {"cpu2": {"resources": {"CPU": 2}, "min_workers": 0, "max_workers": 2}}
-    with autoscaling_cluster(types) as started:
+    types = {"cpu2": {"resources": {"CPU": 2}, "min_workers": 0, "max_workers": 2,
+                      "labels": {NODE_LABEL: build_hash()}}}  # nodes of this build
+    with autoscaling_cluster(types, labels={NODE_LABEL: build_hash()}) as started:
         yield started
 
 
@@ -85,17 +88,26 @@ def _nodes(rows: list[dict[str, str]]) -> list[str]:
 
 
 def test_a_keras_tuner_script_without_resources_runs_on_autoscaled_nodes(cluster, tmp_path):
-    (tmp_path / "train.py").write_text(KERAS_TUNER_SCRIPT)
-    done = subprocess.run([sys.executable, "train.py", str(tmp_path / "out")], cwd=tmp_path,
-                          env=cluster.env(), capture_output=True, text=True, timeout=600)
-    assert done.returncode == 0, done.stdout[-2000:] + done.stderr[-3000:]
-    first = done.stdout.splitlines()[0]
+    """`raytune-hpt submit train.py`: the job runs on the 0-CPU head, its trials on nodes the
+    autoscaler adds for them."""
+    folder = tmp_path / "project"
+    folder.mkdir()
+    (folder / "train.py").write_text(KERAS_TUNER_SCRIPT)
+    storage = tmp_path / "results"  # one machine: a disk every node shares
+    # One machine: the fake nodes share the head's session folder, where an uploaded folder
+    # would be unpacked again under the running job (docs/cluster.md, "A multi-node cluster
+    # on one machine"); the nodes run this build, as the cluster files' images do.
+    submitted = cli("submit", folder / "train.py", "--storage-path", storage,
+                    "--working-dir", f"local://{folder}",
+                    env=cluster.env(RAY_ADDRESS=cluster.dashboard), timeout=600)
+    output = submitted.stdout + submitted.stderr
+    assert submitted.returncode == 0, output[-5000:]
+    first = next(line for line in submitted.stdout.splitlines() if line.startswith("Trials:"))
     assert first.startswith("Trials: 1 CPU each") and "Ray's autoscaler" in first, first
     assert "up to 4 at once" in first, first
-    best = json.loads(done.stdout.strip().splitlines()[-1])
-    assert set(best) == {"units", "lr"}
-    folders = trial_dirs(tmp_path / "out" / "autoscaled")
-    assert len(folders) == 4
+    assert "SUCCEEDED" in submitted.stderr, output[-3000:]
+    folders = trial_dirs(storage / "autoscaled")
+    assert len(folders) == 4, sorted(storage.rglob("*"))[:20]
     nodes = {node for folder in folders.values() for node in _nodes(progress_rows(folder))}
     assert nodes and HEAD_NODE not in nodes and "" not in nodes, nodes
 
@@ -108,6 +120,19 @@ def _raylet_of(pid: int) -> int:
     return parent
 
 
+def _children(parent: int) -> list[int]:
+    found = []
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            try:
+                stat = (entry / "stat").read_text()
+            except OSError:
+                continue
+            if int(stat.rsplit(")", 1)[1].split()[1]) == parent:
+                found.append(int(entry.name))
+    return found
+
+
 def test_a_worker_node_lost_mid_search_loses_nothing(cluster, tmp_path):
     (tmp_path / "model.py").write_text(SLOW_MODEL)
     (tmp_path / "driver.py").write_text(LOST_NODE_DRIVER)
@@ -115,7 +140,7 @@ def test_a_worker_node_lost_mid_search_loses_nothing(cluster, tmp_path):
     log = tmp_path / "driver.log"
     with open(log, "w") as out:
         driver = subprocess.Popen([sys.executable, "driver.py", str(storage)], cwd=tmp_path,
-                                  env=cluster.env(RTH_EPOCH_SECONDS="1.5"), stdout=out,
+                                  env=cluster.env(RTH_EPOCH_SECONDS="3"), stdout=out,
                                   stderr=subprocess.STDOUT)
     try:
         def mid_trial() -> tuple[str, str, int] | None:
@@ -129,7 +154,9 @@ def test_a_worker_node_lost_mid_search_loses_nothing(cluster, tmp_path):
         victim, node, pid = mid_trial()
         done_before = len(progress_rows(trial_dirs(storage / "lost")[victim]))
         assert node != HEAD_NODE
-        os.kill(_raylet_of(pid), signal.SIGKILL)  # the trial's node is gone, as a lost instance
+        raylet = _raylet_of(pid)
+        for process in (raylet, *_children(raylet)):  # the node is gone with all it ran
+            os.kill(process, signal.SIGKILL)
 
         driver.wait(timeout=600)
         output = log.read_text()

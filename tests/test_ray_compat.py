@@ -82,10 +82,14 @@ def test_hyperband_sets_its_bracket_sizes_per_instance():
     assert bracket.is_being_processed is False, UPGRADE_HINT
 
 
-def test_the_loopback_switch_is_still_rays():
+def test_the_loopback_switch_is_still_rays(monkeypatch):
     """The kept Ray listens on loopback only through Ray's own switch: its name and its
     effect (a node's address is 127.0.0.1 while it is off)."""
+    import ray._private.worker
     from ray._private import ray_constants, services
+
+    # as before ray.init: a connected process answers with its node's address
+    monkeypatch.setattr(ray._private.worker, "_global_node", None)
 
     assert ray_constants.ENABLE_RAY_CLUSTERS_ENV_VAR in _ray_compat.LOOPBACK_ENV, UPGRADE_HINT
     if ray_constants.ENABLE_RAY_CLUSTER:

@@ -21,9 +21,19 @@ from raytune_hpt._ray_compat._autoscaler import (
     autoscaler_status,
     lost_nodes_forgiven,
 )
+from raytune_hpt._ray_compat._workers import (
+    LOOPBACK_ENV,
+    TUNE_ACTOR_DEFAULTS,
+    WORKERS_PRIVATE_NAMES,
+    loopback_node,
+    tune_actors_inherit,
+    warm_workers,
+)
 
 __all__ = [
+    "LOOPBACK_ENV",
     "PRIVATE_NAMES",
+    "TUNE_ACTOR_DEFAULTS",
     "aggressive_first_hyperband",
     "autoscaler_last_error",
     "autoscaler_node_types",
@@ -32,6 +42,7 @@ __all__ = [
     "lean_local_head",
     "local_cpu_count",
     "local_gpu_count",
+    "loopback_node",
     "lost_nodes_forgiven",
     "missing_private_names",
     "mlflow_trial_runs",
@@ -43,6 +54,8 @@ __all__ = [
     "trial_local_experiment_dir",
     "trial_pickled_error",
     "trial_tensorboard_base",
+    "tune_actors_inherit",
+    "warm_workers",
 ]
 
 #: (module, attribute path) of every private name used below; checked by the compat test.
@@ -51,6 +64,8 @@ PRIVATE_NAMES: tuple[tuple[str, str], ...] = (
     ("ray._private.node", "Node.start_api_server"),
     ("ray._private.node", "Node.start_monitor"),
     ("ray._private.accelerators", "get_accelerator_manager_for_resource"),
+    ("ray._private.services", "find_bootstrap_address"),
+    ("ray._private.services", "find_gcs_addresses"),
     ("ray.tune.tuner", "Tuner._local_tuner"),
     ("ray.tune.result_grid", "ResultGrid._experiment_analysis"),
     ("ray.tune.result_grid", "ResultGrid._trial_to_result"),
@@ -73,6 +88,7 @@ PRIVATE_NAMES: tuple[tuple[str, str], ...] = (
     ("keras.callbacks", "TensorBoard._log_weights"),
     ("keras.callbacks", "TensorBoard._pop_writer"),
     *AUTOSCALER_PRIVATE_NAMES,
+    *WORKERS_PRIVATE_NAMES,
 )
 
 # Attributes set in __init__ (not on the class): checked on an instance by the test.
@@ -198,9 +214,9 @@ def use_local_token() -> None:
 
 
 def running_ray_start_address() -> str | None:
-    """The address of a Ray left running by ``ray start --head`` on this machine, which
-    ``ray.init(address=None)`` joins by itself (it reads ``/tmp/ray/ray_current_cluster``).
-    Ray 2.60."""
+    """The address of a Ray left running by ``ray start --head`` on this machine (by any
+    user), which ``ray.init(address=None)`` joins by itself (it reads
+    ``/tmp/ray/ray_current_cluster``). Ray 2.60."""
     try:
         from ray._private.services import find_bootstrap_address, find_gcs_addresses
 

@@ -34,6 +34,7 @@ from raytune_hpt.driver._search_data import (
     split_fit_arguments,
 )
 from raytune_hpt.driver._tune_run import metadata, run_experiment, write_metadata
+from raytune_hpt.driver._warm import warm_worker_count
 from raytune_hpt.driver._warm_start import prepare as prepare_warm_start
 from raytune_hpt.errors import ConfigurationError
 from raytune_hpt.hypermodel import discover_space, has_custom_fit
@@ -207,13 +208,25 @@ def _connect(run: SearchRun, ship: Any) -> None:
         run.placed().check_feasible(settings.workers_per_trial, nodes=[local_node()])
     if not ray.is_initialized():
         start_ray(settings.address, log_to_driver=settings.verbose > 1,
-                  verbose=settings.verbose)
+                  verbose=settings.verbose, warm_workers=_trials_at_once_here(run))
     run.capacity = Capacity.read()  # the nodes alive and the types the autoscaler can add
     run.resources = settle(run.resources, workers=settings.workers_per_trial,
                            max_concurrent=settings.max_concurrent_trials,
                            max_trials=settings.max_trials, verbose=settings.verbose,
                            capacity=run.capacity)
     ship_model_code(ship)
+
+
+def _trials_at_once_here(run: SearchRun) -> int:
+    """Warm workers for a new local Ray: no more than the trials it can run at once (none
+    for GPU or multi-worker trials, whose actors never take a prestarted CPU worker)."""
+    settings = run.settings
+    cpu, gpu = getattr(run.resources, "cpu", 1.0), getattr(run.resources, "gpu", 0.0)
+    if gpu > 0 or settings.workers_per_trial > 1:
+        return 0
+    fit = int(local_node()["Resources"]["CPU"] // max(cpu, 1e-9))
+    return warm_worker_count(min(fit, settings.max_trials,
+                                 settings.max_concurrent_trials or settings.max_trials))
 
 
 def _trial_spec(run: SearchRun, cv: int | None, fit_kwargs: dict[str, Any]) -> TrialSpec:

@@ -16,7 +16,7 @@ from typing import Any
 from raytune_hpt import _ray_compat, storage
 from raytune_hpt._record import METADATA_FILE
 from raytune_hpt._secrets import redact
-from raytune_hpt.driver._ray_session import scoped_environ
+from raytune_hpt.driver._ray_session import scoped_environ, trial_actors_on_warm_workers
 from raytune_hpt.driver._run import SearchRun
 from raytune_hpt.errors import ConfigurationError
 from raytune_hpt.objective import Objective
@@ -72,7 +72,7 @@ def run_experiment(run: SearchRun, trainable: Any, searcher: Any, scheduler: Any
         # prints its configuration box and paths even when silent, the old one does not.
         quiet = {"RAY_AIR_NEW_OUTPUT": "0"} if settings.verbose < 2 else {}
         with scoped_environ({"TUNE_MAX_PENDING_TRIALS_PG": str(pending)}, quiet), \
-                lost_nodes_forgiven():
+                lost_nodes_forgiven(), trial_actors_on_warm_workers():
             grid = ray_tuner.fit()
     except RuntimeError:
         # When the guard stops the search while a trial is still pending (no folder

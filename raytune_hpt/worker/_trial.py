@@ -247,9 +247,11 @@ def _train(hp: HyperParameters, spec: TrialSpec, data: dict[str, Any],
     import keras
 
     from raytune_hpt.worker._costs import trial_costs  # statistics: only in a trial
+    from raytune_hpt.worker._keras_state import reset_keras_state
     from raytune_hpt.worker._report import EpochReporter
 
     keras.backend.clear_session()
+    reset_keras_state()  # what an earlier trial on this worker changed (a failed one too)
     if spec.seed is not None:
         keras.utils.set_random_seed(spec.seed)
     folds = split_folds(materialize(data), spec.cv, spec.seed) * spec.executions

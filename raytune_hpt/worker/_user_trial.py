@@ -128,7 +128,10 @@ def _fresh_state(seed: int | None) -> None:
     if "keras" in sys.modules:
         import keras
 
+        from raytune_hpt.worker._keras_state import reset_keras_state
+
         keras.backend.clear_session()
+        reset_keras_state()  # what an earlier trial on this worker changed
         if seed is not None:
             keras.utils.set_random_seed(seed)
     elif seed is not None:

@@ -70,6 +70,36 @@ LOST_NODE_DRIVER = textwrap.dedent("""\
 """)
 
 
+NEVER_DRIVER = textwrap.dedent("""\
+    import sys
+    import ray
+    from ray.util.placement_group import placement_group
+    from sklearn.datasets import load_digits
+    import raytune_hpt as rth
+    from raytune_hpt.errors import NodesNeverCameError
+
+    ray.init(log_to_driver=False)
+    # Every CPU the autoscaler may ever add, held by other work (it adds both nodes for it).
+    held = placement_group([{"CPU": 2}, {"CPU": 2}], strategy="SPREAD")
+    assert held.wait(timeout_seconds=300), "the autoscaler did not add two nodes"
+    data = load_digits()
+    def build_model(hp):
+        import keras
+        model = keras.Sequential([keras.Input((64,)), keras.layers.Dense(hp.Int("u", 4, 8)),
+                                  keras.layers.Dense(10, activation="softmax")])
+        model.compile("adam", "sparse_categorical_crossentropy")
+        return model
+
+    tuner = rth.Tuner(build_model, objective="loss", max_trials=2, verbose=0,
+                      storage_path=sys.argv[1], name="never", pending_timeout=10,
+                      tracking={"tensorboard": False})
+    try:
+        tuner.search(data.data[:100], data.target[:100], epochs=1)
+    except NodesNeverCameError as error:
+        print("NEVER", error)
+""")
+
+
 @pytest.fixture(scope="module")
 def cluster():
     types = {"cpu2": {"resources": {"CPU": 2}, "min_workers": 0, "max_workers": 2,
@@ -174,3 +204,17 @@ def test_a_worker_node_lost_mid_search_loses_nothing(cluster, tmp_path):
         if driver.poll() is None:
             driver.kill()
             driver.wait(timeout=60)
+
+
+def test_the_wait_for_nodes_that_never_come_is_bounded(cluster, tmp_path):
+    """Both nodes the autoscaler may add are held by other work: the trials can never start,
+    and the search ends after pending_timeout, naming the node type it waited for."""
+    (tmp_path / "driver.py").write_text(NEVER_DRIVER)
+    done = subprocess.run([sys.executable, "driver.py", str(tmp_path / "results")],
+                          cwd=tmp_path, env=cluster.env(), capture_output=True, text=True,
+                          timeout=600)
+    lines = [line for line in done.stdout.splitlines() if line.startswith("NEVER ")]
+    assert done.returncode == 0 and len(lines) == 1, done.stdout[-3000:] + done.stderr[-3000:]
+    message = lines[0]
+    assert "pending_timeout=10" in message and "CPU: 0 free of 4" in message, message
+    assert "of type cpu2" in message, message

@@ -20,7 +20,7 @@ __all__ = ["existing_results", "reload_results", "search_is_done"]
 logger = logging.getLogger(__name__)
 
 # A failed trial is not done: resuming retries it (the CLI's `resume`, Ray's resume_errored).
-_ENDED = ("finished", "stopped")
+_ENDED = ("finished", "stopped", "diverged")
 
 
 def reload_results(settings: Settings) -> ExperimentResults:

@@ -41,6 +41,7 @@ def run_experiment(run: SearchRun, trainable: Any, searcher: Any, scheduler: Any
     import ray
     from ray import tune
 
+    from raytune_hpt.driver._diverged import worst_for_diverged  # imports Ray
     from raytune_hpt.driver._space_growth import until_declared  # imports Ray
     from raytune_hpt.driver._supervision import SearchGuard  # imports Ray
 
@@ -52,7 +53,7 @@ def run_experiment(run: SearchRun, trainable: Any, searcher: Any, scheduler: Any
     if run.custom_trial:  # the space may be empty until run_trial declares it
         searcher = until_declared(searcher, run.space)
     tune_config = tune.TuneConfig(
-        search_alg=searcher, scheduler=scheduler, num_samples=num_samples,
+        search_alg=worst_for_diverged(searcher), scheduler=scheduler, num_samples=num_samples,
         **tune_metric(settings.objective), reuse_actors=True,
         max_concurrent_trials=max_concurrent,
     )

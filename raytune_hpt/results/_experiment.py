@@ -23,6 +23,8 @@ from raytune_hpt import _ray_compat, storage
 from raytune_hpt._checks import is_finite_number
 from raytune_hpt._format import best_trial_lines, format_value
 from raytune_hpt._record import (
+    DIVERGED,
+    DIVERGED_ON,
     METADATA_FILE,
     MODEL_FILE,
     TRIAL_ERROR,
@@ -45,7 +47,7 @@ class TrialRecord:
     """One trial as a person reads it."""
 
     trial_id: str
-    status: str  # finished | stopped | failed | running | pending | paused
+    status: str  # finished | stopped | diverged | failed | running | pending | paused
     hyperparameters: dict[str, Any]
     metrics: dict[str, float]  # at the last epoch run
     best_metrics: dict[str, float]  # at the epoch where the objective was best
@@ -57,6 +59,10 @@ class TrialRecord:
     history: list[dict[str, Any]] = field(default_factory=list, repr=False)
 
     def score(self, objective: Objective) -> float:
+        """The objective at the best epoch; NaN for a diverged trial (never ranked, even
+        when its objective stayed finite while its loss became NaN)."""
+        if self.status == "diverged":
+            return math.nan
         value = self.best_metrics.get(objective.name, math.nan)
         return value if isinstance(value, float) and math.isfinite(value) else math.nan
 
@@ -67,6 +73,13 @@ def _finite(value: Any) -> bool:
 
 def _text(value: Any) -> str | None:
     return value if isinstance(value, str) and value else None
+
+
+def _diverged_text(row: dict[str, Any]) -> str | None:
+    """``"diverged at epoch 3: loss=nan"`` for a diverged trial's last report, else None."""
+    if not _finite(row.get(DIVERGED)):
+        return None
+    return f"diverged at epoch {int(row[DIVERGED])}: {_text(row.get(DIVERGED_ON)) or 'NaN/inf'}"
 
 
 def _user_metrics(row: dict[str, Any]) -> dict[str, float]:
@@ -116,6 +129,8 @@ class ExperimentResults:
         max_epochs = self.metadata.get("epochs")
         if failed_in_trial:
             return "failed"
+        if _finite((source.rows[-1] if source.rows else source.last_result).get(DIVERGED)):
+            return "diverged"
         if (status == "finished" and max_epochs and epochs < max_epochs
                 and _finite(metrics.get(self.objective.name))):
             return "stopped"
@@ -149,7 +164,7 @@ class ExperimentResults:
             wall_time=float(last.get("time_total_s") or 0.0) if _finite(
                 last.get("time_total_s")) else 0.0,
             error=(source.error or _text(last.get(TRIAL_TRACEBACK)) or failed_in_trial
-                   or None),
+                   or _diverged_text(last)),
             checkpoint=self._best_checkpoint(source),
             node_id=next((r["node_id"] for r in reversed(rows)
                           if isinstance(r.get("node_id"), str) and r["node_id"]), None),
@@ -335,6 +350,8 @@ class ExperimentResults:
         failed = [t for t in self.trials if t.status == "failed"]
         for t in failed[:3]:
             lines.append(f"Failed trial {t.trial_id}: {t.error}")
+        diverged = [t for t in self.trials if t.status == "diverged"]
+        lines += [f"Diverged trial {t.trial_id} (not ranked): {t.error}" for t in diverged[:3]]
         return "\n".join(lines)
 
     def report(self, path: str, objectives: list[Any] | None = None) -> str:

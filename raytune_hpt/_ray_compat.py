@@ -25,6 +25,8 @@ __all__ = [
     "mlflow_trial_runs",
     "no_worker_prestart",
     "restored_run_config",
+    "restored_tune_config",
+    "search_unfinished",
     "serialized_dataset_graph",
     "result_grid_filesystem",
     "result_grid_pairs",
@@ -40,6 +42,8 @@ PRIVATE_NAMES: tuple[tuple[str, str], ...] = (
     ("ray._private.node", "Node.start_monitor"),
     ("ray._private.accelerators", "get_accelerator_manager_for_resource"),
     ("ray.tune.tuner", "Tuner._local_tuner"),
+    ("ray.tune.impl.tuner_internal", "TunerInternal._tune_config"),
+    ("ray.tune.search.search_generator", "SearchGenerator._finished"),
     ("ray.tune.result_grid", "ResultGrid._experiment_analysis"),
     ("ray.tune.result_grid", "ResultGrid._trial_to_result"),
     ("ray.tune.analysis.experiment_analysis", "ExperimentAnalysis._fs"),
@@ -74,6 +78,8 @@ _INSTANCE_ATTRIBUTES = {
     "ExperimentAnalysis._fs",
     "MLflowLoggerCallback._trial_runs",
     "Tuner._local_tuner",
+    "TunerInternal._tune_config",
+    "SearchGenerator._finished",
 }
 
 
@@ -202,6 +208,21 @@ def restored_run_config(restored: Any) -> Any:
     """The ``RunConfig`` of a ``Tuner.restore``-d tuner, so that this process's callbacks and
     stopper can be given again (Ray 2.60's restore takes no callbacks argument)."""
     return restored._local_tuner.get_run_config()
+
+
+def restored_tune_config(restored: Any) -> Any:
+    """The ``TuneConfig`` of a ``Tuner.restore``-d tuner (the one pickled by the first run):
+    a resume that asks for more trials sets its ``num_samples`` and ``search_alg`` (Ray 2.60's
+    restore takes neither)."""
+    return restored._local_tuner._tune_config
+
+
+def search_unfinished(search: Any) -> None:
+    """Make a restored ``SearchGenerator`` forget that the earlier run told it to stop
+    creating trials: Ray 2.60 saves ``finished`` with the experiment when a stopper's
+    ``stop_all`` ended it (a time budget), so a restored search would never create another
+    trial. Its trial counter is kept: ``num_samples`` still bounds the total."""
+    search._finished = False
 
 
 def result_grid_pairs(grid: Any) -> list[tuple[Any, Any]]:

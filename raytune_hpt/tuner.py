@@ -79,9 +79,10 @@ class Tuner:
         points_to_evaluate: configurations to try first, in order, e.g.
             ``[{"units": 64, "lr": 1e-3}]``; a hyperparameter left out takes its default;
             an unknown name or a value outside its domain is a ``ConfigurationError``.
-        warm_start: the path (or URI) of an earlier experiment with the same objective and
-            space: its ended trials seed the searcher and are not run again (see
-            :mod:`raytune_hpt.driver._warm_start` and docs/warm_start.md).
+        warm_start: an earlier experiment's path (or URI), same objective and space: its
+            ended trials seed the searcher and are not run again (docs/warm_start.md).
+        max_time: this run's wall-clock budget, seconds or ``"90m"``/``"2h"``: no trial
+            starts after it, running ones end at their next epoch (docs/reliability.md).
 
     Keras Tuner's own arguments are taken too (``oracle``, ``directory``, ``project_name``,
     ``max_retries_per_trial``, ``optimizer``/``loss``/``metrics``, ``max_model_size``,
@@ -124,6 +125,7 @@ class Tuner:
         max_consecutive_failed_trials: int | None = None,
         points_to_evaluate: list[dict[str, Any]] | None = None,
         warm_start: str | None = None,
+        max_time: float | str | None = None,
         **keras_tuner_options: Any,
     ) -> None:
         arguments = {k: v for k, v in locals().items()

@@ -6,6 +6,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+from raytune_hpt.driver._budget import SearchClock
 from raytune_hpt.hyperparameters import HyperParameters
 from raytune_hpt.resources import Resources
 from raytune_hpt.settings import Settings
@@ -20,6 +21,7 @@ class SearchRun:
 
     ``custom_trial``: the user's ``run_trial`` runs each trial (the space can grow while it
     runs). ``attachments``: files written into the experiment folder once every check passed.
+    ``clock``: this run's start and time budget (``max_time``), and the earlier runs' total.
     """
 
     settings: Settings
@@ -29,6 +31,11 @@ class SearchRun:
     resources: Resources | str
     custom_trial: bool = False
     attachments: Mapping[str, str] = field(default_factory=dict)
+    clock: SearchClock = field(init=False)
+
+    def __post_init__(self) -> None:
+        self.clock = SearchClock(self.settings.experiment_path, self.settings.max_time,
+                                 fresh=self.settings.overwrite)
 
     @property
     def objective(self) -> Any:

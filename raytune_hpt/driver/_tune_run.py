@@ -47,7 +47,8 @@ def run_experiment(run: SearchRun, trainable: Any, searcher: Any, scheduler: Any
 
     settings = run.settings
     guard = SearchGuard(settings.objective,
-                        max_consecutive_failed=settings.max_consecutive_failed_trials)
+                        max_consecutive_failed=settings.max_consecutive_failed_trials,
+                        clock=run.clock)
     num_samples = (min(settings.max_trials, len(searcher)) if hasattr(searcher, "__len__")
                    else settings.max_trials)
     if run.custom_trial:  # the space may be empty until run_trial declares it
@@ -132,11 +133,14 @@ def metadata(run: SearchRun) -> dict[str, Any]:
         "resources": run.placed().to_ray(),
         "workers_per_trial": settings.workers_per_trial,
         "seed": settings.seed,
+        **run.clock.metadata(),  # wall time over every run; "ended_by" a time budget
     }
 
 
 def _resume_or_create(run: SearchRun, trainable: Any, tune_config: Any, run_config: Any) -> Any:
     from ray import tune
+
+    from raytune_hpt.driver._continue import continue_restored  # imports Ray
 
     path = run.experiment_path
     if storage.exists(path) and run.settings.overwrite:
@@ -150,6 +154,7 @@ def _resume_or_create(run: SearchRun, trainable: Any, tune_config: Any, run_conf
         # guard are this process's and must be given again.
         restored_config = _ray_compat.restored_run_config(restored)
         restored_config.callbacks, restored_config.stop = run_config.callbacks, run_config.stop
+        continue_restored(restored, tune_config)  # more trials; after a time budget
         return restored
     write_metadata(run)
     for name, text in run.attachments.items():

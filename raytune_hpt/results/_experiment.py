@@ -24,7 +24,6 @@ from raytune_hpt._checks import is_finite_number
 from raytune_hpt._format import best_trial_lines, format_value
 from raytune_hpt._record import (
     DIVERGED,
-    DIVERGED_ON,
     METADATA_FILE,
     MODEL_FILE,
     TRIAL_ERROR,
@@ -33,6 +32,7 @@ from raytune_hpt._record import (
 )
 from raytune_hpt.hyperparameters import HyperParameters
 from raytune_hpt.objective import Objective
+from raytune_hpt.results._ended import budget_note, diverged_text
 from raytune_hpt.results._files import TrialSource, from_result_grid, read_trials
 from raytune_hpt.results._keys import is_metric_key
 
@@ -47,7 +47,7 @@ class TrialRecord:
     """One trial as a person reads it."""
 
     trial_id: str
-    status: str  # finished | stopped | diverged | failed | running | pending | paused
+    status: str  # finished|stopped|diverged|failed|running|pending|paused|not started
     hyperparameters: dict[str, Any]
     metrics: dict[str, float]  # at the last epoch run
     best_metrics: dict[str, float]  # at the epoch where the objective was best
@@ -73,13 +73,6 @@ def _finite(value: Any) -> bool:
 
 def _text(value: Any) -> str | None:
     return value if isinstance(value, str) and value else None
-
-
-def _diverged_text(row: dict[str, Any]) -> str | None:
-    """``"diverged at epoch 3: loss=nan"`` for a diverged trial's last report, else None."""
-    if not _finite(row.get(DIVERGED)):
-        return None
-    return f"diverged at epoch {int(row[DIVERGED])}: {_text(row.get(DIVERGED_ON)) or 'NaN/inf'}"
 
 
 def _user_metrics(row: dict[str, Any]) -> dict[str, float]:
@@ -129,6 +122,8 @@ class ExperimentResults:
         max_epochs = self.metadata.get("epochs")
         if failed_in_trial:
             return "failed"
+        if status == "finished" and not epochs and not metrics:
+            return "not started"  # the search ended (a time budget) before its first report
         if _finite((source.rows[-1] if source.rows else source.last_result).get(DIVERGED)):
             return "diverged"
         if (status == "finished" and max_epochs and epochs < max_epochs
@@ -164,7 +159,7 @@ class ExperimentResults:
             wall_time=float(last.get("time_total_s") or 0.0) if _finite(
                 last.get("time_total_s")) else 0.0,
             error=(source.error or _text(last.get(TRIAL_TRACEBACK)) or failed_in_trial
-                   or _diverged_text(last)),
+                   or diverged_text(last)),
             checkpoint=self._best_checkpoint(source),
             node_id=next((r["node_id"] for r in reversed(rows)
                           if isinstance(r.get("node_id"), str) and r["node_id"]), None),
@@ -352,6 +347,7 @@ class ExperimentResults:
             lines.append(f"Failed trial {t.trial_id}: {t.error}")
         diverged = [t for t in self.trials if t.status == "diverged"]
         lines += [f"Diverged trial {t.trial_id} (not ranked): {t.error}" for t in diverged[:3]]
+        lines += [note for note in [budget_note(self.metadata)] if note]
         return "\n".join(lines)
 
     def report(self, path: str, objectives: list[Any] | None = None) -> str:

@@ -58,7 +58,7 @@ class ConsoleReporter(Callback):
         self.started = time.monotonic()
         self.numbers: dict[str, int] = {}
         self.best_of: dict[str, tuple[float, int]] = {}  # trial -> (best value, its epoch)
-        self.ended = {"finished": 0, "stopped": 0, "failed": 0, "diverged": 0}
+        self.ended = {"finished": 0, "stopped": 0, "failed": 0, "diverged": 0, "not started": 0}
         self.best: float | None = None
         self._progress: Any = None
         self._redrawn = 0.0
@@ -112,6 +112,9 @@ class ConsoleReporter(Callback):
                         f"{last.get(DIVERGED_ON) or 'NaN/inf'} (stopped there, not ranked)")
             return
         epoch = int(last.get("epoch") or 0)
+        if not epoch:  # ended before its first report: the search stopped (a time budget)
+            self._ended(trials, trial, "not started", "not started: the search ended first")
+            return
         status = "stopped" if self.epochs and epoch < self.epochs else "finished"
         held = self.best_of.get(trial.trial_id)
         if held is not None and (self.best is None or self.objective.better(held[0], self.best)):
@@ -155,7 +158,7 @@ class ConsoleReporter(Callback):
         text = (f"[{done}/{self.max_trials}] running {states.count('RUNNING')}, "
                 f"pending {states.count('PENDING')}, paused {states.count('PAUSED')}, "
                 + ", ".join(f"{k} {v}" for k, v in self.ended.items()
-                            if v or k != "diverged")
+                            if v or k in ("finished", "stopped", "failed"))
                 + f" | {_clock(elapsed)} elapsed"
                 + (f", ~{_clock(left)} left" if math.isfinite(left) and done < self.max_trials
                    else ""))

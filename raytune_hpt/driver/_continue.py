@@ -1,0 +1,42 @@
+"""Resuming an experiment that ended: more trials, and a search a time budget stopped.
+
+Ray 2.60's ``Tuner.restore`` runs the experiment as the first run configured it: its
+``num_samples`` (so a larger ``max_trials`` trains nothing more, and Keras Tuner's reload
+path, which does train more, is not matched) and its search algorithm's saved ``finished``
+flag (set when a stopper ended the run: the time budget). :func:`continue_restored` gives
+the restored run this run's ``num_samples`` and a search algorithm that forgets
+``finished``; the searcher itself and its saved state are the same object as before, so the
+search goes on where it was: the same experiment folder, the same results table, trial
+numbers going on, nothing trained again.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from ray.tune.search import ConcurrencyLimiter, Searcher, SearchGenerator
+
+from raytune_hpt import _ray_compat
+
+__all__ = ["ResumedSearch", "continue_restored"]
+
+
+class ResumedSearch(SearchGenerator):
+    """Ray's ``SearchGenerator``, whose restored state keeps the search going."""
+
+    def set_state(self, state: dict) -> None:
+        super().set_state(state)
+        _ray_compat.search_unfinished(self)  # a searcher with nothing left says so again
+
+
+def continue_restored(restored: Any, tune_config: Any) -> None:
+    """Give a restored tuner this run's trial budget and a search that can go on."""
+    restored_config = _ray_compat.restored_tune_config(restored)
+    restored_config.num_samples = tune_config.num_samples
+    search = restored_config.search_alg
+    if not isinstance(search, Searcher):  # Ray's own generators, PBT's population: as saved
+        return
+    if restored_config.max_concurrent_trials:  # what Ray does for a Searcher, done here
+        search = ConcurrencyLimiter(search, max_concurrent=restored_config.max_concurrent_trials)
+        restored_config.max_concurrent_trials = None
+    restored_config.search_alg = ResumedSearch(search)

@@ -26,7 +26,7 @@ __all__ = [
     "no_worker_prestart",
     "restored_run_config",
     "restored_tune_config",
-    "search_unfinished",
+    "search_continued",
     "serialized_dataset_graph",
     "result_grid_filesystem",
     "result_grid_pairs",
@@ -44,6 +44,7 @@ PRIVATE_NAMES: tuple[tuple[str, str], ...] = (
     ("ray.tune.tuner", "Tuner._local_tuner"),
     ("ray.tune.impl.tuner_internal", "TunerInternal._tune_config"),
     ("ray.tune.search.search_generator", "SearchGenerator._finished"),
+    ("ray.tune.search.search_generator", "SearchGenerator._total_samples"),
     ("ray.tune.result_grid", "ResultGrid._experiment_analysis"),
     ("ray.tune.result_grid", "ResultGrid._trial_to_result"),
     ("ray.tune.analysis.experiment_analysis", "ExperimentAnalysis._fs"),
@@ -80,6 +81,7 @@ _INSTANCE_ATTRIBUTES = {
     "Tuner._local_tuner",
     "TunerInternal._tune_config",
     "SearchGenerator._finished",
+    "SearchGenerator._total_samples",
 }
 
 
@@ -217,11 +219,15 @@ def restored_tune_config(restored: Any) -> Any:
     return restored._local_tuner._tune_config
 
 
-def search_unfinished(search: Any) -> None:
-    """Make a restored ``SearchGenerator`` forget that the earlier run told it to stop
-    creating trials: Ray 2.60 saves ``finished`` with the experiment when a stopper's
-    ``stop_all`` ended it (a time budget), so a restored search would never create another
-    trial. Its trial counter is kept: ``num_samples`` still bounds the total."""
+def search_continued(search: Any, total_samples: int) -> None:
+    """Let a restored ``SearchGenerator`` create trials up to ``total_samples`` in all.
+
+    Ray 2.60 restores a search algorithm as the first run saved it: its ``total_samples``
+    (``Tuner.restore`` takes no new ``num_samples`` and ``tune.run`` skips
+    ``add_configurations`` on resume) and its ``finished`` flag (set when a stopper's
+    ``stop_all`` ended the run: a time budget). The trial counter is kept, so only the trials
+    beyond it are new."""
+    search._total_samples = total_samples
     search._finished = False
 
 

@@ -274,6 +274,8 @@ def _add_resume(subparsers: Any) -> argparse.ArgumentParser:
         experiment_dir=True)
     parser.add_argument("--address", help="a Ray cluster to connect to")
     parser.add_argument("-v", "--verbose", type=int, default=1, choices=(0, 1, 2))
+    parser.add_argument("--max-trials", type=int, metavar="N", help="continue the search up "
+                        "to N trials in all (at least the trials it already has)")
     _add_max_time(parser)
     return parser
 
@@ -290,14 +292,29 @@ def cmd_resume(args: argparse.Namespace) -> int:
             "DIR", f"{path} was not written by raytune_hpt (it has no {METADATA_FILE}); "
             "resuming restores pickled state and imports the model the folder names, which "
             "runs code from it, so only folders this package wrote are resumed")
+    more = None if args.max_trials is None else _more_trials(path, args.max_trials)
     experiment = load_saved_experiment(path)
     base, _, name = path.rstrip("/").rpartition("/")
     changes = {"storage_path": base or "/", "name": name}
+    if more is not None:
+        changes["max_trials"] = more
     if args.max_time is not None:
         parse_duration("max_time", args.max_time)  # a bad value: one line, exit 2
         changes["max_time"] = args.max_time
     experiment = experiment.model_copy(update=changes)
     return _search(experiment, overwrite=False, address=args.address, verbose=args.verbose)
+
+
+def _more_trials(path: str, wanted: int) -> int:
+    """``resume --max-trials N``: N, checked against the trials the experiment has."""
+    from raytune_hpt.experiment import ExperimentError
+    from raytune_hpt.results import load
+
+    have = len(load(path).trials)
+    if wanted < max(have, 1):
+        raise ExperimentError("--max-trials", f"must be at least the {have} trials the "
+                              f"experiment already has (it counts them all); got {wanted}")
+    return wanted
 
 
 # -- examples -----------------------------------------------------------------------------

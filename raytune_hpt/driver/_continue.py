@@ -4,8 +4,8 @@ Ray 2.60's ``Tuner.restore`` runs the experiment as the first run configured it:
 ``num_samples`` (so a larger ``max_trials`` trains nothing more, and Keras Tuner's reload
 path, which does train more, is not matched) and its search algorithm's saved ``finished``
 flag (set when a stopper ended the run: the time budget). :func:`continue_restored` gives
-the restored run this run's ``num_samples`` and a search algorithm that forgets
-``finished``; the searcher itself and its saved state are the same object as before, so the
+the restored run a search algorithm that creates trials up to this run's ``num_samples`` and
+forgets ``finished``; the searcher itself and its saved state are the same object as before, so the
 search goes on where it was: the same experiment folder, the same results table, trial
 numbers going on, nothing trained again.
 """
@@ -22,11 +22,16 @@ __all__ = ["ResumedSearch", "continue_restored"]
 
 
 class ResumedSearch(SearchGenerator):
-    """Ray's ``SearchGenerator``, whose restored state keeps the search going."""
+    """Ray's ``SearchGenerator``, whose restored state keeps the search going up to
+    ``total_samples`` trials in all (a searcher with nothing left says FINISHED again)."""
+
+    def __init__(self, searcher: Searcher, total_samples: int) -> None:
+        super().__init__(searcher)
+        self.wanted = total_samples
 
     def set_state(self, state: dict) -> None:
         super().set_state(state)
-        _ray_compat.search_unfinished(self)  # a searcher with nothing left says so again
+        _ray_compat.search_continued(self, self.wanted)
 
 
 def continue_restored(restored: Any, tune_config: Any) -> None:
@@ -39,4 +44,4 @@ def continue_restored(restored: Any, tune_config: Any) -> None:
     if restored_config.max_concurrent_trials:  # what Ray does for a Searcher, done here
         search = ConcurrencyLimiter(search, max_concurrent=restored_config.max_concurrent_trials)
         restored_config.max_concurrent_trials = None
-    restored_config.search_alg = ResumedSearch(search)
+    restored_config.search_alg = ResumedSearch(search, tune_config.num_samples)

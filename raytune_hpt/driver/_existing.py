@@ -2,7 +2,9 @@
 
 As Keras Tuner's constructor: a project that exists is reloaded (and says so) unless
 ``overwrite=True``, so the ``get_best_*`` methods answer before any ``search()``; a search
-whose ``max_trials`` trials all ended trains nothing; otherwise ``search()`` resumes it.
+whose ``max_trials`` trials all ended trains nothing; otherwise ``search()`` resumes it, and
+a larger ``max_trials`` continues it with new trials (``_continue.py``); a smaller one says
+that nothing runs.
 """
 
 from __future__ import annotations
@@ -52,12 +54,26 @@ def existing_results(settings: Settings) -> ExperimentResults | None:
         return None
 
 
+def _say(settings: Settings, text: str) -> None:
+    if settings.verbose >= 1:
+        print(text, flush=True)
+    else:
+        logger.warning(text)
+
+
 def search_is_done(settings: Settings, results: ExperimentResults | None) -> bool:
-    """True when the reloaded experiment already ended ``max_trials`` trials: ``search()``
-    trains nothing (Keras Tuner's oracle stops at once too)."""
+    """True when the reloaded experiment already ended ``max_trials`` trials, or has more
+    trials than ``max_trials`` (said in one line): ``search()`` trains nothing (Keras
+    Tuner's oracle stops at once too)."""
     if results is None or settings.overwrite:
         return False
     ended = sum(1 for t in results.trials if t.status in _ENDED)
+    if settings.max_trials < len(results.trials):
+        _say(settings, f"max_trials={settings.max_trials} is fewer than the "
+             f"{len(results.trials)} trials {settings.experiment_path} already has: nothing "
+             "runs and its results stay as they are. A larger max_trials continues the "
+             "search; overwrite=True searches afresh.")
+        return True
     if ended < settings.max_trials:
         return False
     if settings.verbose >= 1:

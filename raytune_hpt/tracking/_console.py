@@ -84,7 +84,9 @@ class ConsoleReporter(Callback):
             self._progress.start()
 
     def on_trial_start(self, iteration: int, trials: list, trial: Any, **info: Any) -> None:
-        self.numbers.setdefault(trial.trial_id, len(self.numbers) + 1)
+        # Ray's list holds a resumed search's earlier trials too: numbers go on from them
+        number = next((k for k, t in enumerate(trials, 1) if t is trial), len(self.numbers) + 1)
+        self.numbers.setdefault(trial.trial_id, number)
         self._refresh(trials)
 
     def on_trial_result(self, iteration: int, trials: list, trial: Any, result: dict,

@@ -27,6 +27,7 @@ __all__ = [
     "restored_run_config",
     "restored_tune_config",
     "search_continued",
+    "memory_kills_fail_trials",
     "serialized_dataset_graph",
     "result_grid_filesystem",
     "result_grid_pairs",
@@ -44,6 +45,7 @@ PRIVATE_NAMES: tuple[tuple[str, str], ...] = (
     ("ray.tune.tuner", "Tuner._local_tuner"),
     ("ray.tune.impl.tuner_internal", "TunerInternal._tune_config"),
     ("ray.tune.search.search_generator", "SearchGenerator._finished"),
+    ("ray.air.execution._internal.actor_manager", "RayActorManager._actor_task_failed"),
     ("ray.tune.search.search_generator", "SearchGenerator._total_samples"),
     ("ray.tune.result_grid", "ResultGrid._experiment_analysis"),
     ("ray.tune.result_grid", "ResultGrid._trial_to_result"),
@@ -229,6 +231,37 @@ def search_continued(search: Any, total_samples: int) -> None:
     beyond it are new."""
     search._total_samples = total_samples
     search._finished = False
+
+
+@contextlib.contextmanager
+def memory_kills_fail_trials() -> Iterator[None]:
+    """While a search runs: a trial whose worker Ray's memory monitor killed fails that
+    trial, as a dead worker does, instead of ending the whole search.
+
+    Ray 2.60's actor manager (``RayActorManager._actor_task_failed``) handles a task's
+    ``RayActorError`` and ``RayTaskError`` and raises ``RuntimeError("Caught unexpected
+    exception")`` for anything else, and the memory monitor's ``OutOfMemoryError`` is
+    neither: one trial running out of memory crashed the search. Here it is passed on as
+    the ``RayActorError`` of a dead worker, with Ray's message (``errors.is_out_of_memory``
+    recognises it) and the original as its ``__cause__``. Restored on exit.
+    """
+    from ray.air.execution._internal.actor_manager import RayActorManager
+    from ray.exceptions import OutOfMemoryError, RayActorError
+
+    original = RayActorManager._actor_task_failed
+
+    def task_failed(self: Any, tracked_actor_task: Any, exception: Exception) -> None:
+        if isinstance(exception, OutOfMemoryError):
+            dead = RayActorError(error_msg=f"The trial's worker ran out of memory: {exception}")
+            dead.__cause__ = exception
+            exception = dead
+        original(self, tracked_actor_task, exception)
+
+    RayActorManager._actor_task_failed = task_failed  # type: ignore[method-assign]
+    try:
+        yield
+    finally:
+        RayActorManager._actor_task_failed = original  # type: ignore[method-assign]
 
 
 def result_grid_pairs(grid: Any) -> list[tuple[Any, Any]]:

@@ -21,6 +21,12 @@
   started never start.
 
 Otherwise a failed trial is recorded with its error and the search goes on.
+
+Who is to blame for a failure is decided in one place, :func:`failure_kind`: a trial that
+ran out of memory (TensorFlow's ``ResourceExhaustedError``, or its worker killed by Ray's
+memory monitor) did it to itself: it is failed for the searcher, never retried by the
+package with the same values, and not taken for a bug in the user's code; a node lost to
+the cluster is not the trial's doing (its trial may be retried from its checkpoint).
 """
 
 from __future__ import annotations
@@ -35,10 +41,16 @@ from ray.tune.stopper import Stopper
 
 from raytune_hpt._record import TRIAL_ERROR, trial_cause
 from raytune_hpt.driver._budget import SearchClock, clock_text
-from raytune_hpt.errors import ConfigurationError, SearchAbortedError, is_fatal_error
+from raytune_hpt.errors import (
+    OUT_OF_MEMORY,
+    ConfigurationError,
+    SearchAbortedError,
+    is_fatal_error,
+    is_out_of_memory,
+)
 from raytune_hpt.objective import Objective
 
-__all__ = ["STUCK_SECONDS", "SearchGuard"]
+__all__ = ["NODE_LOST", "STUCK_SECONDS", "SearchGuard", "failure_kind"]
 
 logger = logging.getLogger(__name__)
 
@@ -51,6 +63,31 @@ _LIVE: weakref.WeakValueDictionary[str, SearchGuard] = weakref.WeakValueDictiona
 #: before it ends (a synchronous scheduler pauses trials for a moment between a rung and
 #: their resumption; 10 s is far above that and far below a user's patience).
 STUCK_SECONDS = 10.0
+
+
+#: :func:`failure_kind` of a trial whose node left the cluster (not the trial's doing).
+NODE_LOST = "node lost"
+_NODE_LOST_ERRORS = ("NodeDiedError", "ActorUnavailableError")
+
+
+def failure_kind(error: BaseException | None) -> str:
+    """Why a trial failed, as the package's retry and abort rules see it (the one rule):
+
+    * ``"out of memory"`` (:data:`~raytune_hpt.errors.OUT_OF_MEMORY`): the trial's own
+      doing: failed for the searcher, not retried with the same values;
+    * ``"node lost"`` (:data:`NODE_LOST`): the cluster's doing: Ray reports a preempted
+      actor or a dead node (a trial may be retried from its checkpoint);
+    * ``"error"``: anything else (the user's code, the data).
+    """
+    if is_out_of_memory(error):
+        return OUT_OF_MEMORY
+    seen = 0
+    while error is not None and seen < 5:
+        if getattr(error, "preempted", False) or any(
+                c.__name__ in _NODE_LOST_ERRORS for c in type(error).__mro__):
+            return NODE_LOST
+        error, seen = getattr(error, "cause", None) or error.__cause__, seen + 1
+    return "error"
 
 
 def _signature(error: BaseException | None) -> str:
@@ -139,8 +176,8 @@ class SearchGuard(Callback, Stopper):
         if self._finishing is not None:
             self._finishing.discard(trial.trial_id)
         failed = (trial.last_result or {}).get(TRIAL_ERROR)
-        if failed:  # a FailedTrialError, reported instead of raised (no retry)
-            self._failed(str(failed))
+        if failed:  # a FailedTrialError (or out of memory), reported instead of raised
+            self._failed(str(failed), not str(failed).startswith(OUT_OF_MEMORY))
             return
         self._succeeded += 1
         self._in_a_row.clear()
@@ -159,10 +196,14 @@ class SearchGuard(Callback, Stopper):
         if isinstance(cause, ConfigurationError) or (cause is not None and is_fatal_error(cause)):
             self._stop(cause)
             return
-        self._failed(_signature(cause))
+        kind = failure_kind(cause)
+        self._failed(_signature(cause), kind == "error")
 
-    def _failed(self, signature: str) -> None:
-        self._errors.append(signature)
+    def _failed(self, signature: str, maybe_a_bug: bool = True) -> None:
+        """A failed trial; ``maybe_a_bug`` False (out of memory: the trial's size) keeps it
+        out of the "the first trials all failed the same way" rule."""
+        if maybe_a_bug:
+            self._errors.append(signature)
         self._in_a_row.append(signature)
         if (self.abort_after and not self._succeeded and len(self._errors) >= self.abort_after
                 and len(set(self._errors)) == 1):

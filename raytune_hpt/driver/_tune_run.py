@@ -70,7 +70,8 @@ def run_experiment(run: SearchRun, trainable: Any, searcher: Any, scheduler: Any
         # Below verbose=2 Ray's output engine is replaced by our console; the new engine
         # prints its configuration box and paths even when silent, the old one does not.
         quiet = {"RAY_AIR_NEW_OUTPUT": "0"} if settings.verbose < 2 else {}
-        with scoped_environ({"TUNE_MAX_PENDING_TRIALS_PG": str(pending)}, quiet):
+        with scoped_environ({"TUNE_MAX_PENDING_TRIALS_PG": str(pending)}, quiet), \
+                _ray_compat.memory_kills_fail_trials():  # a worker out of memory: a result
             grid = ray_tuner.fit()
     except RuntimeError:
         # When the guard stops the search while a trial is still pending (no folder

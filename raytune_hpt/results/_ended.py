@@ -1,4 +1,5 @@
-"""Why a trial or a search ended, in words: a diverged trial, a time budget spent."""
+"""Why a trial or a search ended, in words: a diverged trial, a trial out of memory, a time
+budget spent."""
 
 from __future__ import annotations
 
@@ -6,8 +7,21 @@ from typing import Any
 
 from raytune_hpt._checks import is_finite_number
 from raytune_hpt._record import DIVERGED, DIVERGED_ON
+from raytune_hpt.errors import OUT_OF_MEMORY
 
-__all__ = ["budget_note", "diverged_text"]
+__all__ = ["budget_note", "diverged_text", "error_text"]
+
+
+def error_text(error: str | None) -> str | None:
+    """A failed trial's error as recorded; one that ran out of memory (a worker Ray's
+    memory monitor killed says so somewhere in Ray's message) starts with ``out of memory``.
+    """
+    if not error or error.startswith(OUT_OF_MEMORY):
+        return error
+    lowered = error.lower()
+    if OUT_OF_MEMORY in lowered or "low on memory" in lowered:
+        return f"{OUT_OF_MEMORY} (its worker was killed by Ray's memory monitor): {error}"
+    return error
 
 
 def diverged_text(row: dict[str, Any]) -> str | None:

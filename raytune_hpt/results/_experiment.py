@@ -32,7 +32,7 @@ from raytune_hpt._record import (
 )
 from raytune_hpt.hyperparameters import HyperParameters
 from raytune_hpt.objective import Objective
-from raytune_hpt.results._ended import budget_note, diverged_text
+from raytune_hpt.results._ended import budget_note, diverged_text, error_text
 from raytune_hpt.results._files import TrialSource, from_result_grid, read_trials
 from raytune_hpt.results._keys import is_metric_key
 
@@ -158,8 +158,8 @@ class ExperimentResults:
             epochs=epochs,
             wall_time=float(last.get("time_total_s") or 0.0) if _finite(
                 last.get("time_total_s")) else 0.0,
-            error=(source.error or _text(last.get(TRIAL_TRACEBACK)) or failed_in_trial
-                   or diverged_text(last)),
+            error=(error_text(source.error) or _text(last.get(TRIAL_TRACEBACK))
+                   or failed_in_trial or diverged_text(last)),
             checkpoint=self._best_checkpoint(source),
             node_id=next((r["node_id"] for r in reversed(rows)
                           if isinstance(r.get("node_id"), str) and r["node_id"]), None),

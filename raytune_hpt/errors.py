@@ -6,6 +6,7 @@ RaytuneHptError
 │   ├── ExperimentError                      a field of the experiment file (or its data,
 │   │                                        or the user code it names) is wrong
 │   ├── ObjectiveNotLoggedError              the model never logs the objective
+│   ├── NodesNeverCameError                  trials waited pending_timeout for nodes
 │   ├── ClusterAddressError (ClusterError)   no address, or no Ray Jobs API answers there
 │   ├── ClusterAuthError (ClusterError)      the cluster wants a token, or refused ours
 │   └── JobNotFoundError (ClusterError)      no job with that id
@@ -43,6 +44,7 @@ __all__ = [
     "FatalTypeError",
     "FatalValueError",
     "JobNotFoundError",
+    "NodesNeverCameError",
     "is_out_of_memory",
     "ObjectiveNotLoggedError",
     "RaytuneHptError",
@@ -69,6 +71,12 @@ class ExperimentError(ConfigurationError):
 
     def __reduce__(self) -> tuple:
         return (type(self), (self.field, self.message))
+
+
+class NodesNeverCameError(ConfigurationError):
+    """Every trial waited ``pending_timeout`` seconds for a node that can hold it and none
+    came (Ray's autoscaler could not add one: a quota, an instance type, a node type that is
+    too small); the message names what the trials asked for and the autoscaler's last error."""
 
 
 class ObjectiveNotLoggedError(ConfigurationError):

@@ -19,9 +19,10 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from raytune_hpt._checks import is_finite_number, is_number
+from raytune_hpt.capacity import Capacity
 
-__all__ = ["Resources", "local_node", "placement_line", "requested", "settle", "trials_that_fit",
-           "unused_gpus_note"]
+__all__ = ["Resources", "growth_note", "local_node", "placement_line", "requested", "settle",
+           "trials_that_fit", "unused_gpus_note"]
 
 logger = logging.getLogger(__name__)
 
@@ -167,7 +168,7 @@ class Resources:
 
         from raytune_hpt.errors import ConfigurationError
 
-        request = {_RAY_NAMES.get(k, k): v for k, v in self.to_ray().items() if v}
+        request = _ray_request(self)
         if nodes is None:
             nodes = [n for n in ray.nodes() if n.get("Alive")]
         problem = _infeasible(request, [n.get("Resources", {}) for n in nodes], workers)
@@ -181,12 +182,17 @@ class Resources:
             if k in ("CPU", "GPU", "memory") or k in request
         )
         where = largest.get("NodeManagerAddress", "?")
-        node_id = str(largest.get("NodeID", ""))[:12]
+        if not where.startswith("node type"):
+            where += f", node {str(largest.get('NodeID', ''))[:12]}"
         per = "each of its workers asks" if workers > 1 else "each trial asks"
+        kinds = sorted({n["NodeManagerAddress"][len("node type "):] for n in nodes
+                        if str(n.get("NodeManagerAddress", "")).startswith("node type")})
+        grow = (f" (alive now, or of the types Ray's autoscaler can add: {', '.join(kinds)})"
+                if kinds else "")
         raise ConfigurationError(
-            f"No node can hold one trial: {per} for {request}, {problem}. The largest node "
-            f"({where}, node {node_id}) has {{{shown}}}. Ask for less per trial or add a "
-            "larger node."
+            f"No node can hold one trial: {per} for {request}, {problem}{grow}. The largest "
+            f"node ({where}) has {{{shown}}}. Ask for less per trial or add a larger node"
+            f"{' type' if kinds else ''}."
         )
 
 
@@ -263,30 +269,62 @@ def requested(value: Resources | dict | str | None) -> Resources | str:
 
 
 def settle(resources: Resources | str, *, workers: int, max_concurrent: int | None,
-           max_trials: int, verbose: int = 1) -> Resources:
+           max_trials: int, verbose: int = 1, capacity: Capacity | None = None) -> Resources:
     """The request a search runs with, on the running Ray: ``"auto"`` resolved, checked
-    against the nodes, and said in the start line (printed at ``verbose`` >= 1, logged
-    always); an explicit CPU-only request that leaves Ray's GPUs unused is warned about once.
+    against the nodes alive and the node types Ray's autoscaler can add, and said in the
+    start line (printed at ``verbose`` >= 1, logged always); an explicit CPU-only request
+    that leaves Ray's GPUs unused is warned about once.
 
     Raises:
-        ConfigurationError: no node could hold one trial (:meth:`Resources.check_feasible`).
+        ConfigurationError: no node (alive or launchable) could hold one trial
+            (:meth:`Resources.check_feasible`).
     """
-    import ray
-
+    capacity = capacity or Capacity.read()
+    candidates = capacity.candidates(expand=True)
     if resources == "auto":
-        resources = Resources.auto()
+        resources = Resources.auto([n["Resources"] for n in candidates])
     assert isinstance(resources, Resources)  # for the type checker: coerced in Tuner
-    resources.check_feasible(workers)
-    cluster = ray.cluster_resources()
-    line = placement_line(resources, cluster, chosen=resources.chosen,
+    if capacity.autoscaler_unknown and not capacity.can_hold_now(_ray_request(resources)):
+        logger.warning("No node alive now can hold one trial (%s) and the node types of this "
+                       "cluster's autoscaler cannot be read from here: the search waits for "
+                       "it (pending_timeout bounds the wait).", resources.describe())
+    else:
+        resources.check_feasible(workers, nodes=candidates)
+    line = placement_line(resources, capacity.totals(), chosen=resources.chosen,
                           max_concurrent=max_concurrent, max_trials=max_trials, workers=workers)
+    growth = growth_note(resources, capacity, workers)
+    if growth:  # the totals are those of the grown cluster
+        line = line.replace(" on a Ray of ", " on a Ray grown to ") + growth
     logger.info("%s", line)
     if verbose >= 1:
         print(line, flush=True)
-    note = None if resources.chosen else unused_gpus_note(resources, cluster)
+    note = None if resources.chosen else unused_gpus_note(resources, capacity.totals())
     if note:
         logger.warning("%s", note)
     return resources
+
+
+def growth_note(resources: Resources, capacity: Capacity, workers: int = 1) -> str:
+    """What the start line adds where Ray's autoscaler must add nodes for the trials ("" if
+    the nodes alive now hold every trial that can run at once)."""
+    if not capacity.can_grow:
+        return ""
+    request = {k: v * workers for k, v in resources.to_ray().items()}
+    if trials_that_fit(request, capacity.live_totals()) >= trials_that_fit(
+            request, capacity.totals()) and capacity.can_hold_now(_ray_request(resources)):
+        return ""
+    usable = [t for t in capacity.node_types
+              if all(t.resources.get(k, 0) >= v for k, v in _ray_request(resources).items())]
+    kinds = ", ".join(t.describe() for t in usable) or "none of its types"
+    note = f" Waiting for Ray's autoscaler to add nodes of type {kinds}."
+    if resources.chosen and resources.gpu:
+        note += (" Each trial takes a whole GPU; a small model can ask for CPUs instead: "
+                 "resources={'cpu': 1}.")
+    return note
+
+
+def _ray_request(resources: Resources) -> dict[str, float]:
+    return {_RAY_NAMES.get(k, k): v for k, v in resources.to_ray().items() if v}
 
 
 def local_node() -> dict[str, Any]:

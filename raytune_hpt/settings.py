@@ -31,7 +31,9 @@ from raytune_hpt._checks import (
     check_number,
     check_one_of,
     check_path_name,
+    is_finite_number,
 )
+from raytune_hpt._job_env import job_storage_path
 from raytune_hpt._registry import spec_name
 from raytune_hpt.errors import ConfigurationError
 from raytune_hpt.hyperparameters import HyperParameters
@@ -97,6 +99,7 @@ class Settings:
     max_consecutive_failed_trials: int | None = None
     points_to_evaluate: list[dict[str, Any]] | None = None
     warm_start: str | None = None
+    pending_timeout: float = 600.0
     compile_overrides: Mapping[str, Any] = field(default_factory=dict)
     max_model_size: int | None = None
     epochs: int | None = None
@@ -123,8 +126,9 @@ class Settings:
         return cls(
             objective=Objective("val_loss") if objective is None else Objective.coerce(objective),
             name=default_name() if name is None else name,
-            storage_path=storage.normalize(storage_path or DEFAULT_STORAGE_PATH,
-                                           field="storage_path"),
+            # a submitted job's --storage-path wins (read here, where every Settings is made)
+            storage_path=storage.normalize(job_storage_path(storage_path)
+                                           or DEFAULT_STORAGE_PATH, field="storage_path"),
             # None and "auto" are resolved against the running Ray when the search starts
             resources=requested(resources),
             points_to_evaluate=None if points_to_evaluate is None else list(points_to_evaluate),
@@ -159,6 +163,9 @@ class Settings:
         check_int("max_consecutive_failed_trials", self.max_consecutive_failed_trials, 1,
                   optional=True)
         check_number("shared_arrays_mb", self.shared_arrays_mb, minimum=0, optional=True)
+        if not (is_finite_number(self.pending_timeout) and self.pending_timeout >= 1):
+            raise ValueError("pending_timeout must be a finite number of seconds >= 1 (a "
+                             f"search never waits forever), but got {self.pending_timeout!r}.")
         check_int("max_model_size", self.max_model_size, 1, optional=True)
         check_int("epochs", self.epochs, 1, optional=True)
         check_pareto_search(self.objective, self.searcher, self.scheduler)

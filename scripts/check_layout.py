@@ -4,12 +4,13 @@
 * no function over ``MAX_FUNCTION_LINES`` lines, counted from ``def`` to the last line of its
   body, docstring included;
 * private Ray and Keras names (``ray._private``, ``ray.train._internal``, ``_local_tuner``,
-  ``_experiment_analysis``, ``model._symbolic_build``, ...) only in ``raytune_hpt/_ray_compat.py``;
+  ``_experiment_analysis``, ``model._symbolic_build``, ...) only in ``raytune_hpt/_ray_compat/``;
 * a subpackage's private file (``raytune_hpt/<pkg>/_<file>.py``) or private name is imported
   only from inside that subpackage;
 * no import circle between the package's modules (issue 24), counting every import: at the
   top, inside functions, under ``if TYPE_CHECKING:``, and the lazy ones a string names
-  (``lazy_attributes(__name__, {...: "_report"})``, ``import_module("raytune_hpt.x")``);
+  (``lazy_attributes(__name__, {...: "_report"})``, or the table passed by the name of a
+  module-level variable, ``lazy_attributes(__name__, _LAZY)``; ``import_module("raytune_hpt.x")``);
   a module importing its own package's ``__init__`` is counted, the parent package Python
   runs first is not;
 * a parameter named ``settings`` or ``tuner`` is annotated with its type, never ``Any``
@@ -29,7 +30,7 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 PACKAGE = ROOT / "raytune_hpt"
-COMPAT = PACKAGE / "_ray_compat.py"
+COMPAT = PACKAGE / "_ray_compat"
 
 MAX_MODULE_LINES = 400
 MAX_FUNCTION_LINES = 60
@@ -127,7 +128,7 @@ def private_engine_names() -> list[str]:
     """``path:line: name`` of every private Ray/Keras name used outside the compat module."""
     found = []
     for path in package_files():
-        if path == COMPAT:
+        if COMPAT in path.parents:
             continue
         tree = ast.parse(path.read_text(encoding="utf-8"), filename=str(path))
         found += [f"{_name(path)}:{line}: {what}" for line, what in sorted(_private_uses(tree))]
@@ -198,13 +199,32 @@ def _absolute(path: Path, node: ast.ImportFrom) -> str:
     return ".".join(base + ([node.module] if node.module else []))
 
 
-def _lazy_targets(path: Path, node: ast.Call, modules: dict[str, Path]) -> Iterator[str]:
-    """Submodules that ``lazy_attributes(__name__, {...})`` of this package loads by name."""
+def _module_values(tree: ast.Module) -> dict[str, ast.AST]:
+    """``NAME`` -> the value a module-level ``NAME = ...`` (or ``NAME: T = ...``) gives it."""
+    values: dict[str, ast.AST] = {}
+    for node in tree.body:
+        if isinstance(node, ast.Assign):
+            for target in node.targets:
+                if isinstance(target, ast.Name):
+                    values[target.id] = node.value
+        elif isinstance(node, ast.AnnAssign) and node.value is not None:
+            if isinstance(node.target, ast.Name):
+                values[node.target.id] = node.value
+    return values
+
+
+def _lazy_targets(path: Path, node: ast.Call, modules: dict[str, Path],
+                  values: dict[str, ast.AST]) -> Iterator[str]:
+    """Submodules that ``lazy_attributes(__name__, {...})`` of this package loads by name,
+    the table written inline or passed by the name of a module-level variable (``_LAZY``)."""
     package = _module_of(path)
-    for child in ast.walk(node):
-        if isinstance(child, ast.Constant) and isinstance(child.value, str):
-            if f"{package}.{child.value}" in modules:
-                yield f"{package}.{child.value}"
+    for argument in (*node.args, *(k.value for k in node.keywords)):
+        if isinstance(argument, ast.Name) and argument.id in values:
+            argument = values[argument.id]
+        for child in ast.walk(argument):
+            if isinstance(child, ast.Constant) and isinstance(child.value, str):
+                if f"{package}.{child.value}" in modules:
+                    yield f"{package}.{child.value}"
 
 
 def module_imports(path: Path, modules: dict[str, Path] | None = None) -> set[str]:
@@ -212,6 +232,7 @@ def module_imports(path: Path, modules: dict[str, Path] | None = None) -> set[st
     modules = modules if modules is not None else _module_names()
     found: set[str] = set()
     tree = ast.parse(path.read_text(encoding="utf-8"), filename=str(path))
+    values = _module_values(tree)
     for node in ast.walk(tree):
         if isinstance(node, ast.Import):
             found.update(a.name for a in node.names if a.name in modules)
@@ -219,7 +240,7 @@ def module_imports(path: Path, modules: dict[str, Path] | None = None) -> set[st
             base = _absolute(path, node)
             found.update(t for a in node.names if (t := _resolve(base, a.name, modules)))
         elif isinstance(node, ast.Call) and getattr(node.func, "id", None) == "lazy_attributes":
-            found.update(_lazy_targets(path, node, modules))
+            found.update(_lazy_targets(path, node, modules, values))
         elif isinstance(node, ast.Constant) and isinstance(node.value, str):
             named = node.value.split(":")[0]  # import_module("x"), a registry's "x:Name"
             if named in modules:
@@ -325,7 +346,7 @@ def all_problems() -> dict[str, str]:
         for key, n in long_functions().items()
     )
     found.update(
-        (use, f"private Ray/Keras name outside _ray_compat.py: {use}")
+        (use, f"private Ray/Keras name outside _ray_compat/: {use}")
         for use in private_engine_names()
     )
     found.update(

@@ -30,10 +30,16 @@ def _add_address(parser: argparse.ArgumentParser) -> None:
 
 def _add_submit(subparsers: Any) -> argparse.ArgumentParser:
     parser = add_command(
-        subparsers, "submit", "run an experiment on a Ray cluster as a job",
-        "Check FILE here, send its folder (the model code) to the cluster and run "
-        "`raytune-hpt run FILE` there through Ray's Jobs API; follow its output unless --no-wait.")
-    parser.add_argument("file", help="the experiment file (YAML), inside the working directory")
+        subparsers, "submit", "run an experiment file or a Python script on a Ray cluster",
+        "Check FILE here, send its folder (the model code) and this package to the cluster "
+        "and run it there as a job through Ray's Jobs API: `raytune-hpt run FILE` for an "
+        "experiment file (.yaml), `python FILE ARGS` for a script (.py); follow its output "
+        "unless --no-wait.")
+    parser.add_argument("file", help="the experiment file (.yaml) or Python script (.py), "
+                        "inside the working directory")
+    parser.usage = (f"{PROG} submit [-h] FILE [--address URL] [--storage-path PATH] "
+                    "[options] [-- SCRIPT_ARGS ...]")
+    _split_at_double_dash(parser)
     _add_address(parser)
     parser.add_argument(
         "--working-dir",
@@ -53,6 +59,27 @@ def _add_submit(subparsers: Any) -> argparse.ArgumentParser:
         "absolute path", set_help="override a field, as with `run`")
     parser.add_argument("--no-wait", action="store_true", help="print the job id and return")
     return parser
+
+
+def _split_at_double_dash(parser: argparse.ArgumentParser) -> None:
+    """Everything after the first ``--`` is the script's (``args``), whatever it looks like.
+
+    argparse alone cannot do it: a ``nargs="*"`` positional after FILE is filled (empty) as
+    soon as FILE is, so ``FILE --storage-path P -- ARGS`` would be refused.
+    """
+    parse = parser.parse_known_args
+
+    def parse_known_args(args: Any = None, namespace: Any = None) -> Any:
+        args = list(sys.argv[1:] if args is None else args)
+        script_args: list[str] = []
+        if "--" in args:
+            at = args.index("--")
+            args, script_args = args[:at], args[at + 1 :]
+        namespace, extras = parse(args, namespace)
+        namespace.args = script_args
+        return namespace, extras
+
+    parser.parse_known_args = parse_known_args  # type: ignore[method-assign]
 
 
 def _cluster_call(call: Callable[[], int], insecure: bool = False) -> int:
@@ -100,11 +127,15 @@ def cmd_submit(args: argparse.Namespace) -> int:
             name=args.name,
             storage_path=args.storage_path,
             max_trials=args.max_trials,
+            args=args.args,
         )
+        script = job.kind == "script"
+        folder = f"{job.results_path}/PROJECT" if script else job.results_path
         print(job.job_id)
         print(
-            f"Submitted to {job.address}: {job.entrypoint}\nResults: {job.results_path}\n"
-            f"Then: {PROG} best {job.results_path}",
+            f"Submitted to {job.address}: {job.entrypoint}\nPackage: {job.package}\n"
+            f"Results: {folder}{'  (PROJECT: the name the script gives)' if script else ''}\n"
+            f"Then: {PROG} best {folder}",
             file=sys.stderr,
             flush=True,
         )

@@ -1,10 +1,12 @@
-"""Submitting an experiment to a Ray cluster through Ray's Jobs API, and watching it.
+"""Submitting an experiment file or a Python script to a Ray cluster through Ray's Jobs API.
 
-:func:`submit` checks the experiment file here, packs the folder holding the user's model code
-(Ray's ``working_dir``; extra packages as ``pip``) and asks the cluster's Jobs API
-(``ray.job_submission.JobSubmissionClient``) to run ``raytune-hpt run FILE`` on the head node;
-the run then spreads its trials over the cluster. :func:`list_jobs`, :func:`job_status`,
-:func:`job_logs`, :func:`follow_logs`, :func:`wait` and :func:`stop_job` do the rest.
+:func:`submit` checks the file here, packs the folder holding the user's code (Ray's
+``working_dir``; extra packages as ``pip``; this package as ``py_modules`` unless the cluster
+runs the same build, ``_package.py``) and asks the cluster's Jobs API
+(``ray.job_submission.JobSubmissionClient``) to run ``raytune-hpt run FILE`` (an experiment
+file) or ``python FILE ARGS`` (a script) on the head node; the run then spreads its trials
+over the cluster. Watching the job (:func:`list_jobs`, :func:`job_status`, :func:`job_logs`,
+:func:`follow_logs`, :func:`wait`, :func:`stop_job`) is ``_jobs_watch.py``'s, re-exported here.
 
 The connection (address, token, the errors' tree) is ``_jobs_client.py``'s.
 
@@ -17,20 +19,27 @@ Example:
 
 from __future__ import annotations
 
-import asyncio
-import contextlib
 import os
+import re
 import shlex
-import sys
-import time
 import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, TextIO
+from typing import Any
 
 from raytune_hpt import storage as storage_paths
+from raytune_hpt._job_env import STORAGE_ENV
 from raytune_hpt.cli._jobs_client import _mapped, connect
+from raytune_hpt.cli._jobs_watch import (
+    follow_logs,
+    job_logs,
+    job_status,
+    list_jobs,
+    stop_job,
+    wait,
+)
+from raytune_hpt.cli._package import plan_shipping
 from raytune_hpt.errors import ConfigurationError
 
 __all__ = [
@@ -44,8 +53,6 @@ __all__ = [
     "wait",
 ]
 
-TERMINAL_STATUSES = ("SUCCEEDED", "FAILED", "STOPPED")
-
 
 @dataclass(frozen=True)
 class SubmittedJob:
@@ -56,6 +63,8 @@ class SubmittedJob:
     entrypoint: str
     results_path: str
     runtime_env: dict[str, Any]
+    package: str = ""  # whether this package was shipped with the job, in one line
+    kind: str = "experiment"  # or "script": then results_path is the storage, not one folder
 
 
 # -- submitting -----------------------------------------------------------------------------
@@ -116,18 +125,49 @@ def _check_code_inside(experiment: Any, folder: Path) -> None:
                 )
 
 
-def _check_storage(storage: str | None) -> str:
+def _check_storage(storage: str | None, field: str = "storage_path") -> str:
     if storage and (storage_paths.is_uri(storage) or Path(storage).is_absolute()):
         return storage
     raise ConfigurationError(
-        f"storage_path: a submitted experiment needs storage you and the cluster both reach: "
+        f"{field}: a submitted job needs storage you and the cluster both reach: "
         f"s3://bucket/prefix, gs://..., or an absolute path on a disk every node shares; got "
-        f"{storage or 'none (./results, inside the job’s temporary folder)'!r}; pass --storage-path"
+        f"{storage or 'none (results would stay in the job’s temporary folder on a node)'!r}; "
+        "pass --storage-path"
     )
 
 
+@dataclass(frozen=True)
+class _Job:
+    """A job checked here, before any contact with the cluster."""
+
+    kind: str  # "experiment" or "script"
+    label: str  # the experiment's name, or the script's file name
+    entrypoint: str
+    ray_dir: str
+    folder: Path
+    storage: str
+    results_path: str
+
+
+_SCRIPT_SUFFIXES = (".py",)
+_EXPERIMENT_SUFFIXES = (".yaml", ".yml")
+
+
+def _kind(file: str | os.PathLike) -> str:
+    """``"script"`` or ``"experiment"``, by the file's suffix; the file must exist."""
+    path = Path(file).expanduser()
+    suffix = path.suffix.lower()
+    if suffix not in _SCRIPT_SUFFIXES + _EXPERIMENT_SUFFIXES:
+        raise ConfigurationError(
+            f"FILE: submit runs a Python script (.py) or an experiment file (.yaml, .yml); "
+            f"got {os.fspath(file)!r}")
+    if not path.is_file():
+        raise ConfigurationError(f"FILE: {path.resolve()} does not exist (or is not a file)")
+    return "script" if suffix in _SCRIPT_SUFFIXES else "experiment"
+
+
 def submit(
-    experiment_file: str | os.PathLike,
+    file: str | os.PathLike,
     *,
     address: str | None = None,
     working_dir: str | None = None,
@@ -137,66 +177,98 @@ def submit(
     storage_path: str | None = None,
     max_trials: int | None = None,
     env_vars: dict[str, str] | None = None,
+    args: Sequence[str] = (),
 ) -> SubmittedJob:
-    """Check the experiment here, then submit ``raytune-hpt run FILE`` as a Ray job.
+    """Check the file here, then submit it as a Ray job: ``raytune-hpt run FILE`` for an
+    experiment file, ``python FILE ARGS`` for a script; this package goes with the job unless
+    the cluster runs the identical build (``_package.py``).
 
     Args:
-        experiment_file: the experiment's YAML file, inside ``working_dir``.
+        file: the experiment's YAML file or a Python script, inside ``working_dir``.
         address: the dashboard's address, ``http://HEAD:8265``; default ``RAY_ADDRESS``.
         working_dir: the folder the cluster gets (uploaded; default: the file's folder), or
             ``local:///abs/path`` for a folder already on every node (not uploaded).
         pip: extra packages for the job, as pip requirement strings.
-        overrides: ``key=value`` overrides, as ``raytune-hpt run --set``.
-        name, storage_path, max_trials: as ``raytune-hpt run``; the storage must be one both
-            this machine and the cluster reach (``s3://``, ``gs://``, a shared absolute path).
+        overrides: ``key=value`` overrides, as ``raytune-hpt run --set`` (experiment files).
+        name, max_trials: as ``raytune-hpt run`` (experiment files).
+        storage_path: where results go, reached by this machine and the cluster (``s3://``,
+            ``gs://``, a shared absolute path); it wins over a script's own.
         env_vars: environment variables for the job (credentials are better given to the
-            cluster's nodes than sent with every job).
+            cluster's nodes).
+        args: the script's command-line arguments.
 
     Returns:
         The job's id, the address, the entrypoint and where the results will be.
 
     Raises:
-        ConfigurationError: a bad experiment file, working directory or storage path.
+        ConfigurationError: a bad file, working directory or storage path.
         ClusterError: the cluster could not be used (see the module's tree).
     """
-    ray_dir, folder, relative = _plan(experiment_file, working_dir)
-    experiment, storage, results_path = _checked_experiment(
-        experiment_file, folder, overrides, name, storage_path, max_trials
-    )
-    entrypoint = _entrypoint(relative, experiment.name, storage, max_trials, overrides)
-    runtime_env = _runtime_env(ray_dir, folder, results_path, pip, env_vars)
+    if _kind(file) == "script":
+        job = _checked_script(file, working_dir, storage_path, overrides, name, max_trials, args)
+    elif args:
+        raise ConfigurationError(f"arguments after -- ({shlex.join(args)}) are for a Python "
+                                 "script; an experiment file takes --set KEY=VALUE")
+    else:
+        job = _checked_experiment(file, working_dir, overrides, name, storage_path, max_trials)
     client = connect(address)
     url = client.get_address()
-    job_id = f"raytune-hpt-{experiment.name}-{uuid.uuid4().hex[:8]}"
-    metadata = {"raytune_hpt_experiment": experiment.name, "raytune_hpt_results": results_path}
+    shipping = plan_shipping(url)
+    runtime_env = _runtime_env(job, pip, {**shipping.env_vars, STORAGE_ENV: job.storage,
+                                          **(env_vars or {})}, shipping.py_modules)
+    job_id = f"raytune-hpt-{_id_part(job.label)}-{uuid.uuid4().hex[:8]}"
+    metadata = {"raytune_hpt_experiment": job.label, "raytune_hpt_results": job.results_path}
     _mapped(
-        lambda: client.submit_job(
-            entrypoint=entrypoint, submission_id=job_id, runtime_env=runtime_env, metadata=metadata
-        ),
+        lambda: client.submit_job(entrypoint=job.entrypoint, submission_id=job_id,
+                                  runtime_env=runtime_env, metadata=metadata),
         url,
         "the token",
     )
-    return SubmittedJob(
-        job_id=job_id,
-        address=url,
-        entrypoint=entrypoint,
-        results_path=results_path,
-        runtime_env=runtime_env,
-    )
+    return SubmittedJob(job_id, url, job.entrypoint, job.results_path, runtime_env,
+                        shipping.description, job.kind)
+
+
+def _id_part(label: str) -> str:
+    """``label`` as Ray accepts it in a submission id."""
+    return re.sub(r"[^A-Za-z0-9_-]+", "-", label).strip("-") or "job"
+
+
+def _checked_script(
+    file: str | os.PathLike,
+    working_dir: str | None,
+    storage_path: str | None,
+    overrides: Sequence[str],
+    name: str | None,
+    max_trials: int | None,
+    args: Sequence[str],
+) -> _Job:
+    """A Python script's job: ``python FILE ARGS`` in its folder, results in the storage."""
+    given = [flag for flag, value in (("--set", overrides), ("--name", name),
+                                      ("--max-trials", max_trials)) if value]
+    if given:
+        raise ConfigurationError(
+            f"{', '.join(given)} change an experiment file; a Python script sets its own "
+            "(give it arguments after --, e.g. raytune-hpt submit train.py -- --epochs 3)")
+    ray_dir, folder, relative = _plan(file, working_dir)
+    storage = _check_storage(storage_path, "--storage-path")
+    entrypoint = shlex.join(["python", relative, *args])
+    return _Job("script", Path(relative).name, entrypoint, ray_dir, folder, storage,
+                storage_paths.normalize(storage))
 
 
 def _checked_experiment(
     experiment_file: str | os.PathLike,
-    folder: Path,
+    working_dir: str | None,
     overrides: Sequence[str],
     name: str | None,
     storage_path: str | None,
     max_trials: int | None,
-) -> tuple[Any, str, str]:
-    """``(experiment, its storage, where its results go)``, checked before any contact."""
+) -> _Job:
+    """An experiment file's job (``raytune-hpt run FILE``), checked before any contact."""
     from raytune_hpt.experiment import load_experiment
     from raytune_hpt.experiment import storage_path as resolved_storage
 
+    ray_dir, folder, relative = _plan(experiment_file, working_dir)
     experiment = load_experiment(
         experiment_file,
         list(overrides),
@@ -208,7 +280,9 @@ def _checked_experiment(
     _check_no_secrets(experiment, experiment_file, overrides)
     storage = _check_storage(experiment.storage_path)
     results_path = f"{resolved_storage(experiment).rstrip('/')}/{experiment.name}"
-    return experiment, storage, results_path
+    entrypoint = _entrypoint(relative, experiment.name, storage, max_trials, overrides)
+    return _Job("experiment", experiment.name, entrypoint, ray_dir, folder, storage,
+                results_path)
 
 
 def _check_no_secrets(experiment: Any, experiment_file: Any, overrides: Sequence[str]) -> None:
@@ -230,8 +304,10 @@ def _check_no_secrets(experiment: Any, experiment_file: Any, overrides: Sequence
 def _entrypoint(
     relative: str, name: str, storage: str, max_trials: int | None, overrides: Sequence[str]
 ) -> str:
-    """The ``raytune-hpt run`` command line the job runs on the head node."""
-    command = ["raytune-hpt", "run", relative, "--name", name, "--storage-path", storage]
+    """The ``raytune-hpt run`` command line the job runs on the head node (as ``python -m
+    raytune_hpt``: a shipped package brings no ``raytune-hpt`` command)."""
+    command = ["python", "-m", "raytune_hpt", "run", relative, "--name", name,
+               "--storage-path", storage]
     if max_trials is not None:
         command += ["--max-trials", str(max_trials)]
     for override in overrides:
@@ -239,90 +315,22 @@ def _entrypoint(
     return shlex.join(command)
 
 
-def _runtime_env(
-    ray_dir: str,
-    folder: Path,
-    results_path: str,
-    pip: Sequence[str],
-    env_vars: dict[str, str] | None,
-) -> dict[str, Any]:
-    """Ray's runtime environment: the working directory (without earlier results), pip, env."""
+def _runtime_env(job: _Job, pip: Sequence[str], env_vars: dict[str, str],
+                 py_modules: list[str]) -> dict[str, Any]:
+    """Ray's runtime environment: the working directory (without earlier results), this
+    package where it is shipped, pip, env."""
     runtime_env: dict[str, Any] = {
-        "working_dir": ray_dir,
-        "env_vars": {"TF_CPP_MIN_LOG_LEVEL": "2", **(env_vars or {})},
+        "working_dir": job.ray_dir,
+        "env_vars": {"TF_CPP_MIN_LOG_LEVEL": "2", **env_vars},
+        # what neither the working directory nor the shipped package needs to carry
+        "excludes": ["__pycache__/", ".git/", "*.keras"],
     }
-    if not ray_dir.startswith("local://"):
-        runtime_env["excludes"] = ["__pycache__/", ".git/", "*.keras"]
-        local_results = Path(results_path)
-        if not storage_paths.is_uri(results_path) and _is_inside(local_results, folder):
-            runtime_env["excludes"].append("/" + local_results.relative_to(folder).as_posix() + "/")
+    local_results = Path(job.results_path)
+    if not storage_paths.is_uri(job.results_path) and _is_inside(local_results, job.folder):
+        runtime_env["excludes"].append("/" + local_results.relative_to(job.folder).as_posix()
+                                       + "/")
+    if py_modules:
+        runtime_env["py_modules"] = list(py_modules)
     if pip:
         runtime_env["pip"] = list(pip)
     return runtime_env
-
-
-# -- watching -------------------------------------------------------------------------------
-def list_jobs(address: str | None = None) -> list[Any]:
-    """Every job the cluster knows (Ray's ``JobDetails``), oldest first."""
-    client = connect(address)
-    jobs = _mapped(client.list_jobs, client.get_address(), "the token")
-    return sorted(jobs, key=lambda job: job.start_time or 0)
-
-
-def _info(client: Any, job_id: str) -> Any:
-    return _mapped(lambda: client.get_job_info(job_id), client.get_address(), "the token", job_id)
-
-
-def job_status(job_id: str, address: str | None = None) -> Any:
-    """The job's ``JobDetails``: ``status`` (PENDING, RUNNING, SUCCEEDED, FAILED, STOPPED),
-    ``message``, ``entrypoint``, ``metadata``, ``start_time``, ``end_time``."""
-    return _info(connect(address), job_id)
-
-
-def job_logs(job_id: str, address: str | None = None) -> str:
-    """Everything the job has printed so far."""
-    client = connect(address)
-    _info(client, job_id)
-    return _mapped(lambda: client.get_job_logs(job_id), client.get_address(), "the token", job_id)
-
-
-def stop_job(job_id: str, address: str | None = None) -> bool:
-    """Ask the cluster to stop the job; ``False`` when it had already ended."""
-    client = connect(address)
-    _info(client, job_id)
-    return bool(_mapped(lambda: client.stop_job(job_id), client.get_address(), "the token", job_id))
-
-
-def wait(
-    job_id: str, address: str | None = None, *, timeout: float | None = None, poll_s: float = 2.0
-) -> str:
-    """Wait until the job ends; returns SUCCEEDED, FAILED or STOPPED.
-
-    Raises:
-        TimeoutError: still running after ``timeout`` seconds (the job keeps running).
-    """
-    client = connect(address)
-    deadline = None if timeout is None else time.monotonic() + timeout
-    while True:
-        status = str(_info(client, job_id).status)
-        if status in TERMINAL_STATUSES:
-            return status
-        if deadline is not None and time.monotonic() > deadline:
-            raise TimeoutError(f"job {job_id} is still {status} after {timeout:.0f} s")
-        time.sleep(poll_s)
-
-
-def follow_logs(job_id: str, address: str | None = None, out: TextIO | None = None) -> str:
-    """Print the job's output as it comes until it ends; returns its final status."""
-    out = out or sys.stdout
-    client = connect(address)
-    _info(client, job_id)
-
-    async def tail() -> None:
-        async for chunk in client.tail_job_logs(job_id):
-            out.write(chunk)
-            out.flush()
-
-    with contextlib.suppress(RuntimeError):  # the stream may close as the job ends
-        _mapped(lambda: asyncio.run(tail()), client.get_address(), "the token", job_id)
-    return wait(job_id, address, poll_s=1.0)

@@ -26,6 +26,7 @@ import contextvars
 import ipaddress
 import os
 import sys
+import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -33,6 +34,7 @@ from typing import Any
 from raytune_hpt.errors import (
     ClusterAddressError,
     ClusterAuthError,
+    ClusterError,
     ClusterUnreachableError,
     JobNotFoundError,
 )
@@ -282,13 +284,18 @@ def _probe_then_headers(url: str, token: str | None, source: str) -> dict[str, s
     return headers
 
 
+#: How long a submit waits for a cluster that has no job agent ready yet (a head still
+#: starting answers "No available agent to submit job, please try again later").
+AGENT_WAIT_SECONDS = 90.0
+
+
 def _mapped(call: Any, url: str, source: str, job_id: str | None = None) -> Any:
     """Run one Jobs API call, turning Ray's exceptions into this module's."""
     import requests
     from ray.exceptions import AuthenticationError
 
     try:
-        return call()
+        return _until_an_agent_answers(call, url)
     except AuthenticationError:
         raise ClusterAuthError(f"{url} refused the token from {source}") from None
     except (requests.exceptions.ConnectionError, ConnectionError) as error:
@@ -301,3 +308,21 @@ def _mapped(call: Any, url: str, source: str, job_id: str | None = None) -> Any:
                 f"no job {job_id!r} on {url}; `raytune-hpt jobs list` shows them"
             ) from None
         raise
+
+
+def _until_an_agent_answers(call: Any, url: str) -> Any:
+    """``call()``, tried again (bounded) while the cluster says no job agent is ready."""
+    deadline = time.monotonic() + AGENT_WAIT_SECONDS
+    while True:
+        try:
+            return call()
+        except RuntimeError as error:
+            if "No available agent" not in str(error):
+                raise
+            if time.monotonic() > deadline:
+                raise ClusterError(
+                    f"{url} has had no job agent ready for {AGENT_WAIT_SECONDS:.0f} s (\"No "
+                    "available agent to submit job\": a head node still starting, or its "
+                    "dashboard agent down); check `ray status` on the head and submit again"
+                ) from None
+            time.sleep(2)

@@ -17,8 +17,8 @@ def _add_up(subparsers: Any) -> argparse.ArgumentParser:
     parser = add_command(
         subparsers, "up", "keep a local Ray up for the next scripts (stop it with `down`)",
         "Start a local Ray in a process of its own and keep it up: every search() on this "
-        "machine with no address then joins it instead of starting Ray (about 4 s saved per "
-        f"script on 2 cores) and says so. It stays up until `{PROG} down`.")
+        "machine with no address then joins it instead of starting Ray (a few seconds saved "
+        f"per script) and says so. It stays up until `{PROG} down`.")
     parser.add_argument("--num-cpus", type=int, default=None,
                         help="CPUs it offers (default: this machine's)")
     parser.add_argument("--num-gpus", type=int, default=None,

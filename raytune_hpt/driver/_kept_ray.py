@@ -1,7 +1,7 @@
 """A local Ray kept up between scripts: ``raytune-hpt up`` starts it, ``raytune-hpt down``
 stops it, and every ``search()`` on this machine with no address joins it.
 
-Starting a local Ray costs every script about 4 s on 2 cores (docs/performance.md). This
+Starting a local Ray costs every script a few seconds (docs/performance.md). This
 keeps one up for the scripts that follow, in the spirit of ``ray start --head``, with three
 differences that make it safe to leave to a user:
 

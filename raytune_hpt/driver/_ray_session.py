@@ -16,6 +16,7 @@ from collections.abc import Iterator
 from typing import Any
 
 from raytune_hpt import _ray_compat
+from raytune_hpt._job_env import check_build
 from raytune_hpt._noise import quietly
 from raytune_hpt.errors import ConfigurationError
 
@@ -131,11 +132,13 @@ _IMPORTED_FOR_THE_USER = ("tensorboard",)
 
 
 def check_not_shadowed() -> None:
-    """Refuse a file that would be imported instead of a package the search needs.
+    """Refuse a file that would be imported instead of a package the search needs, and in a
+    submitted job a ``raytune_hpt`` other than the build that was sent.
 
     Raises:
         ConfigurationError: naming the file and the package.
     """
+    check_build()
     for name in _IMPORTED_FOR_THE_USER:
         module = sys.modules.get(name)
         if module is not None:

@@ -6,6 +6,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+from raytune_hpt.capacity import Capacity
 from raytune_hpt.driver._budget import SearchClock
 from raytune_hpt.hyperparameters import HyperParameters
 from raytune_hpt.resources import Resources
@@ -31,6 +32,8 @@ class SearchRun:
     resources: Resources | str
     custom_trial: bool = False
     attachments: Mapping[str, str] = field(default_factory=dict)
+    #: the cluster the search plans for (alive nodes and launchable types), once connected
+    capacity: Capacity | None = None
     clock: SearchClock = field(init=False)
 
     def __post_init__(self) -> None:
@@ -44,6 +47,13 @@ class SearchRun:
     @property
     def experiment_path(self) -> str:
         return self.settings.experiment_path
+
+    def planning_totals(self) -> dict[str, float]:
+        """The cluster's resources once grown to what its autoscaler may add (the live
+        totals when it cannot grow): what the trials kept pending are sized by."""
+        if self.capacity is None:
+            raise RuntimeError("the capacity is read when Ray is connected.")
+        return self.capacity.totals()
 
     def placed(self) -> Resources:
         """The resources of each trial, once resolved (``search`` resolves ``"auto"`` first)."""

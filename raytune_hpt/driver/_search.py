@@ -16,7 +16,9 @@ from typing import Any
 
 from raytune_hpt import schedulers
 from raytune_hpt._checks import check_int
+from raytune_hpt.capacity import Capacity
 from raytune_hpt.driver import _kept_ray as kept_ray
+from raytune_hpt.driver._driver_gpus import keep_gpus_for_trials
 from raytune_hpt.driver._ray_session import (
     QUIET_TENSORFLOW,
     check_not_shadowed,
@@ -36,7 +38,7 @@ from raytune_hpt.driver._warm_start import prepare as prepare_warm_start
 from raytune_hpt.errors import ConfigurationError
 from raytune_hpt.hypermodel import discover_space, has_custom_fit
 from raytune_hpt.hyperparameters import HyperParameters
-from raytune_hpt.resources import local_node, settle
+from raytune_hpt.resources import local_node, settle, trials_that_fit
 from raytune_hpt.results import ExperimentResults
 from raytune_hpt.schedulers import create_scheduler
 from raytune_hpt.searchers import create_searcher
@@ -46,7 +48,6 @@ from raytune_hpt.worker import (
     DRIVER_RESOURCES,
     TrialSpec,
     UserTuner,
-    default_concurrency,
     run_distributed_trial,
     run_trial,
     run_user_trial,
@@ -78,6 +79,7 @@ def search(settings: Settings, hypermodel: Any, fit_args: tuple, fit_kwargs: dic
                                fit_kwargs)
     scheduler = create_scheduler(settings.scheduler, epochs=epochs)  # bad max_t fails here
     with scoped_environ(_SEARCH_ENV_DEFAULTS, _SEARCH_ENV_OVERRIDES):
+        keep_gpus_for_trials()  # before discovery builds models in this process
         space = _discover_space(settings, hypermodel, x, y, data, validation_data, epochs,
                                 fit_kwargs)
         run = SearchRun(settings, hypermodel, space, epochs, settings.resources,
@@ -195,9 +197,11 @@ def _connect(run: SearchRun, ship: Any) -> None:
     if not ray.is_initialized():
         start_ray(settings.address, log_to_driver=settings.verbose > 1,
                   verbose=settings.verbose)
+    run.capacity = Capacity.read()  # the nodes alive and the types the autoscaler can add
     run.resources = settle(run.resources, workers=settings.workers_per_trial,
                            max_concurrent=settings.max_concurrent_trials,
-                           max_trials=settings.max_trials, verbose=settings.verbose)
+                           max_trials=settings.max_trials, verbose=settings.verbose,
+                           capacity=run.capacity)
     ship_model_code(ship)
 
 
@@ -228,8 +232,11 @@ def _trainable(run: SearchRun, spec: TrialSpec, data: dict[str, Any]) -> tuple[A
     trainable = tune.with_parameters(run_distributed_trial, spec=spec, data=data,
                                      resources=resources, workers=settings.workers_per_trial,
                                      storage_path=settings.experiment_path)
-    max_concurrent = settings.max_concurrent_trials or default_concurrency(
-        resources, settings.workers_per_trial)
+    # Ray Train starts a run only when all of its workers fit; more trials than the grown
+    # cluster holds would wait idle (Ray's advice: set max_concurrent_trials).
+    workers = settings.workers_per_trial
+    max_concurrent = settings.max_concurrent_trials or trials_that_fit(
+        {k: v * workers for k, v in resources.to_ray().items()}, run.planning_totals())
     return tune.with_resources(trainable, DRIVER_RESOURCES), max_concurrent
 
 

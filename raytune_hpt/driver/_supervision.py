@@ -22,11 +22,9 @@
 
 Otherwise a failed trial is recorded with its error and the search goes on.
 
-Who is to blame for a failure is decided in one place, :func:`failure_kind`: a trial that
-ran out of memory (TensorFlow's ``ResourceExhaustedError``, or its worker killed by Ray's
-memory monitor) did it to itself: it is failed for the searcher, never retried by the
-package with the same values, and not taken for a bug in the user's code; a node lost to
-the cluster is not the trial's doing (its trial may be retried from its checkpoint).
+Who is to blame for a failure is the one rule of ``_node_wait.failure_kind``: a trial that
+ran out of memory did it to itself (failed for the searcher; here: not taken for a bug in
+the user's code), a node lost to the cluster did not.
 """
 
 from __future__ import annotations
@@ -41,16 +39,17 @@ from ray.tune.stopper import Stopper
 
 from raytune_hpt._record import TRIAL_ERROR, trial_cause
 from raytune_hpt.driver._budget import SearchClock, clock_text
+from raytune_hpt.driver._node_wait import failure_kind
 from raytune_hpt.errors import (
     OUT_OF_MEMORY,
     ConfigurationError,
+    NodesNeverCameError,
     SearchAbortedError,
     is_fatal_error,
-    is_out_of_memory,
 )
 from raytune_hpt.objective import Objective
 
-__all__ = ["NODE_LOST", "STUCK_SECONDS", "SearchGuard", "failure_kind"]
+__all__ = ["STUCK_SECONDS", "SearchGuard"]
 
 logger = logging.getLogger(__name__)
 
@@ -63,31 +62,6 @@ _LIVE: weakref.WeakValueDictionary[str, SearchGuard] = weakref.WeakValueDictiona
 #: before it ends (a synchronous scheduler pauses trials for a moment between a rung and
 #: their resumption; 10 s is far above that and far below a user's patience).
 STUCK_SECONDS = 10.0
-
-
-#: :func:`failure_kind` of a trial whose node left the cluster (not the trial's doing).
-NODE_LOST = "node lost"
-_NODE_LOST_ERRORS = ("NodeDiedError", "ActorUnavailableError")
-
-
-def failure_kind(error: BaseException | None) -> str:
-    """Why a trial failed, as the package's retry and abort rules see it (the one rule):
-
-    * ``"out of memory"`` (:data:`~raytune_hpt.errors.OUT_OF_MEMORY`): the trial's own
-      doing: failed for the searcher, not retried with the same values;
-    * ``"node lost"`` (:data:`NODE_LOST`): the cluster's doing: Ray reports a preempted
-      actor or a dead node (a trial may be retried from its checkpoint);
-    * ``"error"``: anything else (the user's code, the data).
-    """
-    if is_out_of_memory(error):
-        return OUT_OF_MEMORY
-    seen = 0
-    while error is not None and seen < 5:
-        if getattr(error, "preempted", False) or any(
-                c.__name__ in _NODE_LOST_ERRORS for c in type(error).__mro__):
-            return NODE_LOST
-        error, seen = getattr(error, "cause", None) or error.__cause__, seen + 1
-    return "error"
 
 
 def _signature(error: BaseException | None) -> str:
@@ -196,8 +170,7 @@ class SearchGuard(Callback, Stopper):
         if isinstance(cause, ConfigurationError) or (cause is not None and is_fatal_error(cause)):
             self._stop(cause)
             return
-        kind = failure_kind(cause)
-        self._failed(_signature(cause), kind == "error")
+        self._failed(_signature(cause), failure_kind(cause) != "out_of_memory")
 
     def _failed(self, signature: str, maybe_a_bug: bool = True) -> None:
         """A failed trial; ``maybe_a_bug`` False (out of memory: the trial's size) keeps it
@@ -218,6 +191,10 @@ class SearchGuard(Callback, Stopper):
                 f"{self.max_consecutive_failed}), so the search stopped. The last error:\n  "
                 f"{self._in_a_row[-1]}"
             ))
+
+    def stop(self, error: BaseException) -> None:
+        """End the search with ``error``, which :meth:`raise_if_aborted` raises."""
+        self._stop(error)
 
     def _stop(self, error: BaseException) -> None:
         if self.fatal is None:
@@ -244,7 +221,7 @@ class SearchGuard(Callback, Stopper):
         return self.fatal is not None or self.ended_stuck is not None or budget_done
 
     def raise_if_aborted(self) -> None:
-        if isinstance(self.fatal, SearchAbortedError) or (
+        if isinstance(self.fatal, (SearchAbortedError, NodesNeverCameError)) or (
                 self.fatal is not None and is_fatal_error(self.fatal)):
             raise self.fatal
         if self.fatal is not None:

@@ -38,10 +38,10 @@ def tune_metric(objective: Objective) -> dict[str, Any]:
 def run_experiment(run: SearchRun, trainable: Any, searcher: Any, scheduler: Any,
                    max_concurrent: int | None) -> Any:
     """Assemble one ``ray.tune.Tuner`` (or restore it) and run it to the end."""
-    import ray
     from ray import tune
 
     from raytune_hpt.driver._diverged import worst_for_diverged  # imports Ray
+    from raytune_hpt.driver._node_wait import lost_nodes_forgiven  # imports Ray
     from raytune_hpt.driver._space_growth import until_declared  # imports Ray
     from raytune_hpt.driver._supervision import SearchGuard  # imports Ray
 
@@ -64,13 +64,16 @@ def run_experiment(run: SearchRun, trainable: Any, searcher: Any, scheduler: Any
     ray_tuner = _resume_or_create(run, trainable, tune_config, run_config)
     # Ray starts one trial at a time for a custom searcher (it waits for each trial's
     # resources before asking for the next); every trial that fits starts at once.
-    pending = max_concurrent or trials_that_fit(run.placed().to_ray(),
-                                                ray.cluster_resources())
+    # Pending trials are also what Ray's autoscaler scales on: as many as the grown
+    # cluster holds, so that it adds every node it needs in one step.
+    pending = max_concurrent or min(trials_that_fit(run.placed().to_ray(),
+                                                    run.planning_totals()), num_samples)
     try:
         # Below verbose=2 Ray's output engine is replaced by our console; the new engine
         # prints its configuration box and paths even when silent, the old one does not.
         quiet = {"RAY_AIR_NEW_OUTPUT": "0"} if settings.verbose < 2 else {}
         with scoped_environ({"TUNE_MAX_PENDING_TRIALS_PG": str(pending)}, quiet), \
+                lost_nodes_forgiven(), \
                 _ray_compat.memory_kills_fail_trials():  # a worker out of memory: a result
             grid = ray_tuner.fit()
     except RuntimeError:
@@ -106,6 +109,7 @@ def _run_config(run: SearchRun, guard: Any, searcher: Any) -> Any:
 def _callbacks(run: SearchRun, guard: Any, searcher: Any) -> list:
     from ray.tune.logger import CSVLoggerCallback, JsonLoggerCallback
 
+    from raytune_hpt.driver._node_wait import NodeWait  # imports Ray
     from raytune_hpt.driver._space_growth import SpaceGrowth  # imports Ray
     from raytune_hpt.tracking import ConsoleReporter  # imports Ray
 
@@ -116,7 +120,8 @@ def _callbacks(run: SearchRun, guard: Any, searcher: Any) -> list:
     growth = [SpaceGrowth(run.space, searcher)] if run.custom_trial else []
     console = ([ConsoleReporter(settings.objective, settings.max_trials, run.epochs)]
                if settings.verbose == 1 else [])
-    return [CSVLoggerCallback(), JsonLoggerCallback(), *trackers, *growth, *console, guard]
+    wait = NodeWait(settings.pending_timeout, run.placed().to_ray(), guard.stop)
+    return [CSVLoggerCallback(), JsonLoggerCallback(), *trackers, *growth, *console, wait, guard]
 
 
 def metadata(run: SearchRun) -> dict[str, Any]:

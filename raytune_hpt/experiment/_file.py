@@ -361,6 +361,7 @@ def build_tuner(
         seed=experiment.seed,
         overwrite=overwrite,
         max_failures=experiment.max_failures,
+        pending_timeout=experiment.pending_timeout,
         verbose=verbose,
         address=address,
         shared_arrays_mb=experiment.data.shared_arrays_mb,

@@ -287,6 +287,7 @@ class Experiment(_Strict):
     max_trials: int = Field(10, ge=1)
     max_concurrent_trials: int | None = Field(None, ge=1)
     max_failures: int = Field(0, ge=0)
+    pending_timeout: float = Field(600.0, ge=1)  # seconds all trials may wait for nodes
     fit: FitSpec = FitSpec()
     space: dict[str, HyperparameterSpec] = {}
     # Left out: the Tuner's default (one GPU per trial where Ray has GPUs, else one CPU).

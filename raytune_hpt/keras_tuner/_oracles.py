@@ -52,9 +52,9 @@ class OracleOwner(Protocol):
 class Oracle:
     """Keras Tuner's ``Oracle`` arguments; subclasses pick the searcher.
 
-    Args: as Keras Tuner's (``objective``, ``max_trials``, ``hyperparameters``,
-        ``allow_new_entries``, ``tune_new_entries``, ``seed``, ``max_retries_per_trial``,
-        ``max_consecutive_failed_trials``).
+    It takes Keras Tuner's arguments, with their meanings: ``objective``, ``max_trials``,
+    ``hyperparameters``, ``allow_new_entries``, ``tune_new_entries``, ``seed``,
+    ``max_retries_per_trial``, ``max_consecutive_failed_trials``.
     """
 
     searcher: Any = "random"

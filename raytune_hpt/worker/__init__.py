@@ -15,7 +15,6 @@ from raytune_hpt._lazy import lazy_attributes
 from raytune_hpt._record import MODEL_FILE, STATE_FILE, TRIAL_ERROR, load_checkpoint
 from raytune_hpt.worker._distributed import (
     DRIVER_RESOURCES,
-    default_concurrency,
     run_distributed_trial,
 )
 from raytune_hpt.worker._tf_setup import (
@@ -51,7 +50,6 @@ __all__ = [
     "apply_gpu_plan",
     "build_checked",
     "configure_tensorflow",
-    "default_concurrency",
     "feed_in_batches",
     "fit_result_metrics",
     "fold_rows",

@@ -26,11 +26,11 @@ from typing import Any
 from raytune_hpt import _ray_compat
 from raytune_hpt.errors import ObjectiveNotLoggedError
 from raytune_hpt.hypermodel import check_model
-from raytune_hpt.resources import Resources, trials_that_fit
+from raytune_hpt.resources import Resources
 from raytune_hpt.worker._tf_setup import configure_tensorflow
 from raytune_hpt.worker._trial import TrialSpec, materialize, placement, split_folds
 
-__all__ = ["DRIVER_RESOURCES", "default_concurrency", "run_distributed_trial"]
+__all__ = ["DRIVER_RESOURCES", "run_distributed_trial"]
 
 #: What the Tune trial (the driver, which only waits on ``fit()``) books for itself.
 #: Ray Tune cannot place a trial that books nothing; the workers book the real resources.
@@ -45,18 +45,6 @@ def _worker_request(resources: Resources) -> dict[str, float]:
         request["memory"] = resources.memory
     request.update(dict(resources.custom))
     return request
-
-
-def default_concurrency(resources: Resources, workers: int) -> int:
-    """How many distributed trials the running cluster can train at once.
-
-    Ray Train starts a run only when all of its workers fit; more drivers than that would
-    wait idle (Ray's advice: set ``max_concurrent_trials``).
-    """
-    import ray
-
-    request = {k: v * workers for k, v in _worker_request(resources).items()}
-    return trials_that_fit(request, ray.cluster_resources())
 
 
 def run_distributed_trial(

@@ -14,23 +14,42 @@ import importlib
 from collections.abc import Iterator
 from typing import Any
 
+from raytune_hpt._ray_compat._autoscaler import (
+    AUTOSCALER_PRIVATE_NAMES,
+    autoscaler_last_error,
+    autoscaler_node_types,
+    autoscaler_status,
+    lost_nodes_forgiven,
+)
+from raytune_hpt._ray_compat._resume import (
+    TUNE_INSTANCE_ATTRIBUTES,
+    TUNE_PRIVATE_NAMES,
+    memory_kills_fail_trials,
+    restored_tune_config,
+    search_continued,
+)
+
 __all__ = [
     "PRIVATE_NAMES",
     "aggressive_first_hyperband",
+    "autoscaler_last_error",
+    "autoscaler_node_types",
+    "autoscaler_status",
     "keras_symbolic_build",
     "lean_local_head",
     "local_cpu_count",
     "local_gpu_count",
+    "lost_nodes_forgiven",
+    "memory_kills_fail_trials",
     "missing_private_names",
     "mlflow_trial_runs",
     "no_worker_prestart",
     "restored_run_config",
     "restored_tune_config",
-    "search_continued",
-    "memory_kills_fail_trials",
-    "serialized_dataset_graph",
     "result_grid_filesystem",
     "result_grid_pairs",
+    "search_continued",
+    "serialized_dataset_graph",
     "trial_local_experiment_dir",
     "trial_pickled_error",
     "trial_tensorboard_base",
@@ -43,10 +62,6 @@ PRIVATE_NAMES: tuple[tuple[str, str], ...] = (
     ("ray._private.node", "Node.start_monitor"),
     ("ray._private.accelerators", "get_accelerator_manager_for_resource"),
     ("ray.tune.tuner", "Tuner._local_tuner"),
-    ("ray.tune.impl.tuner_internal", "TunerInternal._tune_config"),
-    ("ray.tune.search.search_generator", "SearchGenerator._finished"),
-    ("ray.air.execution._internal.actor_manager", "RayActorManager._actor_task_failed"),
-    ("ray.tune.search.search_generator", "SearchGenerator._total_samples"),
     ("ray.tune.result_grid", "ResultGrid._experiment_analysis"),
     ("ray.tune.result_grid", "ResultGrid._trial_to_result"),
     ("ray.tune.analysis.experiment_analysis", "ExperimentAnalysis._fs"),
@@ -67,6 +82,8 @@ PRIVATE_NAMES: tuple[tuple[str, str], ...] = (
     ("keras.callbacks", "TensorBoard._log_epoch_metrics"),
     ("keras.callbacks", "TensorBoard._log_weights"),
     ("keras.callbacks", "TensorBoard._pop_writer"),
+    *AUTOSCALER_PRIVATE_NAMES,
+    *TUNE_PRIVATE_NAMES,
 )
 
 # Attributes set in __init__ (not on the class): checked on an instance by the test.
@@ -81,9 +98,7 @@ _INSTANCE_ATTRIBUTES = {
     "ExperimentAnalysis._fs",
     "MLflowLoggerCallback._trial_runs",
     "Tuner._local_tuner",
-    "TunerInternal._tune_config",
-    "SearchGenerator._finished",
-    "SearchGenerator._total_samples",
+    *TUNE_INSTANCE_ATTRIBUTES,
 }
 
 
@@ -212,56 +227,6 @@ def restored_run_config(restored: Any) -> Any:
     """The ``RunConfig`` of a ``Tuner.restore``-d tuner, so that this process's callbacks and
     stopper can be given again (Ray 2.60's restore takes no callbacks argument)."""
     return restored._local_tuner.get_run_config()
-
-
-def restored_tune_config(restored: Any) -> Any:
-    """The ``TuneConfig`` of a ``Tuner.restore``-d tuner (the one pickled by the first run):
-    a resume that asks for more trials sets its ``num_samples`` and ``search_alg`` (Ray 2.60's
-    restore takes neither)."""
-    return restored._local_tuner._tune_config
-
-
-def search_continued(search: Any, total_samples: int) -> None:
-    """Let a restored ``SearchGenerator`` create trials up to ``total_samples`` in all.
-
-    Ray 2.60 restores a search algorithm as the first run saved it: its ``total_samples``
-    (``Tuner.restore`` takes no new ``num_samples`` and ``tune.run`` skips
-    ``add_configurations`` on resume) and its ``finished`` flag (set when a stopper's
-    ``stop_all`` ended the run: a time budget). The trial counter is kept, so only the trials
-    beyond it are new."""
-    search._total_samples = total_samples
-    search._finished = False
-
-
-@contextlib.contextmanager
-def memory_kills_fail_trials() -> Iterator[None]:
-    """While a search runs: a trial whose worker Ray's memory monitor killed fails that
-    trial, as a dead worker does, instead of ending the whole search.
-
-    Ray 2.60's actor manager (``RayActorManager._actor_task_failed``) handles a task's
-    ``RayActorError`` and ``RayTaskError`` and raises ``RuntimeError("Caught unexpected
-    exception")`` for anything else, and the memory monitor's ``OutOfMemoryError`` is
-    neither: one trial running out of memory crashed the search. Here it is passed on as
-    the ``RayActorError`` of a dead worker, with Ray's message (``errors.is_out_of_memory``
-    recognises it) and the original as its ``__cause__``. Restored on exit.
-    """
-    from ray.air.execution._internal.actor_manager import RayActorManager
-    from ray.exceptions import OutOfMemoryError, RayActorError
-
-    original = RayActorManager._actor_task_failed
-
-    def task_failed(self: Any, tracked_actor_task: Any, exception: Exception) -> None:
-        if isinstance(exception, OutOfMemoryError):
-            dead = RayActorError(error_msg=f"The trial's worker ran out of memory: {exception}")
-            dead.__cause__ = exception
-            exception = dead
-        original(self, tracked_actor_task, exception)
-
-    RayActorManager._actor_task_failed = task_failed  # type: ignore[method-assign]
-    try:
-        yield
-    finally:
-        RayActorManager._actor_task_failed = original  # type: ignore[method-assign]
 
 
 def result_grid_pairs(grid: Any) -> list[tuple[Any, Any]]:

@@ -45,31 +45,42 @@ def search_continued(search: Any, total_samples: int) -> None:
 
 
 @contextlib.contextmanager
-def memory_kills_fail_trials() -> Iterator[None]:
+def memory_kills_fail_trials(is_memory: Any) -> Iterator[None]:
     """While a search runs: a trial whose worker Ray's memory monitor killed fails that
-    trial, as a dead worker does, instead of ending the whole search.
+    trial (and only it), and is not restarted with the same values.
 
     Ray 2.60's actor manager (``RayActorManager._actor_task_failed``) handles a task's
     ``RayActorError`` and ``RayTaskError`` and raises ``RuntimeError("Caught unexpected
     exception")`` for anything else, and the memory monitor's ``OutOfMemoryError`` is
     neither: one trial running out of memory crashed the search. Here it is passed on as
-    the ``RayActorError`` of a dead worker, with Ray's message (``errors.is_out_of_memory``
-    recognises it) and the original as its ``__cause__``. Restored on exit.
+    the ``RayActorError`` of a dead worker, with Ray's message and the original as its
+    ``__cause__``; ``Trial.handle_error`` (which counts the failure before Ray asks
+    ``should_recover``) then counts an error ``is_memory`` says is one as the trial's last
+    allowed failure. Both are put back on exit.
     """
     from ray.air.execution._internal.actor_manager import RayActorManager
     from ray.exceptions import OutOfMemoryError, RayActorError
+    from ray.tune.experiment.trial import Trial
 
-    original = RayActorManager._actor_task_failed
+    task_failed, handle_error = RayActorManager._actor_task_failed, Trial.handle_error
 
-    def task_failed(self: Any, tracked_actor_task: Any, exception: Exception) -> None:
+    def oom_task_failed(self: Any, tracked_actor_task: Any, exception: Exception) -> None:
         if isinstance(exception, OutOfMemoryError):
             dead = RayActorError(error_msg=f"The trial's worker ran out of memory: {exception}")
             dead.__cause__ = exception
             exception = dead
-        original(self, tracked_actor_task, exception)
+        task_failed(self, tracked_actor_task, exception)
 
-    RayActorManager._actor_task_failed = task_failed  # type: ignore[method-assign]
+    def oom_handle_error(self: Any, exc: Any = None) -> None:
+        handle_error(self, exc)
+        if exc is not None and self.max_failures >= 0 and is_memory(exc):
+            self.run_metadata.num_failures = max(self.run_metadata.num_failures,
+                                                 self.max_failures + 1)
+
+    RayActorManager._actor_task_failed = oom_task_failed  # type: ignore[method-assign]
+    Trial.handle_error = oom_handle_error  # type: ignore[method-assign]
     try:
         yield
     finally:
-        RayActorManager._actor_task_failed = original  # type: ignore[method-assign]
+        RayActorManager._actor_task_failed = task_failed  # type: ignore[method-assign]
+        Trial.handle_error = handle_error  # type: ignore[method-assign]

@@ -41,7 +41,7 @@ def run_experiment(run: SearchRun, trainable: Any, searcher: Any, scheduler: Any
     from ray import tune
 
     from raytune_hpt.driver._diverged import worst_for_diverged  # imports Ray
-    from raytune_hpt.driver._node_wait import lost_nodes_forgiven  # imports Ray
+    from raytune_hpt.driver._node_wait import failure_kind, lost_nodes_forgiven  # imports Ray
     from raytune_hpt.driver._space_growth import until_declared  # imports Ray
     from raytune_hpt.driver._supervision import SearchGuard  # imports Ray
 
@@ -74,7 +74,8 @@ def run_experiment(run: SearchRun, trainable: Any, searcher: Any, scheduler: Any
         quiet = {"RAY_AIR_NEW_OUTPUT": "0"} if settings.verbose < 2 else {}
         with scoped_environ({"TUNE_MAX_PENDING_TRIALS_PG": str(pending)}, quiet), \
                 lost_nodes_forgiven(), \
-                _ray_compat.memory_kills_fail_trials():  # a worker out of memory: a result
+                _ray_compat.memory_kills_fail_trials(  # a worker out of memory: a result
+                    lambda error: failure_kind(error) == "out_of_memory"):
             grid = ray_tuner.fit()
     except RuntimeError:
         # When the guard stops the search while a trial is still pending (no folder

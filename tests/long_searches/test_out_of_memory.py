@@ -54,6 +54,8 @@ _SCRIPT = textwrap.dedent("""
         import keras
         size = hp.Choice("size", ["small", "huge"])
         if size == "huge":  # grows until Ray's memory monitor kills this worker
+            with open(sys.argv[2], "a") as attempts:
+                attempts.write("attempt\\n")
             held = []
             for _ in range(64):
                 held.append(np.ones(2**25))  # 256 MB, touched
@@ -68,7 +70,7 @@ _SCRIPT = textwrap.dedent("""
     x, y = (data.data / 16).astype("float32"), data.target
     tuner = rth.Tuner(build, objective="val_accuracy", searcher="grid", max_trials=2,
                       max_concurrent_trials=1, storage_path=sys.argv[1], name="oom",
-                      verbose=0, hyperparameters=None)
+                      verbose=0, max_failures=1)
     results = tuner.search(x[:200], y[:200], validation_data=(x[1000:1200], y[1000:1200]),
                            epochs=1)
     print("RESULT " + json.dumps({t.hyperparameters["size"]: [t.status, t.error]
@@ -94,7 +96,9 @@ def test_a_worker_killed_by_rays_memory_monitor_fails_its_trial_only(tmp_path):
            "RAY_memory_monitor_refresh_ms": "100", "RAY_ADDRESS": ""}
     script = tmp_path / "oom_search.py"
     script.write_text(_SCRIPT)
-    done = subprocess.run([sys.executable, str(script), str(tmp_path / "runs")], env=env,
+    attempts = tmp_path / "attempts.txt"
+    done = subprocess.run([sys.executable, str(script), str(tmp_path / "runs"), str(attempts)],
+                          env=env,
                           capture_output=True, text=True, timeout=600, cwd=str(tmp_path))
     line = next((ln for ln in done.stdout.splitlines() if ln.startswith("RESULT ")), None)
     assert line is not None, done.stdout[-3000:] + done.stderr[-3000:]
@@ -103,3 +107,5 @@ def test_a_worker_killed_by_rays_memory_monitor_fails_its_trial_only(tmp_path):
     status, error = by_size["huge"]
     assert status == "failed"
     assert error.startswith("out of memory"), error
+    # max_failures=1, yet not tried again with the same values
+    assert attempts.read_text().splitlines() == ["attempt"]

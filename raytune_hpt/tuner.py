@@ -16,13 +16,20 @@ from typing import Any
 
 from raytune_hpt import driver
 from raytune_hpt._noise import import_tensorflow_quietly
-from raytune_hpt.hypermodel import as_hypermodel, checkpoint_builder, discover_space
+from raytune_hpt.hypermodel import (
+    as_hypermodel,
+    checkpoint_builder,
+    discover_space,
+    has_custom_fit,
+)
 from raytune_hpt.hyperparameters import HyperParameters, space_summary
 from raytune_hpt.keras_tuner import (
     BayesianOptimizationOracle,
     GridSearchOracle,
     HyperbandOracle,
+    KerasTunerMethods,
     RandomSearchOracle,
+    Trial,
     oracle_arguments,
     translate,
 )
@@ -30,6 +37,7 @@ from raytune_hpt.objective import Objective
 from raytune_hpt.resources import Resources
 from raytune_hpt.results import ExperimentResults
 from raytune_hpt.settings import SHARED_ARRAYS_MB, Settings, default_name
+from raytune_hpt.worker import TrialHooks
 
 __all__ = ["BayesianOptimization", "GridSearch", "Hyperband", "RandomSearch", "Tuner"]
 
@@ -38,7 +46,7 @@ __all__ = ["BayesianOptimization", "GridSearch", "Hyperband", "RandomSearch", "T
 _SETTINGS = frozenset(f.name for f in dataclasses.fields(Settings))
 
 
-class Tuner:
+class Tuner(KerasTunerMethods):
     """Tune a Keras model's hyperparameters with Ray Tune.
 
     Args:
@@ -87,7 +95,9 @@ class Tuner:
     ``max_retries_per_trial``, ``optimizer``/``loss``/``metrics``, ``max_model_size``,
     ``tune_new_entries``, ...: see ``raytune_hpt.keras_tuner``), so that ``kt.Tuner``
     subclasses run as written. A subclass that overrides :meth:`run_trial` runs each trial its
-    own way on a Ray worker. Every argument is checked once, into :attr:`settings`.
+    own way on a Ray worker; Keras Tuner's hooks it overrides are called where Keras Tuner
+    calls them (``keras_tuner/_tuner_methods.py``). Every argument is checked once, into
+    :attr:`settings`.
 
     Example:
         >>> tuner = Tuner(build_model, objective="val_accuracy", searcher="bayesopt",
@@ -225,23 +235,27 @@ class Tuner:
                 ``max_consecutive_failed_trials`` trials in a row failed.
             FatalError: a trial raised it (Keras Tuner's rule).
         """
-        if driver.search_is_done(self.settings, self._results):
-            return self._results
         if self.hypermodel is not None or not self.has_custom_run_trial():
             import_tensorflow_quietly()  # the model needs it; its start-up notices are noise
+        if self._results is not None and self.hypermodel is not None \
+                and not self.has_custom_run_trial():  # a run_trial's space grows: not checked
+            driver.check_same_space(self.settings, self._results, self._initial_space(),
+                                    built_only=has_custom_fit(self.hypermodel))
+        if driver.search_is_done(self.settings, self._results):
+            return self._results
         hooks = {"attachments": self.attachments, "on_search_begin": self.on_search_begin}
         if self.has_custom_run_trial():
             run, self._results = driver.search_custom(self.settings, self, self._initial_space(),
                                                       fit_args, fit_kwargs, **hooks)
         else:
+            called = self.hooks_called_in_trials()
             run, self._results = driver.search(self.settings, self.hypermodel, fit_args,
-                                               fit_kwargs, **hooks)
+                                               fit_kwargs, **hooks, trial_hooks=TrialHooks(
+                                                   self, called) if called else None)
         self.space = run.space
         self.resources = run.resources  # "auto", as resolved against the cluster
+        self.on_search_end()
         return self._results
-
-    def on_search_begin(self) -> None:
-        """Called once every check has passed, before Ray starts (Keras Tuner's hook name)."""
 
     def run_trial(self, trial: Any, *args: Any, **kwargs: Any) -> Any:
         """Override to run each trial your own way (on a Ray worker); return the objective
@@ -251,34 +265,14 @@ class Tuner:
     def has_custom_run_trial(self) -> bool:
         return type(self).run_trial is not Tuner.run_trial
 
-    # -- hooks called inside run_trial, on the worker ----------------------------------------
-    def on_epoch_end(self, trial: Any, model: Any, epoch: int,
-                     logs: dict[str, Any] | None = None) -> None:
-        """Report this epoch's ``logs`` (they must hold the objective) and checkpoint ``model``."""
-        self._require_session().epoch_end(model, epoch, logs)
-
-    def save_model(self, trial_id: str, model: Any, step: int = 0) -> None:
-        """Name the model the next report checkpoints."""
-        self._require_session().model = model
-
-    def on_epoch_begin(self, trial: Any, model: Any, epoch: int, logs: Any = None) -> None:
-        """A hook for subclasses; does nothing (as in Keras Tuner)."""
-
-    def on_batch_begin(self, trial: Any, model: Any, batch: int, logs: Any = None) -> None:
-        """A hook for subclasses; does nothing (as in Keras Tuner)."""
-
-    def on_batch_end(self, trial: Any, model: Any, batch: int, logs: Any = None) -> None:
-        """A hook for subclasses; does nothing (as in Keras Tuner)."""
-
-    def _require_session(self) -> Any:
-        if self._session is None:
-            raise RuntimeError("on_epoch_end and save_model are called inside run_trial.")
-        return self._session
-
     # -- reading a search, in the driver ------------------------------------------------------
+    def search_space(self) -> HyperParameters:
+        """The search space: the last search's, else the one building the model declares."""
+        return self.space if self.space is not None else self._initial_space()
+
     def search_space_summary(self, extended: bool = False) -> str:
         """Print and return the search space: every hyperparameter with its domain."""
-        shown = list((self.space if self.space is not None else self._initial_space()).space)
+        shown = list(self.search_space().space)
         declared = self.settings.hyperparameters
         if not self.settings.tune_new_entries:
             # As Keras Tuner: entries the model adds keep their default, outside the space.
@@ -319,10 +313,11 @@ class Tuner:
     def get_best_models(self, num_models: int = 1) -> list[Any]:
         """The best trials' models at their best epoch, restored from checkpoints."""
         results = self._require_results()
-        models = []
-        for trial in results.ranked_trials()[:num_models]:
-            models.append(results.load_model(trial, build=self._builder(trial)))
-        return models
+        ranked = results.ranked_trials()[:num_models]
+        if type(self).load_model is not Tuner.load_model:  # yours, as Keras Tuner calls it
+            return [self.load_model(Trial.from_record(t, results.space, results.objective))
+                    for t in ranked]
+        return [results.load_model(t, build=self._builder(t)) for t in ranked]
 
     def results_summary(self, num_trials: int = 10) -> str:
         """Print and return a readable table of the best trials."""
@@ -396,5 +391,6 @@ class Hyperband(Tuner):
     def __init__(self, hypermodel: Any = None, objective: Any = None, max_epochs: int = 100,
                  factor: int = 3, hyperband_iterations: int = 1, **kwargs: Any) -> None:
         oracle = HyperbandOracle(objective=objective, max_epochs=max_epochs, factor=factor,
-                                 hyperband_iterations=hyperband_iterations, **oracle_arguments(kwargs))
+                                 hyperband_iterations=hyperband_iterations,
+                                 **oracle_arguments(kwargs))
         super().__init__(hypermodel, oracle=oracle, **kwargs)

@@ -80,3 +80,48 @@ def test_hyperband_sets_its_bracket_sizes_per_instance():
     # Ray sets it at a bracket's first halving and never clears it (the hang the compat
     # scheduler fixes): the attribute must still be there, False before any processing.
     assert bracket.is_being_processed is False, UPGRADE_HINT
+
+
+def test_the_loopback_switch_is_still_rays(monkeypatch):
+    """The kept Ray listens on loopback only through Ray's own switch: its name and its
+    effect (a node's address is 127.0.0.1 while it is off)."""
+    import ray._private.worker
+    from ray._private import ray_constants, services
+
+    # as before ray.init: a connected process answers with its node's address
+    monkeypatch.setattr(ray._private.worker, "_global_node", None)
+
+    assert ray_constants.ENABLE_RAY_CLUSTERS_ENV_VAR in _ray_compat.LOOPBACK_ENV, UPGRADE_HINT
+    if ray_constants.ENABLE_RAY_CLUSTER:
+        with _ray_compat.loopback_node():
+            assert services.get_node_ip_address() == "127.0.0.1", UPGRADE_HINT
+        assert ray_constants.ENABLE_RAY_CLUSTER  # put back
+
+
+def test_tune_trial_actors_can_be_given_no_variable_their_workers_have(monkeypatch):
+    """Ray Tune 2.60 gives every trial actor ``PL_DISABLE_FORK`` in its runtime_env, which
+    keeps it off Ray's prestarted workers; narrowed, the runtime_env is ``{"env_vars": {}}``
+    (the one that takes them, issue 32). Fails when Ray changes how it makes that class."""
+    import inspect
+
+    from ray._private import services
+    from ray.tune.execution.class_cache import _ActorClassCache
+
+    for name in ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_SECURITY_TOKEN",
+                 "AWS_SESSION_TOKEN"):
+        monkeypatch.delenv(name, raising=False)
+
+    class Trainable:
+        pass
+
+    def env_vars() -> dict:
+        remote = _ActorClassCache().get(Trainable)
+        return (remote._default_options.get("runtime_env") or {}).get("env_vars", {})
+
+    assert env_vars().get("PL_DISABLE_FORK") == "1", UPGRADE_HINT
+    with _ray_compat.tune_actors_inherit({**_ray_compat.TUNE_ACTOR_DEFAULTS}):
+        assert env_vars() == {}, UPGRADE_HINT
+    assert env_vars().get("PL_DISABLE_FORK") == "1"  # put back
+    # the number of workers a raylet prestarts is still on its command line
+    assert "--num_prestart_python_workers=" in inspect.getsource(services.start_raylet), \
+        UPGRADE_HINT

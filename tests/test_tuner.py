@@ -230,7 +230,8 @@ print("IDLE", len(idle), int(ray.cluster_resources()["CPU"]))
 
 @pytest.mark.slow
 def test_a_local_ray_started_by_the_tuner_prestarts_no_idle_workers():
-    """Tune's trial actors never take a pre-started worker; none compete with them."""
+    """Asked for no warm workers (``start_ray``'s default; a search asks for as many as
+    trials run at once, tests/driver/test_warm_workers.py), Ray prestarts none."""
     import subprocess
     import sys
 

@@ -24,35 +24,39 @@ from raytune_hpt._ray_compat._autoscaler import (
 from raytune_hpt._ray_compat._resume import (
     TUNE_INSTANCE_ATTRIBUTES,
     TUNE_PRIVATE_NAMES,
+    continue_restored,
     memory_kills_fail_trials,
-    restored_tune_config,
-    search_continued,
+)
+from raytune_hpt._ray_compat._workers import (
+    LOOPBACK_ENV,
+    TUNE_ACTOR_DEFAULTS,
+    WORKERS_PRIVATE_NAMES,
+    loopback_node,
+    tune_actors_inherit,
+    warm_workers,
 )
 
 __all__ = [
+    "LOOPBACK_ENV",
     "PRIVATE_NAMES",
+    "TUNE_ACTOR_DEFAULTS",
     "aggressive_first_hyperband",
-    "autoscaler_last_error",
-    "autoscaler_node_types",
-    "autoscaler_status",
+    "autoscaler_last_error", "autoscaler_node_types", "autoscaler_status",
     "keras_symbolic_build",
     "lean_local_head",
-    "local_cpu_count",
-    "local_gpu_count",
+    "local_cpu_count", "local_gpu_count",
+    "loopback_node",
     "lost_nodes_forgiven",
-    "memory_kills_fail_trials",
+    "continue_restored", "memory_kills_fail_trials",
     "missing_private_names",
     "mlflow_trial_runs",
     "no_worker_prestart",
     "restored_run_config",
-    "restored_tune_config",
-    "result_grid_filesystem",
-    "result_grid_pairs",
-    "search_continued",
+    "result_grid_filesystem", "result_grid_pairs",
     "serialized_dataset_graph",
-    "trial_local_experiment_dir",
-    "trial_pickled_error",
-    "trial_tensorboard_base",
+    "trial_local_experiment_dir", "trial_pickled_error", "trial_tensorboard_base",
+    "tune_actors_inherit",
+    "warm_workers",
 ]
 
 #: (module, attribute path) of every private name used below; checked by the compat test.
@@ -61,6 +65,8 @@ PRIVATE_NAMES: tuple[tuple[str, str], ...] = (
     ("ray._private.node", "Node.start_api_server"),
     ("ray._private.node", "Node.start_monitor"),
     ("ray._private.accelerators", "get_accelerator_manager_for_resource"),
+    ("ray._private.services", "find_bootstrap_address"),
+    ("ray._private.services", "find_gcs_addresses"),
     ("ray.tune.tuner", "Tuner._local_tuner"),
     ("ray.tune.result_grid", "ResultGrid._experiment_analysis"),
     ("ray.tune.result_grid", "ResultGrid._trial_to_result"),
@@ -84,6 +90,7 @@ PRIVATE_NAMES: tuple[tuple[str, str], ...] = (
     ("keras.callbacks", "TensorBoard._pop_writer"),
     *AUTOSCALER_PRIVATE_NAMES,
     *TUNE_PRIVATE_NAMES,
+    *WORKERS_PRIVATE_NAMES,
 )
 
 # Attributes set in __init__ (not on the class): checked on an instance by the test.
@@ -98,8 +105,7 @@ _INSTANCE_ATTRIBUTES = {
     "ExperimentAnalysis._fs",
     "MLflowLoggerCallback._trial_runs",
     "Tuner._local_tuner",
-    *TUNE_INSTANCE_ATTRIBUTES,
-}
+} | TUNE_INSTANCE_ATTRIBUTES
 
 
 def missing_private_names() -> list[str]:
@@ -210,9 +216,9 @@ def use_local_token() -> None:
 
 
 def running_ray_start_address() -> str | None:
-    """The address of a Ray left running by ``ray start --head`` on this machine, which
-    ``ray.init(address=None)`` joins by itself (it reads ``/tmp/ray/ray_current_cluster``).
-    Ray 2.60."""
+    """The address of a Ray left running by ``ray start --head`` on this machine (by any
+    user), which ``ray.init(address=None)`` joins by itself (it reads
+    ``/tmp/ray/ray_current_cluster``). Ray 2.60."""
     try:
         from ray._private.services import find_bootstrap_address, find_gcs_addresses
 

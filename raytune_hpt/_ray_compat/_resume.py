@@ -10,8 +10,8 @@ import contextlib
 from collections.abc import Iterator
 from typing import Any
 
-__all__ = ["TUNE_INSTANCE_ATTRIBUTES", "TUNE_PRIVATE_NAMES", "memory_kills_fail_trials",
-           "restored_tune_config", "search_continued"]
+__all__ = ["TUNE_INSTANCE_ATTRIBUTES", "TUNE_PRIVATE_NAMES", "continue_restored",
+           "memory_kills_fail_trials"]
 
 #: (module, attribute path) of the private names used below.
 TUNE_PRIVATE_NAMES: tuple[tuple[str, str], ...] = (
@@ -25,23 +25,40 @@ TUNE_INSTANCE_ATTRIBUTES = {"TunerInternal._tune_config", "SearchGenerator._fini
                             "SearchGenerator._total_samples"}
 
 
-def restored_tune_config(restored: Any) -> Any:
-    """The ``TuneConfig`` of a ``Tuner.restore``-d tuner (the one pickled by the first run):
-    a resume that asks for more trials sets its ``num_samples`` and ``search_alg`` (Ray 2.60's
-    restore takes neither)."""
-    return restored._local_tuner._tune_config
+def continue_restored(restored: Any, tune_config: Any) -> None:
+    """Give a ``Tuner.restore``-d tuner this run's trial budget and a search that can go on.
+
+    Ray 2.60 runs a restored experiment as the first run configured it: ``Tuner.restore``
+    takes no new ``num_samples`` and ``tune.run`` skips ``add_configurations`` on resume, so
+    the search algorithm's saved ``total_samples`` holds (a larger ``max_trials`` trained
+    nothing), and so does its ``finished`` flag (set when a stopper's ``stop_all`` ended the
+    run: a time budget). The restored ``TuneConfig`` (``TunerInternal._tune_config``) gets
+    this run's ``num_samples`` and a ``SearchGenerator`` around the same searcher whose
+    restored state takes the new total and forgets ``finished``; the trial counter is kept,
+    so only trials beyond it are new. Ray's own generators and PBT's population are left as
+    saved."""
+    from ray.tune.search import ConcurrencyLimiter, Searcher
+
+    restored_config = restored._local_tuner._tune_config
+    restored_config.num_samples = tune_config.num_samples
+    search = restored_config.search_alg
+    if not isinstance(search, Searcher):
+        return
+    if restored_config.max_concurrent_trials:  # what Ray does for a Searcher, done here
+        search = ConcurrencyLimiter(search, max_concurrent=restored_config.max_concurrent_trials)
+        restored_config.max_concurrent_trials = None
+    restored_config.search_alg = _resumed_search(search, tune_config.num_samples)
 
 
-def search_continued(search: Any, total_samples: int) -> None:
-    """Let a restored ``SearchGenerator`` create trials up to ``total_samples`` in all.
+def _resumed_search(searcher: Any, total_samples: int) -> Any:
+    from ray.tune.search import SearchGenerator
 
-    Ray 2.60 restores a search algorithm as the first run saved it: its ``total_samples``
-    (``Tuner.restore`` takes no new ``num_samples`` and ``tune.run`` skips
-    ``add_configurations`` on resume) and its ``finished`` flag (set when a stopper's
-    ``stop_all`` ended the run: a time budget). The trial counter is kept, so only the trials
-    beyond it are new."""
-    search._total_samples = total_samples
-    search._finished = False
+    class ResumedSearch(SearchGenerator):
+        def set_state(self, state: dict) -> None:
+            super().set_state(state)
+            self._total_samples, self._finished = total_samples, False
+
+    return ResumedSearch(searcher)
 
 
 @contextlib.contextmanager

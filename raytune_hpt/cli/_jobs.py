@@ -251,6 +251,7 @@ def _checked_script(
             "(give it arguments after --, e.g. raytune-hpt submit train.py -- --epochs 3)")
     ray_dir, folder, relative = _plan(file, working_dir)
     storage = _check_storage(storage_path, "--storage-path")
+    _check_no_secret_args(storage, args)
     entrypoint = shlex.join(["python", relative, *args])
     return _Job("script", Path(relative).name, entrypoint, ray_dir, folder, storage,
                 storage_paths.normalize(storage))
@@ -285,20 +286,47 @@ def _checked_experiment(
                 results_path)
 
 
+_SECRETS_INSTEAD = (
+    "; give secrets to the cluster's nodes instead: environment variables set on the nodes "
+    "(the cluster config, a Kubernetes secret; read them with os.environ in your code), "
+    "AWS_ACCESS_KEY_ID / AWS_SECRET_ACCESS_KEY or an IAM role for storage, "
+    "MLFLOW_TRACKING_USERNAME / MLFLOW_TRACKING_PASSWORD for MLflow")
+
+
 def _check_no_secrets(experiment: Any, experiment_file: Any, overrides: Sequence[str]) -> None:
-    """Keys in the file would be uploaded with the working directory, and keys in ``--set``
-    shown in the job's entrypoint (``jobs list``, the dashboard): both are refused."""
+    """Secrets in the file would be uploaded with the working directory, and secrets in
+    ``--set`` or ``--storage-path`` shown in the job's entrypoint (``jobs list``, the
+    dashboard): both are refused, naming each setting (the rule: :mod:`raytune_hpt._secrets`)."""
     from raytune_hpt.experiment import secret_fields
 
     found = secret_fields(experiment)
     if found:
-        where = ("--set" if any(o.split("=", 1)[0].strip() in found for o in overrides)
+        given = {o.split("=", 1)[0].strip() for o in overrides}
+        where = ("the command line (--set, --storage-path)"
+                 if any(f in given or f == "storage_path" for f in found)
                  else str(experiment_file))
         raise ConfigurationError(
-            f"{', '.join(found)} is set in {where}, which submit would upload to the cluster "
-            "(or show in the job's command line); give the credentials to the cluster's nodes "
-            "instead (AWS_ACCESS_KEY_ID / AWS_SECRET_ACCESS_KEY in their environment, an IAM "
-            "role or a Kubernetes secret) and remove them from the file")
+            f"{', '.join(found)} holds a secret (a password, token or key, or a URI with "
+            f"credentials) in {where}, which submit would upload to the cluster (or show in "
+            f"the job's command line){_SECRETS_INSTEAD}; and remove them from the file")
+
+
+def _check_no_secret_args(storage: str, args: Sequence[str]) -> None:
+    """A script's arguments and storage are shown in the job's entrypoint: no secret there
+    (an option named like one, ``--api-token``, or a URI with credentials)."""
+    from raytune_hpt._secrets import is_secret_key, redact_uri, uri_has_credentials
+
+    found = ["--storage-path"] if uri_has_credentials(storage) else []
+    for arg in args:
+        if arg.startswith("-") and is_secret_key(arg.lstrip("-").split("=", 1)[0]):
+            found.append(arg.split("=", 1)[0])
+        elif uri_has_credentials(arg):
+            found.append(f"the argument {redact_uri(arg)!r}")
+    if found:
+        raise ConfigurationError(
+            f"{', '.join(found)} holds a secret (a password, token or key, or a URI with "
+            "credentials), which submit would show in the job's command line (jobs list, the "
+            f"dashboard){_SECRETS_INSTEAD}")
 
 
 def _entrypoint(

@@ -37,7 +37,6 @@ from raytune_hpt._format import best_trial_lines
 from raytune_hpt.cli._cluster import _add_jobs, _add_submit, cmd_jobs, cmd_submit
 from raytune_hpt.cli._common import PROG, _one_line, _Parser, add_command, add_experiment_options
 from raytune_hpt.cli._report_command import _add_report, cmd_report
-from raytune_hpt.cli._up_down import _add_down, _add_up, cmd_down, cmd_up
 from raytune_hpt.cli._results import (
     _add_best,
     _add_results,
@@ -46,6 +45,7 @@ from raytune_hpt.cli._results import (
     cmd_results,
     cmd_tensorboard,
 )
+from raytune_hpt.cli._up_down import _add_down, _add_up, cmd_down, cmd_up
 from raytune_hpt.errors import ConfigurationError
 from raytune_hpt.results import budget_note
 
@@ -134,8 +134,9 @@ def cmd_run(args: argparse.Namespace) -> int:
 
     experiment = _experiment_from_args(args)
     if args.dry_run:
+        target = storage_path(experiment)  # a storage URI that a run would refuse fails here
         print(redacted_yaml(experiment).rstrip())
-        print(f"# valid; results would go to {storage_path(experiment)}/{experiment.name}")
+        print(f"# valid; results would go to {target}/{experiment.name}")
         return 0
     return _search(experiment, overwrite=args.overwrite, address=args.address,
                    verbose=args.verbose)

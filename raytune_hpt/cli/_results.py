@@ -82,9 +82,20 @@ def cmd_best(args: argparse.Namespace) -> int:
         print("\n".join(best_trial_lines(best, results.objective, best.best_metrics)))
         print(f"  checkpoint: {best.checkpoint}")
     if args.export_model:
-        target = results.export_best_model(args.export_model)
+        target = _export(results, args.export_model)
         print(f"Saved the best model to {target}", file=sys.stderr if args.json else sys.stdout)
     return 0
+
+
+def _export(results: Any, path: str) -> str:
+    """The best model saved at ``path``; a checkpoint that cannot be copied safely (a file
+    name that would land outside the download folder) is one error, not a traceback."""
+    from raytune_hpt.experiment import ExperimentError
+
+    try:
+        return results.export_best_model(path)
+    except ValueError as error:
+        raise ExperimentError("--export-model", str(error).rstrip(".")) from None
 
 
 def _print_front(results: Any, args: argparse.Namespace) -> int:
@@ -102,7 +113,7 @@ def _print_front(results: Any, args: argparse.Namespace) -> int:
     if not front:
         return 1
     if args.export_model:
-        target = results.export_best_model(args.export_model)
+        target = _export(results, args.export_model)
         print(f"Saved the model of trial {front[0].trial_id} (the front's best "
               f"{results.objective.name}) to {target}", file=sys.stderr if args.json else
               sys.stdout)
@@ -167,18 +178,27 @@ def _add_tensorboard(subparsers: Any) -> argparse.ArgumentParser:
 
 
 def cmd_tensorboard(args: argparse.Namespace) -> int:
+    """Serve the logs; a remote experiment's are mirrored and refreshed while it runs."""
+    import threading
+
+    from raytune_hpt import storage
     from raytune_hpt.experiment import ExperimentError
-    from raytune_hpt.tracking import serve_tensorboard, tensorboard_logdir
+    from raytune_hpt.tracking import RemoteLogs, serve_tensorboard, tensorboard_logdir
 
     if args.port is not None and not 0 <= args.port <= 65535:
         raise ExperimentError("--port", f"must be between 0 and 65535; got {args.port}")
+    remote = RemoteLogs(args.dir) if storage.is_uri(args.dir) else None
     try:
-        logdir = tensorboard_logdir(args.dir)
-    except FileNotFoundError as error:
+        logdir = remote.start() if remote is not None else tensorboard_logdir(args.dir)
+    except (FileNotFoundError, ValueError) as error:
         raise ExperimentError("DIR", str(error).rstrip(".")) from None
     url = serve_tensorboard(logdir, port=args.port, host=args.host)
-    print(f"TensorBoard for {logdir} at {url} (Ctrl-C to stop)", flush=True)
+    print(f"TensorBoard for {args.dir if remote else logdir} at {url} (Ctrl-C to stop)",
+          flush=True)
+    stop = threading.Event()
     try:
+        if remote is not None:  # until its search ends: then the copy is complete
+            remote.follow(stop)
         while True:
             time.sleep(3600)
     except KeyboardInterrupt:

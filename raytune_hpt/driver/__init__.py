@@ -16,10 +16,15 @@ when a search runs.
 from __future__ import annotations
 
 from raytune_hpt._lazy import lazy_attributes
+from raytune_hpt.driver._existing import (
+    check_same_space,
+    existing_results,
+    reload_results,
+    search_is_done,
+)
 from raytune_hpt.driver._kept_ray import KeptRay
 from raytune_hpt.driver._kept_ray import start as keep_ray_up
 from raytune_hpt.driver._kept_ray import stop as stop_kept_ray
-from raytune_hpt.driver._existing import existing_results, reload_results, search_is_done
 from raytune_hpt.driver._ray_session import scoped_environ, start_ray
 from raytune_hpt.driver._run import SearchRun
 from raytune_hpt.driver._search import fixed_beyond, search, search_custom
@@ -34,6 +39,7 @@ __all__ = [
     "SpaceGrowth",
     "WarmStart",
     "check_points",
+    "check_same_space",
     "compare_spaces",
     "existing_results",
     "fixed_beyond",

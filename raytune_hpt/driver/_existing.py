@@ -3,8 +3,8 @@
 As Keras Tuner's constructor: a project that exists is reloaded (and says so) unless
 ``overwrite=True``, so the ``get_best_*`` methods answer before any ``search()``; a search
 whose ``max_trials`` trials all ended trains nothing; otherwise ``search()`` resumes it, and
-a larger ``max_trials`` continues it with new trials (``_continue.py``); a smaller one says
-that nothing runs.
+a larger ``max_trials`` continues it with new trials (``_ray_compat.continue_restored``); a
+smaller one says that nothing runs.
 """
 
 from __future__ import annotations
@@ -13,11 +13,13 @@ import logging
 
 from raytune_hpt import storage
 from raytune_hpt._record import METADATA_FILE
+from raytune_hpt.errors import ConfigurationError
+from raytune_hpt.hyperparameters import HyperParameters
 from raytune_hpt.results import ExperimentResults
 from raytune_hpt.results import load as load_results
 from raytune_hpt.settings import Settings
 
-__all__ = ["existing_results", "reload_results", "search_is_done"]
+__all__ = ["check_same_space", "existing_results", "reload_results", "search_is_done"]
 
 logger = logging.getLogger(__name__)
 
@@ -59,6 +61,37 @@ def _say(settings: Settings, text: str) -> None:
         print(text, flush=True)
     else:
         logger.warning(text)
+
+
+def check_same_space(settings: Settings, results: ExperimentResults | None,
+                     space: HyperParameters, *, built_only: bool = False) -> None:
+    """Refuse to resume (or answer from) an experiment on disk searched over other
+    hyperparameters than ``space``, the model's: its trials would be this search's answer.
+    ``built_only``: ``space`` is what building the model declares (a custom ``fit``
+    declares more during the search): the experiment's other names are not differences.
+
+    Raises:
+        ConfigurationError: each difference, and the way out (another name, overwrite=True).
+    """
+    from raytune_hpt.driver._search import fixed_beyond
+    from raytune_hpt.driver._warm_start import compare_spaces
+
+    if results is None or settings.overwrite or results.space is None:
+        return
+    if not settings.tune_new_entries:  # as the search records it: the rest kept Fixed
+        space = fixed_beyond(space, settings.hyperparameters)
+    earlier = results.space
+    if built_only:
+        earlier = HyperParameters.from_config(
+            {"space": [hp.get_config() for hp in earlier.space if hp.name in space]})
+    differences = compare_spaces(space, earlier)
+    if differences:
+        raise ConfigurationError(
+            f"The experiment already at {settings.experiment_path} searched other "
+            f"hyperparameters than this model declares: {'; '.join(differences)}. Its "
+            f"{len(results.trials)} trials would be this search's answer. Give this search "
+            "a name of its own (name=..., or Keras Tuner's project_name=...), or pass "
+            "overwrite=True to delete that experiment and search afresh there.")
 
 
 def search_is_done(settings: Settings, results: ExperimentResults | None) -> bool:

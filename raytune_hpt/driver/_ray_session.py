@@ -18,14 +18,17 @@ from typing import Any
 from raytune_hpt import _ray_compat
 from raytune_hpt._job_env import check_build
 from raytune_hpt._noise import quietly
+from raytune_hpt.driver._warm import WARM_MODULES
 from raytune_hpt.errors import ConfigurationError
 
 __all__ = [
     "QUIET_TENSORFLOW",
     "check_not_shadowed",
+    "ray_start_address_of_this_user",
     "scoped_environ",
     "ship_model_code",
     "start_ray",
+    "trial_actors_on_warm_workers",
 ]
 
 logger = logging.getLogger(__name__)
@@ -62,46 +65,106 @@ def scoped_environ(defaults: dict[str, str] | None = None,
                 os.environ[name] = value
 
 
-def start_ray(address: str | None, *, log_to_driver: bool, verbose: int = 1) -> None:
+# What the workers of a Ray started or joined in this process already have in their
+# environment, by GCS address (Tune's trial actors then need not carry it: see
+# trial_actors_on_warm_workers).
+_worker_env: dict[str, dict[str, str]] = {}
+
+
+def start_ray(address: str | None, *, log_to_driver: bool, verbose: int = 1,
+              warm_workers: int = 0) -> None:
     """Connect to ``address``, else to a running local Ray, else start a local Ray sized for
     tuning.
 
     The running local Ray is, first, the one ``raytune-hpt up`` keeps (said in one line);
-    then one ``ray start --head`` left on this machine, which ``ray.init`` joins by itself
-    (and which refuses a new Ray's options). A local Ray started here does not pre-start task
-    workers: Ray Tune runs every trial in an actor with its own runtime environment, which
-    never takes a pre-started worker, so those would only compete with the first trials for
-    the CPUs and then be killed. Nor does it start the head's API server and autoscaler
-    monitor, which a local search does not use (``_ray_compat.lean_local_head``).
+    then one ``ray start --head`` left on this machine by this user (one another user left
+    is never joined: it would run this user's code). A local Ray started here prestarts
+    ``warm_workers`` Python workers (the trials that can run at once; Ray would start one
+    per CPU), each importing Ray Tune, TensorFlow and Keras while the driver goes on with
+    its own work (:data:`WARM_MODULES`); with 0, none. Nor does it start the head's API
+    server and autoscaler monitor, which a local search does not use
+    (``_ray_compat.lean_local_head``).
     """
     import ray
 
     from raytune_hpt.driver import _kept_ray
 
-    options: dict[str, Any] = {}
     lean: Any = contextlib.nullcontext()
+    warm: Any = contextlib.nullcontext({})
+    inherited: dict[str, str] = {}
     where = f"the Ray at {address}"
     if address is None and not os.environ.get("RAY_ADDRESS"):
         kept = _kept_ray.find()
-        started_by_ray = _ray_compat.running_ray_start_address()
+        started_by_ray = ray_start_address_of_this_user()
         if kept is not None:
             address, where = kept.address, kept.describe()
             quietly(_ray_compat.use_local_token)
+            lean = _ray_compat.loopback_node()  # it listens on loopback only
+            inherited = dict(_ray_compat.TUNE_ACTOR_DEFAULTS)  # its workers have it
             if verbose >= 1:
                 print(f"Using {where}.", flush=True)
         elif started_by_ray is not None:
+            address = started_by_ray
             where = f"the local Ray started by `ray start` at {started_by_ray}"
         else:
-            options, where = _ray_compat.no_worker_prestart(), "a new local Ray"
+            # "local": a new Ray, never the one another user's `ray start` left in /tmp/ray
+            address, where = "local", "a new local Ray"
             lean = _ray_compat.lean_local_head()
+            warm = _ray_compat.warm_workers(warm_workers, WARM_MODULES)
     elif address is None:
         where = f"the Ray at RAY_ADDRESS={os.environ['RAY_ADDRESS']}"
 
-    with lean:
+    with lean, warm as options, scoped_environ(
+            _ray_compat.TUNE_ACTOR_DEFAULTS if options else {}):
+        if options:  # a new local Ray: its workers inherit this environment
+            inherited = dict(os.environ)
         quietly(lambda: ray.init(address=address, include_dashboard=False,
                                  log_to_driver=log_to_driver, configure_logging=False,
                                  **options))
+    _worker_env[ray.get_runtime_context().gcs_address] = inherited
     logger.info("Ray: %s.", where)
+
+
+@contextlib.contextmanager
+def trial_actors_on_warm_workers() -> Iterator[None]:
+    """Ray Tune's trial actors created in this block can take Ray's warm workers: they
+    carry no environment variable the workers of this Ray already have
+    (``_ray_compat.tune_actors_inherit``); on a Ray this process knows nothing of, as Ray
+    Tune makes them."""
+    import ray
+
+    inherited = _worker_env.get(ray.get_runtime_context().gcs_address)
+    if not inherited:
+        yield
+        return
+    with _ray_compat.tune_actors_inherit(inherited):
+        yield
+
+
+def ray_start_address_of_this_user() -> str | None:
+    """The address of a Ray that ``ray start --head`` left on this machine, when its raylet
+    runs as this user. ``ray.init()`` would join any Ray named in the shared temporary
+    folder (``/tmp/ray/ray_current_cluster``, which every local user can write), another
+    user's included: it would run this user's code and be sent this user's token."""
+    address = _ray_compat.running_ray_start_address()
+    if address is None:
+        return None
+    import ray  # noqa: F401  (puts the psutil Ray ships, ray/thirdparty_files, on the path)
+    # isort: split
+    import psutil
+
+    flag = f"--gcs-address={address}"
+    for process in psutil.process_iter(["cmdline", "uids"]):
+        try:
+            cmdline = process.info["cmdline"] or [""]
+            if ("raylet" in os.path.basename(cmdline[0])
+                    and any(flag in argument.split(" ") for argument in cmdline)
+                    and process.info["uids"].real == os.getuid()):
+                return address
+        except (psutil.Error, AttributeError, TypeError):
+            continue
+    logger.info("The Ray at %s was started by another user: not joined.", address)
+    return None
 
 
 def ship_model_code(hypermodel: Any) -> None:

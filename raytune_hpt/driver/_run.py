@@ -41,10 +41,6 @@ class SearchRun:
                                  fresh=self.settings.overwrite)
 
     @property
-    def objective(self) -> Any:
-        return self.settings.objective
-
-    @property
     def experiment_path(self) -> str:
         return self.settings.experiment_path
 

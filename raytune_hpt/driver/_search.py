@@ -34,6 +34,7 @@ from raytune_hpt.driver._search_data import (
     split_fit_arguments,
 )
 from raytune_hpt.driver._tune_run import metadata, run_experiment, write_metadata
+from raytune_hpt.driver._warm import warm_worker_count
 from raytune_hpt.driver._warm_start import prepare as prepare_warm_start
 from raytune_hpt.errors import ConfigurationError
 from raytune_hpt.hypermodel import discover_space, has_custom_fit
@@ -46,6 +47,7 @@ from raytune_hpt.settings import Settings
 from raytune_hpt.tracking import absolute_log_dirs
 from raytune_hpt.worker import (
     DRIVER_RESOURCES,
+    TrialHooks,
     TrialSpec,
     UserTuner,
     run_distributed_trial,
@@ -70,8 +72,10 @@ _SEARCH_ENV_OVERRIDES = {"TUNE_DISABLE_AUTO_CALLBACK_LOGGERS": "1"}
 def search(settings: Settings, hypermodel: Any, fit_args: tuple, fit_kwargs: dict[str, Any],
            *, attachments: Mapping[str, str] | None = None,
            on_search_begin: Callable[[], None] = lambda: None,
+           trial_hooks: TrialHooks | None = None,
            ) -> tuple[SearchRun, ExperimentResults]:
-    """Run a search of ``hypermodel`` with ``fit``-style arguments; the run and its results."""
+    """Run a search of ``hypermodel`` with ``fit``-style arguments; the run and its results
+    (``trial_hooks``: a Tuner subclass's hooks, called in each trial)."""
     check_not_shadowed()
     x, y, validation_data, epochs, cv = split_fit_arguments(fit_args, fit_kwargs)
     epochs = settings.epochs or epochs
@@ -90,6 +94,9 @@ def search(settings: Settings, hypermodel: Any, fit_args: tuple, fit_kwargs: dic
         _connect(run, ship=hypermodel)
         check_dataset_files(data)
         spec = _trial_spec(run, cv, fit_kwargs)
+        if trial_hooks is not None:
+            ship_model_code(type(trial_hooks.tuner))
+            spec.hooks = trial_hooks
         trainable, max_concurrent = _trainable(run, spec, data)
         grid = run_experiment(run, trainable, searcher, scheduler, max_concurrent)
     return run, _finish(run, grid)
@@ -105,6 +112,11 @@ def search_custom(settings: Settings, tuner: UserTuner, space: HyperParameters,
 
     check_not_shadowed()
 
+    if settings.workers_per_trial > 1:
+        raise ConfigurationError(
+            f"workers_per_trial={settings.workers_per_trial} trains the standard trial on "
+            "several Ray Train workers, but this Tuner overrides run_trial, which runs each "
+            "trial in one worker; use workers_per_trial=1, or leave run_trial to the Tuner.")
     epochs = settings.epochs or 1
     scheduler = create_scheduler(settings.scheduler, epochs=epochs)
     with scoped_environ(_SEARCH_ENV_DEFAULTS, _SEARCH_ENV_OVERRIDES):
@@ -196,13 +208,25 @@ def _connect(run: SearchRun, ship: Any) -> None:
         run.placed().check_feasible(settings.workers_per_trial, nodes=[local_node()])
     if not ray.is_initialized():
         start_ray(settings.address, log_to_driver=settings.verbose > 1,
-                  verbose=settings.verbose)
+                  verbose=settings.verbose, warm_workers=_trials_at_once_here(run))
     run.capacity = Capacity.read()  # the nodes alive and the types the autoscaler can add
     run.resources = settle(run.resources, workers=settings.workers_per_trial,
                            max_concurrent=settings.max_concurrent_trials,
                            max_trials=settings.max_trials, verbose=settings.verbose,
                            capacity=run.capacity)
     ship_model_code(ship)
+
+
+def _trials_at_once_here(run: SearchRun) -> int:
+    """Warm workers for a new local Ray: no more than the trials it can run at once (none
+    for GPU or multi-worker trials, whose actors never take a prestarted CPU worker)."""
+    settings = run.settings
+    cpu, gpu = getattr(run.resources, "cpu", 1.0), getattr(run.resources, "gpu", 0.0)
+    if gpu > 0 or settings.workers_per_trial > 1:
+        return 0
+    fit = int(local_node()["Resources"]["CPU"] // max(cpu, 1e-9))
+    return warm_worker_count(min(fit, settings.max_trials,
+                                 settings.max_concurrent_trials or settings.max_trials))
 
 
 def _trial_spec(run: SearchRun, cv: int | None, fit_kwargs: dict[str, Any]) -> TrialSpec:

@@ -15,7 +15,8 @@ from typing import Any
 
 from raytune_hpt import _ray_compat, storage
 from raytune_hpt._record import METADATA_FILE
-from raytune_hpt.driver._ray_session import scoped_environ
+from raytune_hpt._secrets import redact
+from raytune_hpt.driver._ray_session import scoped_environ, trial_actors_on_warm_workers
 from raytune_hpt.driver._run import SearchRun
 from raytune_hpt.errors import ConfigurationError
 from raytune_hpt.objective import Objective
@@ -73,7 +74,7 @@ def run_experiment(run: SearchRun, trainable: Any, searcher: Any, scheduler: Any
         # prints its configuration box and paths even when silent, the old one does not.
         quiet = {"RAY_AIR_NEW_OUTPUT": "0"} if settings.verbose < 2 else {}
         with scoped_environ({"TUNE_MAX_PENDING_TRIALS_PG": str(pending)}, quiet), \
-                lost_nodes_forgiven(), \
+                lost_nodes_forgiven(), trial_actors_on_warm_workers(), \
                 _ray_compat.memory_kills_fail_trials(  # a worker out of memory: a result
                     lambda error: failure_kind(error) == "out_of_memory"):
             grid = ray_tuner.fit()
@@ -131,9 +132,10 @@ def metadata(run: SearchRun) -> dict[str, Any]:
     return {
         "objective": settings.objective.to_dict(),
         "space": run.space.get_config() if run.space else {"space": []},
-        "searcher": (settings.searcher if isinstance(settings.searcher, (str, dict))
+        # option dicts may hold a secret (an API token of a searcher's service): redacted
+        "searcher": (redact(settings.searcher) if isinstance(settings.searcher, (str, dict))
                      else type(settings.searcher).__name__),
-        "scheduler": (settings.scheduler if isinstance(settings.scheduler, (str, dict))
+        "scheduler": (redact(settings.scheduler) if isinstance(settings.scheduler, (str, dict))
                       else type(settings.scheduler).__name__),
         "max_trials": settings.max_trials,
         "epochs": run.epochs,
@@ -147,8 +149,6 @@ def metadata(run: SearchRun) -> dict[str, Any]:
 def _resume_or_create(run: SearchRun, trainable: Any, tune_config: Any, run_config: Any) -> Any:
     from ray import tune
 
-    from raytune_hpt.driver._continue import continue_restored  # imports Ray
-
     path = run.experiment_path
     if storage.exists(path) and run.settings.overwrite:
         delete_experiment(path)
@@ -161,7 +161,7 @@ def _resume_or_create(run: SearchRun, trainable: Any, tune_config: Any, run_conf
         # guard are this process's and must be given again.
         restored_config = _ray_compat.restored_run_config(restored)
         restored_config.callbacks, restored_config.stop = run_config.callbacks, run_config.stop
-        continue_restored(restored, tune_config)  # more trials; after a time budget
+        _ray_compat.continue_restored(restored, tune_config)  # more trials; after a budget
         return restored
     write_metadata(run)
     for name, text in run.attachments.items():

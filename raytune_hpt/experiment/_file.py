@@ -17,7 +17,6 @@ A ``space`` entry named like a ``fit`` argument (``batch_size``) is passed to ``
 
 from __future__ import annotations
 
-import logging
 import re
 from dataclasses import dataclass
 from pathlib import Path
@@ -27,6 +26,7 @@ import yaml
 from pydantic import ValidationError
 
 from raytune_hpt import storage
+from raytune_hpt._secrets import REDACTED, redact, restore_redacted, secrets_in
 from raytune_hpt.errors import ExperimentError
 from raytune_hpt.experiment._data import prepare_section
 from raytune_hpt.experiment._refs import import_object
@@ -52,7 +52,6 @@ __all__ = [
     "secret_fields",
 ]
 
-logger = logging.getLogger(__name__)
 
 EXPERIMENT_FILE = "raytune_hpt_experiment.yaml"
 FIT_HYPERPARAMETERS = ("batch_size", "epochs", "shuffle")
@@ -211,38 +210,16 @@ def experiment_yaml(experiment: Experiment) -> str:
     return redacted_yaml(experiment.model_copy(update={"storage_path": None}))
 
 
-REDACTED = "<redacted>"
-_SECRET = re.compile(r"(secret|token|password|passwd|credential|access_key|session)",
-                     re.IGNORECASE)
-
-
 def secret_fields(experiment: Experiment) -> list[str]:
-    """The dotted names of the settings that hold a secret (``data.s3.secret_key``...)."""
-    s3 = experiment.data.s3 or {}
-    return [f"data.s3.{key}" for key, value in s3.items()
-            if _SECRET.search(str(key)) and value not in (None, "", REDACTED)]
+    """The dotted names of the settings that hold a secret (``data.kwargs.api_token``,
+    ``tracking.mlflow`` with ``user:password@``...), by the rule of :mod:`raytune_hpt._secrets`."""
+    return list(secrets_in(experiment.model_dump(mode="json", exclude_none=True)))
 
 
 def redacted_yaml(experiment: Experiment) -> str:
     """The experiment as YAML with every secret replaced by ``<redacted>``: what the package
     writes or prints (the saved copy, ``run --dry-run``)."""
-    raw = yaml.safe_load(experiment.to_yaml())
-    s3 = (raw.get("data") or {}).get("s3")
-    if isinstance(s3, dict):
-        for field in secret_fields(experiment):
-            s3[field.rsplit(".", 1)[1]] = REDACTED
-    return yaml.safe_dump(raw, sort_keys=False)
-
-
-def _without_redacted(raw: Any) -> Any:
-    """A saved experiment with its redacted secrets removed: the environment gives them."""
-    s3 = ((raw.get("data") or {}).get("s3") if isinstance(raw, dict) else None)
-    if isinstance(s3, dict):
-        for key in [k for k, v in s3.items() if v == REDACTED]:
-            del s3[key]
-            logger.info("data.s3.%s was redacted in the saved experiment; the environment's "
-                        "credentials (AWS_*) apply.", key)
-    return raw
+    return yaml.safe_dump(redact(yaml.safe_load(experiment.to_yaml())), sort_keys=False)
 
 
 def load_saved_experiment(experiment_path: str) -> Experiment:
@@ -259,7 +236,7 @@ def load_saved_experiment(experiment_path: str) -> Experiment:
             "DIR",
             f"{experiment_path} holds no {EXPERIMENT_FILE}; is it a folder `raytune-hpt run` made?",
         ) from None
-    return parse_experiment(_without_redacted(yaml.safe_load(text)))
+    return parse_experiment(restore_redacted(yaml.safe_load(text)))
 
 
 class ExperimentHyperModel(HyperModel):
@@ -318,8 +295,18 @@ def resolve(experiment: Experiment) -> Resolved:
 
 
 def storage_path(experiment: Experiment) -> str:
-    """The storage path as an absolute path or URI; ``./results`` when the file gives none."""
-    return _absolute(experiment.storage_path or "results")
+    """The storage path as an absolute path or URI; ``./results`` when the file gives none.
+
+    Raises:
+        ExperimentError: a URI that storage refuses (a query string, credentials...).
+    """
+    path = experiment.storage_path or "results"
+    if storage.is_uri(path):
+        try:
+            storage.normalize(path)
+        except ValueError as error:
+            raise ExperimentError("storage_path", str(error).rstrip(".")) from None
+    return _absolute(path)
 
 
 def _absolute(path: str) -> str:

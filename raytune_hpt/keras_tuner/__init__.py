@@ -2,7 +2,8 @@
 
 ``_options.py`` (Keras Tuner's constructor arguments translated once, in the names of
 ``Settings``), ``_oracles.py`` (Keras Tuner's oracles as searcher/scheduler choices),
-``_trial.py`` (its Trial) and ``_convert.py`` (its HyperParameters taken as ours). The tuner
+``_trial.py`` (its Trial), ``_convert.py`` (its HyperParameters taken as ours) and
+``_tuner_methods.py`` (its Tuner hooks and project paths, which ``Tuner`` inherits). The tuner
 classes ``kt.RandomSearch``, ``kt.GridSearch``, ``kt.BayesianOptimization`` and
 ``kt.Hyperband`` are :class:`raytune_hpt.Tuner` with an oracle (``raytune_hpt/tuner.py``);
 nothing here imports the Tuner or the driver.
@@ -22,12 +23,15 @@ from raytune_hpt.keras_tuner._oracles import (
     oracle_arguments,
 )
 from raytune_hpt.keras_tuner._trial import Trial
+from raytune_hpt.keras_tuner._tuner_methods import TRIAL_HOOKS, KerasTunerMethods
 
 __all__ = [
     "KERAS_TUNER_OPTIONS",
+    "TRIAL_HOOKS",
     "BayesianOptimizationOracle",
     "GridSearchOracle",
     "HyperbandOracle",
+    "KerasTunerMethods",
     "Oracle",
     "RandomSearchOracle",
     "Trial",

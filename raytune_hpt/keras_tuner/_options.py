@@ -15,7 +15,7 @@ from typing import Any
 
 from raytune_hpt._checks import check_int
 from raytune_hpt.keras_tuner._convert import as_hyperparameters
-from raytune_hpt.keras_tuner._oracles import Oracle
+from raytune_hpt.keras_tuner._oracles import Oracle, check_runs_here
 
 __all__ = ["KERAS_TUNER_OPTIONS", "translate"]
 
@@ -72,6 +72,7 @@ def _from_oracle(arguments: dict[str, Any], oracle: Any) -> dict[str, bool]:
     if not isinstance(oracle, Oracle):
         raise TypeError("oracle must be one of raytune_hpt.oracles (RandomSearch, GridSearch, "
                         f"BayesianOptimization, Hyperband), but got {oracle!r}.")
+    check_runs_here(oracle)
     translated = oracle.tuner_arguments()
     entries = {name: translated.pop(name) for name in ("tune_new_entries", "allow_new_entries")}
     if translated["objective"] is None:

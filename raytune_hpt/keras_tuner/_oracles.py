@@ -14,6 +14,7 @@ import math
 from typing import Any, Protocol
 
 from raytune_hpt._checks import check_int, check_number
+from raytune_hpt.errors import ConfigurationError
 from raytune_hpt.keras_tuner._trial import Trial
 
 __all__ = [
@@ -23,6 +24,7 @@ __all__ = [
     "Oracle",
     "OracleOwner",
     "RandomSearchOracle",
+    "check_runs_here",
     "hyperband_trials",
     "oracle_arguments",
 ]
@@ -33,6 +35,34 @@ logger = logging.getLogger(__name__)
 _ORACLE_ARGUMENTS = ("objective", "seed", "hyperparameters", "tune_new_entries",
                      "allow_new_entries", "max_retries_per_trial",
                      "max_consecutive_failed_trials")
+
+
+# Keras Tuner's Oracle methods that decide the search: a subclass that overrides one writes
+# its own search algorithm, which the oracles here (a searcher's name) cannot run.
+_DECIDING = ("populate_space", "_populate_space", "create_trial", "end_trial", "score_trial",
+             "_score_trial", "update_space")
+
+
+def check_runs_here(oracle: Oracle) -> None:
+    """Refuse an oracle whose class overrides a method that decides the search.
+
+    Raises:
+        ConfigurationError: naming the class, the method and the way out.
+    """
+    cls = type(oracle)
+    for klass in cls.__mro__:
+        if klass.__module__ == __name__ or klass is object:
+            continue
+        overridden = [name for name in _DECIDING if name in vars(klass)]
+        if overridden:
+            raise ConfigurationError(
+                f"{cls.__name__} overrides Oracle.{overridden[0]}: a Keras Tuner search "
+                "algorithm of your own does not run here (the search would silently be "
+                "random search). Pass one of kt.oracles.RandomSearch, GridSearch, "
+                "BayesianOptimization or Hyperband, or write the algorithm as a Ray Tune "
+                "Searcher (ray.tune.search.Searcher: suggest(trial_id) and "
+                "on_trial_complete(trial_id, result)) and pass it as "
+                "kt.Tuner(searcher=your_searcher, ...) (docs/keras_tuner.md).")
 
 
 def oracle_arguments(kwargs: dict[str, Any]) -> dict[str, Any]:
@@ -47,6 +77,8 @@ class OracleOwner(Protocol):
 
     @property
     def last_results(self) -> Any: ...
+
+    def search_space(self) -> Any: ...
 
 
 class Oracle:
@@ -112,6 +144,18 @@ class Oracle:
             return {}
         return {t.trial_id: Trial.from_record(t, results.space, results.objective)
                 for t in results.trials}
+
+    def get_space(self) -> Any:
+        """A copy of the search space (Keras Tuner's ``Oracle.get_space``): the last
+        search's, else the one building the model declares.
+
+        Raises:
+            RuntimeError: no tuner has taken this oracle yet.
+        """
+        if self._tuner is None:
+            raise RuntimeError("get_space answers for the tuner this oracle is given to: "
+                               "pass it as kt.Tuner(oracle=...) first.")
+        return self._tuner.search_space().copy()
 
     def get_trial(self, trial_id: str) -> Trial:
         results = self._results()

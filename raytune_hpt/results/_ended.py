@@ -9,7 +9,23 @@ from raytune_hpt._checks import is_finite_number
 from raytune_hpt._record import DIVERGED, DIVERGED_ON
 from raytune_hpt.errors import OUT_OF_MEMORY
 
-__all__ = ["budget_note", "diverged_text", "error_text"]
+__all__ = ["budget_note", "diverged_text", "ended_lines", "ended_status", "error_text"]
+
+
+def ended_status(status: str, epochs: int, metrics: dict[str, float],
+                 last: dict[str, Any]) -> str | None:
+    """``"not started"`` (ended before its first report: the search stopped first, e.g. a
+    time budget), ``"diverged"`` (its last report says so) or None."""
+    if status == "finished" and not epochs and not metrics:
+        return "not started"
+    return "diverged" if is_finite_number(last.get(DIVERGED)) else None
+
+
+def ended_lines(trials: list[Any], metadata: dict[str, Any]) -> list[str]:
+    """The summary's lines on diverged trials and on a time budget that ended the search."""
+    diverged = [t for t in trials if t.status == "diverged"]
+    lines = [f"Diverged trial {t.trial_id} (not ranked): {t.error}" for t in diverged[:3]]
+    return lines + [note for note in [budget_note(metadata)] if note]
 
 
 def error_text(error: str | None) -> str | None:

@@ -12,10 +12,12 @@ the checkpoint of that epoch, so evaluating the best model reproduces the best s
 
 from __future__ import annotations
 
+import contextlib
 import json
 import math
 import os
-from collections.abc import Callable
+import tempfile
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -23,7 +25,6 @@ from raytune_hpt import _ray_compat, storage
 from raytune_hpt._checks import is_finite_number
 from raytune_hpt._format import best_trial_lines, format_value
 from raytune_hpt._record import (
-    DIVERGED,
     METADATA_FILE,
     MODEL_FILE,
     TRIAL_ERROR,
@@ -32,7 +33,7 @@ from raytune_hpt._record import (
 )
 from raytune_hpt.hyperparameters import HyperParameters
 from raytune_hpt.objective import Objective
-from raytune_hpt.results._ended import budget_note, diverged_text, error_text
+from raytune_hpt.results._ended import diverged_text, ended_lines, ended_status, error_text
 from raytune_hpt.results._files import TrialSource, from_result_grid, read_trials
 from raytune_hpt.results._keys import is_metric_key
 
@@ -59,11 +60,7 @@ class TrialRecord:
     history: list[dict[str, Any]] = field(default_factory=list, repr=False)
 
     def score(self, objective: Objective) -> float:
-        """The objective at the best epoch; NaN for a diverged trial (never ranked, even
-        when its objective stayed finite while its loss became NaN)."""
-        if self.status == "diverged":
-            return math.nan
-        value = self.best_metrics.get(objective.name, math.nan)
+        value = self.best_metrics.get(objective.name) if self.status != "diverged" else None
         return value if isinstance(value, float) and math.isfinite(value) else math.nan
 
 
@@ -122,10 +119,9 @@ class ExperimentResults:
         max_epochs = self.metadata.get("epochs")
         if failed_in_trial:
             return "failed"
-        if status == "finished" and not epochs and not metrics:
-            return "not started"  # the search ended (a time budget) before its first report
-        if _finite((source.rows[-1] if source.rows else source.last_result).get(DIVERGED)):
-            return "diverged"
+        ended = ended_status(status, epochs, metrics, (source.rows or [source.last_result])[-1])
+        if ended:
+            return ended
         if (status == "finished" and max_epochs and epochs < max_epochs
                 and _finite(metrics.get(self.objective.name))):
             return "stopped"
@@ -248,10 +244,7 @@ class ExperimentResults:
         """
         if trial.checkpoint is None:
             raise ValueError(f"Trial {trial.trial_id} has no checkpoint.")
-        from ray.tune import Checkpoint
-
-        checkpoint = Checkpoint(*self._checkpoint_location(trial.checkpoint))
-        with checkpoint.as_directory() as folder:
+        with self._checkpoint_folder(trial.checkpoint) as folder:
             model = build() if build is not None else None
             # A model built without an Input (a Sequential starting with Flatten) has no
             # weights until it sees data: the saved .keras file, built, is loaded instead.
@@ -261,6 +254,20 @@ class ExperimentResults:
             import keras
 
             return keras.models.load_model(os.path.join(folder, MODEL_FILE))
+
+    @contextlib.contextmanager
+    def _checkpoint_folder(self, path: str) -> Iterator[str]:
+        """A local folder with the checkpoint's files: the folder itself on a local disk,
+        else a temporary copy that keeps every file inside it (``storage.download``)."""
+        import pyarrow.fs
+
+        inner, fs = self._checkpoint_location(path)
+        if isinstance(fs, pyarrow.fs.LocalFileSystem):
+            yield inner
+            return
+        with tempfile.TemporaryDirectory(prefix="raytune_hpt-checkpoint-") as folder:
+            storage.download(inner, folder, source_filesystem=fs)
+            yield folder
 
     def _checkpoint_location(self, path: str) -> tuple[str, Any]:
         """``(path, filesystem)`` of a checkpoint: a path or URI read from storage, or one
@@ -345,9 +352,7 @@ class ExperimentResults:
         failed = [t for t in self.trials if t.status == "failed"]
         for t in failed[:3]:
             lines.append(f"Failed trial {t.trial_id}: {t.error}")
-        diverged = [t for t in self.trials if t.status == "diverged"]
-        lines += [f"Diverged trial {t.trial_id} (not ranked): {t.error}" for t in diverged[:3]]
-        lines += [note for note in [budget_note(self.metadata)] if note]
+        lines += ended_lines(self.trials, self.metadata)
         return "\n".join(lines)
 
     def report(self, path: str, objectives: list[Any] | None = None) -> str:

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import html
-
 import math
 from collections.abc import Sequence
 from typing import Any
@@ -21,6 +20,9 @@ from raytune_hpt.results._plot_data import (
     parallel_dimension,
     pareto_front,
 )
+
+# The importance chart: pixels per bar, and for the axis title and ticks below the bars
+_IMPORTANCE_BAR, _IMPORTANCE_MARGIN = 44, 96
 
 __all__ = [
     "curves_figure",
@@ -190,25 +192,37 @@ def curves_figure(results: Any, views: list[TrialView]) -> Any:
 
 
 def importance_figure(importance: dict[str, float]) -> Any:
-    """One bar per hyperparameter: the share of the objective's variance it explains alone."""
+    """One bar per hyperparameter: the share of the objective's variance it explains alone.
+
+    Every bar is named: each name is a tick of its own (plotly's automatic ticks skip
+    categories when the plot is short), the margin grows to the longest name, and each bar
+    gets a fixed height, so two bars are not squeezed under the title and legend space.
+    """
     go = _go()
     ordered = sorted(importance.items(), key=lambda item: item[1])
+    names = [k for k, _ in ordered]
     fig = go.Figure(
         go.Bar(
             x=[v for _, v in ordered],
-            y=[k for k, _ in ordered],
+            y=names,
             orientation="h",
             text=[f"{v:.0%}" for _, v in ordered],
+            textposition="auto",
+            cliponaxis=False,
+            hovertemplate="%{y}: %{x:.1%}<extra></extra>",
         )
     )
     fig.update_layout(
         xaxis={
             "title": {"text": "share of variance", "standoff": 4},
             "tickformat": ".0%",
-            "rangemode": "tozero",
+            "range": [0, max(1.0, *(v for _, v in ordered))],
         },
-        height=120 + 40 * len(ordered),
-        margin={"l": 120},
+        yaxis={"type": "category", "tickmode": "array", "tickvals": names, "ticktext": names,
+               "automargin": True, "ticksuffix": " "},
+        height=_IMPORTANCE_MARGIN + _IMPORTANCE_BAR * len(ordered),
+        margin={"t": 40, "b": 56, "l": 20, "r": 24},  # the top: plotly's mode bar
+        bargap=0.3,
     )
     return fig
 

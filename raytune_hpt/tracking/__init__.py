@@ -21,6 +21,7 @@ __all__ = [
     "TENSORBOARD_DIR",
     "TRACKERS",
     "ConsoleReporter",
+    "RemoteLogs",
     "TensorBoardLogger",
     "TrialTensorBoard",
     "absolute_log_dirs",
@@ -117,6 +118,7 @@ _LAZY = {
     "TrialTensorBoard": "_keras_callback",
     "absolute_log_dirs": "_user_tensorboard",
     "per_trial_callbacks": "_user_tensorboard",
+    "RemoteLogs": "_server",
     "serve_tensorboard": "_server",
     "tensorboard_logdir": "_server",
 }

@@ -26,6 +26,7 @@ import logging
 import math
 import os
 import socket
+import threading
 import time
 from typing import Any
 
@@ -36,18 +37,22 @@ from raytune_hpt.errors import ConfigurationError
 from raytune_hpt.hyperparameters import HyperParameters
 from raytune_hpt.objective import Objective
 from raytune_hpt.results import METADATA_FILE
-from raytune_hpt.tracking._names import FOLD, metric_series, run_name
 from raytune_hpt.tracking._hparams import (
     experiment_summary,
     session_end_summary,
     session_start_summary,
 )
+from raytune_hpt.tracking._names import FOLD, metric_series, run_name
 
 __all__ = ["TENSORBOARD_DIR", "TensorBoardLogger", "local_logdir", "tensorboard_callbacks"]
 
 logger = logging.getLogger(__name__)
 
 TENSORBOARD_DIR = "tensorboard"
+#: For an ``s3://``/``gs://`` experiment, the files that changed are uploaded this often
+#: while the search runs (in a background thread of the driver), so that
+#: ``raytune-hpt tensorboard URI`` elsewhere shows the running trials.
+UPLOAD_S = 20.0
 EPOCHS_TAG = "epochs"  # scalar in each session run: epochs done (shows early stopping)
 
 # Report fields that are not metrics: Ray's bookkeeping and where the trial ran.
@@ -56,8 +61,9 @@ def local_logdir(experiment_path: str) -> str:
     """Where the event files are written: ``<experiment_path>/tensorboard`` on a local disk.
 
     TensorBoard's writers need a local file system; for an ``s3://``/``gs://`` experiment they
-    go to ``~/ray_results/tensorboard/<scheme>/<bucket>/<prefix>`` and are uploaded to
-    ``<experiment_path>/tensorboard`` when the search ends.
+    go to ``~/ray_results/tensorboard/<scheme>/<bucket>/<prefix>`` and what changed is
+    uploaded to ``<experiment_path>/tensorboard`` every :data:`UPLOAD_S` seconds and when the
+    search ends.
     """
     if not storage.is_uri(experiment_path):
         return os.path.join(storage.normalize(experiment_path), TENSORBOARD_DIR)
@@ -144,15 +150,21 @@ class TensorBoardLogger(LoggerCallback):
         self.experiment_path = experiment_path
         self._reset()
 
+    _PROCESS_STATE = ("_runs", "_experiment_written", "_max_epochs", "_uploaded",
+                      "_upload_thread", "_last_upload")
+
     def _reset(self) -> None:
         self._runs: dict[str, _TrialRun] = {}
         self._experiment_written = False
         self._max_epochs: int | None = None
+        self._uploaded: dict[str, tuple[int, int]] = {}  # file -> (size, mtime) uploaded
+        self._upload_thread: threading.Thread | None = None
+        self._last_upload = time.monotonic()
 
     def __getstate__(self) -> dict:
         # Ray pickles the run config into the experiment; open files stay in this process.
         state = dict(self.__dict__)
-        for key in ("_runs", "_experiment_written", "_max_epochs"):
+        for key in self._PROCESS_STATE:
             state.pop(key, None)
         return state
 
@@ -218,11 +230,23 @@ class TensorBoardLogger(LoggerCallback):
         run.session.write(session_end_summary(status, time.time()), step=run.epoch)
         run.close()
 
+    def on_step_end(self, iteration: int, trials: list, **info: Any) -> None:
+        # A remote experiment's logs follow the search: what changed, every UPLOAD_S.
+        if (storage.is_uri(self.experiment_path)
+                and time.monotonic() - self._last_upload >= UPLOAD_S
+                and (self._upload_thread is None or not self._upload_thread.is_alive())):
+            self._last_upload = time.monotonic()
+            self._upload_thread = threading.Thread(target=self._upload, daemon=True,
+                                                   name="raytune_hpt-tensorboard-upload")
+            self._upload_thread.start()
+
     def on_experiment_end(self, trials: list, **info: Any) -> None:
         for run in self._runs.values():
             run.close()  # interrupted trials keep a session without an end
         self._runs.clear()
         if storage.is_uri(self.experiment_path):
+            if self._upload_thread is not None:
+                self._upload_thread.join(timeout=300)
             self._upload()
 
     # -- helpers ---------------------------------------------------------------------
@@ -249,11 +273,20 @@ class TensorBoardLogger(LoggerCallback):
         return self._max_epochs
 
     def _upload(self) -> None:
-        import pyarrow.fs
-
+        """Upload the files that changed since the last upload (event files only grow)."""
         fs, inner = storage.filesystem(storage.join(self.experiment_path, TENSORBOARD_DIR))
         try:
-            pyarrow.fs.copy_files(self.logdir, inner, destination_filesystem=fs)
+            for folder, _, names in os.walk(self.logdir):
+                for name in names:
+                    path = os.path.join(folder, name)
+                    stat = os.stat(path)
+                    if self._uploaded.get(path) == (stat.st_size, stat.st_mtime_ns):
+                        continue
+                    relative = os.path.relpath(path, self.logdir).replace(os.sep, "/")
+                    with open(path, "rb") as file, fs.open_output_stream(
+                            f"{inner}/{relative}") as stream:
+                        stream.write(file.read())
+                    self._uploaded[path] = (stat.st_size, stat.st_mtime_ns)
         except Exception as error:  # the search's results matter more than the copy
             logger.warning("Could not upload the TensorBoard logs from %s to %s: %s",
                            self.logdir, self.experiment_path, error)

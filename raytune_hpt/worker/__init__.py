@@ -1,22 +1,24 @@
 """Everything that runs inside a Ray trial, and nothing else.
 
 ``_trial`` (``run_trial``: build, restore, feed, fit; a failed attempt retried in the same
-process), ``_user_trial`` (a custom ``run_trial``), ``_report`` (each epoch's report and
-``.keras`` checkpoint), ``_callbacks`` (the Keras callbacks that drive it), ``_feeding`` (large arrays fed batch by batch from the shared
-object-store copy), ``_tf_setup`` (threads, GPUs, memory caps, strategy: once per worker)
-and ``_distributed`` (one trial over several Ray Train workers). The driver imports
-``TrialSpec``, ``run_trial`` and the multi-worker entry points from here; Keras is imported
-only when a trial runs.
+process), ``_user_trial`` (a custom ``run_trial``), ``_hooks`` (a Tuner subclass's Keras
+Tuner hooks, called in the trial), ``_report`` (each epoch's report and ``.keras``
+checkpoint), ``_callbacks`` (the Keras callbacks that drive it), ``_feeding`` (large arrays
+fed batch by batch from the shared object-store copy), ``_tf_setup`` (threads, GPUs, memory
+caps, strategy: once per worker) and ``_distributed`` (one trial over several Ray Train
+workers). The driver imports ``TrialSpec``, ``run_trial`` and the multi-worker entry points
+from here; Keras is imported only when a trial runs.
 """
 
 from __future__ import annotations
 
 from raytune_hpt._lazy import lazy_attributes
-from raytune_hpt._record import MODEL_FILE, STATE_FILE, TRIAL_ERROR, load_checkpoint
+from raytune_hpt.worker._datasets import ShippedDataset, rebuild_datasets
 from raytune_hpt.worker._distributed import (
     DRIVER_RESOURCES,
     run_distributed_trial,
 )
+from raytune_hpt.worker._hooks import TrialHooks
 from raytune_hpt.worker._tf_setup import (
     CUDA_CONTEXT_RESERVE_MB,
     GpuPlan,
@@ -32,19 +34,16 @@ from raytune_hpt.worker._trial import (
     fit_result_metrics,
     run_trial,
 )
-from raytune_hpt.worker._datasets import ShippedDataset, rebuild_datasets
 from raytune_hpt.worker._user_trial import UserTuner, run_user_trial
 
 __all__ = [
     "CUDA_CONTEXT_RESERVE_MB",
     "DRIVER_RESOURCES",
-    "MODEL_FILE",
-    "STATE_FILE",
-    "TRIAL_ERROR",
     "EpochReporter",
     "GpuPlan",
     "SharedArrayFeed",
     "ShippedDataset",
+    "TrialHooks",
     "TrialSpec",
     "UserTuner",
     "apply_gpu_plan",
@@ -53,7 +52,6 @@ __all__ = [
     "feed_in_batches",
     "fit_result_metrics",
     "fold_rows",
-    "load_checkpoint",
     "parse_nvidia_smi_memory",
     "plan_gpus",
     "rebuild_datasets",
@@ -63,7 +61,8 @@ __all__ = [
     "trial_strategy",
 ]
 
-# These import Ray Tune (and _feeding Keras): loaded on first use, so the driver can import this package cheaply.
+# These import Ray Tune (and _feeding Keras): loaded on first use, so the driver can import
+# this package cheaply.
 _LAZY = {
     "EpochReporter": "_report",
     "SharedArrayFeed": "_feeding",

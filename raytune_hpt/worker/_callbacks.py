@@ -9,9 +9,10 @@ from typing import Any
 
 import keras
 
+from raytune_hpt.keras_tuner import KerasTunerMethods
 from raytune_hpt.worker._report import EpochReporter
 
-__all__ = ["LastLogs", "ReportCallback"]
+__all__ = ["LastLogs", "ReportCallback", "TunerCallback"]
 
 
 class ReportCallback(keras.callbacks.Callback):
@@ -37,3 +38,30 @@ class LastLogs(keras.callbacks.Callback):
     def on_epoch_end(self, epoch: int, logs: dict[str, Any] | None = None) -> None:
         self.logs = dict(logs or {})
 
+
+
+class TunerCallback(keras.callbacks.Callback):
+    """Keras Tuner's ``TunerCallback``: the tuner's overridden epoch and batch hooks during
+    ``fit``, and its ``save_model`` at each epoch's end (``step``: the epoch)."""
+
+    def __init__(self, tuner: KerasTunerMethods, trial: Any, names: frozenset[str]) -> None:
+        super().__init__()
+        self.tuner, self.trial, self.names = tuner, trial, names
+
+    def on_epoch_begin(self, epoch: int, logs: dict[str, Any] | None = None) -> None:
+        if "on_epoch_begin" in self.names:
+            self.tuner.on_epoch_begin(self.trial, self.model, epoch, logs=logs)
+
+    def on_train_batch_begin(self, batch: int, logs: dict[str, Any] | None = None) -> None:
+        if "on_batch_begin" in self.names:
+            self.tuner.on_batch_begin(self.trial, self.model, batch, logs)
+
+    def on_train_batch_end(self, batch: int, logs: dict[str, Any] | None = None) -> None:
+        if "on_batch_end" in self.names:
+            self.tuner.on_batch_end(self.trial, self.model, batch, logs)
+
+    def on_epoch_end(self, epoch: int, logs: dict[str, Any] | None = None) -> None:
+        if "on_epoch_end" in self.names:
+            self.tuner.on_epoch_end(self.trial, self.model, epoch, logs=logs)
+        if "save_model" in self.names:
+            self.tuner.save_model(self.trial.trial_id, self.model, step=epoch)

@@ -331,17 +331,20 @@ def _deferred(threads: int) -> dict[str, Any]:
 KERAS_EXTRAS_NOT_IMPORTED = ("sklearn", "matplotlib")
 
 
-def import_keras_lean() -> None:
+def import_keras_lean(*, in_worker: bool | None = None) -> None:
     """Import Keras (and TensorFlow) in a trial's worker without :data:`KERAS_EXTRAS_NOT_IMPORTED`.
 
     Only in a Ray worker process where Keras is not imported yet; anywhere else it does
-    nothing. The libraries are held back for Keras's own import only: the trial's code may
-    import them afterwards as usual (Keras's scikit-learn wrappers and plot utilities stay
-    unavailable in that worker).
+    nothing (``in_worker=True``: the caller knows it is one, as a warm worker's preload,
+    which runs before Ray counts the process as connected). The libraries are held back
+    for Keras's own import only: the trial's code may import them afterwards as usual
+    (Keras's scikit-learn wrappers and plot utilities stay unavailable in that worker).
     """
     from raytune_hpt import _ray_compat
 
-    if "keras" in sys.modules or not _ray_compat.in_ray_worker():
+    if in_worker is None:
+        in_worker = _ray_compat.in_ray_worker()
+    if "keras" in sys.modules or not in_worker:
         return
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
     held = [name for name in KERAS_EXTRAS_NOT_IMPORTED if name not in sys.modules]

@@ -70,7 +70,7 @@ class TrialSpec:
     gpu_memory_mb: int | None = None
     # numpy training data of at least this many bytes is fed batch by batch from the shared
     # object-store copy (_feeding.py); None: never (always Keras's array adapter). The
-    # Tuner sets it from its shared_arrays_mb (default: search_data.SHARED_ARRAYS_MB).
+    # Tuner sets it from its shared_arrays_mb (default: settings.SHARED_ARRAYS_MB).
     shared_arrays_bytes: int | None = None
     # Keras Tuner's options: models trained per trial (the objective is their mean), and
     # compile arguments that replace those of build(hp)
@@ -80,6 +80,8 @@ class TrialSpec:
     # A trial that raises is tried again this many times in the same worker (TensorFlow
     # stays imported), from its last checkpoint; Ray restarts only a worker that died.
     retries: int = 0
+    # A Tuner subclass's overridden Keras Tuner hooks (worker/_hooks.py), called in the trial
+    hooks: Any = None
 
     def __reduce__(self) -> tuple[Any, tuple[Any, ...]]:
         # Unpickled in a worker, a spec with a model first imports Keras without the
@@ -175,7 +177,21 @@ def run_trial(config: dict[str, Any], *, spec: TrialSpec, data: dict[str, Any]) 
     tf_setup = configure_tensorflow(spec.cpus, spec.meta_optimizer, gpu=spec.gpus,
                                     gpu_memory_mb=spec.gpu_memory_mb)
     extra = {**placement(tf_setup), "tf_started_at": started_at}
-    with_retries(spec, lambda: _train(config, spec, data, extra=dict(extra)))
+    with_retries(spec, lambda: _hooked_train(config, spec, data, extra=dict(extra)))
+
+
+def _hooked_train(config: dict[str, Any], spec: TrialSpec, data: dict[str, Any],
+                  extra: dict[str, Any]) -> None:
+    """One attempt of the trial, inside the user's trial hooks when the tuner has some."""
+    from ray import tune
+
+    from raytune_hpt.keras_tuner import Trial
+    from raytune_hpt.worker._hooks import no_hooks
+
+    hp = spec.space.copy(config)
+    trial = Trial(trial_id=tune.get_context().get_trial_id(), hyperparameters=hp)
+    with spec.hooks.around(trial) if spec.hooks else no_hooks() as hook_callbacks:
+        _train(hp, spec, data, extra, hook_callbacks)
 
 
 def with_retries(spec: TrialSpec, attempt: Callable[[], None]) -> None:
@@ -233,17 +249,18 @@ def report_failure(objective: Objective, error: BaseException, *, attempts: int 
     tune.report(report)
 
 
-def _train(config: dict[str, Any], spec: TrialSpec, data: dict[str, Any],
-           extra: dict[str, Any]) -> None:
+def _train(hp: HyperParameters, spec: TrialSpec, data: dict[str, Any],
+           extra: dict[str, Any], hook_callbacks: list) -> None:
     import keras
 
     from raytune_hpt.worker._costs import trial_costs  # statistics: only in a trial
+    from raytune_hpt.worker._keras_state import reset_keras_state
     from raytune_hpt.worker._report import EpochReporter
 
     keras.backend.clear_session()
+    reset_keras_state()  # what an earlier trial on this worker changed (a failed one too)
     if spec.seed is not None:
         keras.utils.set_random_seed(spec.seed)
-    hp = spec.space.copy(config)
     folds = split_folds(materialize(data), spec.cv, spec.seed) * spec.executions
     models, start_epoch = _build_and_restore(spec, hp, len(folds), extra)
     reporter = EpochReporter(spec.objective, models, extra=extra, checkpoint=spec.checkpoint,
@@ -252,7 +269,7 @@ def _train(config: dict[str, Any], spec: TrialSpec, data: dict[str, Any],
     if start_epoch >= spec.epochs:
         return
     fit_kwargs = {"verbose": 0, **spec.fit_kwargs}
-    user_callbacks = list(fit_kwargs.pop("callbacks", None) or [])
+    user_callbacks = [*(fit_kwargs.pop("callbacks", None) or []), *hook_callbacks]
     fed_folds, fold_kwargs = _feed(spec, folds, fit_kwargs)
     reporter.extra["data_feed"] = _feed_kind(fed_folds)
     if len(fed_folds) == 1:
@@ -344,9 +361,8 @@ def _fit_once(spec: TrialSpec, hp: HyperParameters, model: Any, fold: tuple,
               fit_kwargs: dict[str, Any], start_epoch: int, reporter: Any,
               user_callbacks: list) -> None:
     """One model, one ``fit``: every epoch reported by a callback."""
-    from raytune_hpt.worker._callbacks import ReportCallback
-
     from raytune_hpt.tracking import per_trial_callbacks
+    from raytune_hpt.worker._callbacks import ReportCallback
 
     args, extra = fold
     result = spec.hypermodel.fit(

@@ -1,7 +1,8 @@
 """A Keras Tuner ``run_trial`` written by the user, run on a Ray worker.
 
 The user's tuner object travels to the worker; its ``run_trial(trial, *args, **kwargs)``
-runs there with a Keras Tuner ``Trial``. What it reports through ``self.on_epoch_end``,
+runs there with a Keras Tuner ``Trial``, between its ``on_trial_begin`` and ``on_trial_end``
+when it overrides them. What it reports through ``self.on_epoch_end``,
 ``self.oracle.update_trial`` or its return value (a float, a dict, a ``History`` or a list
 of them) becomes the trial's Ray Tune reports; ``self.save_model`` names the model that
 each report checkpoints.
@@ -18,6 +19,7 @@ from raytune_hpt._record import DECLARED_HPS
 from raytune_hpt.keras_tuner import Trial
 from raytune_hpt.objective import Objective
 from raytune_hpt.worker._datasets import ShippedDataset
+from raytune_hpt.worker._hooks import TrialHooks
 from raytune_hpt.worker._tf_setup import configure_tensorflow
 from raytune_hpt.worker._trial import TrialSpec, fit_result_metrics, placement, with_retries
 
@@ -111,10 +113,12 @@ def run_user_trial(config: dict[str, Any], *, tuner: UserTuner, spec: TrialSpec,
         session = TrialSession(spec.objective, dict(extra), hp=trial.hyperparameters,
                                known=tuple(h.name for h in spec.space.space))
         tuner._session = session
-        result = tuner.run_trial(trial, *[_load(a) for a in args],
-                                 **{k: _load(v) for k, v in kwargs.items()})
-        session.finish(result)
+        with hooks.around(trial, fit=False):  # the fit hooks are run_trial's to call
+            result = tuner.run_trial(trial, *[_load(a) for a in args],
+                                     **{k: _load(v) for k, v in kwargs.items()})
+            session.finish(result)
 
+    hooks = TrialHooks.of(tuner)
     with_retries(spec, attempt)
 
 
@@ -124,7 +128,10 @@ def _fresh_state(seed: int | None) -> None:
     if "keras" in sys.modules:
         import keras
 
+        from raytune_hpt.worker._keras_state import reset_keras_state
+
         keras.backend.clear_session()
+        reset_keras_state()  # what an earlier trial on this worker changed
         if seed is not None:
             keras.utils.set_random_seed(seed)
     elif seed is not None:

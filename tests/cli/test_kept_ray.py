@@ -12,6 +12,7 @@ import os
 import subprocess
 import sys
 import textwrap
+import time
 
 import pytest
 
@@ -36,17 +37,39 @@ def _run(args, env, cwd, timeout=180):
 
 
 def _alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    return True
+    """A running process (one that ended but is not yet reaped is not)."""
+    from raytune_hpt.driver import _kept_ray
+
+    return _kept_ray.process_identity(pid) is not None
+
+
+def _non_loopback_listeners(pid: int) -> list[str]:
+    """Addresses the process tree of ``pid`` listens on beyond the loopback interface."""
+    import ray  # noqa: F401  (puts Ray's bundled psutil on the path)
+    # isort: split
+    import psutil
+
+    root = psutil.Process(pid)
+    found = []
+    for process in [root, *root.children(recursive=True)]:
+        try:
+            connections = process.net_connections(kind="inet")
+        except psutil.Error:
+            continue
+        for connection in connections:
+            host = connection.laddr.ip.removeprefix("::ffff:")
+            if connection.status == psutil.CONN_LISTEN and host not in ("127.0.0.1", "::1"):
+                found.append(f"{process.name()} {connection.laddr.ip}:{connection.laddr.port}")
+    return found
 
 
 @pytest.mark.slow
 def test_up_keeps_a_ray_that_scripts_join_and_down_stops_it(tmp_path):
-    env = {**os.environ, "RAYTUNE_HPT_STATE_DIR": str(tmp_path / "state")}
+    # a home of its own: the token file Ray writes there is this test's
+    env = {**os.environ, "RAYTUNE_HPT_STATE_DIR": str(tmp_path / "state"),
+           "HOME": str(tmp_path / "home")}
     env.pop("RAY_ADDRESS", None)
+    env.pop("RAY_AUTH_MODE", None)
     cli = [sys.executable, "-m", "raytune_hpt"]
     state = tmp_path / "state" / "kept_ray.json"
     try:
@@ -55,6 +78,12 @@ def test_up_keeps_a_ray_that_scripts_join_and_down_stops_it(tmp_path):
         assert "raytune-hpt down" in up.stdout
         kept = json.loads(state.read_text())
         assert kept["cpus"] == 1 and _alive(kept["pid"])
+        # safe to keep: loopback only, a private token, the process recorded
+        assert kept["address"].startswith("127.0.0.1:"), kept
+        assert _non_loopback_listeners(kept["pid"]) == []
+        token = tmp_path / "home" / ".ray" / "auth_token"
+        assert token.stat().st_mode & 0o777 == 0o600
+        assert kept["process_start"] and "raytune_hpt.driver._kept_ray" in kept["command"]
 
         again = _run([*cli, "up"], env, tmp_path)
         assert again.returncode == 1 and "already kept up" in again.stderr
@@ -83,9 +112,10 @@ def test_a_state_folder_others_can_write_is_never_trusted(tmp_path, monkeypatch)
 
     folder = tmp_path / "state"
     folder.mkdir()
+    start, command = _kept_ray.process_identity(os.getpid())
     (folder / "kept_ray.json").write_text(json.dumps(
         {"address": "203.0.113.9:6379", "pid": os.getpid(), "cpus": 2, "gpus": 0,
-         "started": 0}))
+         "started": 0, "process_start": start, "command": command}))
     monkeypatch.setenv("RAYTUNE_HPT_STATE_DIR", str(folder))
     folder.chmod(0o700)
     assert _kept_ray.find().address == "203.0.113.9:6379"  # a private folder is read
@@ -93,3 +123,109 @@ def test_a_state_folder_others_can_write_is_never_trusted(tmp_path, monkeypatch)
     assert _kept_ray.find() is None
     with pytest.raises(RuntimeError, match="no one else can write to"):
         _kept_ray.start()
+
+
+def test_up_refuses_to_keep_a_ray_without_token_authentication(tmp_path):
+    """``RAY_AUTH_MODE=disabled`` (Ray's own start-up notice suggests it) would leave a
+    long-lived Ray that anyone who reaches it can run code on: ``up`` refuses, starting
+    nothing."""
+    env = {**os.environ, "RAYTUNE_HPT_STATE_DIR": str(tmp_path / "state"),
+           "RAY_AUTH_MODE": "disabled"}
+    cli = [sys.executable, "-m", "raytune_hpt"]
+    try:
+        up = _run([*cli, "up", "--num-cpus", "1"], env, tmp_path)
+        assert up.returncode == 2, up.stdout + up.stderr
+        assert "RAY_AUTH_MODE must be unset or 'token'" in up.stderr
+        assert "'disabled'" in up.stderr
+        assert not (tmp_path / "state" / "kept_ray.json").exists()
+    finally:  # on a version that started one anyway
+        _run([*cli, "down"], {**env, "RAY_AUTH_MODE": "token"}, tmp_path)
+
+
+@pytest.mark.parametrize("recorded", ["another process", "nothing (an older file)"])
+def test_a_stale_state_file_whose_process_id_was_reused_is_never_trusted(tmp_path, recorded):
+    """The kept Ray was killed (kill -9, out of memory) and its process id now belongs to an
+    unrelated process: ``down`` leaves that process alone, and no search joins the dead
+    address (the file is dropped)."""
+    from raytune_hpt.driver import _kept_ray
+
+    unrelated = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(120)"])
+    try:
+        folder = tmp_path / "state"
+        folder.mkdir(mode=0o700)
+        state = {"address": "127.0.0.1:9", "pid": unrelated.pid, "cpus": 2, "gpus": 0,
+                 "started": 0}
+        if recorded == "another process":
+            start, command = _kept_ray.process_identity(os.getpid())
+            state.update(process_start=start, command=command)
+        (folder / "kept_ray.json").write_text(json.dumps(state))
+        env = {**os.environ, "RAYTUNE_HPT_STATE_DIR": str(folder)}
+        down = _run([sys.executable, "-m", "raytune_hpt", "down"], env, tmp_path)
+        assert down.returncode == 0, down.stderr
+        assert "No local Ray was kept up." in down.stdout
+        assert unrelated.poll() is None, "down signalled a process that is not the kept Ray"
+        assert not (folder / "kept_ray.json").exists()
+    finally:
+        unrelated.kill()
+        unrelated.wait()
+
+
+def test_the_recorded_process_is_trusted_while_it_is_the_same(tmp_path, monkeypatch):
+    from raytune_hpt.driver import _kept_ray
+
+    folder = tmp_path / "state"
+    folder.mkdir(mode=0o700)
+    start, command = _kept_ray.process_identity(os.getpid())
+    (folder / "kept_ray.json").write_text(json.dumps(
+        {"address": "127.0.0.1:9", "pid": os.getpid(), "cpus": 2, "gpus": 0, "started": 0,
+         "process_start": start, "command": command}))
+    monkeypatch.setenv("RAYTUNE_HPT_STATE_DIR", str(folder))
+    assert _kept_ray.find().pid == os.getpid()
+
+
+def _fake_raylet(gcs_address: str, as_user: list[str]) -> subprocess.Popen:
+    """A process that Ray's own discovery takes for a raylet serving ``gcs_address``."""
+    # bash named raylet, its argument the raylet's flag (``sleep; :`` keeps bash itself)
+    return subprocess.Popen([*as_user, "bash", "-c", 'exec -a /opt/ray/raylet bash -c '
+                             f'"sleep 120; :" bash --gcs-address={gcs_address}'],
+                            cwd="/")
+
+
+@pytest.mark.skipif(not hasattr(os, "getuid") or os.getuid() != 0
+                    or not os.path.exists("/usr/bin/setpriv"),
+                    reason="runs a process as another user (root and setpriv)")
+def test_a_ray_start_left_by_another_user_is_not_joined(tmp_path, monkeypatch):
+    """``ray_current_cluster`` in the shared temporary folder names a Ray whose raylet runs
+    as another user: a search would run this user's code there (and send it the token). It
+    is not taken for a running local Ray; the same Ray of this user is."""
+    from ray._private.services import find_gcs_addresses
+
+    from raytune_hpt.driver import _ray_session
+
+    address = "127.0.0.1:6"
+    (tmp_path / "ray").mkdir()
+    (tmp_path / "ray" / "ray_current_cluster").write_text(address)
+    monkeypatch.setenv("RAY_TMPDIR", str(tmp_path))
+    nobody = ["setpriv", "--reuid=65534", "--regid=65534", "--clear-groups"]
+    for as_user, expected in ((nobody, None), ([], address)):
+        raylet = _fake_raylet(address, as_user)
+        try:
+            deadline = time.monotonic() + 30
+            while address not in find_gcs_addresses() and time.monotonic() < deadline:
+                find_gcs_addresses.cache_clear()
+                time.sleep(0.1)
+            assert address in find_gcs_addresses()  # Ray itself would join it
+            assert _ray_session.ray_start_address_of_this_user() == expected
+        finally:
+            raylet.kill()
+            raylet.wait()
+            find_gcs_addresses.cache_clear()
+
+
+def test_up_refuses_a_warm_worker_count_that_is_not_a_number(tmp_path):
+    env = {**os.environ, "RAYTUNE_HPT_STATE_DIR": str(tmp_path / "state"),
+           "RAYTUNE_HPT_WARM_WORKERS": "some"}
+    up = _run([sys.executable, "-m", "raytune_hpt", "up"], env, tmp_path)
+    assert up.returncode == 2, up.stdout + up.stderr
+    assert "RAYTUNE_HPT_WARM_WORKERS must be a whole number of workers" in up.stderr
+    assert not (tmp_path / "state" / "kept_ray.json").exists()

@@ -21,7 +21,7 @@ from pathlib import Path
 import pytest
 
 import raytune_hpt as rth
-from tests._helpers.cluster import cli, clean_env
+from tests._helpers.cluster import clean_env, cli
 
 pytestmark = pytest.mark.slow
 
@@ -250,3 +250,37 @@ def test_a_paused_trial_of_a_running_search_stays_paused(experiment, tmp_path):
 def test_a_finished_search_records_that_it_ended(experiment):
     source, _ = experiment
     assert json.loads((source / "raytune_hpt.json").read_text()).get("ended") is True
+
+
+def test_copies_from_a_doctored_s3_prefix_stay_inside_their_folder(experiment, tmp_path, s3,
+                                                                   monkeypatch):
+    """A key with '..' beside a checkpoint and in the TensorBoard logs (issue 31): the
+    export and the TensorBoard mirror refuse it before writing anything, anywhere."""
+    import tempfile
+
+    import boto3
+    import pyarrow.fs
+
+    source, _ = experiment
+    monkeypatch.setenv("HOME", str(tmp_path / "home"))  # where the TensorBoard mirror goes
+    uri = "s3://shared/crafted/exp"
+    fs, inner = pyarrow.fs.FileSystem.from_uri(uri)
+    pyarrow.fs.copy_files(str(source), inner, destination_filesystem=fs)
+    checkpoint = rth.load_results(uri).best_trial().checkpoint
+    planted = f"escaped-{tmp_path.name}.txt"
+    client = boto3.client("s3", endpoint_url=s3["AWS_ENDPOINT_URL"], region_name="us-east-1")
+    for key in (f"{checkpoint.removeprefix('s3://shared/')}/../{planted}",
+                f"crafted/exp/tensorboard/../{planted}"):
+        client.put_object(Bucket="shared", Key=key, Body=b"planted")
+
+    exported = cli("best", uri, "--export-model", tmp_path / "best.keras",
+                   env=clean_env(**s3, HOME=str(tmp_path / "home")))
+    assert exported.returncode == 2, exported.stderr
+    assert "--export-model:" in exported.stderr and f"'../{planted}'" in exported.stderr
+    from raytune_hpt.tracking import RemoteLogs
+
+    with pytest.raises(ValueError, match="would be written outside"):
+        RemoteLogs(uri).start()
+    assert not (tmp_path / "best.keras").exists()
+    assert not list(tmp_path.rglob(planted))
+    assert not (Path(tempfile.gettempdir()) / planted).exists()

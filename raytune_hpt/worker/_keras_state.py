@@ -1,0 +1,55 @@
+"""Keras's and TensorFlow's process-wide settings, put back before each trial of a worker.
+
+Ray reuses a worker for trial after trial (``reuse_actors=True``), and ``clear_session()``
+frees models and names but keeps the settings a trial may change: the float type
+(``keras.config.set_floatx``), the dtype policy (mixed precision), epsilon, the image data
+format, registered custom objects, and TensorFlow's eager switch for ``tf.function``. A
+trial that changed one and then failed would leave it to the next trial on that worker.
+:func:`reset_keras_state` records them before the worker's first trial (what the user's
+code set at import included) and puts them back before every later one.
+"""
+
+from __future__ import annotations
+
+import sys
+from typing import Any
+
+__all__ = ["reset_keras_state"]
+
+_defaults: dict[str, Any] | None = None
+
+
+def _current(keras: Any) -> dict[str, Any]:
+    state = {"floatx": keras.config.floatx(), "epsilon": keras.config.epsilon(),
+             "image_data_format": keras.config.image_data_format(),
+             "dtype_policy": keras.config.dtype_policy().name,
+             "custom_objects": dict(keras.saving.get_custom_objects())}
+    tf = sys.modules.get("tensorflow")
+    if tf is not None:
+        state["functions_run_eagerly"] = tf.config.functions_run_eagerly()
+    return state
+
+
+def reset_keras_state() -> None:
+    """Before a trial: the first call records Keras's settings, each later call puts back
+    the ones a trial changed (a few calls when nothing changed)."""
+    global _defaults
+    import keras
+
+    if _defaults is None:
+        _defaults = _current(keras)
+        return
+    now = _current(keras)
+    if now == _defaults:
+        return
+    keras.config.set_floatx(_defaults["floatx"])
+    keras.config.set_epsilon(_defaults["epsilon"])
+    keras.config.set_image_data_format(_defaults["image_data_format"])
+    keras.config.set_dtype_policy(_defaults["dtype_policy"])
+    if now["custom_objects"] != _defaults["custom_objects"]:
+        registered = keras.saving.get_custom_objects()
+        registered.clear()
+        registered.update(_defaults["custom_objects"])
+    if "functions_run_eagerly" in _defaults:
+        sys.modules["tensorflow"].config.run_functions_eagerly(
+            _defaults["functions_run_eagerly"])

@@ -5,7 +5,8 @@ Both sides import the names from here and neither imports the other:
 * ``raytune_hpt.json`` (:data:`METADATA_FILE`) beside Ray's own files: the objective, the space
   and the search's settings, written by the driver;
 * each epoch's report: the epoch number under :data:`EPOCH` (the schedulers' time attribute),
-  a trial failed by a ``FailedTrialError`` under :data:`TRIAL_ERROR`, hyperparameters a
+  a trial failed by a ``FailedTrialError`` under :data:`TRIAL_ERROR`, one whose loss or a
+  metric became NaN/inf under :data:`DIVERGED`, hyperparameters a
   ``run_trial`` override declared late under :data:`DECLARED_HPS`;
 * each checkpoint folder: one ``.keras`` file per model (:func:`model_file`) and
   :data:`STATE_FILE` (epochs done, the report, the trial id), read back by
@@ -26,6 +27,8 @@ from raytune_hpt import _ray_compat
 
 __all__ = [
     "DECLARED_HPS",
+    "DIVERGED",
+    "DIVERGED_ON",
     "EPOCH",
     "METADATA_FILE",
     "MODEL_FILE",
@@ -43,6 +46,12 @@ METADATA_FILE = "raytune_hpt.json"
 EPOCH = "epoch"
 #: The report field of a trial failed by a ``FailedTrialError``: its error (no retry).
 TRIAL_ERROR = "trial_error"
+
+#: The report field of a trial that diverged: the epoch (1-based) at which its loss, its
+#: objective or another metric it logs became NaN or infinite; the trial stops there and is
+#: never ranked. :data:`DIVERGED_ON` names the values (``"loss=nan, val_loss=nan"``).
+DIVERGED = "diverged_at_epoch"
+DIVERGED_ON = "diverged_on"
 
 #: The report field of a trial that failed after its retries in one worker: the traceback.
 TRIAL_TRACEBACK = "trial_traceback"

@@ -31,6 +31,7 @@ catch either.
 from __future__ import annotations
 
 __all__ = [
+    "OUT_OF_MEMORY",
     "ClusterAddressError",
     "ClusterAuthError",
     "ClusterError",
@@ -44,6 +45,7 @@ __all__ = [
     "FatalValueError",
     "JobNotFoundError",
     "NodesNeverCameError",
+    "is_out_of_memory",
     "ObjectiveNotLoggedError",
     "RaytuneHptError",
     "SearchAbortedError",
@@ -144,6 +146,30 @@ class FatalRuntimeError(FatalError, RuntimeError):
 def is_failed_trial_error(error: BaseException) -> bool:
     """Ours or Keras Tuner's ``FailedTrialError`` (without importing keras_tuner)."""
     return any(c.__name__ == "FailedTrialError" for c in type(error).__mro__)
+
+
+#: How a trial that ran out of memory is recorded: its error starts with this.
+OUT_OF_MEMORY = "out of memory"
+
+# Keras/TensorFlow's allocation failure, Ray's memory monitor killing a worker, Python's own.
+_MEMORY_ERRORS = ("ResourceExhaustedError", "OutOfMemoryError", "MemoryError")
+# What Ray 2.60 says of an actor its memory monitor killed (an ActorDiedError)
+_MEMORY_TEXT = ("running low on memory", "killed due to memory")
+
+
+def is_out_of_memory(error: BaseException | None) -> bool:
+    """Whether ``error`` (or the cause Ray wrapped it around) is a trial running out of
+    memory: TensorFlow's ``ResourceExhaustedError``, Ray's ``OutOfMemoryError`` (its memory
+    monitor killed the worker) or ``MemoryError``. Checked by class name: no import of
+    TensorFlow or Ray."""
+    seen = 0
+    while error is not None and seen < 5:
+        if any(c.__name__ in _MEMORY_ERRORS for c in type(error).__mro__):
+            return True
+        if any(text in str(error).lower() for text in _MEMORY_TEXT):
+            return True
+        error, seen = getattr(error, "cause", None) or error.__cause__, seen + 1
+    return False
 
 
 def is_fatal_error(error: BaseException) -> bool:

@@ -17,7 +17,9 @@ from __future__ import annotations
 
 import dataclasses
 import datetime
+import math
 import os
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
@@ -49,6 +51,7 @@ __all__ = [
     "Settings",
     "check_pareto_search",
     "default_name",
+    "parse_duration",
 ]
 
 DEFAULT_STORAGE_PATH = os.path.join("~", "ray_results")
@@ -101,8 +104,11 @@ class Settings:
     max_model_size: int | None = None
     epochs: int | None = None
     tune_new_entries: bool = True
+    max_time: float | str | None = None  # seconds, or "90m", "2h", "1h30m", "45s"
 
     def __post_init__(self) -> None:
+        # a duration written as text becomes seconds (the object is frozen: set it once here)
+        object.__setattr__(self, "max_time", parse_duration("max_time", self.max_time))
         self._check()
 
     @classmethod
@@ -176,6 +182,38 @@ class Settings:
             raise ConfigurationError(
                 "warm_start must be the path (or URI) of an earlier experiment, but got "
                 f"{self.warm_start!r}.")
+
+
+_DURATION = re.compile(r"^\s*(?:(\d+(?:\.\d+)?)\s*h)?\s*(?:(\d+(?:\.\d+)?)\s*m)?"
+                       r"\s*(?:(\d+(?:\.\d+)?)\s*s)?\s*$")
+
+
+def parse_duration(name: str, value: Any) -> float | None:
+    """Seconds from a number of seconds or a text such as ``"90m"``, ``"2h"``, ``"1h30m"``,
+    ``"45s"`` (None stays None).
+
+    Example:
+        >>> parse_duration("max_time", "1h30m"), parse_duration("max_time", 90)
+        (5400.0, 90.0)
+
+    Raises:
+        ConfigurationError: not a positive, finite duration.
+    """
+    if value is None:
+        return None
+    seconds: float | None = None
+    if isinstance(value, (int, float)) and not isinstance(value, bool):
+        seconds = float(value)
+    elif isinstance(value, str):
+        match = _DURATION.match(value)
+        if match and any(match.groups()):
+            h, m, sec = (float(g) if g else 0.0 for g in match.groups())
+            seconds = h * 3600 + m * 60 + sec
+    if seconds is None or not math.isfinite(seconds) or seconds <= 0:
+        raise ConfigurationError(
+            f"{name} must be a positive duration: seconds (a number) or a text such as "
+            f"'90m', '2h', '1h30m' or '45s'; got {value!r}.")
+    return seconds
 
 
 def default_name(model_name: str | None = None) -> str:

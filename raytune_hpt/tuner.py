@@ -80,17 +80,16 @@ class Tuner(KerasTunerMethods):
             default TensorBoard only.
         meta_optimizer: keep TensorFlow's graph meta-optimizer on in the trials (off by
             default: faster for small and mid-sized models; docs/performance.md).
-        shared_arrays_mb: numpy training data of at least this many MB is fed to Keras
-            batch by batch from the one shared copy in Ray's object store, instead of
-            through Keras's array adapter, which copies it into every trial's worker
-            (docs/performance.md, "Memory"); ``0``: always, ``None``: never.
+        shared_arrays_mb: numpy training data of at least this many MB is fed to Keras batch
+            by batch from one shared copy in Ray's object store, not copied into every
+            trial's worker (docs/performance.md, "Memory"); ``0``: always, ``None``: never.
         points_to_evaluate: configurations to try first, in order, e.g.
             ``[{"units": 64, "lr": 1e-3}]``; a hyperparameter left out takes its default;
             an unknown name or a value outside its domain is a ``ConfigurationError``.
-        warm_start: the path (or URI) of an earlier experiment with the same objective and
-            space: its ended trials seed the searcher and are not run again (docs/warm_start.md).
+        warm_start: an earlier experiment (path, URI) whose trials seed the searcher.
         pending_timeout: seconds every trial may wait for nodes (none running) before the
             search ends, saying what it waited for; default 600 (docs/cluster.md).
+        max_time: this run's wall-clock budget, seconds or ``"2h"`` (docs/reliability.md).
 
     Keras Tuner's own arguments are taken too (``oracle``, ``directory``, ``project_name``,
     ``max_retries_per_trial``, ``optimizer``/``loss``/``metrics``, ``max_model_size``,
@@ -136,6 +135,7 @@ class Tuner(KerasTunerMethods):
         points_to_evaluate: list[dict[str, Any]] | None = None,
         warm_start: str | None = None,
         pending_timeout: float = 600.0,
+        max_time: float | str | None = None,
         **keras_tuner_options: Any,
     ) -> None:
         arguments = {k: v for k, v in locals().items()

@@ -21,6 +21,12 @@ from raytune_hpt._ray_compat._autoscaler import (
     autoscaler_status,
     lost_nodes_forgiven,
 )
+from raytune_hpt._ray_compat._resume import (
+    TUNE_INSTANCE_ATTRIBUTES,
+    TUNE_PRIVATE_NAMES,
+    continue_restored,
+    memory_kills_fail_trials,
+)
 from raytune_hpt._ray_compat._workers import (
     LOOPBACK_ENV,
     TUNE_ACTOR_DEFAULTS,
@@ -35,25 +41,20 @@ __all__ = [
     "PRIVATE_NAMES",
     "TUNE_ACTOR_DEFAULTS",
     "aggressive_first_hyperband",
-    "autoscaler_last_error",
-    "autoscaler_node_types",
-    "autoscaler_status",
+    "autoscaler_last_error", "autoscaler_node_types", "autoscaler_status",
     "keras_symbolic_build",
     "lean_local_head",
-    "local_cpu_count",
-    "local_gpu_count",
+    "local_cpu_count", "local_gpu_count",
     "loopback_node",
     "lost_nodes_forgiven",
+    "continue_restored", "memory_kills_fail_trials",
     "missing_private_names",
     "mlflow_trial_runs",
     "no_worker_prestart",
     "restored_run_config",
-    "result_grid_filesystem",
-    "result_grid_pairs",
+    "result_grid_filesystem", "result_grid_pairs",
     "serialized_dataset_graph",
-    "trial_local_experiment_dir",
-    "trial_pickled_error",
-    "trial_tensorboard_base",
+    "trial_local_experiment_dir", "trial_pickled_error", "trial_tensorboard_base",
     "tune_actors_inherit",
     "warm_workers",
 ]
@@ -88,6 +89,7 @@ PRIVATE_NAMES: tuple[tuple[str, str], ...] = (
     ("keras.callbacks", "TensorBoard._log_weights"),
     ("keras.callbacks", "TensorBoard._pop_writer"),
     *AUTOSCALER_PRIVATE_NAMES,
+    *TUNE_PRIVATE_NAMES,
     *WORKERS_PRIVATE_NAMES,
 )
 
@@ -103,7 +105,7 @@ _INSTANCE_ATTRIBUTES = {
     "ExperimentAnalysis._fs",
     "MLflowLoggerCallback._trial_runs",
     "Tuner._local_tuner",
-}
+} | TUNE_INSTANCE_ATTRIBUTES
 
 
 def missing_private_names() -> list[str]:

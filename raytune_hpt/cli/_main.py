@@ -47,6 +47,7 @@ from raytune_hpt.cli._results import (
 )
 from raytune_hpt.cli._up_down import _add_down, _add_up, cmd_down, cmd_up
 from raytune_hpt.errors import ConfigurationError
+from raytune_hpt.results import budget_note
 
 __all__ = ["SUBCOMMANDS", "build_parser", "main"]
 
@@ -78,6 +79,7 @@ def _add_run(subparsers: Any) -> argparse.ArgumentParser:
     parser.add_argument(
         "--warm-start", metavar="PATH", help="an earlier experiment (folder or URI) whose "
         "trials seed the searcher without running again (sets the file's warm_start)")
+    _add_max_time(parser)
     parser.add_argument(
         "-v",
         "--verbose",
@@ -116,7 +118,14 @@ def _experiment_from_args(args: argparse.Namespace) -> Any:
         storage_path=args.storage_path,
         max_trials=args.max_trials,
         warm_start=getattr(args, "warm_start", None),
+        max_time=getattr(args, "max_time", None),
     )
+
+
+def _add_max_time(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--max-time", metavar="DURATION", help="this run's wall-clock budget: seconds or "
+        "90m, 2h, 1h30m; no trial starts after it, running ones end at their next epoch")
 
 
 def cmd_run(args: argparse.Namespace) -> int:
@@ -227,6 +236,7 @@ def _summary(results: Any, path: str, seconds: float) -> str:
     objective = results.objective
     lines = ["", f"Search done in {seconds:.0f} s: {len(results.trials)} trials ({described}); "
              f"at most {results.trials_at_once()} ran at once."]
+    lines += [note for note in [budget_note(results.metadata)] if note]
     ranked = results.ranked_trials()
     if ranked and objective.is_pareto:  # the front, not one winner
         from raytune_hpt.results import front_lines
@@ -265,6 +275,9 @@ def _add_resume(subparsers: Any) -> argparse.ArgumentParser:
         experiment_dir=True)
     parser.add_argument("--address", help="a Ray cluster to connect to")
     parser.add_argument("-v", "--verbose", type=int, default=1, choices=(0, 1, 2))
+    parser.add_argument("--max-trials", type=int, metavar="N", help="continue the search up "
+                        "to N trials in all (at least the trials it already has)")
+    _add_max_time(parser)
     return parser
 
 
@@ -272,6 +285,7 @@ def cmd_resume(args: argparse.Namespace) -> int:
     from raytune_hpt import storage
     from raytune_hpt.experiment import ExperimentError, load_saved_experiment
     from raytune_hpt.results import METADATA_FILE
+    from raytune_hpt.settings import parse_duration
 
     path = storage.normalize(args.dir)
     if not storage.exists(storage.join(path, METADATA_FILE)):
@@ -279,10 +293,29 @@ def cmd_resume(args: argparse.Namespace) -> int:
             "DIR", f"{path} was not written by raytune_hpt (it has no {METADATA_FILE}); "
             "resuming restores pickled state and imports the model the folder names, which "
             "runs code from it, so only folders this package wrote are resumed")
+    more = None if args.max_trials is None else _more_trials(path, args.max_trials)
     experiment = load_saved_experiment(path)
     base, _, name = path.rstrip("/").rpartition("/")
-    experiment = experiment.model_copy(update={"storage_path": base or "/", "name": name})
+    changes = {"storage_path": base or "/", "name": name}
+    if more is not None:
+        changes["max_trials"] = more
+    if args.max_time is not None:
+        parse_duration("max_time", args.max_time)  # a bad value: one line, exit 2
+        changes["max_time"] = args.max_time
+    experiment = experiment.model_copy(update=changes)
     return _search(experiment, overwrite=False, address=args.address, verbose=args.verbose)
+
+
+def _more_trials(path: str, wanted: int) -> int:
+    """``resume --max-trials N``: N, checked against the trials the experiment has."""
+    from raytune_hpt.experiment import ExperimentError
+    from raytune_hpt.results import load
+
+    have = len(load(path).trials)
+    if wanted < max(have, 1):
+        raise ExperimentError("--max-trials", f"must be at least the {have} trials the "
+                              f"experiment already has (it counts them all); got {wanted}")
+    return wanted
 
 
 # -- examples -----------------------------------------------------------------------------

@@ -2,7 +2,9 @@
 
 As Keras Tuner's constructor: a project that exists is reloaded (and says so) unless
 ``overwrite=True``, so the ``get_best_*`` methods answer before any ``search()``; a search
-whose ``max_trials`` trials all ended trains nothing; otherwise ``search()`` resumes it.
+whose ``max_trials`` trials all ended trains nothing; otherwise ``search()`` resumes it, and
+a larger ``max_trials`` continues it with new trials (``_ray_compat.continue_restored``); a
+smaller one says that nothing runs.
 """
 
 from __future__ import annotations
@@ -22,7 +24,7 @@ __all__ = ["check_same_space", "existing_results", "reload_results", "search_is_
 logger = logging.getLogger(__name__)
 
 # A failed trial is not done: resuming retries it (the CLI's `resume`, Ray's resume_errored).
-_ENDED = ("finished", "stopped")
+_ENDED = ("finished", "stopped", "diverged")
 
 
 def reload_results(settings: Settings) -> ExperimentResults:
@@ -52,6 +54,13 @@ def existing_results(settings: Settings) -> ExperimentResults | None:
         logger.warning("Could not read the experiment at %s yet (%s); search() resumes it.",
                        path, error)
         return None
+
+
+def _say(settings: Settings, text: str) -> None:
+    if settings.verbose >= 1:
+        print(text, flush=True)
+    else:
+        logger.warning(text)
 
 
 def check_same_space(settings: Settings, results: ExperimentResults | None,
@@ -86,11 +95,18 @@ def check_same_space(settings: Settings, results: ExperimentResults | None,
 
 
 def search_is_done(settings: Settings, results: ExperimentResults | None) -> bool:
-    """True when the reloaded experiment already ended ``max_trials`` trials: ``search()``
-    trains nothing (Keras Tuner's oracle stops at once too)."""
+    """True when the reloaded experiment already ended ``max_trials`` trials, or has more
+    trials than ``max_trials`` (said in one line): ``search()`` trains nothing (Keras
+    Tuner's oracle stops at once too)."""
     if results is None or settings.overwrite:
         return False
     ended = sum(1 for t in results.trials if t.status in _ENDED)
+    if settings.max_trials < len(results.trials):
+        _say(settings, f"max_trials={settings.max_trials} is fewer than the "
+             f"{len(results.trials)} trials {settings.experiment_path} already has: nothing "
+             "runs and its results stay as they are. A larger max_trials continues the "
+             "search; overwrite=True searches afresh.")
+        return True
     if ended < settings.max_trials:
         return False
     if settings.verbose >= 1:

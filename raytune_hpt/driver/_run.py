@@ -7,6 +7,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from raytune_hpt.capacity import Capacity
+from raytune_hpt.driver._budget import SearchClock
 from raytune_hpt.hyperparameters import HyperParameters
 from raytune_hpt.resources import Resources
 from raytune_hpt.settings import Settings
@@ -21,6 +22,7 @@ class SearchRun:
 
     ``custom_trial``: the user's ``run_trial`` runs each trial (the space can grow while it
     runs). ``attachments``: files written into the experiment folder once every check passed.
+    ``clock``: this run's start and time budget (``max_time``), and the earlier runs' total.
     """
 
     settings: Settings
@@ -32,6 +34,11 @@ class SearchRun:
     attachments: Mapping[str, str] = field(default_factory=dict)
     #: the cluster the search plans for (alive nodes and launchable types), once connected
     capacity: Capacity | None = None
+    clock: SearchClock = field(init=False)
+
+    def __post_init__(self) -> None:
+        self.clock = SearchClock(self.settings.experiment_path, self.settings.max_time,
+                                 fresh=self.settings.overwrite)
 
     @property
     def experiment_path(self) -> str:

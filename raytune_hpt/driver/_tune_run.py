@@ -41,19 +41,21 @@ def run_experiment(run: SearchRun, trainable: Any, searcher: Any, scheduler: Any
     """Assemble one ``ray.tune.Tuner`` (or restore it) and run it to the end."""
     from ray import tune
 
-    from raytune_hpt.driver._node_wait import lost_nodes_forgiven  # imports Ray
+    from raytune_hpt.driver._diverged import worst_for_diverged  # imports Ray
+    from raytune_hpt.driver._node_wait import failure_kind, lost_nodes_forgiven  # imports Ray
     from raytune_hpt.driver._space_growth import until_declared  # imports Ray
     from raytune_hpt.driver._supervision import SearchGuard  # imports Ray
 
     settings = run.settings
     guard = SearchGuard(settings.objective,
-                        max_consecutive_failed=settings.max_consecutive_failed_trials)
+                        max_consecutive_failed=settings.max_consecutive_failed_trials,
+                        clock=run.clock)
     num_samples = (min(settings.max_trials, len(searcher)) if hasattr(searcher, "__len__")
                    else settings.max_trials)
     if run.custom_trial:  # the space may be empty until run_trial declares it
         searcher = until_declared(searcher, run.space)
     tune_config = tune.TuneConfig(
-        search_alg=searcher, scheduler=scheduler, num_samples=num_samples,
+        search_alg=worst_for_diverged(searcher), scheduler=scheduler, num_samples=num_samples,
         **tune_metric(settings.objective), reuse_actors=True,
         max_concurrent_trials=max_concurrent,
     )
@@ -72,7 +74,9 @@ def run_experiment(run: SearchRun, trainable: Any, searcher: Any, scheduler: Any
         # prints its configuration box and paths even when silent, the old one does not.
         quiet = {"RAY_AIR_NEW_OUTPUT": "0"} if settings.verbose < 2 else {}
         with scoped_environ({"TUNE_MAX_PENDING_TRIALS_PG": str(pending)}, quiet), \
-                lost_nodes_forgiven(), trial_actors_on_warm_workers():
+                lost_nodes_forgiven(), trial_actors_on_warm_workers(), \
+                _ray_compat.memory_kills_fail_trials(  # a worker out of memory: a result
+                    lambda error: failure_kind(error) == "out_of_memory"):
             grid = ray_tuner.fit()
     except RuntimeError:
         # When the guard stops the search while a trial is still pending (no folder
@@ -138,6 +142,7 @@ def metadata(run: SearchRun) -> dict[str, Any]:
         "resources": run.placed().to_ray(),
         "workers_per_trial": settings.workers_per_trial,
         "seed": settings.seed,
+        **run.clock.metadata(),  # wall time over every run; "ended_by" a time budget
     }
 
 
@@ -156,6 +161,7 @@ def _resume_or_create(run: SearchRun, trainable: Any, tune_config: Any, run_conf
         # guard are this process's and must be given again.
         restored_config = _ray_compat.restored_run_config(restored)
         restored_config.callbacks, restored_config.stop = run_config.callbacks, run_config.stop
+        _ray_compat.continue_restored(restored, tune_config)  # more trials; after a budget
         return restored
     write_metadata(run)
     for name, text in run.attachments.items():

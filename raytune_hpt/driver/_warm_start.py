@@ -16,8 +16,8 @@ the ``hyperopt`` wrapper replays them through its ``points_to_evaluate``):
 
 * a finished (or scheduler-stopped) trial gives its configuration, its objective at its last
   epoch (what a searcher sees live) and its value at every epoch (``intermediate_values``,
-  index ``i`` is epoch ``i + 1``); a failed one gives its configuration as an error; trials
-  that never ended (running, pending, paused) are left out;
+  index ``i`` is epoch ``i + 1``); a failed or diverged one gives its configuration as an
+  error; trials that never ended (running, pending, paused) are left out;
 * the earlier experiment must optimize the same objective in the same direction and have the
   same space (the same names, each with the same type, domain and conditions; defaults may
   differ), else one ``ConfigurationError`` names every mismatch;
@@ -34,7 +34,6 @@ from __future__ import annotations
 
 import logging
 import math
-import os
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -257,7 +256,7 @@ def _observations(space: HyperParameters, earlier: Any) -> list[dict[str, Any]]:
     name = earlier.objective.name
     observations, skipped = [], 0
     for trial in earlier.trials:
-        if trial.status not in ("finished", "stopped", "failed"):
+        if trial.status not in ("finished", "stopped", "failed", "diverged"):
             skipped += 1
             continue
         parameters, errors = _complete(trial.hyperparameters, space)
@@ -265,7 +264,7 @@ def _observations(space: HyperParameters, earlier: Any) -> list[dict[str, Any]]:
             skipped += 1
             continue
         value = trial.metrics.get(name)
-        if trial.status == "failed" or not is_finite_number(value):
+        if trial.status in ("failed", "diverged") or not is_finite_number(value):
             observations.append({"parameters": parameters, "value": None, "error": True})
             continue
         observations.append({"parameters": parameters, "value": float(value), "error": False,

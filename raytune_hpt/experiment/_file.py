@@ -154,7 +154,8 @@ def load_experiment(
     Args:
         path: the YAML file.
         overrides: ``key.sub=value`` strings, applied in order.
-        **fields: top-level fields to set (``name``, ``storage_path``, ``max_trials``) when
+        **fields: top-level fields to set (``name``, ``storage_path``, ``max_trials``,
+            ``max_time``) when
             not ``None``; they win over the file and the overrides.
 
     Raises:
@@ -353,4 +354,5 @@ def build_tuner(
         shared_arrays_mb=experiment.data.shared_arrays_mb,
         points_to_evaluate=experiment.points_to_evaluate,
         warm_start=experiment.warm_start and _absolute(experiment.warm_start),
+        max_time=experiment.max_time,
     ))

@@ -22,7 +22,7 @@ from raytune_hpt.experiment._refs import check_ref
 from raytune_hpt.hyperparameters import HyperParameters
 from raytune_hpt.objective import Objective, Pareto
 from raytune_hpt.schedulers import SCHEDULERS
-from raytune_hpt.settings import SHARED_ARRAYS_MB
+from raytune_hpt.settings import SHARED_ARRAYS_MB, parse_duration
 from raytune_hpt.searchers import SEARCHERS
 
 __all__ = [
@@ -314,6 +314,16 @@ class Experiment(_Strict):
     points_to_evaluate: list[dict[str, int | float | str | bool]] | None = Field(
         None, min_length=1)
     warm_start: str | None = Field(None, min_length=1)  # an earlier experiment's folder or URI
+    max_time: int | float | str | None = None  # this run's budget: seconds, "90m", "2h"
+
+    @field_validator("max_time")
+    @classmethod
+    def _duration(cls, value: Any) -> Any:
+        try:
+            parse_duration("max_time", value)
+        except ValueError as error:
+            raise _fail(str(error).removeprefix("max_time ")) from None
+        return value
 
     @field_validator("points_to_evaluate", mode="before")
     @classmethod

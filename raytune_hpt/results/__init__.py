@@ -3,12 +3,14 @@
 ``_experiment.py`` turns Ray's layout (local or ``s3://``) plus ``raytune_hpt.json`` into
 :class:`ExperimentResults`; ``_intervals.py`` says how many trials ran at once;
 ``_pareto.py`` ranks trials by Pareto dominance (the front of a Pareto objective);
-``_keys.py`` which report fields are metrics.
+``_keys.py`` which report fields are metrics; ``_ended.py`` why a trial or a search ended
+(diverged, the time budget).
 """
 
 from __future__ import annotations
 
 from raytune_hpt._record import DECLARED_HPS, METADATA_FILE, TRIAL_ERROR
+from raytune_hpt.results._ended import budget_note
 from raytune_hpt.results._experiment import ExperimentResults, TrialRecord, load
 from raytune_hpt.results._intervals import max_trials_at_once, trial_interval, trial_runs
 from raytune_hpt.results._keys import NOT_METRIC_KEYS, is_metric_key
@@ -21,6 +23,7 @@ __all__ = [
     "TRIAL_ERROR",
     "ExperimentResults",
     "TrialRecord",
+    "budget_note",
     "front_lines",
     "is_metric_key",
     "load",

@@ -33,6 +33,7 @@ from raytune_hpt._record import (
 )
 from raytune_hpt.hyperparameters import HyperParameters
 from raytune_hpt.objective import Objective
+from raytune_hpt.results._ended import diverged_text, ended_lines, ended_status, error_text
 from raytune_hpt.results._files import TrialSource, from_result_grid, read_trials
 from raytune_hpt.results._keys import is_metric_key
 
@@ -47,7 +48,7 @@ class TrialRecord:
     """One trial as a person reads it."""
 
     trial_id: str
-    status: str  # finished | stopped | failed | running | pending | paused
+    status: str  # finished|stopped|diverged|failed|running|pending|paused|not started
     hyperparameters: dict[str, Any]
     metrics: dict[str, float]  # at the last epoch run
     best_metrics: dict[str, float]  # at the epoch where the objective was best
@@ -59,7 +60,7 @@ class TrialRecord:
     history: list[dict[str, Any]] = field(default_factory=list, repr=False)
 
     def score(self, objective: Objective) -> float:
-        value = self.best_metrics.get(objective.name, math.nan)
+        value = self.best_metrics.get(objective.name) if self.status != "diverged" else None
         return value if isinstance(value, float) and math.isfinite(value) else math.nan
 
 
@@ -118,6 +119,9 @@ class ExperimentResults:
         max_epochs = self.metadata.get("epochs")
         if failed_in_trial:
             return "failed"
+        ended = ended_status(status, epochs, metrics, (source.rows or [source.last_result])[-1])
+        if ended:
+            return ended
         if (status == "finished" and max_epochs and epochs < max_epochs
                 and _finite(metrics.get(self.objective.name))):
             return "stopped"
@@ -150,8 +154,8 @@ class ExperimentResults:
             epochs=epochs,
             wall_time=float(last.get("time_total_s") or 0.0) if _finite(
                 last.get("time_total_s")) else 0.0,
-            error=(source.error or _text(last.get(TRIAL_TRACEBACK)) or failed_in_trial
-                   or None),
+            error=(error_text(source.error) or _text(last.get(TRIAL_TRACEBACK))
+                   or failed_in_trial or diverged_text(last)),
             checkpoint=self._best_checkpoint(source),
             node_id=next((r["node_id"] for r in reversed(rows)
                           if isinstance(r.get("node_id"), str) and r["node_id"]), None),
@@ -348,6 +352,7 @@ class ExperimentResults:
         failed = [t for t in self.trials if t.status == "failed"]
         for t in failed[:3]:
             lines.append(f"Failed trial {t.trial_id}: {t.error}")
+        lines += ended_lines(self.trials, self.metadata)
         return "\n".join(lines)
 
     def report(self, path: str, objectives: list[Any] | None = None) -> str:

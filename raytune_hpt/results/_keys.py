@@ -2,7 +2,13 @@
 
 from __future__ import annotations
 
-from raytune_hpt._record import DECLARED_HPS, TRIAL_ERROR, TRIAL_TRACEBACK
+from raytune_hpt._record import (
+    DECLARED_HPS,
+    DIVERGED,
+    DIVERGED_ON,
+    TRIAL_ERROR,
+    TRIAL_TRACEBACK,
+)
 
 __all__ = ["NOT_METRIC_KEYS", "is_metric_key"]
 
@@ -13,7 +19,7 @@ NOT_METRIC_KEYS = frozenset({
     "node_ip", "time_this_iter_s", "time_total_s", "time_since_restore", "training_iteration",
     "iterations_since_restore", "timesteps_total", "timesteps_since_restore", "episodes_total",
     "checkpoint_dir_name", "should_checkpoint", "experiment_tag", "config", "warmup_time",
-    "data_feed", TRIAL_ERROR, TRIAL_TRACEBACK, DECLARED_HPS,
+    "data_feed", TRIAL_ERROR, TRIAL_TRACEBACK, DECLARED_HPS, DIVERGED, DIVERGED_ON,
 })
 _NOT_METRIC_PREFIXES = ("config/", "tf_")
 

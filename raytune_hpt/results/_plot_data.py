@@ -41,6 +41,7 @@ SYMBOLS = {
 STATUS_NAMES = {
     "finished": "finished",
     "stopped": "stopped early",
+    "diverged": "diverged (NaN/inf)",
     "running": "running",
     "paused": "paused",
     "pending": "pending",

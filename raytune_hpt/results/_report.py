@@ -32,7 +32,8 @@ h1 { font-size: 1.5em; } h2 { font-size: 1.2em; margin-top: 2em; border-bottom: 
 table.trials { border-collapse: collapse; font-size: 0.9em; }
 table.trials th, table.trials td { border: 1px solid #ddd; padding: 3px 8px; text-align: left; }
 table.trials th { background: #f3f3f3; }
-tr.status-failed { background: #fde8e8; } tr.status-stopped { background: #fff6dd; }
+tr.status-failed, tr.status-diverged { background: #fde8e8; }
+tr.status-stopped { background: #fff6dd; }
 table.trials td { white-space: nowrap; } table.trials td:last-child { white-space: normal; }
 td.absent { color: #999; } pre.error { white-space: pre-wrap; background: #fde8e8; padding: 6px; }
 """
@@ -215,9 +216,11 @@ def _importance_section(views: list[_data.TrialView], axes: list[_data.HpAxis]) 
 
 
 def _failed_section(views: list[_data.TrialView]) -> str:
-    failed = [v for v in views if v.record.status == "failed"]
+    failed = [v for v in views if v.record.status in ("failed", "diverged")]
+    title = ("Failed or diverged trials" if any(v.record.status == "diverged" for v in failed)
+             else "Failed trials")
     if not failed:
-        return _section("Failed trials", _note("None."))
+        return _section(title, _note("None."))
     items = "".join(
         f'<li id="failed-{html.escape(v.record.trial_id)}">#{v.number} '
         f"{html.escape(v.record.trial_id)} "
@@ -225,7 +228,7 @@ def _failed_section(views: list[_data.TrialView]) -> str:
         f'<pre class="error">{html.escape(v.record.error or "no error recorded")}</pre></li>'
         for v in failed
     )
-    return _section(f"Failed trials ({len(failed)})", f'<ul class="failed">{items}</ul>')
+    return _section(f"{title} ({len(failed)})", f'<ul class="failed">{items}</ul>')
 
 
 def _cell(value: Any, css: str = "") -> str:

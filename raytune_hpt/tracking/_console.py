@@ -9,10 +9,11 @@ verbosity it is off and this callback prints what a Keras Tuner user expects ins
 
 In a terminal the progress line is a ``rich`` progress bar that redraws; in a log file or
 CI (not a terminal) every line is plain text without control characters. A failed trial
-prints its error's last line and where the full traceback is. The counts are Ray's trial
-states at that moment, the trial that is ending counted as ended (Ray still calls it
-running while its end is reported): ``paused`` are trials a scheduler (HyperBand, PBT)
-holds between rungs.
+prints its error's last line and where the full traceback is; a diverged one (its loss or a
+metric became NaN/inf) prints the epoch and the values, and is never the best. The counts
+are Ray's trial states at that moment, the trial that is ending counted as ended (Ray still
+calls it running while its end is reported): ``paused`` are trials a scheduler (HyperBand,
+PBT) holds between rungs.
 """
 
 from __future__ import annotations
@@ -26,7 +27,7 @@ from ray.tune import Callback
 
 from raytune_hpt._checks import is_finite_number
 from raytune_hpt._format import format_value, format_values
-from raytune_hpt._record import TRIAL_ERROR, trial_cause
+from raytune_hpt._record import DIVERGED, DIVERGED_ON, TRIAL_ERROR, trial_cause
 from raytune_hpt.objective import Objective
 
 __all__ = ["ConsoleReporter"]
@@ -57,7 +58,7 @@ class ConsoleReporter(Callback):
         self.started = time.monotonic()
         self.numbers: dict[str, int] = {}
         self.best_of: dict[str, tuple[float, int]] = {}  # trial -> (best value, its epoch)
-        self.ended = {"finished": 0, "stopped": 0, "failed": 0}
+        self.ended = {"finished": 0, "stopped": 0, "failed": 0, "diverged": 0, "not started": 0}
         self.best: float | None = None
         self._progress: Any = None
         self._redrawn = 0.0
@@ -83,7 +84,9 @@ class ConsoleReporter(Callback):
             self._progress.start()
 
     def on_trial_start(self, iteration: int, trials: list, trial: Any, **info: Any) -> None:
-        self.numbers.setdefault(trial.trial_id, len(self.numbers) + 1)
+        # Ray's list holds a resumed search's earlier trials too: numbers go on from them
+        number = next((k for k, t in enumerate(trials, 1) if t is trial), len(self.numbers) + 1)
+        self.numbers.setdefault(trial.trial_id, number)
         self._refresh(trials)
 
     def on_trial_result(self, iteration: int, trials: list, trial: Any, result: dict,
@@ -104,7 +107,16 @@ class ConsoleReporter(Callback):
         if error:
             self._ended(trials, trial, "failed", f"FAILED: {error}")
             return
-        epoch = int((trial.last_result or {}).get("epoch") or 0)
+        last = trial.last_result or {}
+        if is_finite_number(last.get(DIVERGED)):
+            self._ended(trials, trial, "diverged",
+                        f"DIVERGED at epoch {int(last[DIVERGED])} in {self._duration(trial)}: "
+                        f"{last.get(DIVERGED_ON) or 'NaN/inf'} (stopped there, not ranked)")
+            return
+        epoch = int(last.get("epoch") or 0)
+        if not epoch:  # ended before its first report: the search stopped (a time budget)
+            self._ended(trials, trial, "not started", "not started: the search ended first")
+            return
         status = "stopped" if self.epochs and epoch < self.epochs else "finished"
         held = self.best_of.get(trial.trial_id)
         if held is not None and (self.best is None or self.objective.better(held[0], self.best)):
@@ -147,7 +159,8 @@ class ConsoleReporter(Callback):
         left = (elapsed / done * (self.max_trials - done)) if done else math.nan
         text = (f"[{done}/{self.max_trials}] running {states.count('RUNNING')}, "
                 f"pending {states.count('PENDING')}, paused {states.count('PAUSED')}, "
-                + ", ".join(f"{k} {v}" for k, v in self.ended.items())
+                + ", ".join(f"{k} {v}" for k, v in self.ended.items()
+                            if v or k in ("finished", "stopped", "failed"))
                 + f" | {_clock(elapsed)} elapsed"
                 + (f", ~{_clock(left)} left" if math.isfinite(left) and done < self.max_trials
                    else ""))

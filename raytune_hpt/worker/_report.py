@@ -18,7 +18,15 @@ from typing import Any
 
 from ray import tune
 
-from raytune_hpt._record import EPOCH, MODEL_FILE, STATE_FILE, load_checkpoint, model_file
+from raytune_hpt._record import (
+    DIVERGED,
+    DIVERGED_ON,
+    EPOCH,
+    MODEL_FILE,
+    STATE_FILE,
+    load_checkpoint,
+    model_file,
+)
 from raytune_hpt.errors import ObjectiveNotLoggedError
 from raytune_hpt.objective import Objective
 
@@ -39,6 +47,13 @@ def scalar_logs(logs: dict[str, Any] | None) -> dict[str, float]:
         except (TypeError, ValueError):  # non-scalar logs (e.g. per-class arrays) are skipped
             continue
     return metrics
+
+
+def not_finite(metrics: dict[str, float], names: Sequence[str]) -> str:
+    """``"loss=nan, val_loss=inf"`` for the ``names`` whose value in ``metrics`` is NaN or
+    infinite (``""``: none): what makes a trial diverged."""
+    return ", ".join(f"{n}={metrics[n]}" for n in dict.fromkeys(names)
+                     if n in metrics and not math.isfinite(metrics[n]))
 
 
 class EpochReporter:
@@ -72,9 +87,12 @@ class EpochReporter:
     def report(self, epoch: int, logs: dict[str, Any] | None,
                fold_logs: Sequence[dict[str, Any]] = (), info: dict[str, Any] | None = None,
                ) -> None:
-        """Report 0-based ``epoch``; sets :attr:`stop` when the objective is not finite.
-        ``info`` adds non-metric fields as they are (strings)."""
-        metrics = scalar_logs(logs)
+        """Report 0-based ``epoch``; sets :attr:`stop` when the trial diverged: its loss,
+        objective or any metric it logs is NaN or infinite (the report then carries
+        ``DIVERGED``, the epoch, and ``DIVERGED_ON``, the values). ``info`` adds non-metric
+        fields as they are (strings)."""
+        logged = scalar_logs(logs)
+        metrics = dict(logged)
         if self.costs is not None and self.models:
             metrics = {**self.costs.metrics(self.models[0]), **metrics}
         metrics = self.objective.add_to(metrics)
@@ -91,8 +109,10 @@ class EpochReporter:
             metrics.update(self.extra)
         metrics.update(info or {})
         metrics["tf_reported_at"] = time.time()  # when it ran: Ray's timestamp is whole seconds
-        if not all(math.isfinite(metrics[n]) for n in self.objective.metric_names()):
-            self.stop = True  # a diverged trial never becomes the best: its value is NaN/inf
+        diverged = not_finite(metrics, [*self.objective.metric_names(), *logged])
+        if diverged:  # no more compute: a NaN loss stays NaN (results never rank it)
+            self.stop = True
+            metrics[DIVERGED], metrics[DIVERGED_ON] = epoch + 1, diverged
         self.reports += 1
         if not self.checkpoint:
             tune.report(metrics)

@@ -22,10 +22,12 @@ import numpy as np
 
 from raytune_hpt._record import TRIAL_ERROR, TRIAL_TRACEBACK
 from raytune_hpt.errors import (
+    OUT_OF_MEMORY,
     ConfigurationError,
     FailedTrialError,
     is_failed_trial_error,
     is_fatal_error,
+    is_out_of_memory,
 )
 from raytune_hpt.hypermodel import check_model, has_custom_fit
 from raytune_hpt.hyperparameters import HyperParameters
@@ -198,6 +200,8 @@ def with_retries(spec: TrialSpec, attempt: Callable[[], None]) -> None:
     * A ``FailedTrialError`` (ours or Keras Tuner's) ends the trial as failed at once, as
       Keras Tuner does: reported as the trial's last result (``trial_error``), not raised.
     * A fatal error or a configuration error is raised at once (the search stops).
+    * Running out of memory (``errors.is_out_of_memory``) ends the trial as failed at once,
+      recorded as ``out of memory: ...``: the same values would run out again.
     * Any other error is tried again up to ``spec.retries`` times in this worker, from the
       trial's last checkpoint (Ray's ``get_checkpoint`` follows the trial's reports), so a
       retry does not start a process and import TensorFlow again. When the retries run out
@@ -214,6 +218,9 @@ def with_retries(spec: TrialSpec, attempt: Callable[[], None]) -> None:
             if is_failed_trial_error(error) and not is_fatal_error(error):
                 report_failure(spec.objective, error)
                 return
+            if is_out_of_memory(error):  # the trial's size, not chance: never retried
+                report_failure(spec.objective, error, cause=OUT_OF_MEMORY)
+                return
             if (is_fatal_error(error) or isinstance(error, ConfigurationError)
                     or spec.retries <= 0):
                 raise
@@ -227,13 +234,13 @@ def with_retries(spec: TrialSpec, attempt: Callable[[], None]) -> None:
 
 
 def report_failure(objective: Objective, error: BaseException, *, attempts: int = 1,
-                   traceback_text: str | None = None) -> None:
+                   traceback_text: str | None = None, cause: str | None = None) -> None:
     """End the trial as failed, without a retry by Ray: its objective NaN, its error
-    recorded (``trial_error``; with the traceback, when there is one, under
-    ``trial_traceback``)."""
+    recorded (``trial_error``, after ``cause``, e.g. ``out of memory``; with the traceback,
+    when there is one, under ``trial_traceback``)."""
     from ray import tune
 
-    message = f"{type(error).__name__}: {error}"
+    message = f"{cause + ': ' if cause else ''}{type(error).__name__}: {error}"
     if attempts > 1:
         message += f" (failed {attempts} times in one worker)"
     report = {objective.name: float("nan"), TRIAL_ERROR: message[:2000]}

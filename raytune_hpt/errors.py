@@ -31,7 +31,6 @@ catch either.
 from __future__ import annotations
 
 __all__ = [
-    "OUT_OF_MEMORY",
     "ClusterAddressError",
     "ClusterAuthError",
     "ClusterError",
@@ -45,7 +44,6 @@ __all__ = [
     "FatalValueError",
     "JobNotFoundError",
     "NodesNeverCameError",
-    "is_out_of_memory",
     "ObjectiveNotLoggedError",
     "RaytuneHptError",
     "SearchAbortedError",

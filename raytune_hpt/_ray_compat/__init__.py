@@ -37,26 +37,13 @@ from raytune_hpt._ray_compat._workers import (
 )
 
 __all__ = [
-    "LOOPBACK_ENV",
-    "PRIVATE_NAMES",
-    "TUNE_ACTOR_DEFAULTS",
-    "aggressive_first_hyperband",
-    "autoscaler_last_error", "autoscaler_node_types", "autoscaler_status",
-    "keras_symbolic_build",
-    "lean_local_head",
-    "local_cpu_count", "local_gpu_count",
-    "loopback_node",
-    "lost_nodes_forgiven",
-    "continue_restored", "memory_kills_fail_trials",
-    "missing_private_names",
-    "mlflow_trial_runs",
-    "no_worker_prestart",
-    "restored_run_config",
-    "result_grid_filesystem", "result_grid_pairs",
-    "serialized_dataset_graph",
-    "trial_local_experiment_dir", "trial_pickled_error", "trial_tensorboard_base",
-    "tune_actors_inherit",
-    "warm_workers",
+    "LOOPBACK_ENV", "PRIVATE_NAMES", "TUNE_ACTOR_DEFAULTS", "aggressive_first_hyperband",
+    "autoscaler_last_error", "autoscaler_node_types", "autoscaler_status", "continue_restored",
+    "keras_symbolic_build", "lean_local_head", "local_cpu_count", "local_gpu_count",
+    "loopback_node", "lost_nodes_forgiven", "memory_kills_fail_trials", "missing_private_names",
+    "mlflow_trial_runs", "no_worker_prestart", "restored_run_config", "result_grid_filesystem",
+    "result_grid_pairs", "serialized_dataset_graph", "trial_local_experiment_dir",
+    "trial_pickled_error", "trial_tensorboard_base", "tune_actors_inherit", "warm_workers",
 ]
 
 #: (module, attribute path) of every private name used below; checked by the compat test.

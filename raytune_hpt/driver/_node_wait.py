@@ -9,8 +9,9 @@ against the trial that ran on it.
 * :func:`failure_kind`: the one rule for why a trial's process ended. A node lost to the
   cluster is not the trial's doing: its trial continues from its last checkpoint on another
   node, up to :data:`LOST_NODE_RETRIES` times, whatever ``max_failures`` says (Ray does the
-  same for a node it preempts). A worker killed for using too much memory, or an exception
-  in the user's code, is the trial's own failure, and ``max_failures`` decides.
+  same for a node it preempts). A worker killed for using too much memory is the trial's
+  own failure and is not tried again with the same values; an exception in the user's code
+  is the trial's own failure too, and ``max_failures`` decides.
 """
 
 from __future__ import annotations

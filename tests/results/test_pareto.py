@@ -120,3 +120,21 @@ def test_the_report_plots_the_front_of_a_pareto_experiment(pareto_search, tmp_pa
     front = results.pareto_front()
     assert f"Pareto front: {len(front)} non-dominated trial(s) of 8" in html
     assert all(t.trial_id in html for t in front)
+
+
+@pytest.mark.slow
+def test_a_trials_point_and_model_come_from_its_best_epoch_by_the_first_objective(
+        pareto_search, mnist_subset):
+    """What "best" means for a front (docs/pareto.md): each trial is taken at its best epoch
+    by the first objective; its point on the front and the model returned are that epoch's."""
+    tuner, results = pareto_search
+    for trial in results.trials:
+        accuracies = [row["val_accuracy"] for row in trial.history]
+        assert trial.best_metrics["val_accuracy"] == max(accuracies)
+        best_rows = [row for row in trial.history if row["val_accuracy"] == max(accuracies)]
+        assert trial.best_metrics["epoch"] in [row["epoch"] for row in best_rows]
+    _, (xv, yv) = mnist_subset
+    front = results.pareto_front()
+    for trial, model in zip(front[:2], tuner.get_best_models(2), strict=True):
+        _, accuracy = model.evaluate(xv, yv, verbose=0)[:2]
+        assert accuracy == pytest.approx(trial.best_metrics["val_accuracy"], abs=1e-6)

@@ -131,7 +131,13 @@ def autoscaling_cluster(worker_types: Mapping[str, Mapping],
                f"--autoscaling-config={config}", f"--port={port}", f"--temp-dir={folder}",
                "--node-ip-address=127.0.0.1", "--dashboard-host=127.0.0.1",
                f"--dashboard-port={dashboard_port}", "--include-dashboard=true",
-               f"--num-cpus={int(head.pop('CPU', 0))}", f"--num-gpus={int(head.pop('GPU', 0))}"]
+               f"--num-cpus={int(head.pop('CPU', 0))}", f"--num-gpus={int(head.pop('GPU', 0))}",
+               # every port Ray would otherwise fix (the agent's 52365, the client's 10001...)
+               # chosen free, so that the cluster lives beside another Ray on this machine
+               *(f"--{name}={free_port()}" for name in (
+                   "dashboard-agent-listen-port", "dashboard-agent-grpc-port",
+                   "node-manager-port", "object-manager-port", "runtime-env-agent-port",
+                   "metrics-export-port", "ray-client-server-port"))]
     if head:
         command.append(f"--resources={json.dumps(head)}")
     if labels:

@@ -142,6 +142,20 @@ def test_a_keras_tuner_script_without_resources_runs_on_autoscaled_nodes(cluster
     assert nodes and HEAD_NODE not in nodes and "" not in nodes, nodes
 
 
+def test_the_wait_for_nodes_that_never_come_is_bounded(cluster, tmp_path):
+    """Both nodes the autoscaler may add are held by other work: the trials can never start,
+    and the search ends after pending_timeout, naming the node type it waited for."""
+    (tmp_path / "driver.py").write_text(NEVER_DRIVER)
+    done = subprocess.run([sys.executable, "driver.py", str(tmp_path / "results")],
+                          cwd=tmp_path, env=cluster.env(), capture_output=True, text=True,
+                          timeout=600)
+    lines = [line for line in done.stdout.splitlines() if line.startswith("NEVER ")]
+    assert done.returncode == 0 and len(lines) == 1, done.stdout[-3000:] + done.stderr[-3000:]
+    message = lines[0]
+    assert "pending_timeout=10" in message and "CPU: 0 free of 4" in message, message
+    assert "of type cpu2" in message, message
+
+
 def _raylet_of(pid: int) -> int:
     """The raylet that started worker process ``pid`` (its parent): the trial's node."""
     parent = int(Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[1])
@@ -204,17 +218,3 @@ def test_a_worker_node_lost_mid_search_loses_nothing(cluster, tmp_path):
         if driver.poll() is None:
             driver.kill()
             driver.wait(timeout=60)
-
-
-def test_the_wait_for_nodes_that_never_come_is_bounded(cluster, tmp_path):
-    """Both nodes the autoscaler may add are held by other work: the trials can never start,
-    and the search ends after pending_timeout, naming the node type it waited for."""
-    (tmp_path / "driver.py").write_text(NEVER_DRIVER)
-    done = subprocess.run([sys.executable, "driver.py", str(tmp_path / "results")],
-                          cwd=tmp_path, env=cluster.env(), capture_output=True, text=True,
-                          timeout=600)
-    lines = [line for line in done.stdout.splitlines() if line.startswith("NEVER ")]
-    assert done.returncode == 0 and len(lines) == 1, done.stdout[-3000:] + done.stderr[-3000:]
-    message = lines[0]
-    assert "pending_timeout=10" in message and "CPU: 0 free of 4" in message, message
-    assert "of type cpu2" in message, message

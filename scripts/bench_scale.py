@@ -162,6 +162,8 @@ def patched(variant: str) -> Iterator[None]:
     original_run_trial = raytune_hpt.worker.run_trial
     if "gcfreeze" in changes:
         raytune_hpt.worker.run_trial = run_trial_gc_frozen
+    if "profile" in changes:
+        raytune_hpt.worker.run_trial = run_trial_profiled
     if "keep2" in changes or "keepall" in changes:
         keep = None if "keepall" in changes else 2
 
@@ -178,6 +180,8 @@ def patched(variant: str) -> Iterator[None]:
         raytune_hpt.worker.run_trial = original_run_trial
 
 
+PROFILE_DIR = os.path.join(tempfile.gettempdir(), "bench-scale-profile")
+
 # name -> what the prototype changes (combine with "+", e.g. "keepall+notb")
 VARIANTS = {
     "keep2": "CheckpointConfig(num_to_keep=2): a forced experiment snapshot every 2nd "
@@ -187,10 +191,31 @@ VARIANTS = {
     "notb": "tracking={'tensorboard': False}: no TensorBoard callback in the driver",
     "gcfreeze": "`gc.collect(); gc.freeze()` once per worker before its first trial (makes "
                 "each trial's `clear_session()` cheap)",
+    "profile": "no change: each worker's trials run under cProfile, its statistics written to "
+               f"{PROFILE_DIR}/<pid>.prof after every trial (read them with pstats)",
 }
 
 
 _frozen = False
+_profile: Any = None
+
+
+def run_trial_profiled(config: dict, **kwargs: Any) -> None:
+    """raytune_hpt's run_trial under one cProfile per worker, dumped after every trial."""
+    import cProfile
+
+    from raytune_hpt.worker import run_trial
+
+    global _profile
+    if _profile is None:
+        _profile = cProfile.Profile()
+        os.makedirs(PROFILE_DIR, exist_ok=True)
+    _profile.enable()
+    try:
+        return run_trial(config, **kwargs)
+    finally:
+        _profile.disable()
+        _profile.dump_stats(os.path.join(PROFILE_DIR, f"{os.getpid()}.prof"))
 
 
 def run_trial_gc_frozen(config: dict, **kwargs: Any) -> None:

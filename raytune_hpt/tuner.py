@@ -161,7 +161,6 @@ class Tuner(KerasTunerMethods):
         # Files written into the experiment folder once every check has passed (the CLI
         # keeps the experiment file there for `resume`).
         self.attachments: dict[str, str] = {}
-        self._session: Any = None  # the running trial's reports, inside run_trial
         # Keras Tuner's rule: a project already on disk is reloaded (unless overwrite=True)
         self._results: ExperimentResults | None = driver.existing_results(settings)
         self.space: HyperParameters | None = self._results and self._results.space
@@ -245,13 +244,15 @@ class Tuner(KerasTunerMethods):
             return self._results
         hooks = {"attachments": self.attachments, "on_search_begin": self.on_search_begin}
         if self.has_custom_run_trial():
-            run, self._results = driver.search_custom(self.settings, self, self._initial_space(),
-                                                      fit_args, fit_kwargs, **hooks)
+            trial_hooks = TrialHooks(self, frozenset(self.overridden_hooks()), Trial)
+            run, self._results = driver.search_custom(self.settings, trial_hooks,
+                                                      self._initial_space(), fit_args,
+                                                      fit_kwargs, **hooks)
         else:
             called = self.hooks_called_in_trials()
             run, self._results = driver.search(self.settings, self.hypermodel, fit_args,
                                                fit_kwargs, **hooks, trial_hooks=TrialHooks(
-                                                   self, called) if called else None)
+                                                   self, called, Trial) if called else None)
         self.space = run.space
         self.resources = run.resources  # "auto", as resolved against the cluster
         self.on_search_end()
@@ -341,7 +342,7 @@ class Tuner(KerasTunerMethods):
 
     def __getstate__(self) -> dict:
         # The tuner travels to each worker for a custom run_trial: results stay here.
-        return {**self.__dict__, "_results": None, "_session": None}
+        return {**self.__dict__, "_results": None}
 
 
 # -- Keras Tuner's tuner classes: this Tuner with an oracle ------------------------------------

@@ -34,6 +34,7 @@ from raytune_hpt.hyperparameters import HyperParameters
 from raytune_hpt.objective import Objective
 from raytune_hpt.worker._datasets import rebuild_datasets
 from raytune_hpt.worker._exploit import restore
+from raytune_hpt.worker._hooks import TrialHooks
 from raytune_hpt.worker._tf_setup import configure_tensorflow, import_keras_lean, trial_strategy
 
 __all__ = [
@@ -50,7 +51,6 @@ __all__ = [
 ]
 
 logger = logging.getLogger(__name__)
-
 
 
 @dataclass
@@ -81,7 +81,7 @@ class TrialSpec:
     # stays imported), from its last checkpoint; Ray restarts only a worker that died.
     retries: int = 0
     # A Tuner subclass's overridden Keras Tuner hooks (worker/_hooks.py), called in the trial
-    hooks: Any = None
+    hooks: TrialHooks | None = None
 
     def __reduce__(self) -> tuple[Any, tuple[Any, ...]]:
         # Unpickled in a worker, a spec with a model first imports Keras without the
@@ -185,12 +185,12 @@ def _hooked_train(config: dict[str, Any], spec: TrialSpec, data: dict[str, Any],
     """One attempt of the trial, inside the user's trial hooks when the tuner has some."""
     from ray import tune
 
-    from raytune_hpt.keras_tuner import Trial
-    from raytune_hpt.worker._hooks import no_hooks
-
     hp = spec.space.copy(config)
-    trial = Trial(trial_id=tune.get_context().get_trial_id(), hyperparameters=hp)
-    with spec.hooks.around(trial) if spec.hooks else no_hooks() as hook_callbacks:
+    if spec.hooks is None:
+        _train(hp, spec, data, extra, [])
+        return
+    trial = spec.hooks.new_trial(tune.get_context().get_trial_id(), hp)
+    with spec.hooks.around(trial) as hook_callbacks:
         _train(hp, spec, data, extra, hook_callbacks)
 
 

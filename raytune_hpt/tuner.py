@@ -24,13 +24,8 @@ from raytune_hpt.hypermodel import (
 )
 from raytune_hpt.hyperparameters import HyperParameters, space_summary
 from raytune_hpt.keras_tuner import (
-    BayesianOptimizationOracle,
-    GridSearchOracle,
-    HyperbandOracle,
     KerasTunerMethods,
-    RandomSearchOracle,
     Trial,
-    oracle_arguments,
     translate,
 )
 from raytune_hpt.objective import Objective
@@ -39,10 +34,11 @@ from raytune_hpt.results import ExperimentResults
 from raytune_hpt.settings import SHARED_ARRAYS_MB, Settings, default_name
 from raytune_hpt.worker import TrialHooks
 
-__all__ = ["BayesianOptimization", "GridSearch", "Hyperband", "RandomSearch", "Tuner"]
+__all__ = ["Tuner"]
 
 #: Settings a Tuner shows as its own attributes (``tuner.max_trials``, ``tuner.objective``);
-#: setting one (``tuner.overwrite = True``) makes new settings, checked again.
+#: setting one (``tuner.overwrite = True``) makes new settings, checked again
+#: (:meth:`Tuner._change_settings`, the one place a Tuner's settings change).
 _SETTINGS = frozenset(f.name for f in dataclasses.fields(Settings))
 
 
@@ -161,6 +157,9 @@ class Tuner(KerasTunerMethods):
         # Files written into the experiment folder once every check has passed (the CLI
         # keeps the experiment file there for `resume`).
         self.attachments: dict[str, str] = {}
+        # The last search's run state: the space it found, the resources it settled ("auto"
+        # resolved against the cluster). The settings stay as they were made.
+        self._run: driver.SearchRun | None = None
         # Keras Tuner's rule: a project already on disk is reloaded (unless overwrite=True)
         self._results: ExperimentResults | None = driver.existing_results(settings)
         self.space: HyperParameters | None = self._results and self._results.space
@@ -200,9 +199,21 @@ class Tuner(KerasTunerMethods):
 
     def __setattr__(self, name: str, value: Any) -> None:
         if name in _SETTINGS and "settings" in self.__dict__:
-            self.settings = self.settings.replace(**{name: value})
+            self._change_settings(**{name: value})
         else:
             super().__setattr__(name, value)
+
+    def _change_settings(self, **changes: Any) -> None:
+        """New settings with ``changes``, every value checked again (``Settings.replace``);
+        what the last search settled no longer describes them."""
+        self.settings = self.settings.replace(**changes)
+        self._run = None
+
+    @property
+    def resources(self) -> Resources | str:
+        """Each trial's resources: as the last search placed them (``"auto"`` resolved
+        against the cluster), else as asked (``settings.resources``)."""
+        return self._run.resources if self._run is not None else self.settings.resources
 
     @property
     def experiment_path(self) -> str:
@@ -253,8 +264,7 @@ class Tuner(KerasTunerMethods):
             run, self._results = driver.search(self.settings, self.hypermodel, fit_args,
                                                fit_kwargs, **hooks, trial_hooks=TrialHooks(
                                                    self, called, Trial) if called else None)
-        self.space = run.space
-        self.resources = run.resources  # "auto", as resolved against the cluster
+        self._run, self.space = run, run.space
         self.on_search_end()
         return self._results
 
@@ -342,56 +352,4 @@ class Tuner(KerasTunerMethods):
 
     def __getstate__(self) -> dict:
         # The tuner travels to each worker for a custom run_trial: results stay here.
-        return {**self.__dict__, "_results": None}
-
-
-# -- Keras Tuner's tuner classes: this Tuner with an oracle ------------------------------------
-class RandomSearch(Tuner):
-    """Keras Tuner's ``RandomSearch``, each trial on Ray.
-
-    Example:
-        >>> import raytune_hpt as kt
-        >>> tuner = kt.RandomSearch(build_model, objective="val_accuracy", max_trials=5,
-        ...                         executions_per_trial=2, directory="runs",
-        ...                         project_name="demo")                  # doctest: +SKIP
-        >>> tuner.search(x, y, validation_split=0.2, epochs=10)           # doctest: +SKIP
-    """
-
-    def __init__(self, hypermodel: Any = None, objective: Any = None, max_trials: int = 10,
-                 **kwargs: Any) -> None:
-        oracle = RandomSearchOracle(objective=objective, max_trials=max_trials,
-                                    **oracle_arguments(kwargs))
-        super().__init__(hypermodel, oracle=oracle, **kwargs)
-
-
-class GridSearch(Tuner):
-    """Keras Tuner's ``GridSearch``: every active combination, in order, each on Ray."""
-
-    def __init__(self, hypermodel: Any = None, objective: Any = None,
-                 max_trials: int | None = None, **kwargs: Any) -> None:
-        oracle = GridSearchOracle(objective=objective, max_trials=max_trials or 10**9,
-                                  **oracle_arguments(kwargs))
-        super().__init__(hypermodel, oracle=oracle, **kwargs)
-
-
-class BayesianOptimization(Tuner):
-    """Keras Tuner's ``BayesianOptimization`` (raytune_hpt's ``bayesopt`` searcher)."""
-
-    def __init__(self, hypermodel: Any = None, objective: Any = None, max_trials: int = 10,
-                 num_initial_points: int | None = None, alpha: float = 1e-4,
-                 beta: float = 2.6, **kwargs: Any) -> None:
-        oracle = BayesianOptimizationOracle(objective=objective, max_trials=max_trials,
-                                            num_initial_points=num_initial_points,
-                                            alpha=alpha, beta=beta, **oracle_arguments(kwargs))
-        super().__init__(hypermodel, oracle=oracle, **kwargs)
-
-
-class Hyperband(Tuner):
-    """Keras Tuner's ``Hyperband``: trials paused at rungs and the best resumed, on Ray."""
-
-    def __init__(self, hypermodel: Any = None, objective: Any = None, max_epochs: int = 100,
-                 factor: int = 3, hyperband_iterations: int = 1, **kwargs: Any) -> None:
-        oracle = HyperbandOracle(objective=objective, max_epochs=max_epochs, factor=factor,
-                                 hyperband_iterations=hyperband_iterations,
-                                 **oracle_arguments(kwargs))
-        super().__init__(hypermodel, oracle=oracle, **kwargs)
+        return {**self.__dict__, "_results": None, "_run": None}

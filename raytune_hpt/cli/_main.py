@@ -193,10 +193,10 @@ def _prepared_tuner(
     import_tensorflow_quietly()  # the model imports it; its start-up notices are noise
     resolved = resolve(experiment)  # loads the data, imports the model: errors exit 2
     try:
-        tuner = build_tuner(experiment, resolved.hypermodel, verbose=verbose, address=address)
+        tuner = build_tuner(experiment, resolved.hypermodel, overwrite=overwrite,
+                            verbose=verbose, address=address)
     except (ValueError, TypeError) as error:  # the Tuner's own argument checks
         raise ConfigurationError(str(error)) from error
-    tuner.overwrite = overwrite
     path = tuner.experiment_path
     existing = storage.exists(path) and not overwrite
     # Written by the Tuner into the experiment folder only once every check has passed.

@@ -32,6 +32,7 @@ from raytune_hpt._checks import (
     check_one_of,
     check_path_name,
     is_finite_number,
+    is_number,
 )
 from raytune_hpt._job_env import job_storage_path
 from raytune_hpt._registry import spec_name
@@ -45,10 +46,12 @@ from raytune_hpt.tracking import validate_tracking
 
 __all__ = [
     "DEFAULT_STORAGE_PATH",
+    "KEEP_MODELS",
     "PARETO_SCHEDULERS",
     "PARETO_SEARCHERS",
     "SHARED_ARRAYS_MB",
     "Settings",
+    "check_keep_models",
     "check_pareto_search",
     "default_name",
     "parse_duration",
@@ -59,6 +62,10 @@ DEFAULT_STORAGE_PATH = os.path.join("~", "ray_results")
 #: numpy training data of at least this many MB is fed to Keras batch by batch from the shared
 #: object-store copy by default: ``Tuner(shared_arrays_mb=...)``, ``data.shared_arrays_mb``.
 SHARED_ARRAYS_MB = 32
+
+#: The best trials whose models (checkpoints) stay on disk by default: ``Tuner(keep_models=...)``,
+#: the experiment file's ``keep_models``; None keeps every trial's (Keras Tuner's way).
+KEEP_MODELS = 10
 
 #: What a Pareto objective may be combined with: searchers with a multi-objective rule (or
 #: none: random, grid) and a scheduler that stops nothing by rank.
@@ -105,6 +112,7 @@ class Settings:
     epochs: int | None = None
     tune_new_entries: bool = True
     max_time: float | str | None = None  # seconds, or "90m", "2h", "1h30m", "45s"
+    keep_models: int | None = KEEP_MODELS  # None: every trial's checkpoints stay on disk
 
     def __post_init__(self) -> None:
         # a duration written as text becomes seconds (the object is frozen: set it once here)
@@ -168,6 +176,7 @@ class Settings:
                              f"search never waits forever), but got {self.pending_timeout!r}.")
         check_int("max_model_size", self.max_model_size, 1, optional=True)
         check_int("epochs", self.epochs, 1, optional=True)
+        check_keep_models(self.keep_models)
         check_pareto_search(self.objective, self.searcher, self.scheduler)
         validate_tracking(self.tracking)
         if self.resources != "auto" and not isinstance(self.resources, Resources):
@@ -214,6 +223,20 @@ def parse_duration(name: str, value: Any) -> float | None:
             f"{name} must be a positive duration: seconds (a number) or a text such as "
             f"'90m', '2h', '1h30m' or '45s'; got {value!r}.")
     return seconds
+
+
+def check_keep_models(value: Any) -> None:
+    """``keep_models`` is a whole number of trials >= 1, or None (keep every trial's model).
+
+    Raises:
+        ConfigurationError: anything else (0, -1, 1.5, ``"10"``, True).
+    """
+    if value is None or (is_number(value, integer=True) and value >= 1):
+        return
+    raise ConfigurationError(
+        "keep_models must be a whole number of trials >= 1 (the best trials whose models "
+        "stay on disk) or None (keep every trial's model), but got "
+        f"{value!r} ({type(value).__name__}).")
 
 
 def default_name(model_name: str | None = None) -> str:

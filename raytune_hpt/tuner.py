@@ -31,7 +31,7 @@ from raytune_hpt.keras_tuner import (
 from raytune_hpt.objective import Objective
 from raytune_hpt.resources import Resources
 from raytune_hpt.results import ExperimentResults
-from raytune_hpt.settings import SHARED_ARRAYS_MB, Settings, default_name
+from raytune_hpt.settings import KEEP_MODELS, SHARED_ARRAYS_MB, Settings, default_name
 from raytune_hpt.worker import TrialHooks
 
 __all__ = ["Tuner"]
@@ -86,6 +86,8 @@ class Tuner(KerasTunerMethods):
         pending_timeout: seconds every trial may wait for nodes (none running) before the
             search ends, saying what it waited for; default 600 (docs/cluster.md).
         max_time: this run's wall-clock budget, seconds or ``"2h"`` (docs/reliability.md).
+        keep_models: only the best trials' models (checkpoints) stay on disk, default 10;
+            ``None`` keeps every trial's (docs/reliability.md, "Bounded disk").
 
     Keras Tuner's own arguments are taken too (``oracle``, ``directory``, ``project_name``,
     ``max_retries_per_trial``, ``optimizer``/``loss``/``metrics``, ``max_model_size``,
@@ -132,6 +134,7 @@ class Tuner(KerasTunerMethods):
         warm_start: str | None = None,
         pending_timeout: float = 600.0,
         max_time: float | str | None = None,
+        keep_models: int | None = KEEP_MODELS,
         **keras_tuner_options: Any,
     ) -> None:
         arguments = {k: v for k, v in locals().items()
@@ -322,9 +325,10 @@ class Tuner(KerasTunerMethods):
         return [self.space.copy(values) for values in results.best_hyperparameters(num_trials)]
 
     def get_best_models(self, num_models: int = 1) -> list[Any]:
-        """The best trials' models at their best epoch, restored from checkpoints."""
+        """The best trials' models at their best epoch (ModelNotKeptError: keep_models)."""
         results = self._require_results()
         ranked = results.ranked_trials()[:num_models]
+        results.require_models(ranked, f"get_best_models({num_models})")
         if type(self).load_model is not Tuner.load_model:  # yours, as Keras Tuner calls it
             return [self.load_model(Trial.from_record(t, results.space, results.objective))
                     for t in ranked]

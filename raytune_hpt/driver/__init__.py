@@ -8,7 +8,8 @@ works with beyond its settings: the model, the space, the epochs, the resources 
 ``_search_data`` (the data given to ``search()``, checked and shaped for the object store),
 ``_warm_start`` (points to evaluate first, an earlier experiment's trials), ``_tune_run``
 (assembling and running one ``ray.tune.Tuner``), ``_supervision`` (the guard that stops a
-pointless search) and ``_space_growth`` (hyperparameters a ``run_trial`` declares late).
+pointless search), ``_keep_models`` (only the best trials' checkpoints stay on disk) and
+``_space_growth`` (hyperparameters a ``run_trial`` declares late).
 ``raytune_hpt.tuner`` calls :func:`search` or :func:`search_custom`; Ray is imported only
 when a search runs.
 """

@@ -42,6 +42,7 @@ def run_experiment(run: SearchRun, trainable: Any, searcher: Any, scheduler: Any
     from ray import tune
 
     from raytune_hpt.driver._diverged import worst_for_diverged  # imports Ray
+    from raytune_hpt.driver._keep_models import keep_models_callback  # imports Ray
     from raytune_hpt.driver._node_wait import failure_kind, lost_nodes_forgiven  # imports Ray
     from raytune_hpt.driver._space_growth import until_declared  # imports Ray
     from raytune_hpt.driver._supervision import SearchGuard  # imports Ray
@@ -62,6 +63,9 @@ def run_experiment(run: SearchRun, trainable: Any, searcher: Any, scheduler: Any
     run_config = _run_config(run, guard, searcher)
     if getattr(scheduler, "keeps_every_checkpoint", False):  # PBT: donors' stay readable
         run_config.checkpoint_config.num_to_keep = None
+    keeper = keep_models_callback(settings, scheduler)  # only the best trials' models stay
+    if keeper is not None:
+        run_config.callbacks.append(keeper)
     ray_tuner = _resume_or_create(run, trainable, tune_config, run_config)
     # Ray starts one trial at a time for a custom searcher (it waits for each trial's
     # resources before asking for the next); every trial that fits starts at once.
@@ -142,6 +146,7 @@ def metadata(run: SearchRun) -> dict[str, Any]:
         "resources": run.placed().to_ray(),
         "workers_per_trial": settings.workers_per_trial,
         "seed": settings.seed,
+        "keep_models": settings.keep_models,
         **run.clock.metadata(),  # wall time over every run; "ended_by" a time budget
     }
 

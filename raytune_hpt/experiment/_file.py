@@ -355,4 +355,5 @@ def build_tuner(
         points_to_evaluate=experiment.points_to_evaluate,
         warm_start=experiment.warm_start and _absolute(experiment.warm_start),
         max_time=experiment.max_time,
+        keep_models=experiment.keep_models,
     ))

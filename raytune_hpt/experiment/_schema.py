@@ -22,8 +22,13 @@ from raytune_hpt.experiment._refs import check_ref
 from raytune_hpt.hyperparameters import HyperParameters
 from raytune_hpt.objective import Objective, Pareto
 from raytune_hpt.schedulers import SCHEDULERS
-from raytune_hpt.settings import SHARED_ARRAYS_MB, parse_duration
 from raytune_hpt.searchers import SEARCHERS
+from raytune_hpt.settings import (
+    KEEP_MODELS,
+    SHARED_ARRAYS_MB,
+    check_keep_models,
+    parse_duration,
+)
 
 __all__ = [
     "DataSpec",
@@ -315,6 +320,16 @@ class Experiment(_Strict):
         None, min_length=1)
     warm_start: str | None = Field(None, min_length=1)  # an earlier experiment's folder or URI
     max_time: int | float | str | None = None  # this run's budget: seconds, "90m", "2h"
+    keep_models: int | None = KEEP_MODELS  # the best trials' models kept on disk; null: all
+
+    @field_validator("keep_models", mode="before")
+    @classmethod
+    def _kept(cls, value: Any) -> Any:
+        try:
+            check_keep_models(value)
+        except ValueError as error:
+            raise _fail(str(error).removeprefix("keep_models ")) from None
+        return value
 
     @field_validator("max_time")
     @classmethod

@@ -50,11 +50,14 @@ __all__ = [
     "PARETO_SCHEDULERS",
     "PARETO_SEARCHERS",
     "SHARED_ARRAYS_MB",
+    "TUNER_DEFAULTS",
     "Settings",
     "check_keep_models",
     "check_pareto_search",
     "default_name",
+    "field_default",
     "parse_duration",
+    "tuner_arguments",
 ]
 
 DEFAULT_STORAGE_PATH = os.path.join("~", "ray_results")
@@ -73,14 +76,22 @@ PARETO_SEARCHERS = ("bayesopt", "grid", "optuna", "optuna_gp", "random")
 PARETO_SCHEDULERS = ("fifo",)
 
 
+#: The metadata of a field that Keras Tuner's arguments set (``keras_tuner.translate``),
+#: not a ``Tuner`` argument of that name.
+_FROM_KERAS_TUNER = {"set_by": "keras_tuner"}
+
+
 @dataclass(frozen=True)
 class Settings:
     """One search's settings, as :class:`~raytune_hpt.Tuner` documents each argument.
 
-    Beyond the Tuner's own arguments, four fields hold what a Keras Tuner argument asks of
-    each trial: ``compile_overrides`` (its ``optimizer``/``loss``/``metrics``),
-    ``max_model_size``, ``epochs`` (every trial's epochs, fixed: Keras Tuner's Hyperband
-    ``max_epochs``) and ``tune_new_entries`` (False: hyperparameters the model declares beyond
+    Its fields are the one list of settings: the Tuner's keyword arguments and their defaults
+    (:func:`tuner_arguments`), the attributes a Tuner shows, the experiment file's settings
+    and the record's are derived from them. Beyond the Tuner's own arguments, four fields
+    (marked ``_FROM_KERAS_TUNER``) hold what a Keras Tuner argument asks of each trial:
+    ``compile_overrides`` (its ``optimizer``/``loss``/``metrics``), ``max_model_size``,
+    ``epochs`` (every trial's epochs, fixed: Keras Tuner's Hyperband ``max_epochs``) and
+    ``tune_new_entries`` (False: hyperparameters the model declares beyond
     ``hyperparameters`` keep their default).
     """
 
@@ -107,10 +118,11 @@ class Settings:
     points_to_evaluate: list[dict[str, Any]] | None = None
     warm_start: str | None = None
     pending_timeout: float = 600.0
-    compile_overrides: Mapping[str, Any] = field(default_factory=dict)
-    max_model_size: int | None = None
-    epochs: int | None = None
-    tune_new_entries: bool = True
+    compile_overrides: Mapping[str, Any] = field(default_factory=dict,
+                                                 metadata=_FROM_KERAS_TUNER)
+    max_model_size: int | None = field(default=None, metadata=_FROM_KERAS_TUNER)
+    epochs: int | None = field(default=None, metadata=_FROM_KERAS_TUNER)
+    tune_new_entries: bool = field(default=True, metadata=_FROM_KERAS_TUNER)
     max_time: float | str | None = None  # seconds, or "90m", "2h", "1h30m", "45s"
     keep_models: int | None = KEEP_MODELS  # None: every trial's checkpoints stay on disk
 
@@ -191,6 +203,28 @@ class Settings:
             raise ConfigurationError(
                 "warm_start must be the path (or URI) of an earlier experiment, but got "
                 f"{self.warm_start!r}.")
+
+
+def tuner_arguments() -> dict[str, dataclasses.Field]:
+    """The ``Tuner``'s keyword arguments, each a field of :class:`Settings` (its name, type
+    and default): every field but ``objective`` (the Tuner's second positional argument) and
+    those Keras Tuner's arguments set. A field without a default (``name``,
+    ``storage_path``) is None until :meth:`Settings.create` makes it."""
+    return {f.name: f for f in dataclasses.fields(Settings)
+            if f.name != "objective" and f.metadata != _FROM_KERAS_TUNER}
+
+
+def field_default(item: dataclasses.Field) -> Any:
+    """A field's default (None when it has none: :meth:`Settings.create` makes it)."""
+    if item.default is not dataclasses.MISSING:
+        return item.default
+    if item.default_factory is not dataclasses.MISSING:
+        return item.default_factory()
+    return None
+
+
+#: Each Tuner argument's default (Settings' fields'): the experiment file's defaults too.
+TUNER_DEFAULTS = {name: field_default(item) for name, item in tuner_arguments().items()}
 
 
 _DURATION = re.compile(r"^\s*(?:(\d+(?:\.\d+)?)\s*h)?\s*(?:(\d+(?:\.\d+)?)\s*m)?"

@@ -12,6 +12,7 @@ name is resumed unless ``overwrite=True``. Keras Tuner's tuner classes (``Random
 from __future__ import annotations
 
 import dataclasses
+import inspect
 from typing import Any
 
 from raytune_hpt import driver
@@ -31,7 +32,7 @@ from raytune_hpt.keras_tuner import (
 from raytune_hpt.objective import Objective
 from raytune_hpt.resources import Resources
 from raytune_hpt.results import ExperimentResults
-from raytune_hpt.settings import KEEP_MODELS, SHARED_ARRAYS_MB, Settings, default_name
+from raytune_hpt.settings import Settings, default_name, field_default, tuner_arguments
 from raytune_hpt.worker import TrialHooks
 
 __all__ = ["Tuner"]
@@ -40,6 +41,8 @@ __all__ = ["Tuner"]
 #: setting one (``tuner.overwrite = True``) makes new settings, checked again
 #: (:meth:`Tuner._change_settings`, the one place a Tuner's settings change).
 _SETTINGS = frozenset(f.name for f in dataclasses.fields(Settings))
+#: The Tuner's keyword arguments: fields of Settings, the one list of settings.
+_ARGUMENTS = tuner_arguments()
 
 
 class Tuner(KerasTunerMethods):
@@ -83,6 +86,11 @@ class Tuner(KerasTunerMethods):
             ``[{"units": 64, "lr": 1e-3}]``; a hyperparameter left out takes its default;
             an unknown name or a value outside its domain is a ``ConfigurationError``.
         warm_start: an earlier experiment (path, URI) whose trials seed the searcher.
+        executions_per_trial: models trained per trial (Keras Tuner's); the objective is
+            their mean at each epoch.
+        max_consecutive_failed_trials: end the search after this many failed trials in a
+            row (Keras Tuner's; its oracles default to 3); None: only when the first trials
+            all fail with the same error.
         pending_timeout: seconds every trial may wait for nodes (none running) before the
             search ends, saying what it waited for; default 600 (docs/cluster.md).
         max_time: this run's wall-clock budget, seconds or ``"2h"`` (docs/reliability.md).
@@ -106,43 +114,16 @@ class Tuner(KerasTunerMethods):
 
     settings: Settings
 
-    def __init__(
-        self,
-        hypermodel: Any = None,
-        objective: Any = None,
-        *,
-        searcher: Any = "random",
-        scheduler: Any = "fifo",
-        max_trials: int = 10,
-        hyperparameters: Any = None,
-        resources: Resources | dict | str | None = None,
-        max_concurrent_trials: int | None = None,
-        storage_path: str | None = None,
-        name: str | None = None,
-        seed: int | None = None,
-        overwrite: bool = False,
-        max_failures: int = 0,
-        verbose: int = 1,
-        address: str | None = None,
-        tracking: dict[str, Any] | None = None,
-        meta_optimizer: bool = False,
-        workers_per_trial: int = 1,
-        shared_arrays_mb: float | None = SHARED_ARRAYS_MB,
-        executions_per_trial: int = 1,
-        max_consecutive_failed_trials: int | None = None,
-        points_to_evaluate: list[dict[str, Any]] | None = None,
-        warm_start: str | None = None,
-        pending_timeout: float = 600.0,
-        max_time: float | str | None = None,
-        keep_models: int | None = KEEP_MODELS,
-        **keras_tuner_options: Any,
-    ) -> None:
-        arguments = {k: v for k, v in locals().items()
-                     if k not in ("self", "hypermodel", "keras_tuner_options", "__class__")}
-        arguments["meta_optimizer"] = bool(meta_optimizer)
-        arguments, oracle = translate(arguments, keras_tuner_options)
+    def __init__(self, hypermodel: Any = None, objective: Any = None,
+                 **arguments: Any) -> None:
+        # The keyword arguments are Settings' fields (settings.tuner_arguments, shown by
+        # inspect.signature); any other name is Keras Tuner's (translate checks it).
+        own = {name: field_default(item) for name, item in _ARGUMENTS.items()}
+        own.update({name: arguments.pop(name) for name in list(arguments) if name in own})
+        own["objective"], own["meta_optimizer"] = objective, bool(own["meta_optimizer"])
+        own, oracle = translate(own, arguments)
         self.hypermodel = self._coerce_hypermodel(hypermodel)
-        self._start(self._make_settings(arguments), oracle)
+        self._start(self._make_settings(own), oracle)
 
     @classmethod
     def from_settings(cls, hypermodel: Any, settings: Settings) -> Tuner:
@@ -357,3 +338,22 @@ class Tuner(KerasTunerMethods):
     def __getstate__(self) -> dict:
         # The tuner travels to each worker for a custom run_trial: results stay here.
         return {**self.__dict__, "_results": None, "_run": None}
+
+
+def _signature() -> inspect.Signature:
+    """``Tuner(hypermodel=None, objective=None, *, <each argument>=<its default>,
+    **keras_tuner_options)``, derived from :data:`_ARGUMENTS` (what ``help(Tuner)`` shows)."""
+    kind = inspect.Parameter
+    parameters = [kind("self", kind.POSITIONAL_OR_KEYWORD),
+                  kind("hypermodel", kind.POSITIONAL_OR_KEYWORD, default=None),
+                  kind("objective", kind.POSITIONAL_OR_KEYWORD, default=None)]
+    for name, item in _ARGUMENTS.items():
+        default = field_default(item)
+        annotation = f"{item.type} | None" if default is None and "None" not in str(
+            item.type) else item.type
+        parameters.append(kind(name, kind.KEYWORD_ONLY, default=default, annotation=annotation))
+    parameters.append(kind("keras_tuner_options", kind.VAR_KEYWORD))
+    return inspect.Signature(parameters, return_annotation="None")
+
+
+Tuner.__init__.__signature__ = _signature()  # type: ignore[attr-defined]

@@ -33,6 +33,7 @@ from raytune_hpt.objective import Objective
 from raytune_hpt.resources import Resources
 from raytune_hpt.results import ExperimentResults
 from raytune_hpt.settings import Settings, default_name, field_default, tuner_arguments
+from raytune_hpt.tracking import say
 from raytune_hpt.worker import TrialHooks
 
 __all__ = ["Tuner"]
@@ -274,7 +275,7 @@ class Tuner(KerasTunerMethods):
             names = {hp.name for hp in declared.space} if declared is not None else set()
             shown = [hp for hp in shown if hp.name in names]
         text = space_summary(shown)
-        print(text)
+        say(text)
         return text
 
     def _initial_space(self) -> HyperParameters:
@@ -318,7 +319,7 @@ class Tuner(KerasTunerMethods):
     def results_summary(self, num_trials: int = 10) -> str:
         """Print and return a readable table of the best trials."""
         text = self._require_results().summary(num_trials)
-        print(text)
+        say(text)
         return text
 
     def load_model(self, trial: Any) -> Any:

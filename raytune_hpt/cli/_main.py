@@ -283,8 +283,8 @@ def _add_resume(subparsers: Any) -> argparse.ArgumentParser:
 
 def cmd_resume(args: argparse.Namespace) -> int:
     from raytune_hpt import storage
+    from raytune_hpt._record import METADATA_FILE
     from raytune_hpt.experiment import ExperimentError, load_saved_experiment
-    from raytune_hpt.results import METADATA_FILE
     from raytune_hpt.settings import parse_duration
 
     path = storage.normalize(args.dir)

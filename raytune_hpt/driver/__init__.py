@@ -29,7 +29,6 @@ from raytune_hpt.driver._kept_ray import stop as stop_kept_ray
 from raytune_hpt.driver._ray_session import scoped_environ, start_ray
 from raytune_hpt.driver._run import SearchRun
 from raytune_hpt.driver._search import fixed_beyond, search, search_custom
-from raytune_hpt.driver._tune_run import tune_metric
 from raytune_hpt.driver._warm_start import WarmStart, check_points, compare_spaces
 from raytune_hpt.driver._warm_start import prepare as prepare_warm_start
 
@@ -53,7 +52,6 @@ __all__ = [
     "search_is_done",
     "start_ray",
     "stop_kept_ray",
-    "tune_metric",
 ]
 
 # Ray Tune callbacks: they import Ray, loaded on first use.

@@ -89,7 +89,7 @@ class KeepModels(Callback):
             return False
         if not is_finite_number(old):
             return True
-        return new > old if self.objective.mode == "max" else new < old
+        return new > old if self.objective.direction == "max" else new < old
 
     # -- a trial ended --------------------------------------------------------------------
     def on_trial_complete(self, iteration: int, trials: list, trial: Any, **info: Any) -> None:

@@ -181,8 +181,7 @@ def _create_searcher(run: SearchRun) -> Any:
                               settings.points_to_evaluate, settings.warm_start,
                               settings.experiment_path, settings.overwrite)
     return create_searcher(settings.searcher, space=run.space,
-                           metric=settings.objective.searcher_metric,
-                           mode=settings.objective.searcher_mode, seed=settings.seed,
+                           **settings.objective.ray_metric(several=True), seed=settings.seed,
                            max_trials=settings.max_trials, points_to_evaluate=warm.points,
                            evaluated=warm.evaluated)
 

@@ -19,21 +19,13 @@ from raytune_hpt._secrets import redact
 from raytune_hpt.driver._ray_session import scoped_environ, trial_actors_on_warm_workers
 from raytune_hpt.driver._run import SearchRun
 from raytune_hpt.errors import ConfigurationError
-from raytune_hpt.objective import Objective
 from raytune_hpt.resources import trials_that_fit
 from raytune_hpt.tracking import tracking_callbacks
 
 __all__ = ["check_written_by_package", "delete_experiment", "metadata", "run_experiment",
-           "tune_metric", "write_metadata"]
+           "write_metadata"]
 
 logger = logging.getLogger(__name__)
-
-
-def tune_metric(objective: Objective) -> dict[str, Any]:
-    """``metric`` and ``mode`` for Ray's ``TuneConfig``: none for a Pareto objective."""
-    if objective.is_pareto:
-        return {"metric": None, "mode": None}
-    return {"metric": objective.name, "mode": objective.mode}
 
 
 def run_experiment(run: SearchRun, trainable: Any, searcher: Any, scheduler: Any,
@@ -57,7 +49,7 @@ def run_experiment(run: SearchRun, trainable: Any, searcher: Any, scheduler: Any
         searcher = until_declared(searcher, run.space)
     tune_config = tune.TuneConfig(
         search_alg=worst_for_diverged(searcher), scheduler=scheduler, num_samples=num_samples,
-        **tune_metric(settings.objective), reuse_actors=True,
+        **settings.objective.ray_metric(), reuse_actors=True,
         max_concurrent_trials=max_concurrent,
     )
     run_config = _run_config(run, guard, searcher)
@@ -105,7 +97,7 @@ def _run_config(run: SearchRun, guard: Any, searcher: Any) -> Any:
             # The best two epochs' checkpoints and the latest are kept. With one, Ray
             # snapshots the whole experiment at every checkpoint (quadratic in trials).
             num_to_keep=2, checkpoint_score_attribute=settings.objective.name,
-            checkpoint_score_order=settings.objective.mode,
+            checkpoint_score_order=settings.objective.direction,
         ),
         # verbose=1: our console (tracking's ConsoleReporter); 2: Ray's own reporter too
         verbose=settings.verbose if settings.verbose >= 2 else 0,

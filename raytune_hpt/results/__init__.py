@@ -10,7 +10,6 @@
 
 from __future__ import annotations
 
-from raytune_hpt._record import DECLARED_HPS, METADATA_FILE, TRIAL_ERROR
 from raytune_hpt.results._ended import budget_note
 from raytune_hpt.results._experiment import ExperimentResults, TrialRecord, load
 from raytune_hpt.results._files import TrialSource
@@ -20,10 +19,7 @@ from raytune_hpt.results._keys import NOT_METRIC_KEYS, is_metric_key
 from raytune_hpt.results._pareto import front_lines, pareto_ranks
 
 __all__ = [
-    "DECLARED_HPS",
-    "METADATA_FILE",
     "NOT_METRIC_KEYS",
-    "TRIAL_ERROR",
     "ExperimentResults",
     "PrunedModels",
     "TrialRecord",

@@ -112,7 +112,7 @@ class ExperimentResults:
                    pruned=read_pruned(result_grid.experiment_path))
 
     def _best_checkpoint(self, source: TrialSource) -> str | None:
-        name, mode = self.objective.name, self.objective.mode
+        name, mode = self.objective.name, self.objective.direction
         finite = [(c, m) for c, m in source.checkpoints if _finite(m.get(name))]
         if finite:
             return (max if mode == "max" else min)(finite, key=lambda cm: cm[1][name])[0]
@@ -135,7 +135,7 @@ class ExperimentResults:
         return status
 
     def _record(self, source: TrialSource) -> TrialRecord:
-        name, mode = self.objective.name, self.objective.mode
+        name, mode = self.objective.name, self.objective.direction
         rows = source.rows
         last = rows[-1] if rows else source.last_result
         metrics = _user_metrics(last)

@@ -38,7 +38,6 @@ from raytune_hpt.worker._hooks import TrialHooks
 from raytune_hpt.worker._tf_setup import configure_tensorflow, import_keras_lean, trial_strategy
 
 __all__ = [
-    "TRIAL_ERROR",
     "TrialSpec",
     "build_checked",
     "fit_result_metrics",

@@ -1,7 +1,7 @@
 """Everything that runs inside a Ray trial, and nothing else.
 
-``_trial`` (``run_trial``: build, restore, feed, fit; a failed attempt retried in the same
-process), ``_user_trial`` (a custom ``run_trial``), ``_running_trial`` (the handle such a
+``_spec`` (``TrialSpec``, what every trial is given), ``_trial`` (``run_trial``: build,
+restore, feed, fit), ``_retries`` (a failed attempt retried in the same process), ``_user_trial`` (a custom ``run_trial``), ``_running_trial`` (the handle such a
 trial reports through: ``running_trial()``), ``_hooks`` (a Tuner subclass's Keras
 Tuner hooks, called in the trial), ``_report`` (each epoch's report and ``.keras``
 checkpoint), ``_callbacks`` (the Keras callbacks that drive it), ``_feeding`` (large arrays
@@ -21,6 +21,7 @@ from raytune_hpt.worker._distributed import (
 )
 from raytune_hpt.worker._hooks import TrialHooks
 from raytune_hpt.worker._running_trial import RunningTrial, running_trial
+from raytune_hpt.worker._spec import TrialSpec
 from raytune_hpt.worker._tf_setup import (
     CUDA_CONTEXT_RESERVE_MB,
     GpuPlan,
@@ -31,7 +32,6 @@ from raytune_hpt.worker._tf_setup import (
     trial_strategy,
 )
 from raytune_hpt.worker._trial import (
-    TrialSpec,
     build_checked,
     fit_result_metrics,
     run_trial,

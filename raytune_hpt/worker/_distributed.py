@@ -27,8 +27,9 @@ from raytune_hpt import _ray_compat
 from raytune_hpt.errors import ObjectiveNotLoggedError
 from raytune_hpt.hypermodel import check_model
 from raytune_hpt.resources import Resources, in_node_names
+from raytune_hpt.worker._spec import TrialSpec
 from raytune_hpt.worker._tf_setup import configure_tensorflow
-from raytune_hpt.worker._trial import TrialSpec, materialize, placement, split_folds
+from raytune_hpt.worker._trial import materialize, placement, split_folds
 
 __all__ = ["DRIVER_RESOURCES", "run_distributed_trial"]
 

@@ -16,9 +16,11 @@ from typing import Any
 
 from raytune_hpt.worker._datasets import ShippedDataset
 from raytune_hpt.worker._hooks import TrialHooks
+from raytune_hpt.worker._retries import with_retries
 from raytune_hpt.worker._running_trial import RunningTrial, trial_running
+from raytune_hpt.worker._spec import TrialSpec
 from raytune_hpt.worker._tf_setup import configure_tensorflow
-from raytune_hpt.worker._trial import TrialSpec, fit_result_metrics, placement, with_retries
+from raytune_hpt.worker._trial import fit_result_metrics, placement
 
 __all__ = ["run_user_trial"]
 

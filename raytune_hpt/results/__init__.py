@@ -5,7 +5,8 @@
 ``_pareto.py`` ranks trials by Pareto dominance (the front of a Pareto objective);
 ``_keys.py`` which report fields are metrics; ``_ended.py`` why a trial or a search ended
 (diverged, the time budget); ``_kept.py`` which trials' models ``keep_models`` deleted;
-``_table.py`` the results table.
+``_checkpoints.py`` a trial's model read back from its checkpoint; ``_table.py`` the
+results table.
 """
 
 from __future__ import annotations

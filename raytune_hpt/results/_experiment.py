@@ -12,27 +12,23 @@ the checkpoint of that epoch, so evaluating the best model reproduces the best s
 
 from __future__ import annotations
 
-import contextlib
 import json
 import math
-import os
-import tempfile
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-from raytune_hpt import _ray_compat, storage
+from raytune_hpt import storage
 from raytune_hpt._checks import is_finite_number
 from raytune_hpt._format import best_trial_lines, format_value
 from raytune_hpt._record import (
     METADATA_FILE,
-    MODEL_FILE,
     TRIAL_ERROR,
     TRIAL_TRACEBACK,
-    load_checkpoint,
 )
 from raytune_hpt.hyperparameters import HyperParameters
 from raytune_hpt.objective import Objective
+from raytune_hpt.results._checkpoints import checkpoint_folder, model_from
 from raytune_hpt.results._ended import diverged_text, ended_lines, ended_status, error_text
 from raytune_hpt.results._files import TrialSource, from_result_grid, read_trials
 from raytune_hpt.results._kept import PrunedModels, read_pruned
@@ -252,43 +248,13 @@ class ExperimentResults:
         self.require_models([trial], f"load_model(trial {trial.trial_id})")
         if trial.checkpoint is None:
             raise ValueError(f"Trial {trial.trial_id} has no checkpoint.")
-        with self._checkpoint_folder(trial.checkpoint) as folder:
-            model = build() if build is not None else None
-            # A model built without an Input (a Sequential starting with Flatten) has no
-            # weights until it sees data: the saved .keras file, built, is loaded instead.
-            if model is not None and model.built:
-                load_checkpoint(folder, [model])
-                return model
-            import keras
-
-            return keras.models.load_model(os.path.join(folder, MODEL_FILE))
+        with checkpoint_folder(trial.checkpoint, self.result_grid) as folder:
+            return model_from(folder, build)
 
     def require_models(self, trials: list[TrialRecord], asked: str) -> None:
         """Raise one :class:`ModelNotKeptError` if ``keep_models`` deleted any of their models."""
         if any(t.model_pruned for t in trials):
             raise self.pruned.not_kept([t.trial_id for t in trials], asked)
-
-    @contextlib.contextmanager
-    def _checkpoint_folder(self, path: str) -> Iterator[str]:
-        """A local folder with the checkpoint's files: the folder itself on a local disk,
-        else a temporary copy that keeps every file inside it (``storage.download``)."""
-        import pyarrow.fs
-
-        inner, fs = self._checkpoint_location(path)
-        if isinstance(fs, pyarrow.fs.LocalFileSystem):
-            yield inner
-            return
-        with tempfile.TemporaryDirectory(prefix="raytune_hpt-checkpoint-") as folder:
-            storage.download(inner, folder, source_filesystem=fs)
-            yield folder
-
-    def _checkpoint_location(self, path: str) -> tuple[str, Any]:
-        """``(path, filesystem)`` of a checkpoint: a path or URI read from storage, or one
-        inside the filesystem Ray's ``ResultGrid`` read from."""
-        if storage.is_uri(path) or self.result_grid is None:
-            fs, inner = storage.filesystem(path)
-            return inner, fs
-        return path, _ray_compat.result_grid_filesystem(self.result_grid)
 
     def best_model(self) -> Any:
         return self.load_model(self.best_trial())

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+import warnings
 from dataclasses import dataclass
 from typing import Any
 
@@ -16,6 +17,11 @@ _MIN_WORDS = ("loss", "error", "mse", "mae", "mape", "rmse", "msle", "crossentro
               "false_negatives")
 # What every trial can measure without user code (worker/_costs.py): smaller is cheaper.
 COST_METRICS = ("params", "model_bytes", "inference_ms")
+
+
+def _deprecated(old: str, new: str) -> None:
+    warnings.warn(f"{old} is deprecated and goes in 0.3: use {new} (one spelling of the "
+                  "objective: name and direction).", DeprecationWarning, stacklevel=3)
 
 
 def infer_direction(name: str) -> str | None:
@@ -66,6 +72,12 @@ class Objective:
                 f"direction must be 'min' or 'max', but got {direction!r} for '{self.name}'."
             )
         object.__setattr__(self, "direction", direction)
+
+    @property
+    def mode(self) -> str:
+        """Deprecated (removed in 0.3): ``direction``, or ``ray_metric()["mode"]``."""
+        _deprecated("Objective.mode", "Objective.direction")
+        return self.direction  # type: ignore[return-value]
 
     @property
     def is_pareto(self) -> bool:
@@ -194,6 +206,19 @@ class Pareto(Objective):
 
     def metric_names(self) -> list[str]:
         return [t.name for t in self.terms]
+
+    @property
+    def names(self) -> list[str]:
+        """Deprecated (removed in 0.3): ``metric_names()``."""
+        _deprecated("Pareto.names", "Pareto.metric_names()")
+        return self.metric_names()
+
+    @property
+    def modes(self) -> list[str]:
+        """Deprecated (removed in 0.3): ``[t.direction for t in terms]``, or
+        ``ray_metric(several=True)["mode"]``."""
+        _deprecated("Pareto.modes", "each term's direction")
+        return [t.direction for t in self.terms]  # type: ignore[misc]
 
     def ray_metric(self, *, several: bool = False) -> dict[str, Any]:
         if not several:

@@ -217,3 +217,15 @@ def test_a_bad_pareto_objective_says_what_must_hold(terms, message):
 
     with pytest.raises((ValueError, TypeError), match=message):
         Pareto(terms)
+
+
+def test_the_old_spellings_of_the_objective_still_answer_with_a_deprecation_warning():
+    from raytune_hpt.objective import Pareto
+
+    pareto = Pareto(["val_accuracy", ("params", "min")])
+    with pytest.warns(DeprecationWarning, match="Objective.direction"):
+        assert Objective("val_accuracy").mode == "max"
+    with pytest.warns(DeprecationWarning, match="metric_names"):
+        assert pareto.names == ["val_accuracy", "params"]
+    with pytest.warns(DeprecationWarning, match="direction"):
+        assert pareto.modes == ["max", "min"]

@@ -92,6 +92,9 @@ class KeepModels(Callback):
         return new > old if self.objective.direction == "max" else new < old
 
     # -- a trial ended --------------------------------------------------------------------
+    def on_step_begin(self, iteration: int, trials: list, **info: Any) -> None:
+        self._read_back(trials)  # once, before any trial of this run reports
+
     def on_trial_complete(self, iteration: int, trials: list, trial: Any, **info: Any) -> None:
         self._read_back(trials)
         self._sweep(self._recheck)
@@ -99,16 +102,18 @@ class KeepModels(Callback):
         if trial.trial_id not in self._rows:  # never reported (stopped while pending)
             return
         self._kept[trial.trial_id] = _folder(trial)
-        self._prune()
+        self._prune(trials)
 
     def on_experiment_end(self, trials: list, **info: Any) -> None:
         # A trial stopped mid-epoch may have finished one more checkpoint after its end.
         self._sweep(self._recheck)
 
-    def _prune(self) -> None:
+    def _prune(self, trials: list) -> None:
+        # in the experiment's order of trials, as the results list them: ties rank alike
+        order = {t.trial_id: n for n, t in enumerate(trials)}
         sources = [TrialSource(trial_id=i, status="TERMINATED", config={},
                                rows=_distinct(self._rows[i]), last_result=self._rows[i][1])
-                   for i in self._kept]
+                   for i in sorted(self._kept, key=lambda i: order.get(i, len(order)))]
         ranked = ExperimentResults(sources, {"objective": self.objective.to_dict()},
                                    self.path).ranked_trials()
         best = {t.trial_id for t in ranked[:self.keep]}
@@ -141,28 +146,33 @@ class KeepModels(Callback):
 
     # -- resume ---------------------------------------------------------------------------
     def _read_back(self, trials: list) -> None:
-        """Once: the trials pruned before, and the best and last rows of the trials that
-        ended in an earlier run with their checkpoints (this run never saw them report)."""
+        """Once, on resume: the trials pruned before, and the best and last rows of every
+        trial that reported in an earlier run (this run did not see those reports): the
+        ended ones with their checkpoints are ranked with the new ones, and a trial the
+        crash interrupted keeps its best epoch from before it."""
         if self._read:
             return
         self._read = True
         self._pruned = dict(read_pruned(self.path).trials)
-        earlier = {t.trial_id: _folder(t) for t in trials if t.status == "TERMINATED"
-                   and t.trial_id not in self._pruned and t.trial_id not in self._rows}
+        earlier = {t.trial_id: t for t in trials
+                   if t.trial_id not in self._pruned and t.trial_id not in self._rows}
         if not earlier:
             return
-        for record in load_results(self.path).trials:
-            if record.trial_id in earlier and record.history:
-                for row in record.history:
-                    self.on_trial_result(0, trials, _Named(record.trial_id), row)
-                self._kept[record.trial_id] = earlier[record.trial_id]
+        try:
+            records = load_results(self.path).trials
+        except (OSError, ValueError) as error:  # pruning goes on with what this run sees
+            logger.warning("keep_models: could not read the earlier trials of %s: %s",
+                           self.path, error)
+            return
+        for record in records:
+            trial = earlier.get(record.trial_id)
+            if trial is None or not record.history:
+                continue
+            for row in record.history:
+                self.on_trial_result(0, trials, trial, row)
+            if trial.status == "TERMINATED":
+                self._kept[record.trial_id] = _folder(trial)
 
-
-class _Named:
-    """A trial as :meth:`KeepModels.on_trial_result` reads it (its id)."""
-
-    def __init__(self, trial_id: str) -> None:
-        self.trial_id = trial_id
 
 
 def _folder(trial: Any) -> str:

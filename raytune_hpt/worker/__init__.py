@@ -1,8 +1,9 @@
 """Everything that runs inside a Ray trial, and nothing else.
 
 ``_spec`` (``TrialSpec``, what every trial is given), ``_trial`` (``run_trial``: build,
-restore, feed, fit), ``_retries`` (a failed attempt retried in the same process), ``_user_trial`` (a custom ``run_trial``), ``_running_trial`` (the handle such a
-trial reports through: ``running_trial()``), ``_hooks`` (a Tuner subclass's Keras
+restore, feed, fit), ``_retries`` (a failed attempt retried in the same process),
+``_user_trial`` (a custom ``run_trial``), ``_running_trial`` (the handle such a trial reports
+through: ``running_trial()``), ``_hooks`` (a Tuner subclass's Keras
 Tuner hooks, called in the trial), ``_report`` (each epoch's report and ``.keras``
 checkpoint), ``_callbacks`` (the Keras callbacks that drive it), ``_feeding`` (large arrays
 fed batch by batch from the shared object-store copy), ``_tf_setup`` (threads, GPUs, memory

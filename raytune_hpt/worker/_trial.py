@@ -135,7 +135,7 @@ def _train(hp: HyperParameters, spec: TrialSpec, data: dict[str, Any],
     import keras
 
     from raytune_hpt.worker._costs import trial_costs  # statistics: only in a trial
-    from raytune_hpt.worker._keras_state import reset_keras_state
+    from raytune_hpt.worker._keras_state import build_before_fit, reset_keras_state
     from raytune_hpt.worker._report import EpochReporter
 
     keras.backend.clear_session()
@@ -144,6 +144,7 @@ def _train(hp: HyperParameters, spec: TrialSpec, data: dict[str, Any],
         keras.utils.set_random_seed(spec.seed)
     folds = split_folds(materialize(data), spec.cv, spec.seed) * spec.executions
     models, start_epoch = _build_and_restore(spec, hp, len(folds), extra)
+    build_before_fit(spec.hypermodel, models, [args for args, _ in folds])  # flat memory
     reporter = EpochReporter(spec.objective, models, extra=extra, checkpoint=spec.checkpoint,
                              defer_missing=has_custom_fit(spec.hypermodel),
                              costs=trial_costs(spec.objective, spec.fit_kwargs, folds))

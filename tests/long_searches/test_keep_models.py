@@ -11,6 +11,7 @@ import pytest
 import raytune_hpt as rth
 from raytune_hpt.errors import ConfigurationError, ModelNotKeptError
 from raytune_hpt.results import load as load_results
+from tests.conftest import mlp_builder
 from tests.test_schedulers import lr_builder
 
 
@@ -48,15 +49,20 @@ def test_the_experiment_file_takes_keep_models(tmp_path):
         Experiment.model_validate({**base, "keep_models": 0})
 
 
+def _search(data, storage, trials):
+    (x, y), (xv, yv) = data
+    tuner = rth.Tuner(mlp_builder, objective="val_accuracy", max_trials=trials, keep_models=2,
+                      storage_path=str(storage), name="k2", seed=0, verbose=0)
+    return tuner, tuner.search(x[:300], y[:300], validation_data=(xv, yv), epochs=2,
+                               batch_size=64)
+
+
 @pytest.fixture(scope="module")
 def pruned_search(ray_local, digits, tmp_path_factory):
-    """One search of 6 short trials (a grid of 6 learning rates) with keep_models=2, read by
-    several tests."""
-    (x, y), (xv, yv) = digits
+    """One search of 6 short trials with keep_models=2, read by several tests (the last
+    test of the module resumes it with 2 more)."""
     storage = tmp_path_factory.mktemp("keep")
-    tuner = rth.Tuner(lr_builder, objective="val_accuracy", searcher="grid", max_trials=6,
-                      keep_models=2, storage_path=str(storage), name="k2", seed=0, verbose=0)
-    results = tuner.search(x[:300], y[:300], validation_data=(xv, yv), epochs=2, batch_size=64)
+    tuner, results = _search(digits, storage, 6)
     return tuner, results, storage / "k2"
 
 
@@ -64,7 +70,7 @@ def pruned_search(ray_local, digits, tmp_path_factory):
 def test_only_the_best_trials_checkpoints_stay(pruned_search):
     tuner, results, path = pruned_search
     folders = _trial_dirs(path)
-    assert len(results.trials) == len(folders) == 6  # the grid has 6 learning rates
+    assert len(results.trials) == len(folders) == 6
     best = results.ranked_trials()[:2]
     by_id = {json.loads((d / "result.json").read_text().splitlines()[0])["trial_id"]: d.name
              for d in folders}
@@ -139,3 +145,19 @@ def test_a_trial_paused_by_hyperband_keeps_its_checkpoint_until_it_ends(ray_loca
     pruned = [t for t in results.trials if t.model_pruned]
     assert pruned, "keep_models=1 pruned no trial"
     assert results.best_trial().checkpoint is not None
+
+
+@pytest.mark.slow
+def test_a_resumed_search_ranks_its_new_trials_with_the_earlier_ones(pruned_search, digits):
+    """Runs last in this module: it adds 2 trials to the module's experiment."""
+    _, before, path = pruned_search
+    tuner, results = _search(digits, path.parent, 8)  # more trials on resume (item 3)
+    assert len(results.trials) == 8
+    best = [t.trial_id for t in results.ranked_trials()[:2]]
+    by_id = {json.loads((d / "result.json").read_text().splitlines()[0])["trial_id"]: d.name
+             for d in _trial_dirs(path)}
+    assert _checkpointed(path) == {by_id[t] for t in best}
+    pruned = json.loads((path / "pruned_models.json").read_text())["pruned"]
+    assert set(pruned) == set(by_id) - set(best)
+    assert {t.trial_id for t in before.trials if t.model_pruned} <= set(pruned)
+    assert len(tuner.get_best_models(2)) == 2

@@ -118,3 +118,16 @@ def pyplot() -> object | None:
 def plot_path(name: str) -> Path:
     IMG.mkdir(parents=True, exist_ok=True)
     return IMG / name
+
+
+def parse_variant(spec: str) -> tuple[str, str | None, dict[str, str], bool]:
+    """``NAME=PATH[+up][+KEY=VALUE...]`` -> (name, path or None for the installed package,
+    extra environment, whether a kept Ray (``raytune-hpt up``) serves it).
+
+    ``before=/work/wt-old`` runs an older checkout (put first on ``PYTHONPATH``);
+    ``nowarm=+RAYTUNE_HPT_WARM_WORKERS=0`` the installed package with one variable set.
+    """
+    name, _, rest = spec.partition("=")
+    path, *extras = rest.split("+")
+    env = dict(extra.split("=", 1) for extra in extras if "=" in extra)
+    return name, path or None, env, "up" in extras

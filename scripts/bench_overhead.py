@@ -1,6 +1,7 @@
 """Overhead: the same Keras trainings through five runners, side by side in one run.
 
-    python scripts/bench_overhead.py [--trials 16] [--epochs 5] [--write]
+    python scripts/bench_overhead.py [--trials 16] [--epochs 5] [--repeat N]
+        [--variant NAME=PATH[+KEY=VALUE]] [--write]
 
 ``--write`` puts the table, the targets and a plot (docs/img/overhead.png) into the
 "Overhead" section of docs/benchmarks.md.
@@ -176,6 +177,10 @@ def main() -> None:
     parser.add_argument("--repeat", type=int, default=1,
                         help="run every runner this many times, interleaved; report medians")
     parser.add_argument("--write", action="store_true", help="update docs/benchmarks.md")
+    parser.add_argument("--variant", action="append", default=[], metavar="NAME=PATH",
+                        help="also run the raytune_hpt runner as NAME from the checkout PATH "
+                             "(first on PYTHONPATH), or with +KEY=VALUE set (bench_switch.py's "
+                             "syntax), interleaved with the others")
     parser.add_argument("--child", default=None, help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.child:
@@ -183,12 +188,21 @@ def main() -> None:
         return
     runs: dict[str, list[float]] = {}
     loads: dict[str, list[float]] = {}
+    variants = {}
+    for spec in args.variant:
+        name, path, extra, _ = _benchdoc.parse_variant(spec)
+        if path:
+            extra["PYTHONPATH"] = os.pathsep.join(
+                filter(None, [path, os.environ.get("PYTHONPATH")]))
+        variants[f"raytune_hpt [{name}]"] = extra
     for _ in range(args.repeat):  # interleaved, so a drift of the machine's speed hits all
-        for runner in args.runners:
-            command = [sys.executable, __file__, "--child", runner, "--trials", str(args.trials),
-                       "--epochs", str(args.epochs)]
+        for runner in [*args.runners, *variants]:
+            command = [sys.executable, __file__, "--child",
+                       "raytune_hpt" if runner in variants else runner,
+                       "--trials", str(args.trials), "--epochs", str(args.epochs)]
             before = _benchdoc.load()
-            output = subprocess.run(command, capture_output=True, text=True)
+            output = subprocess.run(command, capture_output=True, text=True,
+                                    env={**os.environ, **variants.get(runner, {})})
             _benchdoc.wait_for_ray_to_exit()  # the next runner starts on a machine at rest
             lines = [line for line in output.stdout.splitlines() if line.startswith("RESULT ")]
             if not lines:

@@ -16,7 +16,12 @@ by wrapping Ray's methods) and in the workers (time from trial start to its repo
 work).
 
 Usage:
-    python scripts/bench_scale.py [--trials 500] [--slots 8] [--work 1.0] [--variants ...] [--write]
+    python scripts/bench_scale.py [--trials 500] [--slots 8] [--work 1.0] [--variants ...]
+        [--kept] [--write]
+
+``--kept`` runs both on a Ray kept by ``raytune-hpt up --num-cpus SLOTS`` (as a user who
+runs many searches would), whose warm workers have TensorFlow imported before the first
+trial; raytune_hpt runs first, so that its trials are the ones that find them.
 """
 
 from __future__ import annotations
@@ -26,6 +31,7 @@ import contextlib
 import json
 import os
 import shutil
+import subprocess
 import sys
 import tempfile
 import time
@@ -245,7 +251,6 @@ def trial_steps(work: float, repeats: int = 20) -> dict[str, float]:
     """Milliseconds per step of a raytune_hpt trial's own work, timed in this process, plus
     seconds to import TensorFlow/Keras and Ray Tune in a fresh Python (a new worker's cost)."""
     import gc
-    import subprocess
 
     import keras
 
@@ -282,6 +287,16 @@ def trial_steps(work: float, repeats: int = 20) -> dict[str, float]:
     return steps
 
 
+def kept_ray(slots: int) -> None:
+    """``raytune-hpt up --num-cpus slots`` with its state in a folder of this run only (this
+    script's own environment: it is a benchmark, not the user's process)."""
+    os.environ["RAYTUNE_HPT_STATE_DIR"] = tempfile.mkdtemp(prefix="bench-scale-state-")
+    up = subprocess.run([sys.executable, "-m", "raytune_hpt", "up", "--num-cpus", str(slots)],
+                        capture_output=True, text=True, timeout=300)
+    print(up.stdout.strip() or up.stderr.strip(), flush=True)
+    up.check_returncode()
+
+
 # ------------------------------------------------------------------------------------ main
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
@@ -291,6 +306,9 @@ def main() -> None:
     parser.add_argument("--variants", nargs="*", default=[],
                         help=f"raytune_hpt prototypes to run after the default: {sorted(VARIANTS)}")
     parser.add_argument("--skip-plain", action="store_true")
+    parser.add_argument("--kept", action="store_true",
+                        help="run on a Ray kept by `raytune-hpt up --num-cpus SLOTS` (its warm "
+                             "workers have TensorFlow imported); raytune_hpt runs first")
     parser.add_argument("--write", action="store_true", help="update docs/benchmarks.md")
     args = parser.parse_args()
 
@@ -303,11 +321,14 @@ def main() -> None:
     try:
         before = _benchdoc.load()
         start = time.perf_counter()
-        ray.init(num_cpus=args.slots, include_dashboard=False, log_to_driver=False,
-                 configure_logging=False)
+        if args.kept:
+            kept_ray(args.slots)
+        else:
+            ray.init(num_cpus=args.slots, include_dashboard=False, log_to_driver=False,
+                     configure_logging=False)
         ray_start = time.perf_counter() - start
-        print(f"ray.init: {ray_start:.1f} s ({_benchdoc.load_note(before, _benchdoc.load())})",
-              flush=True)
+        print(f"{'raytune-hpt up' if args.kept else 'ray.init'}: {ray_start:.1f} s "
+              f"({_benchdoc.load_note(before, _benchdoc.load())})", flush=True)
         runners: list[tuple[str, Callable[[], tuple[float, Any]]]] = []
         if not args.skip_plain:
             runners.append(("ray-tune+reuse",
@@ -315,6 +336,8 @@ def main() -> None:
         for variant in ["", *args.variants]:
             runners.append((f"raytune_hpt[{variant}]" if variant else "raytune_hpt",
                             lambda v=variant: run_raytune_hpt(args.trials, args.work, storage, v)))
+        if args.kept:  # the search joins the kept Ray first and takes its warm workers
+            runners.reverse()
         for name, runner in runners:
             probe = DriverProbe()
             before = _benchdoc.load()
@@ -331,6 +354,8 @@ def main() -> None:
                               for k, v in row.items()}), flush=True)
     finally:
         ray.shutdown()
+        if args.kept:
+            subprocess.run([sys.executable, "-m", "raytune_hpt", "down"], check=False)
         shutil.rmtree(storage, ignore_errors=True)
 
     table = [

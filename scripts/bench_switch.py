@@ -11,10 +11,12 @@ folder: the second run reloads). The load average before each round is recorded.
     python scripts/bench_switch.py --rounds 3 --out /tmp/bench_switch.json
 
 ``--variant NAME=PATH`` (repeatable) adds raytune_hpt run from another checkout (``PATH`` put
-first on ``PYTHONPATH``, e.g. a ``git worktree`` of an older commit), so that a change is
-measured before and after in the same run, next to keras_tuner. ``NAME=PATH+up`` runs that
-checkout's scripts while a local Ray kept by its ``raytune-hpt up`` is up (started before
-the first round, stopped by ``raytune-hpt down`` at the end); the other variants never see it.
+first on ``PYTHONPATH``, e.g. a ``git worktree`` of an older commit; empty for the installed
+package), so that a change is measured before and after in the same run, next to keras_tuner.
+``NAME=PATH+up`` runs that checkout's scripts while a local Ray kept by its ``raytune-hpt up``
+is up (started before the first round, stopped by ``raytune-hpt down`` at the end); the other
+variants never see it. ``NAME=PATH+KEY=VALUE`` sets one environment variable for that variant
+(``nowarm=+RAYTUNE_HPT_WARM_WORKERS=0``).
 Results are written to ``--out`` after every run.
 
 Needs keras-tuner (``pip install '.[bench]'`` or ``pip install keras-tuner``).
@@ -31,6 +33,10 @@ import sys
 import tempfile
 import textwrap
 import time
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+
+import _benchdoc  # noqa: E402
 
 PRELUDE = '''
 import time
@@ -183,34 +189,34 @@ def main() -> None:
             saved = json.load(file)
         _table(saved["runs"], saved["loads"], args.plot)
         return
-    variants: dict[str, str | None] = {"raytune_hpt": None}
-    if args.variant:
-        variants = dict(v.split("=", 1) for v in args.variant)
+    parsed = [_benchdoc.parse_variant(v) for v in args.variant or ["raytune_hpt="]]
+    variants = {name: (path, env) for name, path, env, _ in parsed}
     candidates = ["keras_tuner", *variants]
     states = tempfile.mkdtemp(prefix="bench-switch-state-")
-    kept = {name: path[: -len("+up")] for name, path in variants.items()
-            if path and path.endswith("+up")}
-    variants.update(kept)
-    for name, path in kept.items():
+    kept = [name for name, _, _, up in parsed if up]
+    for name in kept:
         up = subprocess.run([sys.executable, "-m", "raytune_hpt", "up"], capture_output=True,
-                            text=True, env=_env(path, os.path.join(states, name)))
+                            text=True, env=_env(variants[name], os.path.join(states, name)))
         print(f"{name}: {up.stdout.strip() or up.stderr.strip()}", flush=True)
     try:
         _rounds(args, candidates, variants, states)
     finally:
-        for name, path in kept.items():
+        for name in kept:
             subprocess.run([sys.executable, "-m", "raytune_hpt", "down"],
-                           env=_env(path, os.path.join(states, name)))
+                           env=_env(variants[name], os.path.join(states, name)))
 
 
-def _env(pythonpath: str | None, state_dir: str) -> dict[str, str]:
-    env = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "2", "RAYTUNE_HPT_STATE_DIR": state_dir}
+def _env(variant: tuple[str | None, dict[str, str]] | None, state_dir: str) -> dict[str, str]:
+    pythonpath, extra = variant or (None, {})
+    env = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "2", "RAYTUNE_HPT_STATE_DIR": state_dir,
+           **extra}
     if pythonpath:
         env["PYTHONPATH"] = os.pathsep.join(filter(None, [pythonpath, env.get("PYTHONPATH")]))
     return env
 
 
-def _rounds(args: argparse.Namespace, candidates: list[str], variants: dict[str, str | None],
+def _rounds(args: argparse.Namespace, candidates: list[str],
+            variants: dict[str, tuple[str | None, dict[str, str]]],
             states: str) -> None:
     runs: dict[str, dict[str, list[dict[str, float]]]] = {}
     loads = []

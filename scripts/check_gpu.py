@@ -53,7 +53,8 @@ def _peak_callback():
 
         def on_epoch_end(self, epoch, logs=None):
             if logs is not None and tf.config.list_logical_devices("GPU"):
-                logs["gpu_peak_mb"] = tf.config.experimental.get_memory_info("GPU:0")["peak"] / 2**20
+                peak = tf.config.experimental.get_memory_info("GPU:0")["peak"]
+                logs["gpu_peak_mb"] = peak / 2**20
 
     return GpuPeak()
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import warnings
 
 import numpy as np
 import pytest
@@ -22,9 +23,51 @@ def ray_local():
     import ray
 
     if not ray.is_initialized():
-        ray.init(num_cpus=2, include_dashboard=False, configure_logging=False, log_to_driver=False)
+        _start_session_ray()
     yield ray
     # left running for the session; pytest's exit shuts it down
+
+
+def _start_session_ray() -> None:
+    import ray
+
+    ray.init(num_cpus=2, include_dashboard=False, configure_logging=False, log_to_driver=False)
+
+
+@pytest.fixture(scope="module", autouse=True)
+def _ray_given_back(request):
+    """A test module that used the session's Ray gives every CPU back: an actor or placement
+    group it leaves behind would make later tests run one trial at a time and fail far from
+    here. A leak is said in pytest's warnings summary, naming the module (checked after the
+    module's own fixtures, such as a search left running in a thread, have ended), and the
+    next module gets a new session Ray."""
+    yield
+    import time
+
+    import ray
+
+    if not ray.is_initialized():
+        return
+    total = ray.cluster_resources().get("CPU", 0)
+    deadline = time.monotonic() + 30  # Tune ends its actors asynchronously
+    while ray.available_resources().get("CPU", 0) < total and time.monotonic() < deadline:
+        time.sleep(0.2)
+    free = ray.available_resources().get("CPU", 0)
+    if free < total:
+        from ray.util.placement_group import placement_group_table
+
+        groups = {k[:8]: v["state"] for k, v in placement_group_table().items()
+                  if v["state"] != "REMOVED"}
+        ray.shutdown()
+        _start_session_ray()
+        warnings.warn(f"{request.module.__name__} left {total - free:g} of its Ray's {total:g} "
+                      f"CPUs held 30 s after its tests ended (an actor, or a placement group: "
+                      f"{groups}); the next module gets a new session Ray", LeakedRayWarning,
+                      stacklevel=1)
+
+
+class LeakedRayWarning(UserWarning):
+    """A test module left CPUs of the session's Ray held (reported in pytest's summary)."""
 
 
 @pytest.fixture(scope="session")

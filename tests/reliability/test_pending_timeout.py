@@ -20,8 +20,8 @@ def test_trials_that_can_never_start_end_the_search_after_the_bound(ray_local, d
 
     (x, y), (xv, yv) = digits
     held = placement_group([{"CPU": 1}, {"CPU": 1}])  # both CPUs of the session's Ray
-    assert held.wait(timeout_seconds=60)
     try:
+        assert held.wait(timeout_seconds=60), "the session's Ray has not 2 free CPUs"
         tuner = rth.Tuner(build_mlp, objective="val_accuracy", max_trials=2, seed=0,
                           storage_path=str(tmp_path), name="never", pending_timeout=5,
                           verbose=0, tracking={"tensorboard": False})

@@ -49,10 +49,10 @@ _LAZY = {
     "TrialFailedError": "raytune_hpt.errors",
     "Tuner": "raytune_hpt.tuner",
     # Keras Tuner's names: `import raytune_hpt as kt` runs Keras Tuner code on Ray
-    "BayesianOptimization": "raytune_hpt.tuner",
-    "GridSearch": "raytune_hpt.tuner",
-    "Hyperband": "raytune_hpt.tuner",
-    "RandomSearch": "raytune_hpt.tuner",
+    "BayesianOptimization": "raytune_hpt.tuners",
+    "GridSearch": "raytune_hpt.tuners",
+    "Hyperband": "raytune_hpt.tuners",
+    "RandomSearch": "raytune_hpt.tuners",
 }
 _MODULES = {"errors": "raytune_hpt.errors", "oracles": "raytune_hpt.oracles"}
 

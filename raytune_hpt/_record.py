@@ -11,7 +11,9 @@ Both sides import the names from here and neither imports the other:
 * each checkpoint folder: one ``.keras`` file per model (:func:`model_file`) and
   :data:`STATE_FILE` (epochs done, the report, the trial id), read back by
   :func:`load_checkpoint`;
-* Ray's ``error.pkl`` of a failed trial, read back by :func:`trial_cause`.
+* Ray's ``error.pkl`` of a failed trial, read back by :func:`trial_cause`;
+* :data:`PRUNED_FILE` beside ``raytune_hpt.json``: the trials whose checkpoints the driver
+  deleted under ``keep_models`` (their metrics and logs stay), written by the driver.
 
 Nothing here imports Ray, Keras or TensorFlow at import time.
 """
@@ -32,6 +34,7 @@ __all__ = [
     "EPOCH",
     "METADATA_FILE",
     "MODEL_FILE",
+    "PRUNED_FILE",
     "STATE_FILE",
     "TRIAL_ERROR",
     "TRIAL_TRACEBACK",
@@ -58,6 +61,9 @@ TRIAL_TRACEBACK = "trial_traceback"
 #: The report field with hyperparameters a trial declared that the space did not have yet
 #: (a ``run_trial`` override declares them lazily, as in Keras Tuner): a JSON space config.
 DECLARED_HPS = "declared_hyperparameters"
+#: ``{"keep_models": K, "pruned": {trial_id: trial folder}}``: trials whose checkpoints were
+#: deleted because they were not among the best K when they ended (``keep_models``).
+PRUNED_FILE = "pruned_models.json"
 #: A checkpoint's model (the first fold's under cross-validation).
 MODEL_FILE = "model.keras"
 #: A checkpoint's state: ``{"epoch": done, "metrics": report, "trial_id": id}``.

@@ -12,6 +12,7 @@ RaytuneHptError
 │   └── JobNotFoundError (ClusterError)      no job with that id
 ├── ClusterError                             the Jobs API could not be used
 │   └── ClusterUnreachableError              nothing answers (cluster down, tunnel closed)
+├── ModelNotKeptError (also a LookupError)   a trial's model was deleted under keep_models
 ├── TrialFailedError                         one trial failed; the search goes on
 │   └── SearchAbortedError                   the first trials all failed the same way,
 │                                            or max_consecutive_failed_trials in a row
@@ -43,6 +44,7 @@ __all__ = [
     "FatalTypeError",
     "FatalValueError",
     "JobNotFoundError",
+    "ModelNotKeptError",
     "NodesNeverCameError",
     "ObjectiveNotLoggedError",
     "RaytuneHptError",
@@ -90,6 +92,11 @@ class ObjectiveNotLoggedError(ConfigurationError):
 
     def __reduce__(self) -> tuple:  # travels from a Ray worker back to the driver
         return (type(self), (self.objective, self.logged))
+
+
+class ModelNotKeptError(RaytuneHptError, LookupError):
+    """A trial's model was asked for, but its checkpoints were deleted when it ended: it was
+    not among the best ``keep_models`` trials (docs/reliability.md, "Bounded disk")."""
 
 
 class TrialFailedError(RaytuneHptError):

@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import re
+import warnings
 from dataclasses import dataclass
+from typing import Any
 
 __all__ = ["COST_METRICS", "Objective", "Pareto", "infer_direction"]
 
@@ -15,6 +17,11 @@ _MIN_WORDS = ("loss", "error", "mse", "mae", "mape", "rmse", "msle", "crossentro
               "false_negatives")
 # What every trial can measure without user code (worker/_costs.py): smaller is cheaper.
 COST_METRICS = ("params", "model_bytes", "inference_ms")
+
+
+def _deprecated(old: str, new: str) -> None:
+    warnings.warn(f"{old} is deprecated and goes in 0.3: use {new} (one spelling of the "
+                  "objective: name and direction).", DeprecationWarning, stacklevel=3)
 
 
 def infer_direction(name: str) -> str | None:
@@ -68,7 +75,8 @@ class Objective:
 
     @property
     def mode(self) -> str:
-        """Ray Tune's spelling of the direction."""
+        """Deprecated (removed in 0.3): ``direction``, or ``ray_metric()["mode"]``."""
+        _deprecated("Objective.mode", "Objective.direction")
         return self.direction  # type: ignore[return-value]
 
     @property
@@ -80,15 +88,19 @@ class Objective:
         """Every metric a trial must report: the name and, for a sum, its terms."""
         return [self.name, *(t.name for t in self.terms)]
 
-    @property
-    def searcher_metric(self) -> str | list[str]:
-        """What a searcher is given as Ray's ``metric`` (a list for a Pareto objective)."""
-        return self.name
+    def ray_metric(self, *, several: bool = False) -> dict[str, Any]:
+        """Ray's ``metric`` and ``mode`` for this objective: the one place Ray's spelling is
+        made (the rest of the package says ``name`` and ``direction``, as Keras Tuner does).
 
-    @property
-    def searcher_mode(self) -> str | list[str]:
-        """What a searcher is given as Ray's ``mode`` (a list for a Pareto objective)."""
-        return self.mode
+        ``several``: the consumer takes several metrics (a multi-objective searcher gets a
+        Pareto objective's lists); otherwise a Pareto objective gives none (Ray's
+        ``TuneConfig`` ranks trials by one metric, and a front ranks none).
+
+        Example:
+            >>> Objective("val_accuracy").ray_metric()
+            {'metric': 'val_accuracy', 'mode': 'max'}
+        """
+        return {"metric": self.name, "mode": self.direction}
 
     @classmethod
     def sum_of(cls, objectives: list) -> Objective:
@@ -163,8 +175,8 @@ class Pareto(Objective):
 
     Example:
         >>> p = Pareto(["val_accuracy", ("params", "min")])
-        >>> p.names, p.modes
-        (['val_accuracy', 'params'], ['max', 'min'])
+        >>> p.ray_metric(several=True)
+        {'metric': ['val_accuracy', 'params'], 'mode': ['max', 'min']}
     """
 
     def __init__(self, objectives: list | tuple) -> None:
@@ -192,24 +204,26 @@ class Pareto(Objective):
     def is_pareto(self) -> bool:
         return True
 
-    @property
-    def names(self) -> list[str]:
+    def metric_names(self) -> list[str]:
         return [t.name for t in self.terms]
 
     @property
+    def names(self) -> list[str]:
+        """Deprecated (removed in 0.3): ``metric_names()``."""
+        _deprecated("Pareto.names", "Pareto.metric_names()")
+        return self.metric_names()
+
+    @property
     def modes(self) -> list[str]:
-        return [t.mode for t in self.terms]
+        """Deprecated (removed in 0.3): ``[t.direction for t in terms]``, or
+        ``ray_metric(several=True)["mode"]``."""
+        _deprecated("Pareto.modes", "each term's direction")
+        return [t.direction for t in self.terms]  # type: ignore[misc]
 
-    def metric_names(self) -> list[str]:
-        return self.names
-
-    @property
-    def searcher_metric(self) -> list[str]:
-        return self.names
-
-    @property
-    def searcher_mode(self) -> list[str]:
-        return self.modes
+    def ray_metric(self, *, several: bool = False) -> dict[str, Any]:
+        if not several:
+            return {"metric": None, "mode": None}
+        return {"metric": self.metric_names(), "mode": [t.direction for t in self.terms]}
 
     def add_to(self, metrics: dict[str, float]) -> dict[str, float]:
         """Nothing is summed: each term is reported as it is."""

@@ -20,13 +20,26 @@ from typing import Any
 
 from raytune_hpt._checks import is_finite_number, is_number
 from raytune_hpt.capacity import Capacity
+from raytune_hpt.tracking import say
 
-__all__ = ["Resources", "growth_note", "local_node", "placement_line", "requested", "settle",
-           "trials_that_fit", "unused_gpus_note"]
+__all__ = ["Resources", "growth_note", "in_node_names", "local_node", "placement_line",
+           "requested", "settle", "trials_that_fit", "unused_gpus_note"]
 
 logger = logging.getLogger(__name__)
 
 _RAY_NAMES = {"cpu": "CPU", "gpu": "GPU"}
+
+
+def in_node_names(request: Mapping[str, Any]) -> dict[str, Any]:
+    """A request in our names (``Resources.to_ray()``: ``cpu``, ``gpu``, ``memory``, custom)
+    in those of Ray's nodes and of Ray Train's ``resources_per_worker`` (``CPU``, ``GPU``,
+    ``memory``, custom), zero amounts left out: the one place the names are translated.
+
+    Example:
+        >>> in_node_names({"cpu": 2, "gpu": 0, "accelerator_type:A100": 0.01})
+        {'CPU': 2, 'accelerator_type:A100': 0.01}
+    """
+    return {_RAY_NAMES.get(k, k): v for k, v in request.items() if v}
 
 
 def _gib(value: float) -> str:
@@ -168,7 +181,7 @@ class Resources:
 
         from raytune_hpt.errors import ConfigurationError
 
-        request = _ray_request(self)
+        request = in_node_names(self.to_ray())
         if nodes is None:
             nodes = [n for n in ray.nodes() if n.get("Alive")]
         problem = _infeasible(request, [n.get("Resources", {}) for n in nodes], workers)
@@ -203,9 +216,8 @@ def trials_that_fit(request: Mapping[str, Any], cluster: Mapping[str, float]) ->
         >>> trials_that_fit({"cpu": 1, "gpu": 0}, {"CPU": 8.0, "GPU": 1.0})
         8
     """
-    names = {"cpu": "CPU", "gpu": "GPU"}
-    fits = [float(cluster.get(names.get(k, k), 0.0)) / float(v)
-            for k, v in request.items() if isinstance(v, (int, float)) and v > 0]
+    fits = [float(cluster.get(k, 0.0)) / float(v)
+            for k, v in in_node_names(request).items() if isinstance(v, (int, float)) and v > 0]
     return max(1, math.floor(min(fits, default=1.0) + 1e-9))
 
 
@@ -284,7 +296,7 @@ def settle(resources: Resources | str, *, workers: int, max_concurrent: int | No
     if resources == "auto":
         resources = Resources.auto([n["Resources"] for n in candidates])
     assert isinstance(resources, Resources)  # for the type checker: coerced in Tuner
-    if capacity.autoscaler_unknown and not capacity.can_hold_now(_ray_request(resources)):
+    if capacity.autoscaler_unknown and not capacity.can_hold_now(in_node_names(resources.to_ray())):
         logger.warning("No node alive now can hold one trial (%s) and the node types of this "
                        "cluster's autoscaler cannot be read from here: the search waits for "
                        "it (pending_timeout bounds the wait).", resources.describe())
@@ -296,8 +308,7 @@ def settle(resources: Resources | str, *, workers: int, max_concurrent: int | No
     if growth:  # the totals are those of the grown cluster
         line = line.replace(" on a Ray of ", " on a Ray grown to ") + growth
     logger.info("%s", line)
-    if verbose >= 1:
-        print(line, flush=True)
+    say(line, verbose)
     note = None if resources.chosen else unused_gpus_note(resources, capacity.totals())
     if note:
         logger.warning("%s", note)
@@ -310,21 +321,18 @@ def growth_note(resources: Resources, capacity: Capacity, workers: int = 1) -> s
     if not capacity.can_grow:
         return ""
     request = {k: v * workers for k, v in resources.to_ray().items()}
+    one = in_node_names(resources.to_ray())
     if trials_that_fit(request, capacity.live_totals()) >= trials_that_fit(
-            request, capacity.totals()) and capacity.can_hold_now(_ray_request(resources)):
+            request, capacity.totals()) and capacity.can_hold_now(one):
         return ""
     usable = [t for t in capacity.node_types
-              if all(t.resources.get(k, 0) >= v for k, v in _ray_request(resources).items())]
+              if all(t.resources.get(k, 0) >= v for k, v in one.items())]
     kinds = ", ".join(t.describe() for t in usable) or "none of its types"
     note = f" Waiting for Ray's autoscaler to add nodes of type {kinds}."
     if resources.chosen and resources.gpu:
         note += (" Each trial takes a whole GPU; a small model can ask for CPUs instead: "
                  "resources={'cpu': 1}.")
     return note
-
-
-def _ray_request(resources: Resources) -> dict[str, float]:
-    return {_RAY_NAMES.get(k, k): v for k, v in resources.to_ray().items() if v}
 
 
 def local_node() -> dict[str, Any]:

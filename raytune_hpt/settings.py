@@ -32,6 +32,7 @@ from raytune_hpt._checks import (
     check_one_of,
     check_path_name,
     is_finite_number,
+    is_number,
 )
 from raytune_hpt._job_env import job_storage_path
 from raytune_hpt._registry import spec_name
@@ -45,13 +46,18 @@ from raytune_hpt.tracking import validate_tracking
 
 __all__ = [
     "DEFAULT_STORAGE_PATH",
+    "KEEP_MODELS",
     "PARETO_SCHEDULERS",
     "PARETO_SEARCHERS",
     "SHARED_ARRAYS_MB",
+    "TUNER_DEFAULTS",
     "Settings",
+    "check_keep_models",
     "check_pareto_search",
     "default_name",
+    "field_default",
     "parse_duration",
+    "tuner_arguments",
 ]
 
 DEFAULT_STORAGE_PATH = os.path.join("~", "ray_results")
@@ -60,20 +66,32 @@ DEFAULT_STORAGE_PATH = os.path.join("~", "ray_results")
 #: object-store copy by default: ``Tuner(shared_arrays_mb=...)``, ``data.shared_arrays_mb``.
 SHARED_ARRAYS_MB = 32
 
+#: The best trials whose models (checkpoints) stay on disk by default: ``Tuner(keep_models=...)``,
+#: the experiment file's ``keep_models``; None keeps every trial's (Keras Tuner's way).
+KEEP_MODELS = 10
+
 #: What a Pareto objective may be combined with: searchers with a multi-objective rule (or
 #: none: random, grid) and a scheduler that stops nothing by rank.
 PARETO_SEARCHERS = ("bayesopt", "grid", "optuna", "optuna_gp", "random")
 PARETO_SCHEDULERS = ("fifo",)
 
 
+#: The metadata of a field that Keras Tuner's arguments set (``keras_tuner.translate``),
+#: not a ``Tuner`` argument of that name.
+_FROM_KERAS_TUNER = {"set_by": "keras_tuner"}
+
+
 @dataclass(frozen=True)
 class Settings:
     """One search's settings, as :class:`~raytune_hpt.Tuner` documents each argument.
 
-    Beyond the Tuner's own arguments, four fields hold what a Keras Tuner argument asks of
-    each trial: ``compile_overrides`` (its ``optimizer``/``loss``/``metrics``),
-    ``max_model_size``, ``epochs`` (every trial's epochs, fixed: Keras Tuner's Hyperband
-    ``max_epochs``) and ``tune_new_entries`` (False: hyperparameters the model declares beyond
+    Its fields are the one list of settings: the Tuner's keyword arguments and their defaults
+    (:func:`tuner_arguments`), the attributes a Tuner shows, the experiment file's settings
+    and the record's are derived from them. Beyond the Tuner's own arguments, four fields
+    (marked ``_FROM_KERAS_TUNER``) hold what a Keras Tuner argument asks of each trial:
+    ``compile_overrides`` (its ``optimizer``/``loss``/``metrics``), ``max_model_size``,
+    ``epochs`` (every trial's epochs, fixed: Keras Tuner's Hyperband ``max_epochs``) and
+    ``tune_new_entries`` (False: hyperparameters the model declares beyond
     ``hyperparameters`` keep their default).
     """
 
@@ -100,11 +118,13 @@ class Settings:
     points_to_evaluate: list[dict[str, Any]] | None = None
     warm_start: str | None = None
     pending_timeout: float = 600.0
-    compile_overrides: Mapping[str, Any] = field(default_factory=dict)
-    max_model_size: int | None = None
-    epochs: int | None = None
-    tune_new_entries: bool = True
+    compile_overrides: Mapping[str, Any] = field(default_factory=dict,
+                                                 metadata=_FROM_KERAS_TUNER)
+    max_model_size: int | None = field(default=None, metadata=_FROM_KERAS_TUNER)
+    epochs: int | None = field(default=None, metadata=_FROM_KERAS_TUNER)
+    tune_new_entries: bool = field(default=True, metadata=_FROM_KERAS_TUNER)
     max_time: float | str | None = None  # seconds, or "90m", "2h", "1h30m", "45s"
+    keep_models: int | None = KEEP_MODELS  # None: every trial's checkpoints stay on disk
 
     def __post_init__(self) -> None:
         # a duration written as text becomes seconds (the object is frozen: set it once here)
@@ -168,6 +188,7 @@ class Settings:
                              f"search never waits forever), but got {self.pending_timeout!r}.")
         check_int("max_model_size", self.max_model_size, 1, optional=True)
         check_int("epochs", self.epochs, 1, optional=True)
+        check_keep_models(self.keep_models)
         check_pareto_search(self.objective, self.searcher, self.scheduler)
         validate_tracking(self.tracking)
         if self.resources != "auto" and not isinstance(self.resources, Resources):
@@ -182,6 +203,28 @@ class Settings:
             raise ConfigurationError(
                 "warm_start must be the path (or URI) of an earlier experiment, but got "
                 f"{self.warm_start!r}.")
+
+
+def tuner_arguments() -> dict[str, dataclasses.Field]:
+    """The ``Tuner``'s keyword arguments, each a field of :class:`Settings` (its name, type
+    and default): every field but ``objective`` (the Tuner's second positional argument) and
+    those Keras Tuner's arguments set. A field without a default (``name``,
+    ``storage_path``) is None until :meth:`Settings.create` makes it."""
+    return {f.name: f for f in dataclasses.fields(Settings)
+            if f.name != "objective" and f.metadata != _FROM_KERAS_TUNER}
+
+
+def field_default(item: dataclasses.Field) -> Any:
+    """A field's default (None when it has none: :meth:`Settings.create` makes it)."""
+    if item.default is not dataclasses.MISSING:
+        return item.default
+    if item.default_factory is not dataclasses.MISSING:
+        return item.default_factory()
+    return None
+
+
+#: Each Tuner argument's default (Settings' fields'): the experiment file's defaults too.
+TUNER_DEFAULTS = {name: field_default(item) for name, item in tuner_arguments().items()}
 
 
 _DURATION = re.compile(r"^\s*(?:(\d+(?:\.\d+)?)\s*h)?\s*(?:(\d+(?:\.\d+)?)\s*m)?"
@@ -214,6 +257,20 @@ def parse_duration(name: str, value: Any) -> float | None:
             f"{name} must be a positive duration: seconds (a number) or a text such as "
             f"'90m', '2h', '1h30m' or '45s'; got {value!r}.")
     return seconds
+
+
+def check_keep_models(value: Any) -> None:
+    """``keep_models`` is a whole number of trials >= 1, or None (keep every trial's model).
+
+    Raises:
+        ConfigurationError: anything else (0, -1, 1.5, ``"10"``, True).
+    """
+    if value is None or (is_number(value, integer=True) and value >= 1):
+        return
+    raise ConfigurationError(
+        "keep_models must be a whole number of trials >= 1 (the best trials whose models "
+        "stay on disk) or None (keep every trial's model), but got "
+        f"{value!r} ({type(value).__name__}).")
 
 
 def default_name(model_name: str | None = None) -> str:

@@ -12,6 +12,7 @@ name is resumed unless ``overwrite=True``. Keras Tuner's tuner classes (``Random
 from __future__ import annotations
 
 import dataclasses
+import inspect
 from typing import Any
 
 from raytune_hpt import driver
@@ -24,26 +25,25 @@ from raytune_hpt.hypermodel import (
 )
 from raytune_hpt.hyperparameters import HyperParameters, space_summary
 from raytune_hpt.keras_tuner import (
-    BayesianOptimizationOracle,
-    GridSearchOracle,
-    HyperbandOracle,
     KerasTunerMethods,
-    RandomSearchOracle,
     Trial,
-    oracle_arguments,
     translate,
 )
 from raytune_hpt.objective import Objective
 from raytune_hpt.resources import Resources
 from raytune_hpt.results import ExperimentResults
-from raytune_hpt.settings import SHARED_ARRAYS_MB, Settings, default_name
+from raytune_hpt.settings import Settings, default_name, field_default, tuner_arguments
+from raytune_hpt.tracking import say
 from raytune_hpt.worker import TrialHooks
 
-__all__ = ["BayesianOptimization", "GridSearch", "Hyperband", "RandomSearch", "Tuner"]
+__all__ = ["Tuner"]
 
 #: Settings a Tuner shows as its own attributes (``tuner.max_trials``, ``tuner.objective``);
-#: setting one (``tuner.overwrite = True``) makes new settings, checked again.
+#: setting one (``tuner.overwrite = True``) makes new settings, checked again
+#: (:meth:`Tuner._change_settings`, the one place a Tuner's settings change).
 _SETTINGS = frozenset(f.name for f in dataclasses.fields(Settings))
+#: The Tuner's keyword arguments: fields of Settings, the one list of settings.
+_ARGUMENTS = tuner_arguments()
 
 
 class Tuner(KerasTunerMethods):
@@ -87,9 +87,16 @@ class Tuner(KerasTunerMethods):
             ``[{"units": 64, "lr": 1e-3}]``; a hyperparameter left out takes its default;
             an unknown name or a value outside its domain is a ``ConfigurationError``.
         warm_start: an earlier experiment (path, URI) whose trials seed the searcher.
+        executions_per_trial: models trained per trial (Keras Tuner's); the objective is
+            their mean at each epoch.
+        max_consecutive_failed_trials: end the search after this many failed trials in a
+            row (Keras Tuner's; its oracles default to 3); None: only when the first trials
+            all fail with the same error.
         pending_timeout: seconds every trial may wait for nodes (none running) before the
             search ends, saying what it waited for; default 600 (docs/cluster.md).
         max_time: this run's wall-clock budget, seconds or ``"2h"`` (docs/reliability.md).
+        keep_models: only the best trials' models (checkpoints) stay on disk, default 10;
+            ``None`` keeps every trial's (docs/reliability.md, "Bounded disk").
 
     Keras Tuner's own arguments are taken too (``oracle``, ``directory``, ``project_name``,
     ``max_retries_per_trial``, ``optimizer``/``loss``/``metrics``, ``max_model_size``,
@@ -108,42 +115,16 @@ class Tuner(KerasTunerMethods):
 
     settings: Settings
 
-    def __init__(
-        self,
-        hypermodel: Any = None,
-        objective: Any = None,
-        *,
-        searcher: Any = "random",
-        scheduler: Any = "fifo",
-        max_trials: int = 10,
-        hyperparameters: Any = None,
-        resources: Resources | dict | str | None = None,
-        max_concurrent_trials: int | None = None,
-        storage_path: str | None = None,
-        name: str | None = None,
-        seed: int | None = None,
-        overwrite: bool = False,
-        max_failures: int = 0,
-        verbose: int = 1,
-        address: str | None = None,
-        tracking: dict[str, Any] | None = None,
-        meta_optimizer: bool = False,
-        workers_per_trial: int = 1,
-        shared_arrays_mb: float | None = SHARED_ARRAYS_MB,
-        executions_per_trial: int = 1,
-        max_consecutive_failed_trials: int | None = None,
-        points_to_evaluate: list[dict[str, Any]] | None = None,
-        warm_start: str | None = None,
-        pending_timeout: float = 600.0,
-        max_time: float | str | None = None,
-        **keras_tuner_options: Any,
-    ) -> None:
-        arguments = {k: v for k, v in locals().items()
-                     if k not in ("self", "hypermodel", "keras_tuner_options", "__class__")}
-        arguments["meta_optimizer"] = bool(meta_optimizer)
-        arguments, oracle = translate(arguments, keras_tuner_options)
+    def __init__(self, hypermodel: Any = None, objective: Any = None,
+                 **arguments: Any) -> None:
+        # The keyword arguments are Settings' fields (settings.tuner_arguments, shown by
+        # inspect.signature); any other name is Keras Tuner's (translate checks it).
+        own = {name: field_default(item) for name, item in _ARGUMENTS.items()}
+        own.update({name: arguments.pop(name) for name in list(arguments) if name in own})
+        own["objective"], own["meta_optimizer"] = objective, bool(own["meta_optimizer"])
+        own, oracle = translate(own, arguments)
         self.hypermodel = self._coerce_hypermodel(hypermodel)
-        self._start(self._make_settings(arguments), oracle)
+        self._start(self._make_settings(own), oracle)
 
     @classmethod
     def from_settings(cls, hypermodel: Any, settings: Settings) -> Tuner:
@@ -161,7 +142,9 @@ class Tuner(KerasTunerMethods):
         # Files written into the experiment folder once every check has passed (the CLI
         # keeps the experiment file there for `resume`).
         self.attachments: dict[str, str] = {}
-        self._session: Any = None  # the running trial's reports, inside run_trial
+        # The last search's run state: the space it found, the resources it settled ("auto"
+        # resolved against the cluster). The settings stay as they were made.
+        self._run: driver.SearchRun | None = None
         # Keras Tuner's rule: a project already on disk is reloaded (unless overwrite=True)
         self._results: ExperimentResults | None = driver.existing_results(settings)
         self.space: HyperParameters | None = self._results and self._results.space
@@ -201,9 +184,21 @@ class Tuner(KerasTunerMethods):
 
     def __setattr__(self, name: str, value: Any) -> None:
         if name in _SETTINGS and "settings" in self.__dict__:
-            self.settings = self.settings.replace(**{name: value})
+            self._change_settings(**{name: value})
         else:
             super().__setattr__(name, value)
+
+    def _change_settings(self, **changes: Any) -> None:
+        """New settings with ``changes``, every value checked again (``Settings.replace``);
+        what the last search settled no longer describes them."""
+        self.settings = self.settings.replace(**changes)
+        self._run = None
+
+    @property
+    def resources(self) -> Resources | str:
+        """Each trial's resources: as the last search placed them (``"auto"`` resolved
+        against the cluster), else as asked (``settings.resources``)."""
+        return self._run.resources if self._run is not None else self.settings.resources
 
     @property
     def experiment_path(self) -> str:
@@ -245,15 +240,16 @@ class Tuner(KerasTunerMethods):
             return self._results
         hooks = {"attachments": self.attachments, "on_search_begin": self.on_search_begin}
         if self.has_custom_run_trial():
-            run, self._results = driver.search_custom(self.settings, self, self._initial_space(),
-                                                      fit_args, fit_kwargs, **hooks)
+            trial_hooks = TrialHooks(self, frozenset(self.overridden_hooks()), Trial)
+            run, self._results = driver.search_custom(self.settings, trial_hooks,
+                                                      self._initial_space(), fit_args,
+                                                      fit_kwargs, **hooks)
         else:
             called = self.hooks_called_in_trials()
             run, self._results = driver.search(self.settings, self.hypermodel, fit_args,
                                                fit_kwargs, **hooks, trial_hooks=TrialHooks(
-                                                   self, called) if called else None)
-        self.space = run.space
-        self.resources = run.resources  # "auto", as resolved against the cluster
+                                                   self, called, Trial) if called else None)
+        self._run, self.space = run, run.space
         self.on_search_end()
         return self._results
 
@@ -279,7 +275,7 @@ class Tuner(KerasTunerMethods):
             names = {hp.name for hp in declared.space} if declared is not None else set()
             shown = [hp for hp in shown if hp.name in names]
         text = space_summary(shown)
-        print(text)
+        say(text)
         return text
 
     def _initial_space(self) -> HyperParameters:
@@ -311,9 +307,10 @@ class Tuner(KerasTunerMethods):
         return [self.space.copy(values) for values in results.best_hyperparameters(num_trials)]
 
     def get_best_models(self, num_models: int = 1) -> list[Any]:
-        """The best trials' models at their best epoch, restored from checkpoints."""
+        """The best trials' models at their best epoch (ModelNotKeptError: keep_models)."""
         results = self._require_results()
         ranked = results.ranked_trials()[:num_models]
+        results.require_models(ranked, f"get_best_models({num_models})")
         if type(self).load_model is not Tuner.load_model:  # yours, as Keras Tuner calls it
             return [self.load_model(Trial.from_record(t, results.space, results.objective))
                     for t in ranked]
@@ -322,7 +319,7 @@ class Tuner(KerasTunerMethods):
     def results_summary(self, num_trials: int = 10) -> str:
         """Print and return a readable table of the best trials."""
         text = self._require_results().summary(num_trials)
-        print(text)
+        say(text)
         return text
 
     def load_model(self, trial: Any) -> Any:
@@ -341,56 +338,23 @@ class Tuner(KerasTunerMethods):
 
     def __getstate__(self) -> dict:
         # The tuner travels to each worker for a custom run_trial: results stay here.
-        return {**self.__dict__, "_results": None, "_session": None}
+        return {**self.__dict__, "_results": None, "_run": None}
 
 
-# -- Keras Tuner's tuner classes: this Tuner with an oracle ------------------------------------
-class RandomSearch(Tuner):
-    """Keras Tuner's ``RandomSearch``, each trial on Ray.
-
-    Example:
-        >>> import raytune_hpt as kt
-        >>> tuner = kt.RandomSearch(build_model, objective="val_accuracy", max_trials=5,
-        ...                         executions_per_trial=2, directory="runs",
-        ...                         project_name="demo")                  # doctest: +SKIP
-        >>> tuner.search(x, y, validation_split=0.2, epochs=10)           # doctest: +SKIP
-    """
-
-    def __init__(self, hypermodel: Any = None, objective: Any = None, max_trials: int = 10,
-                 **kwargs: Any) -> None:
-        oracle = RandomSearchOracle(objective=objective, max_trials=max_trials,
-                                    **oracle_arguments(kwargs))
-        super().__init__(hypermodel, oracle=oracle, **kwargs)
+def _signature() -> inspect.Signature:
+    """``Tuner(hypermodel=None, objective=None, *, <each argument>=<its default>,
+    **keras_tuner_options)``, derived from :data:`_ARGUMENTS` (what ``help(Tuner)`` shows)."""
+    kind = inspect.Parameter
+    parameters = [kind("self", kind.POSITIONAL_OR_KEYWORD),
+                  kind("hypermodel", kind.POSITIONAL_OR_KEYWORD, default=None),
+                  kind("objective", kind.POSITIONAL_OR_KEYWORD, default=None)]
+    for name, item in _ARGUMENTS.items():
+        default = field_default(item)
+        annotation = f"{item.type} | None" if default is None and "None" not in str(
+            item.type) else item.type
+        parameters.append(kind(name, kind.KEYWORD_ONLY, default=default, annotation=annotation))
+    parameters.append(kind("keras_tuner_options", kind.VAR_KEYWORD))
+    return inspect.Signature(parameters, return_annotation="None")
 
 
-class GridSearch(Tuner):
-    """Keras Tuner's ``GridSearch``: every active combination, in order, each on Ray."""
-
-    def __init__(self, hypermodel: Any = None, objective: Any = None,
-                 max_trials: int | None = None, **kwargs: Any) -> None:
-        oracle = GridSearchOracle(objective=objective, max_trials=max_trials or 10**9,
-                                  **oracle_arguments(kwargs))
-        super().__init__(hypermodel, oracle=oracle, **kwargs)
-
-
-class BayesianOptimization(Tuner):
-    """Keras Tuner's ``BayesianOptimization`` (raytune_hpt's ``bayesopt`` searcher)."""
-
-    def __init__(self, hypermodel: Any = None, objective: Any = None, max_trials: int = 10,
-                 num_initial_points: int | None = None, alpha: float = 1e-4,
-                 beta: float = 2.6, **kwargs: Any) -> None:
-        oracle = BayesianOptimizationOracle(objective=objective, max_trials=max_trials,
-                                            num_initial_points=num_initial_points,
-                                            alpha=alpha, beta=beta, **oracle_arguments(kwargs))
-        super().__init__(hypermodel, oracle=oracle, **kwargs)
-
-
-class Hyperband(Tuner):
-    """Keras Tuner's ``Hyperband``: trials paused at rungs and the best resumed, on Ray."""
-
-    def __init__(self, hypermodel: Any = None, objective: Any = None, max_epochs: int = 100,
-                 factor: int = 3, hyperband_iterations: int = 1, **kwargs: Any) -> None:
-        oracle = HyperbandOracle(objective=objective, max_epochs=max_epochs, factor=factor,
-                                 hyperband_iterations=hyperband_iterations,
-                                 **oracle_arguments(kwargs))
-        super().__init__(hypermodel, oracle=oracle, **kwargs)
+Tuner.__init__.__signature__ = _signature()  # type: ignore[attr-defined]

@@ -67,7 +67,7 @@ MINIMIZED = [
 @pytest.mark.parametrize("name", MAXIMIZED)
 def test_usual_scores_are_maximized(name):
     assert infer_direction(name) == "max"
-    assert Objective(name).direction == "max" and Objective(name).mode == "max"
+    assert Objective(name).direction == "max" and Objective(name).ray_metric()["mode"] == "max"
 
 
 @pytest.mark.parametrize("name", MINIMIZED)
@@ -186,8 +186,10 @@ def test_pareto_keeps_each_term_and_reads_back_from_its_plain_form():
 
     pareto = Pareto(["val_accuracy", Objective("params", "min"), ("inference_ms", "min")])
     assert pareto.is_pareto and not Objective("val_loss").is_pareto
-    assert (pareto.names, pareto.modes) == (["val_accuracy", "params", "inference_ms"],
-                                            ["max", "min", "min"])
+    assert pareto.ray_metric(several=True) == {"metric": ["val_accuracy", "params",
+                                                          "inference_ms"],
+                                               "mode": ["max", "min", "min"]}
+    assert pareto.metric_names() == ["val_accuracy", "params", "inference_ms"]
     assert (pareto.name, pareto.direction) == ("val_accuracy", "max")  # the first term's
     assert Objective.coerce(pareto.to_dict()) == pareto
     assert pareto.add_to({"val_accuracy": 0.9, "params": 10.0}) == {
@@ -215,3 +217,15 @@ def test_a_bad_pareto_objective_says_what_must_hold(terms, message):
 
     with pytest.raises((ValueError, TypeError), match=message):
         Pareto(terms)
+
+
+def test_the_old_spellings_of_the_objective_still_answer_with_a_deprecation_warning():
+    from raytune_hpt.objective import Pareto
+
+    pareto = Pareto(["val_accuracy", ("params", "min")])
+    with pytest.warns(DeprecationWarning, match="Objective.direction"):
+        assert Objective("val_accuracy").mode == "max"
+    with pytest.warns(DeprecationWarning, match="metric_names"):
+        assert pareto.names == ["val_accuracy", "params"]
+    with pytest.warns(DeprecationWarning, match="direction"):
+        assert pareto.modes == ["max", "min"]

@@ -5,7 +5,6 @@ from __future__ import annotations
 import pytest
 
 import raytune_hpt as rth
-from raytune_hpt.driver import tune_metric
 from raytune_hpt.errors import ConfigurationError
 
 PARETO = ["val_accuracy", ("params", "min")]
@@ -38,13 +37,13 @@ def test_keras_tuners_hyperband_is_refused_too():
 def test_searchers_with_a_rule_are_accepted(searcher, tmp_path):
     tuner = rth.Tuner(_build, objective=rth.Pareto(PARETO), searcher=searcher,
                       storage_path=str(tmp_path))
-    assert tuner.objective.searcher_metric == ["val_accuracy", "params"]
-    assert tuner.objective.searcher_mode == ["max", "min"]
+    assert tuner.objective.ray_metric(several=True) == {"metric": ["val_accuracy", "params"],
+                                                         "mode": ["max", "min"]}
 
 
 def test_ray_gets_no_single_metric_for_a_pareto_objective():
-    assert tune_metric(rth.Pareto(PARETO)) == {"metric": None, "mode": None}
-    assert tune_metric(rth.Objective("val_loss")) == {"metric": "val_loss", "mode": "min"}
+    assert rth.Pareto(PARETO).ray_metric() == {"metric": None, "mode": None}
+    assert rth.Objective("val_loss").ray_metric() == {"metric": "val_loss", "mode": "min"}
 
 
 def test_the_experiment_file_spells_a_pareto_objective(tmp_path):

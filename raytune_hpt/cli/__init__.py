@@ -1,11 +1,11 @@
 """The ``raytune-hpt`` command (runs only in the user's shell or a job's entrypoint).
 
-``_main.py`` (the parser and the local commands: run, resume, best, results, examples,
-tensorboard), ``_cluster.py`` (the submit and jobs commands), ``_jobs.py`` (submitting an
-experiment file or a script as a job), ``_jobs_watch.py`` (watching it: status, logs, stop,
-wait), ``_package.py`` (this package shipped with the job), ``_jobs_client.py`` (the
-connection behind them: address, token, probe, Ray's errors mapped) and ``_common.py`` (the
-parser class, one-line errors).
+``_main.py`` (the parser, its exit codes, examples), ``_run.py`` (run, resume),
+``_results.py`` (best, results, tensorboard), ``_cluster.py`` (the submit and jobs
+commands), ``_jobs.py`` (submitting an experiment file or a script as a job),
+``_jobs_watch.py`` (watching it: status, logs, stop, wait), ``_package.py`` (this package
+shipped with the job), ``_jobs_client.py`` (the connection behind them: address, token,
+probe, Ray's errors mapped) and ``_common.py`` (the parser class, one-line errors).
 """
 
 from __future__ import annotations

@@ -8,7 +8,8 @@ works with beyond its settings: the model, the space, the epochs, the resources 
 ``_search_data`` (the data given to ``search()``, checked and shaped for the object store),
 ``_warm_start`` (points to evaluate first, an earlier experiment's trials), ``_tune_run``
 (assembling and running one ``ray.tune.Tuner``), ``_supervision`` (the guard that stops a
-pointless search) and ``_space_growth`` (hyperparameters a ``run_trial`` declares late).
+pointless search), ``_keep_models`` (only the best trials' checkpoints stay on disk) and
+``_space_growth`` (hyperparameters a ``run_trial`` declares late).
 ``raytune_hpt.tuner`` calls :func:`search` or :func:`search_custom`; Ray is imported only
 when a search runs.
 """
@@ -28,7 +29,6 @@ from raytune_hpt.driver._kept_ray import stop as stop_kept_ray
 from raytune_hpt.driver._ray_session import scoped_environ, start_ray
 from raytune_hpt.driver._run import SearchRun
 from raytune_hpt.driver._search import fixed_beyond, search, search_custom
-from raytune_hpt.driver._tune_run import tune_metric
 from raytune_hpt.driver._warm_start import WarmStart, check_points, compare_spaces
 from raytune_hpt.driver._warm_start import prepare as prepare_warm_start
 
@@ -52,7 +52,6 @@ __all__ = [
     "search_is_done",
     "start_ray",
     "stop_kept_ray",
-    "tune_metric",
 ]
 
 # Ray Tune callbacks: they import Ray, loaded on first use.

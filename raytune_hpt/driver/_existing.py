@@ -18,6 +18,7 @@ from raytune_hpt.hyperparameters import HyperParameters
 from raytune_hpt.results import ExperimentResults
 from raytune_hpt.results import load as load_results
 from raytune_hpt.settings import Settings
+from raytune_hpt.tracking import say
 
 __all__ = ["check_same_space", "existing_results", "reload_results", "search_is_done"]
 
@@ -47,7 +48,7 @@ def existing_results(settings: Settings) -> ExperimentResults | None:
     except Exception as error:  # an unreachable store: search() says so, with its error
         logger.warning("Could not look for an experiment at %s: %s", path, error)
         return None
-    print(f"Reloading Tuner from {path}", flush=True)
+    say(f"Reloading Tuner from {path}")  # at every verbosity, as Keras Tuner does
     try:
         return reload_results(settings)
     except Exception as error:  # a folder a search was interrupted in: search() resumes it
@@ -57,10 +58,7 @@ def existing_results(settings: Settings) -> ExperimentResults | None:
 
 
 def _say(settings: Settings, text: str) -> None:
-    if settings.verbose >= 1:
-        print(text, flush=True)
-    else:
-        logger.warning(text)
+    say(text, settings.verbose, otherwise=logger.warning)
 
 
 def check_same_space(settings: Settings, results: ExperimentResults | None,
@@ -109,8 +107,7 @@ def search_is_done(settings: Settings, results: ExperimentResults | None) -> boo
         return True
     if ended < settings.max_trials:
         return False
-    if settings.verbose >= 1:
-        print(f"Search already done: {ended} trials ended in {settings.experiment_path} "
-              f"(max_trials={settings.max_trials}); nothing to run. overwrite=True searches "
-              "afresh.", flush=True)
+    say(f"Search already done: {ended} trials ended in {settings.experiment_path} "
+        f"(max_trials={settings.max_trials}); nothing to run. overwrite=True searches afresh.",
+        settings.verbose)
     return True

@@ -20,6 +20,7 @@ from raytune_hpt._job_env import check_build
 from raytune_hpt._noise import quietly
 from raytune_hpt.driver._warm import WARM_MODULES
 from raytune_hpt.errors import ConfigurationError
+from raytune_hpt.tracking import say
 
 __all__ = [
     "QUIET_TENSORFLOW",
@@ -101,8 +102,7 @@ def start_ray(address: str | None, *, log_to_driver: bool, verbose: int = 1,
             quietly(_ray_compat.use_local_token)
             lean = _ray_compat.loopback_node()  # it listens on loopback only
             inherited = dict(_ray_compat.TUNE_ACTOR_DEFAULTS)  # its workers have it
-            if verbose >= 1:
-                print(f"Using {where}.", flush=True)
+            say(f"Using {where}.", verbose)
         elif started_by_ray is not None:
             address = started_by_ray
             where = f"the local Ray started by `ray start` at {started_by_ray}"

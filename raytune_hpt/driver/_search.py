@@ -49,7 +49,6 @@ from raytune_hpt.worker import (
     DRIVER_RESOURCES,
     TrialHooks,
     TrialSpec,
-    UserTuner,
     run_distributed_trial,
     run_trial,
     run_user_trial,
@@ -102,12 +101,13 @@ def search(settings: Settings, hypermodel: Any, fit_args: tuple, fit_kwargs: dic
     return run, _finish(run, grid)
 
 
-def search_custom(settings: Settings, tuner: UserTuner, space: HyperParameters,
+def search_custom(settings: Settings, trial_hooks: TrialHooks, space: HyperParameters,
                   fit_args: tuple, fit_kwargs: dict[str, Any], *,
                   attachments: Mapping[str, str] | None = None,
                   on_search_begin: Callable[[], None] = lambda: None,
                   ) -> tuple[SearchRun, ExperimentResults]:
-    """Run a search whose trials call ``tuner.run_trial(trial, *fit_args, **fit_kwargs)``."""
+    """Run a search whose trials call ``trial_hooks.tuner.run_trial(trial, *fit_args,
+    **fit_kwargs)`` between the tuner's overridden hooks."""
     from ray import tune
 
     check_not_shadowed()
@@ -120,6 +120,7 @@ def search_custom(settings: Settings, tuner: UserTuner, space: HyperParameters,
     epochs = settings.epochs or 1
     scheduler = create_scheduler(settings.scheduler, epochs=epochs)
     with scoped_environ(_SEARCH_ENV_DEFAULTS, _SEARCH_ENV_OVERRIDES):
+        tuner = trial_hooks.tuner
         run = SearchRun(settings, getattr(tuner, "hypermodel", None), space, epochs,
                         settings.resources, custom_trial=True, attachments=attachments or {})
         searcher = _create_searcher(run)
@@ -129,7 +130,7 @@ def search_custom(settings: Settings, tuner: UserTuner, space: HyperParameters,
         ship_model_code(type(tuner))
         args, kwargs = ship_datasets(fit_args, fit_kwargs)
         check_dataset_files({**kwargs, **{f"arg{k}": v for k, v in enumerate(args)}})
-        trainable = tune.with_parameters(run_user_trial, tuner=tuner,
+        trainable = tune.with_parameters(run_user_trial, hooks=trial_hooks,
                                          spec=_trial_spec(run, None, {}),
                                          args=args, kwargs=kwargs)
         trainable = tune.with_resources(trainable, run.placed().to_ray())
@@ -180,8 +181,7 @@ def _create_searcher(run: SearchRun) -> Any:
                               settings.points_to_evaluate, settings.warm_start,
                               settings.experiment_path, settings.overwrite)
     return create_searcher(settings.searcher, space=run.space,
-                           metric=settings.objective.searcher_metric,
-                           mode=settings.objective.searcher_mode, seed=settings.seed,
+                           **settings.objective.ray_metric(several=True), seed=settings.seed,
                            max_trials=settings.max_trials, points_to_evaluate=warm.points,
                            evaluated=warm.evaluated)
 

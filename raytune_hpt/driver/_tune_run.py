@@ -19,21 +19,13 @@ from raytune_hpt._secrets import redact
 from raytune_hpt.driver._ray_session import scoped_environ, trial_actors_on_warm_workers
 from raytune_hpt.driver._run import SearchRun
 from raytune_hpt.errors import ConfigurationError
-from raytune_hpt.objective import Objective
 from raytune_hpt.resources import trials_that_fit
 from raytune_hpt.tracking import tracking_callbacks
 
 __all__ = ["check_written_by_package", "delete_experiment", "metadata", "run_experiment",
-           "tune_metric", "write_metadata"]
+           "write_metadata"]
 
 logger = logging.getLogger(__name__)
-
-
-def tune_metric(objective: Objective) -> dict[str, Any]:
-    """``metric`` and ``mode`` for Ray's ``TuneConfig``: none for a Pareto objective."""
-    if objective.is_pareto:
-        return {"metric": None, "mode": None}
-    return {"metric": objective.name, "mode": objective.mode}
 
 
 def run_experiment(run: SearchRun, trainable: Any, searcher: Any, scheduler: Any,
@@ -42,6 +34,7 @@ def run_experiment(run: SearchRun, trainable: Any, searcher: Any, scheduler: Any
     from ray import tune
 
     from raytune_hpt.driver._diverged import worst_for_diverged  # imports Ray
+    from raytune_hpt.driver._keep_models import keep_models_callback  # imports Ray
     from raytune_hpt.driver._node_wait import failure_kind, lost_nodes_forgiven  # imports Ray
     from raytune_hpt.driver._space_growth import until_declared  # imports Ray
     from raytune_hpt.driver._supervision import SearchGuard  # imports Ray
@@ -56,12 +49,15 @@ def run_experiment(run: SearchRun, trainable: Any, searcher: Any, scheduler: Any
         searcher = until_declared(searcher, run.space)
     tune_config = tune.TuneConfig(
         search_alg=worst_for_diverged(searcher), scheduler=scheduler, num_samples=num_samples,
-        **tune_metric(settings.objective), reuse_actors=True,
+        **settings.objective.ray_metric(), reuse_actors=True,
         max_concurrent_trials=max_concurrent,
     )
     run_config = _run_config(run, guard, searcher)
     if getattr(scheduler, "keeps_every_checkpoint", False):  # PBT: donors' stay readable
         run_config.checkpoint_config.num_to_keep = None
+    keeper = keep_models_callback(settings, scheduler)  # only the best trials' models stay
+    if keeper is not None:
+        run_config.callbacks.append(keeper)
     ray_tuner = _resume_or_create(run, trainable, tune_config, run_config)
     # Ray starts one trial at a time for a custom searcher (it waits for each trial's
     # resources before asking for the next); every trial that fits starts at once.
@@ -101,7 +97,7 @@ def _run_config(run: SearchRun, guard: Any, searcher: Any) -> Any:
             # The best two epochs' checkpoints and the latest are kept. With one, Ray
             # snapshots the whole experiment at every checkpoint (quadratic in trials).
             num_to_keep=2, checkpoint_score_attribute=settings.objective.name,
-            checkpoint_score_order=settings.objective.mode,
+            checkpoint_score_order=settings.objective.direction,
         ),
         # verbose=1: our console (tracking's ConsoleReporter); 2: Ray's own reporter too
         verbose=settings.verbose if settings.verbose >= 2 else 0,
@@ -142,6 +138,7 @@ def metadata(run: SearchRun) -> dict[str, Any]:
         "resources": run.placed().to_ray(),
         "workers_per_trial": settings.workers_per_trial,
         "seed": settings.seed,
+        "keep_models": settings.keep_models,
         **run.clock.metadata(),  # wall time over every run; "ended_by" a time budget
     }
 

@@ -33,7 +33,7 @@ from raytune_hpt.experiment._refs import import_object
 from raytune_hpt.experiment._schema import Experiment
 from raytune_hpt.hypermodel import HyperModel, as_hypermodel
 from raytune_hpt.hyperparameters import HyperParameters
-from raytune_hpt.settings import Settings
+from raytune_hpt.settings import Settings, tuner_arguments
 from raytune_hpt.tuner import Tuner
 
 __all__ = [
@@ -332,27 +332,20 @@ def build_tuner(
         verbose: Ray Tune's console verbosity.
         address: a Ray cluster to connect to; default: start Ray locally.
     """
-    return Tuner.from_settings(hypermodel, Settings.create(
-        objective=experiment.objective.to_objective(),
-        searcher=experiment.searcher.spec(),
-        scheduler=experiment.scheduler.spec(),
-        max_trials=experiment.max_trials,
-        hyperparameters=experiment.hyperparameters() if experiment.space else None,
-        resources=experiment.resources if experiment.resources in (None, "auto")
+    # Every setting the file writes as Settings names it (max_trials, seed, keep_models...)
+    # passes as it is; the others are the file's own shapes, made into settings here.
+    same = {name: getattr(experiment, name) for name in tuner_arguments()
+            if name in Experiment.model_fields}
+    return Tuner.from_settings(hypermodel, Settings.create(**{
+        **same,
+        "objective": experiment.objective.to_objective(),
+        "searcher": experiment.searcher.spec(),
+        "scheduler": experiment.scheduler.spec(),
+        "hyperparameters": experiment.hyperparameters() if experiment.space else None,
+        "resources": experiment.resources if experiment.resources in (None, "auto")
         else experiment.resources.to_tuner(),
-        workers_per_trial=experiment.workers_per_trial,
-        tracking=experiment.tracking,
-        max_concurrent_trials=experiment.max_concurrent_trials,
-        storage_path=storage_path(experiment),
-        name=experiment.name,
-        seed=experiment.seed,
-        overwrite=overwrite,
-        max_failures=experiment.max_failures,
-        pending_timeout=experiment.pending_timeout,
-        verbose=verbose,
-        address=address,
-        shared_arrays_mb=experiment.data.shared_arrays_mb,
-        points_to_evaluate=experiment.points_to_evaluate,
-        warm_start=experiment.warm_start and _absolute(experiment.warm_start),
-        max_time=experiment.max_time,
-    ))
+        "storage_path": storage_path(experiment),
+        "overwrite": overwrite, "verbose": verbose, "address": address,
+        "shared_arrays_mb": experiment.data.shared_arrays_mb,
+        "warm_start": experiment.warm_start and _absolute(experiment.warm_start),
+    }))

@@ -22,8 +22,9 @@ from raytune_hpt.experiment._refs import check_ref
 from raytune_hpt.hyperparameters import HyperParameters
 from raytune_hpt.objective import Objective, Pareto
 from raytune_hpt.schedulers import SCHEDULERS
-from raytune_hpt.settings import SHARED_ARRAYS_MB, parse_duration
 from raytune_hpt.searchers import SEARCHERS
+from raytune_hpt.settings import TUNER_DEFAULTS as _DEFAULT
+from raytune_hpt.settings import check_keep_models, parse_duration
 
 __all__ = [
     "DataSpec",
@@ -233,7 +234,7 @@ class DataSpec(_Strict):
     cv: int | None = Field(None, ge=2)
     seed: int | None = None
     # numpy data of at least this many MB is fed from the one shared copy; 0 always, null never
-    shared_arrays_mb: float | None = Field(SHARED_ARRAYS_MB, ge=0)
+    shared_arrays_mb: float | None = Field(_DEFAULT["shared_arrays_mb"], ge=0)
 
     _from_name = _shorthand("dataset")
 
@@ -284,10 +285,10 @@ class Experiment(_Strict):
     objective: ObjectiveSpec = ObjectiveSpec(name="val_loss")
     searcher: SearcherSpec = SearcherSpec(type="random")
     scheduler: SchedulerSpec = SchedulerSpec(type="fifo")
-    max_trials: int = Field(10, ge=1)
+    max_trials: int = Field(_DEFAULT["max_trials"], ge=1)
     max_concurrent_trials: int | None = Field(None, ge=1)
-    max_failures: int = Field(0, ge=0)
-    pending_timeout: float = Field(600.0, ge=1)  # seconds all trials may wait for nodes
+    max_failures: int = Field(_DEFAULT["max_failures"], ge=0)
+    pending_timeout: float = Field(_DEFAULT["pending_timeout"], ge=1)  # seconds, no node
     fit: FitSpec = FitSpec()
     space: dict[str, HyperparameterSpec] = {}
     # Left out: the Tuner's default (one GPU per trial where Ray has GPUs, else one CPU).
@@ -305,7 +306,7 @@ class Experiment(_Strict):
             )
         return value
 
-    workers_per_trial: int = Field(1, ge=1)
+    workers_per_trial: int = Field(_DEFAULT["workers_per_trial"], ge=1)
     tracking: dict[str, Any] | None = None  # {tensorboard: true, mlflow: URI}
     storage_path: str | None = None
     seed: int | None = Field(None, ge=0)
@@ -315,6 +316,16 @@ class Experiment(_Strict):
         None, min_length=1)
     warm_start: str | None = Field(None, min_length=1)  # an earlier experiment's folder or URI
     max_time: int | float | str | None = None  # this run's budget: seconds, "90m", "2h"
+    keep_models: int | None = _DEFAULT["keep_models"]  # the best trials' models kept; null: all
+
+    @field_validator("keep_models", mode="before")
+    @classmethod
+    def _kept(cls, value: Any) -> Any:
+        try:
+            check_keep_models(value)
+        except ValueError as error:
+            raise _fail(str(error).removeprefix("keep_models ")) from None
+        return value
 
     @field_validator("max_time")
     @classmethod

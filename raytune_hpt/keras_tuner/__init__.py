@@ -5,7 +5,7 @@
 ``_trial.py`` (its Trial), ``_convert.py`` (its HyperParameters taken as ours) and
 ``_tuner_methods.py`` (its Tuner hooks and project paths, which ``Tuner`` inherits). The tuner
 classes ``kt.RandomSearch``, ``kt.GridSearch``, ``kt.BayesianOptimization`` and
-``kt.Hyperband`` are :class:`raytune_hpt.Tuner` with an oracle (``raytune_hpt/tuner.py``);
+``kt.Hyperband`` are :class:`raytune_hpt.Tuner` with an oracle (``raytune_hpt/tuners.py``);
 nothing here imports the Tuner or the driver.
 """
 

@@ -107,7 +107,8 @@ def _strategy(arguments: dict[str, Any], strategy: Any) -> None:
     replicas = int(getattr(strategy, "num_replicas_in_sync", 1) or 1)
     devices = getattr(getattr(strategy, "extended", None), "worker_devices", ()) or ()
     gpus = sum(1 for d in devices if "GPU" in str(d).upper())
-    resources = dict(arguments.get("resources") or {})
+    asked = arguments.get("resources")
+    resources = dict(asked) if isinstance(asked, Mapping) else {}  # None/"auto": none asked
     if gpus:
         resources["gpu"] = gpus
         logger.info("distribution_strategy over %d GPU(s): each trial asks Ray for %d GPU(s) "

@@ -4,7 +4,7 @@ An oracle here decides nothing itself: it holds Keras Tuner's arguments and says
 searcher (and, for Hyperband, which scheduler) runs the trials on Ray. The tuner that takes
 it attaches itself (:meth:`Oracle.attach`); after a search the oracle answers
 ``get_best_trials`` from that tuner's results, and inside a trial ``update_trial`` reports
-through that tuner's running trial.
+through the worker's handle on the running trial (``raytune_hpt.worker.running_trial``).
 """
 
 from __future__ import annotations
@@ -16,6 +16,7 @@ from typing import Any, Protocol
 from raytune_hpt._checks import check_int, check_number
 from raytune_hpt.errors import ConfigurationError
 from raytune_hpt.keras_tuner._trial import Trial
+from raytune_hpt.worker import running_trial
 
 __all__ = [
     "BayesianOptimizationOracle",
@@ -71,9 +72,7 @@ def oracle_arguments(kwargs: dict[str, Any]) -> dict[str, Any]:
 
 
 class OracleOwner(Protocol):
-    """The tuner an oracle answers from: its last search's results, its running trial."""
-
-    _session: Any
+    """The tuner an oracle answers from: its last search's results and search space."""
 
     @property
     def last_results(self) -> Any: ...
@@ -120,7 +119,7 @@ class Oracle:
                 "allow_new_entries": self.allow_new_entries}
 
     def attach(self, tuner: OracleOwner) -> None:
-        """Answer from ``tuner``: its last search's results, its running trial's reports."""
+        """Answer from ``tuner``: its last search's results, its search space."""
         self._tuner = tuner
 
     def _results(self) -> Any:
@@ -169,10 +168,10 @@ class Oracle:
     # -- inside a trial (custom run_trial) ---------------------------------------------------
     def update_trial(self, trial_id: str, metrics: dict[str, Any], step: int = 0) -> str:
         """Report ``metrics`` for the running trial (inside ``run_trial`` on the worker)."""
-        session = getattr(self._tuner, "_session", None)
-        if session is None:
+        trial_reports = running_trial()
+        if trial_reports is None:
             raise RuntimeError("update_trial is called inside run_trial, while a trial runs.")
-        session.update(metrics, step)
+        trial_reports.update(metrics, step)
         return "RUNNING"
 
 

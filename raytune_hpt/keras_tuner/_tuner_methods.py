@@ -15,8 +15,10 @@ hook as in Keras Tuner and it is called where Keras Tuner calls it:
 * ``load_model(trial)`` by ``get_best_models``, for each best trial; ``on_search_end()`` in
   your process when ``search()`` has run its trials.
 
-The worker finds the overridden hooks through :meth:`KerasTunerMethods.overridden_hooks`;
-nothing here imports the Tuner, the driver or the worker.
+The driver gives the worker the overridden hooks (:meth:`KerasTunerMethods.overridden_hooks`);
+inside a ``run_trial`` override, ``on_epoch_end`` and ``save_model`` report through the worker's
+handle on the running trial (``raytune_hpt.worker.running_trial``). Nothing here imports the
+Tuner or the driver.
 """
 
 from __future__ import annotations
@@ -25,6 +27,7 @@ import os
 from typing import Any
 
 from raytune_hpt.errors import ConfigurationError
+from raytune_hpt.worker import running_trial
 
 __all__ = ["TRIAL_HOOKS", "KerasTunerMethods"]
 
@@ -41,7 +44,6 @@ class KerasTunerMethods:
     ``on_epoch_end``/``save_model`` inside a ``run_trial`` override, which report) and its
     ``project_dir``, ``get_trial_dir`` and ``remaining_trials``."""
 
-    _session: Any  # the running trial's reports, inside a run_trial override (worker side)
     settings: Any
 
     def overridden_hooks(self) -> tuple[str, ...]:
@@ -80,8 +82,9 @@ class KerasTunerMethods:
         """Inside a ``run_trial`` override: report this epoch's ``logs`` (they must hold the
         objective) and checkpoint ``model``. In a standard trial, nothing (the trial reports
         each epoch itself), as in Keras Tuner."""
-        if self._session is not None:
-            self._session.epoch_end(model, epoch, logs)
+        trial_reports = running_trial()
+        if trial_reports is not None:
+            trial_reports.epoch_end(model, epoch, logs)
 
     def on_batch_begin(self, trial: Any, model: Any, batch: int, logs: Any = None) -> None:
         """A hook for subclasses; does nothing (as in Keras Tuner)."""
@@ -91,8 +94,9 @@ class KerasTunerMethods:
 
     def save_model(self, trial_id: str, model: Any, step: int = 0) -> None:
         """Inside a ``run_trial`` override: name the model the next report checkpoints."""
-        if self._session is not None:
-            self._session.model = model
+        trial_reports = running_trial()
+        if trial_reports is not None:
+            trial_reports.use_model(model)
 
     def on_search_begin(self) -> None:
         """Called once in your process, every check passed, before Ray starts."""

@@ -12,29 +12,26 @@ the checkpoint of that epoch, so evaluating the best model reproduces the best s
 
 from __future__ import annotations
 
-import contextlib
 import json
 import math
-import os
-import tempfile
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-from raytune_hpt import _ray_compat, storage
+from raytune_hpt import storage
 from raytune_hpt._checks import is_finite_number
 from raytune_hpt._format import best_trial_lines, format_value
 from raytune_hpt._record import (
     METADATA_FILE,
-    MODEL_FILE,
     TRIAL_ERROR,
     TRIAL_TRACEBACK,
-    load_checkpoint,
 )
 from raytune_hpt.hyperparameters import HyperParameters
 from raytune_hpt.objective import Objective
+from raytune_hpt.results._checkpoints import checkpoint_folder, model_from
 from raytune_hpt.results._ended import diverged_text, ended_lines, ended_status, error_text
 from raytune_hpt.results._files import TrialSource, from_result_grid, read_trials
+from raytune_hpt.results._kept import PrunedModels, read_pruned
 from raytune_hpt.results._keys import is_metric_key
 
 _STATUS = {"TERMINATED": "finished", "ERROR": "failed", "RUNNING": "running",
@@ -56,6 +53,7 @@ class TrialRecord:
     wall_time: float
     error: str | None = None
     checkpoint: str | None = None  # the best epoch's checkpoint folder (path or URI)
+    model_pruned: bool = False  # its checkpoints were deleted under keep_models
     node_id: str | None = None
     history: list[dict[str, Any]] = field(default_factory=list, repr=False)
 
@@ -88,11 +86,13 @@ class ExperimentResults:
         path: the experiment's folder or URI.
         result_grid: Ray's ``ResultGrid`` when the results come from a search this process
             ran; None when read from storage (reading one from storage unpickles it).
+        pruned: the trials whose checkpoints ``keep_models`` deleted (``_kept.py``).
     """
 
     def __init__(self, trials: list[TrialSource], metadata: dict[str, Any], path: str,
-                 result_grid: Any = None) -> None:
+                 result_grid: Any = None, pruned: PrunedModels | None = None) -> None:
         self.result_grid = result_grid
+        self.pruned = pruned or PrunedModels()
         self.metadata = metadata
         self.objective = Objective.coerce(metadata["objective"])
         self.space = HyperParameters.from_config(metadata.get("space", {"space": []}))
@@ -104,10 +104,11 @@ class ExperimentResults:
     def from_result_grid(cls, result_grid: Any, metadata: dict[str, Any]) -> ExperimentResults:
         """The results of a search this process just ran (its own, trusted ``ResultGrid``)."""
         return cls(from_result_grid(result_grid), {**metadata, "ended": True},
-                   result_grid.experiment_path, result_grid=result_grid)
+                   result_grid.experiment_path, result_grid=result_grid,
+                   pruned=read_pruned(result_grid.experiment_path))
 
     def _best_checkpoint(self, source: TrialSource) -> str | None:
-        name, mode = self.objective.name, self.objective.mode
+        name, mode = self.objective.name, self.objective.direction
         finite = [(c, m) for c, m in source.checkpoints if _finite(m.get(name))]
         if finite:
             return (max if mode == "max" else min)(finite, key=lambda cm: cm[1][name])[0]
@@ -130,7 +131,7 @@ class ExperimentResults:
         return status
 
     def _record(self, source: TrialSource) -> TrialRecord:
-        name, mode = self.objective.name, self.objective.mode
+        name, mode = self.objective.name, self.objective.direction
         rows = source.rows
         last = rows[-1] if rows else source.last_result
         metrics = _user_metrics(last)
@@ -156,7 +157,9 @@ class ExperimentResults:
                 last.get("time_total_s")) else 0.0,
             error=(error_text(source.error) or _text(last.get(TRIAL_TRACEBACK))
                    or failed_in_trial or diverged_text(last)),
-            checkpoint=self._best_checkpoint(source),
+            checkpoint=(None if source.trial_id in self.pruned.trials
+                        else self._best_checkpoint(source)),
+            model_pruned=source.trial_id in self.pruned.trials,
             node_id=next((r["node_id"] for r in reversed(rows)
                           if isinstance(r.get("node_id"), str) and r["node_id"]), None),
             history=rows,
@@ -242,40 +245,16 @@ class ExperimentResults:
                 it, so custom layers need no registration); without it the saved
                 ``.keras`` file is loaded as it is.
         """
+        self.require_models([trial], f"load_model(trial {trial.trial_id})")
         if trial.checkpoint is None:
             raise ValueError(f"Trial {trial.trial_id} has no checkpoint.")
-        with self._checkpoint_folder(trial.checkpoint) as folder:
-            model = build() if build is not None else None
-            # A model built without an Input (a Sequential starting with Flatten) has no
-            # weights until it sees data: the saved .keras file, built, is loaded instead.
-            if model is not None and model.built:
-                load_checkpoint(folder, [model])
-                return model
-            import keras
+        with checkpoint_folder(trial.checkpoint, self.result_grid) as folder:
+            return model_from(folder, build)
 
-            return keras.models.load_model(os.path.join(folder, MODEL_FILE))
-
-    @contextlib.contextmanager
-    def _checkpoint_folder(self, path: str) -> Iterator[str]:
-        """A local folder with the checkpoint's files: the folder itself on a local disk,
-        else a temporary copy that keeps every file inside it (``storage.download``)."""
-        import pyarrow.fs
-
-        inner, fs = self._checkpoint_location(path)
-        if isinstance(fs, pyarrow.fs.LocalFileSystem):
-            yield inner
-            return
-        with tempfile.TemporaryDirectory(prefix="raytune_hpt-checkpoint-") as folder:
-            storage.download(inner, folder, source_filesystem=fs)
-            yield folder
-
-    def _checkpoint_location(self, path: str) -> tuple[str, Any]:
-        """``(path, filesystem)`` of a checkpoint: a path or URI read from storage, or one
-        inside the filesystem Ray's ``ResultGrid`` read from."""
-        if storage.is_uri(path) or self.result_grid is None:
-            fs, inner = storage.filesystem(path)
-            return inner, fs
-        return path, _ray_compat.result_grid_filesystem(self.result_grid)
+    def require_models(self, trials: list[TrialRecord], asked: str) -> None:
+        """Raise one :class:`ModelNotKeptError` if ``keep_models`` deleted any of their models."""
+        if any(t.model_pruned for t in trials):
+            raise self.pruned.not_kept([t.trial_id for t in trials], asked)
 
     def best_model(self) -> Any:
         return self.load_model(self.best_trial())
@@ -290,34 +269,10 @@ class ExperimentResults:
     # -- tables -----------------------------------------------------------------------------
     def to_table(self) -> Any:
         """One row per trial as a ``pyarrow.Table``: id, status, each hyperparameter,
-        final and best value of every metric, epochs, wall time, error."""
-        import pyarrow as pa
+        final and best value of every metric, epochs, wall time, error, model kept or not."""
+        from raytune_hpt.results._table import results_table
 
-        names = [hp.name for hp in self.space.space] or sorted(
-            {k for t in self.trials for k in t.hyperparameters})
-        metric_names = sorted({k for t in self.trials for k in t.metrics if "/" not in k})
-        rows = []
-        ranks = self.pareto_ranks() if self.objective.is_pareto else {}
-        for t in self.trials:
-            row: dict[str, Any] = {"trial_id": t.trial_id, "status": t.status}
-            row.update({f"hp_{n}": t.hyperparameters.get(n) for n in names})
-            row.update({f"final_{m}": t.metrics.get(m) for m in metric_names})
-            row.update({f"best_{m}": t.best_metrics.get(m) for m in metric_names})
-            row.update(epochs=t.epochs, wall_time_s=t.wall_time, error=t.error,
-                       checkpoint=t.checkpoint, node_id=t.node_id)
-            if self.objective.is_pareto:  # 0: on the front; None: an objective missing
-                row["pareto_rank"] = ranks[t.trial_id]
-            rows.append(row)
-        columns: dict[str, list] = {
-            key: [r.get(key) for r in rows] for key in (rows[0] if rows else {})
-        }
-        for key, values in columns.items():  # one hyperparameter may hold ints and floats
-            kinds = {type(v) for v in values if v is not None}
-            if kinds == {int, float}:
-                columns[key] = [None if v is None else float(v) for v in values]
-            elif len(kinds) > 1:
-                columns[key] = [None if v is None else str(v) for v in values]
-        return pa.table(columns)
+        return results_table(self)
 
     def summary(self, num_trials: int = 10) -> str:
         """A readable report: counts, the best trial, the top trials (the Pareto front)."""
@@ -365,8 +320,6 @@ class ExperimentResults:
         return write_report(self, path, objectives)
 
 
-
-
 def load(path: str) -> ExperimentResults:
     """Read an experiment from ``<storage_path>/<name>`` (a folder or an ``s3://`` URI).
 
@@ -381,7 +334,7 @@ def load(path: str) -> ExperimentResults:
     """
     path = storage.normalize(path)
     metadata = read_metadata(path)
-    return ExperimentResults(read_trials(path), metadata, path=path)
+    return ExperimentResults(read_trials(path), metadata, path=path, pruned=read_pruned(path))
 
 
 def read_metadata(path: str) -> dict[str, Any]:

@@ -15,6 +15,7 @@ from raytune_hpt._lazy import lazy_attributes
 from raytune_hpt.errors import ConfigurationError
 from raytune_hpt.hyperparameters import HyperParameters
 from raytune_hpt.objective import Objective
+from raytune_hpt.tracking._console import say
 from raytune_hpt.tracking._names import metric_series, run_name
 
 __all__ = [
@@ -29,6 +30,7 @@ __all__ = [
     "metric_series",
     "per_trial_callbacks",
     "run_name",
+    "say",
     "serve_tensorboard",
     "tensorboard_logdir",
     "tracking_callbacks",
@@ -111,7 +113,7 @@ def tracking_callbacks(options: dict[str, Any] | None, *, space: HyperParameters
 
 # -- served on demand (they import Keras / TensorBoard) --------------------------------------
 _LAZY = {
-    "ConsoleReporter": "_console",
+    "ConsoleReporter": "_live_console",
     "TENSORBOARD_DIR": "_tensorboard",
     "TensorBoardLogger": "_tensorboard",
     "local_logdir": "_tensorboard",

@@ -10,7 +10,7 @@ import threading
 from typing import Any
 
 from raytune_hpt import storage
-from raytune_hpt.results import METADATA_FILE
+from raytune_hpt._record import METADATA_FILE
 from raytune_hpt.tracking._tensorboard import TENSORBOARD_DIR
 
 __all__ = ["REFRESH_S", "RemoteLogs", "serve_tensorboard", "tensorboard_logdir"]

@@ -33,10 +33,10 @@ from typing import Any
 from ray.tune.logger import LoggerCallback
 
 from raytune_hpt import storage
+from raytune_hpt._record import METADATA_FILE
 from raytune_hpt.errors import ConfigurationError
 from raytune_hpt.hyperparameters import HyperParameters
 from raytune_hpt.objective import Objective
-from raytune_hpt.results import METADATA_FILE
 from raytune_hpt.tracking._hparams import (
     experiment_summary,
     session_end_summary,

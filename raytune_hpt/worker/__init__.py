@@ -1,7 +1,9 @@
 """Everything that runs inside a Ray trial, and nothing else.
 
-``_trial`` (``run_trial``: build, restore, feed, fit; a failed attempt retried in the same
-process), ``_user_trial`` (a custom ``run_trial``), ``_hooks`` (a Tuner subclass's Keras
+``_spec`` (``TrialSpec``, what every trial is given), ``_trial`` (``run_trial``: build,
+restore, feed, fit), ``_retries`` (a failed attempt retried in the same process),
+``_user_trial`` (a custom ``run_trial``), ``_running_trial`` (the handle such a trial reports
+through: ``running_trial()``), ``_hooks`` (a Tuner subclass's Keras
 Tuner hooks, called in the trial), ``_report`` (each epoch's report and ``.keras``
 checkpoint), ``_callbacks`` (the Keras callbacks that drive it), ``_feeding`` (large arrays
 fed batch by batch from the shared object-store copy), ``_tf_setup`` (threads, GPUs, memory
@@ -19,6 +21,8 @@ from raytune_hpt.worker._distributed import (
     run_distributed_trial,
 )
 from raytune_hpt.worker._hooks import TrialHooks
+from raytune_hpt.worker._running_trial import RunningTrial, running_trial
+from raytune_hpt.worker._spec import TrialSpec
 from raytune_hpt.worker._tf_setup import (
     CUDA_CONTEXT_RESERVE_MB,
     GpuPlan,
@@ -29,23 +33,22 @@ from raytune_hpt.worker._tf_setup import (
     trial_strategy,
 )
 from raytune_hpt.worker._trial import (
-    TrialSpec,
     build_checked,
     fit_result_metrics,
     run_trial,
 )
-from raytune_hpt.worker._user_trial import UserTuner, run_user_trial
+from raytune_hpt.worker._user_trial import run_user_trial
 
 __all__ = [
     "CUDA_CONTEXT_RESERVE_MB",
     "DRIVER_RESOURCES",
     "EpochReporter",
     "GpuPlan",
+    "RunningTrial",
     "SharedArrayFeed",
     "ShippedDataset",
     "TrialHooks",
     "TrialSpec",
-    "UserTuner",
     "apply_gpu_plan",
     "build_checked",
     "configure_tensorflow",
@@ -58,6 +61,7 @@ __all__ = [
     "run_distributed_trial",
     "run_trial",
     "run_user_trial",
+    "running_trial",
     "trial_strategy",
 ]
 

@@ -5,11 +5,11 @@ import it to report."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 import keras
 
-from raytune_hpt.keras_tuner import KerasTunerMethods
 from raytune_hpt.worker._report import EpochReporter
 
 __all__ = ["LastLogs", "ReportCallback", "TunerCallback"]
@@ -42,26 +42,27 @@ class LastLogs(keras.callbacks.Callback):
 
 class TunerCallback(keras.callbacks.Callback):
     """Keras Tuner's ``TunerCallback``: the tuner's overridden epoch and batch hooks during
-    ``fit``, and its ``save_model`` at each epoch's end (``step``: the epoch)."""
+    ``fit``, and its ``save_model`` at each epoch's end (``step``: the epoch); ``hooks``: the
+    overridden ones by name, bound to the user's tuner."""
 
-    def __init__(self, tuner: KerasTunerMethods, trial: Any, names: frozenset[str]) -> None:
+    def __init__(self, hooks: dict[str, Callable[..., None]], trial: Any) -> None:
         super().__init__()
-        self.tuner, self.trial, self.names = tuner, trial, names
+        self.hooks, self.trial = hooks, trial
 
     def on_epoch_begin(self, epoch: int, logs: dict[str, Any] | None = None) -> None:
-        if "on_epoch_begin" in self.names:
-            self.tuner.on_epoch_begin(self.trial, self.model, epoch, logs=logs)
+        if hook := self.hooks.get("on_epoch_begin"):
+            hook(self.trial, self.model, epoch, logs=logs)
 
     def on_train_batch_begin(self, batch: int, logs: dict[str, Any] | None = None) -> None:
-        if "on_batch_begin" in self.names:
-            self.tuner.on_batch_begin(self.trial, self.model, batch, logs)
+        if hook := self.hooks.get("on_batch_begin"):
+            hook(self.trial, self.model, batch, logs)
 
     def on_train_batch_end(self, batch: int, logs: dict[str, Any] | None = None) -> None:
-        if "on_batch_end" in self.names:
-            self.tuner.on_batch_end(self.trial, self.model, batch, logs)
+        if hook := self.hooks.get("on_batch_end"):
+            hook(self.trial, self.model, batch, logs)
 
     def on_epoch_end(self, epoch: int, logs: dict[str, Any] | None = None) -> None:
-        if "on_epoch_end" in self.names:
-            self.tuner.on_epoch_end(self.trial, self.model, epoch, logs=logs)
-        if "save_model" in self.names:
-            self.tuner.save_model(self.trial.trial_id, self.model, step=epoch)
+        if hook := self.hooks.get("on_epoch_end"):
+            hook(self.trial, self.model, epoch, logs=logs)
+        if hook := self.hooks.get("save_model"):
+            hook(self.trial.trial_id, self.model, step=epoch)

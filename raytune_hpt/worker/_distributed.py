@@ -26,25 +26,16 @@ from typing import Any
 from raytune_hpt import _ray_compat
 from raytune_hpt.errors import ObjectiveNotLoggedError
 from raytune_hpt.hypermodel import check_model
-from raytune_hpt.resources import Resources
+from raytune_hpt.resources import Resources, in_node_names
+from raytune_hpt.worker._spec import TrialSpec
 from raytune_hpt.worker._tf_setup import configure_tensorflow
-from raytune_hpt.worker._trial import TrialSpec, materialize, placement, split_folds
+from raytune_hpt.worker._trial import materialize, placement, split_folds
 
 __all__ = ["DRIVER_RESOURCES", "run_distributed_trial"]
 
 #: What the Tune trial (the driver, which only waits on ``fit()``) books for itself.
 #: Ray Tune cannot place a trial that books nothing; the workers book the real resources.
 DRIVER_RESOURCES = {"cpu": 0.01}
-
-
-def _worker_request(resources: Resources) -> dict[str, float]:
-    request: dict[str, float] = {"CPU": resources.cpu}
-    if resources.gpu:
-        request["GPU"] = resources.gpu
-    if resources.memory:
-        request["memory"] = resources.memory
-    request.update(dict(resources.custom))
-    return request
 
 
 def run_distributed_trial(
@@ -75,7 +66,7 @@ def run_distributed_trial(
         scaling_config=train.ScalingConfig(
             num_workers=workers,
             use_gpu=resources.gpu > 0,
-            resources_per_worker=_worker_request(resources),
+            resources_per_worker=in_node_names(resources.to_ray()),
         ),
         run_config=train.RunConfig(
             name=f"train_{trial_id}",

@@ -20,7 +20,7 @@ from typing import Any
 import keras
 import numpy as np
 
-__all__ = ["SharedArrayFeed", "feed_in_batches", "fold_rows"]
+__all__ = ["SharedArrayFeed", "feed_in_batches", "first_batch", "fold_rows"]
 
 
 def _leaves(data: Any) -> list[np.ndarray]:
@@ -46,6 +46,21 @@ def _nbytes(*parts: Any) -> int:
 def _all_arrays(*parts: Any) -> bool:
     return all(isinstance(leaf, np.ndarray) for part in parts if part is not None
                for leaf in _leaves(part))
+
+
+def first_batch(args: tuple) -> tuple | None:
+    """``(x, y)`` of ``fit``'s first sample from its positional data (arrays, dicts or lists
+    of arrays, or a :class:`SharedArrayFeed`), for shapes and dtypes; None for anything else
+    (a ``tf.data.Dataset``, a generator: reading one would consume it)."""
+    if not args:
+        return None
+    if isinstance(args[0], SharedArrayFeed):
+        x, y = args[0][0][:2]
+        return _take(x, slice(0, 1)), _take(y, slice(0, 1))
+    x, y = args[0], args[1] if len(args) > 1 else None
+    if not _all_arrays(x, y) or not _leaves(x) or any(len(a) == 0 for a in _leaves(x)):
+        return None
+    return _take(x, slice(0, 1)), None if y is None else _take(y, slice(0, 1))
 
 
 class SharedArrayFeed(keras.utils.PyDataset):

@@ -7,6 +7,12 @@ format, registered custom objects, and TensorFlow's eager switch for ``tf.functi
 trial that changed one and then failed would leave it to the next trial on that worker.
 :func:`reset_keras_state` records them before the worker's first trial (what the user's
 code set at import included) and puts them back before every later one.
+
+:func:`build_before_fit` creates a model's optimizer and metric variables before ``fit``
+traces its first step: created inside the traced step (Keras 3 on TensorFlow defers them
+there), each variable leaves the ``tf.cond`` functions of its initializer in TensorFlow's
+process-wide function library, which ``clear_session()`` does not empty; a worker grew by
+about 4 MB a trial that way (issue 33, docs/reliability.md "Flat memory").
 """
 
 from __future__ import annotations
@@ -14,7 +20,7 @@ from __future__ import annotations
 import sys
 from typing import Any
 
-__all__ = ["reset_keras_state"]
+__all__ = ["build_before_fit", "reset_keras_state"]
 
 _defaults: dict[str, Any] | None = None
 
@@ -53,3 +59,25 @@ def reset_keras_state() -> None:
     if "functions_run_eagerly" in _defaults:
         sys.modules["tensorflow"].config.run_functions_eagerly(
             _defaults["functions_run_eagerly"])
+
+
+def build_before_fit(hypermodel: Any, models: list, fold_args: list[tuple]) -> None:
+    """Create each model's variables (layers, optimizer, metrics, loss) from its fold's
+    first sample, eagerly, as ``fit`` does under a distribution strategy. Skipped for a
+    ``HyperModel.fit`` of the user's (it may train on other data), for data whose first
+    sample cannot be read without consuming it, and for a model that is not compiled; a
+    build that fails is left to ``fit``, which raises its own, clearer error."""
+    from raytune_hpt import _ray_compat
+    from raytune_hpt.hypermodel import has_custom_fit
+    from raytune_hpt.worker._feeding import first_batch
+
+    if has_custom_fit(hypermodel):
+        return
+    for model, args in zip(models, fold_args, strict=True):
+        batch = first_batch(args)
+        if batch is None or getattr(model, "optimizer", None) is None:
+            continue
+        try:
+            _ray_compat.keras_symbolic_build(model, batch)
+        except Exception:  # fit builds the model its own way, and says what is wrong
+            continue

@@ -22,21 +22,13 @@ from raytune_hpt._record import (
     DIVERGED,
     DIVERGED_ON,
     EPOCH,
-    MODEL_FILE,
     STATE_FILE,
-    load_checkpoint,
     model_file,
 )
 from raytune_hpt.errors import ObjectiveNotLoggedError
 from raytune_hpt.objective import Objective
 
-__all__ = [
-    "MODEL_FILE",
-    "STATE_FILE",
-    "EpochReporter",
-    "load_checkpoint",
-    "scalar_logs",
-]
+__all__ = ["EpochReporter", "scalar_logs"]
 
 
 def scalar_logs(logs: dict[str, Any] | None) -> dict[str, float]:

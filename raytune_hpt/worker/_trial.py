@@ -9,98 +9,34 @@ Workers are reused between trials, so TensorFlow is imported and configured once
 from __future__ import annotations
 
 import contextlib
-import dataclasses
 import logging
 import os
 import time
-import traceback
 from collections.abc import Callable
-from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
 
-from raytune_hpt._record import TRIAL_ERROR, TRIAL_TRACEBACK
-from raytune_hpt.errors import (
-    OUT_OF_MEMORY,
-    ConfigurationError,
-    FailedTrialError,
-    is_failed_trial_error,
-    is_fatal_error,
-    is_out_of_memory,
-)
+from raytune_hpt.errors import FailedTrialError
 from raytune_hpt.hypermodel import check_model, has_custom_fit
 from raytune_hpt.hyperparameters import HyperParameters
 from raytune_hpt.objective import Objective
 from raytune_hpt.worker._datasets import rebuild_datasets
 from raytune_hpt.worker._exploit import restore
-from raytune_hpt.worker._tf_setup import configure_tensorflow, import_keras_lean, trial_strategy
+from raytune_hpt.worker._retries import with_retries
+from raytune_hpt.worker._spec import TrialSpec
+from raytune_hpt.worker._tf_setup import configure_tensorflow, trial_strategy
 
 __all__ = [
-    "TRIAL_ERROR",
-    "TrialSpec",
     "build_checked",
     "fit_result_metrics",
     "materialize",
     "placement",
-    "report_failure",
     "run_trial",
     "split_folds",
-    "with_retries",
 ]
 
 logger = logging.getLogger(__name__)
-
-
-
-@dataclass
-class TrialSpec:
-    """Everything a trial needs besides its config and the data."""
-    hypermodel: Any
-    space: HyperParameters
-    objective: Objective
-    epochs: int
-    fit_kwargs: dict[str, Any] = field(default_factory=dict)
-    cv: int | None = None
-    cpus: float = 1.0
-    seed: int | None = None
-    checkpoint: bool = True
-    meta_optimizer: bool = False
-    gpus: float = 0.0  # the trial's GPU share; configure_tensorflow plans TensorFlow's GPUs
-    gpu_memory_mb: int | None = None
-    # numpy training data of at least this many bytes is fed batch by batch from the shared
-    # object-store copy (_feeding.py); None: never (always Keras's array adapter). The
-    # Tuner sets it from its shared_arrays_mb (default: settings.SHARED_ARRAYS_MB).
-    shared_arrays_bytes: int | None = None
-    # Keras Tuner's options: models trained per trial (the objective is their mean), and
-    # compile arguments that replace those of build(hp)
-    executions: int = 1
-    compile_overrides: dict[str, Any] = field(default_factory=dict)
-    max_model_size: int | None = None
-    # A trial that raises is tried again this many times in the same worker (TensorFlow
-    # stays imported), from its last checkpoint; Ray restarts only a worker that died.
-    retries: int = 0
-    # A Tuner subclass's overridden Keras Tuner hooks (worker/_hooks.py), called in the trial
-    hooks: Any = None
-
-    def __reduce__(self) -> tuple[Any, tuple[Any, ...]]:
-        # Unpickled in a worker, a spec with a model first imports Keras without the
-        # libraries a trial does not need (import_keras_lean), before its hypermodel, whose
-        # unpickling would import Keras in full. Arguments are unpickled in order.
-        fields = {f.name: getattr(self, f.name) for f in dataclasses.fields(self)}
-        first = _LeanKeras() if self.hypermodel is not None else None
-        return _rebuilt_spec, (first, fields)
-
-
-class _LeanKeras:
-    """Unpickles to nothing, having called :func:`import_keras_lean` (see TrialSpec)."""
-
-    def __reduce__(self) -> tuple[Any, tuple[Any, ...]]:
-        return import_keras_lean, ()
-
-
-def _rebuilt_spec(first: Any, fields: dict[str, Any]) -> TrialSpec:
-    return TrialSpec(**fields)
 
 
 # A data loader (a zero-argument callable) runs once per worker, not once per trial: its
@@ -185,68 +121,13 @@ def _hooked_train(config: dict[str, Any], spec: TrialSpec, data: dict[str, Any],
     """One attempt of the trial, inside the user's trial hooks when the tuner has some."""
     from ray import tune
 
-    from raytune_hpt.keras_tuner import Trial
-    from raytune_hpt.worker._hooks import no_hooks
-
     hp = spec.space.copy(config)
-    trial = Trial(trial_id=tune.get_context().get_trial_id(), hyperparameters=hp)
-    with spec.hooks.around(trial) if spec.hooks else no_hooks() as hook_callbacks:
+    if spec.hooks is None:
+        _train(hp, spec, data, extra, [])
+        return
+    trial = spec.hooks.new_trial(tune.get_context().get_trial_id(), hp)
+    with spec.hooks.around(trial) as hook_callbacks:
         _train(hp, spec, data, extra, hook_callbacks)
-
-
-def with_retries(spec: TrialSpec, attempt: Callable[[], None]) -> None:
-    """Run one trial's ``attempt``, trying it again in this worker after an error.
-
-    * A ``FailedTrialError`` (ours or Keras Tuner's) ends the trial as failed at once, as
-      Keras Tuner does: reported as the trial's last result (``trial_error``), not raised.
-    * A fatal error or a configuration error is raised at once (the search stops).
-    * Running out of memory (``errors.is_out_of_memory``) ends the trial as failed at once,
-      recorded as ``out of memory: ...``: the same values would run out again.
-    * Any other error is tried again up to ``spec.retries`` times in this worker, from the
-      trial's last checkpoint (Ray's ``get_checkpoint`` follows the trial's reports), so a
-      retry does not start a process and import TensorFlow again. When the retries run out
-      the trial ends as failed with the error and its traceback reported, so that Ray does
-      not retry it a second time; Ray's own retries (``max_failures``) are left for a worker
-      that died (killed, out of memory). With no retries the error is raised to Ray, which
-      records it as before.
-    """
-    for tried in range(spec.retries + 1):
-        try:
-            attempt()
-            return
-        except Exception as error:
-            if is_failed_trial_error(error) and not is_fatal_error(error):
-                report_failure(spec.objective, error)
-                return
-            if is_out_of_memory(error):  # the trial's size, not chance: never retried
-                report_failure(spec.objective, error, cause=OUT_OF_MEMORY)
-                return
-            if (is_fatal_error(error) or isinstance(error, ConfigurationError)
-                    or spec.retries <= 0):
-                raise
-            if tried == spec.retries:
-                report_failure(spec.objective, error, attempts=tried + 1,
-                               traceback_text=traceback.format_exc())
-                return
-            logger.warning("Trial attempt %d of %d failed (%s: %s); trying again in this "
-                           "worker from its last checkpoint.", tried + 1, spec.retries + 1,
-                           type(error).__name__, error)
-
-
-def report_failure(objective: Objective, error: BaseException, *, attempts: int = 1,
-                   traceback_text: str | None = None, cause: str | None = None) -> None:
-    """End the trial as failed, without a retry by Ray: its objective NaN, its error
-    recorded (``trial_error``, after ``cause``, e.g. ``out of memory``; with the traceback,
-    when there is one, under ``trial_traceback``)."""
-    from ray import tune
-
-    message = f"{cause + ': ' if cause else ''}{type(error).__name__}: {error}"
-    if attempts > 1:
-        message += f" (failed {attempts} times in one worker)"
-    report = {objective.name: float("nan"), TRIAL_ERROR: message[:2000]}
-    if traceback_text:
-        report[TRIAL_TRACEBACK] = traceback_text[-20000:]
-    tune.report(report)
 
 
 def _train(hp: HyperParameters, spec: TrialSpec, data: dict[str, Any],
@@ -254,7 +135,7 @@ def _train(hp: HyperParameters, spec: TrialSpec, data: dict[str, Any],
     import keras
 
     from raytune_hpt.worker._costs import trial_costs  # statistics: only in a trial
-    from raytune_hpt.worker._keras_state import reset_keras_state
+    from raytune_hpt.worker._keras_state import build_before_fit, reset_keras_state
     from raytune_hpt.worker._report import EpochReporter
 
     keras.backend.clear_session()
@@ -263,6 +144,7 @@ def _train(hp: HyperParameters, spec: TrialSpec, data: dict[str, Any],
         keras.utils.set_random_seed(spec.seed)
     folds = split_folds(materialize(data), spec.cv, spec.seed) * spec.executions
     models, start_epoch = _build_and_restore(spec, hp, len(folds), extra)
+    build_before_fit(spec.hypermodel, models, [args for args, _ in folds])  # flat memory
     reporter = EpochReporter(spec.objective, models, extra=extra, checkpoint=spec.checkpoint,
                              defer_missing=has_custom_fit(spec.hypermodel),
                              costs=trial_costs(spec.objective, spec.fit_kwargs, folds))

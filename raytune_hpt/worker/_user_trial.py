@@ -10,79 +10,32 @@ each report checkpoints.
 
 from __future__ import annotations
 
-import json
 import sys
 import time
-from typing import Any, Protocol
+from typing import Any
 
-from raytune_hpt._record import DECLARED_HPS
-from raytune_hpt.keras_tuner import Trial
-from raytune_hpt.objective import Objective
 from raytune_hpt.worker._datasets import ShippedDataset
 from raytune_hpt.worker._hooks import TrialHooks
+from raytune_hpt.worker._retries import with_retries
+from raytune_hpt.worker._running_trial import RunningTrial, trial_running
+from raytune_hpt.worker._spec import TrialSpec
 from raytune_hpt.worker._tf_setup import configure_tensorflow
-from raytune_hpt.worker._trial import TrialSpec, fit_result_metrics, placement, with_retries
+from raytune_hpt.worker._trial import fit_result_metrics, placement
 
-__all__ = ["TrialSession", "UserTuner", "run_user_trial"]
-
-
-class UserTuner(Protocol):
-    """The user's tuner on the worker: its ``run_trial`` runs the trial; ``_session`` is the
-    running trial's reports, for its ``on_epoch_end``/``save_model`` (and its oracle's
-    ``update_trial``)."""
-
-    _session: Any
-
-    def run_trial(self, trial: Any, *args: Any, **kwargs: Any) -> Any: ...
+__all__ = ["run_user_trial"]
 
 
-class TrialSession:
-    """The running trial's reports: each epoch's logs, with the last saved model."""
-
-    def __init__(self, objective: Objective, extra: dict[str, Any], hp: Any = None,
-                 known: tuple[str, ...] = ()) -> None:
-        self.objective, self.extra = objective, extra
-        self.hp, self.sent = hp, set(known)
-        self.model: Any = None
-        self.reporter: Any = None
-        self.last_epoch = -1
-
-    def epoch_end(self, model: Any, epoch: int, logs: dict[str, Any] | None) -> None:
-        self.model = model
-        self.update(logs or {}, epoch)
-
-    def update(self, metrics: dict[str, Any], step: int = 0) -> None:
-        from raytune_hpt.worker._report import EpochReporter
-
-        if self.reporter is None:
-            models = [self.model] if self.model is not None else []
-            self.reporter = EpochReporter(self.objective, models, extra=self.extra,
-                                          checkpoint=bool(models))
-        epoch = step if step > self.last_epoch else self.last_epoch + 1  # reports go forward
-        self.reporter.report(epoch, metrics, info=self._declared())
-        self.last_epoch = epoch
-
-    def _declared(self) -> dict[str, str]:
-        """Hyperparameters declared in run_trial since the last report, for the driver."""
-        if self.hp is None:
-            return {}
-        new = [hp for hp in self.hp.space if hp.name not in self.sent]
-        if not new:
-            return {}
-        self.sent.update(hp.name for hp in new)
-        return {DECLARED_HPS: json.dumps({"space": [hp.get_config() for hp in new]})}
-
-    def finish(self, result: Any) -> None:
-        """What ``run_trial`` returned, reported when nothing was reported during it."""
-        if self.reporter is not None and self.reporter.reports:
-            return
-        if result is None:
-            raise ValueError("run_trial reported nothing and returned None; return the "
-                             "objective (a float or a dict) or call self.on_epoch_end(...).")
-        items = result if isinstance(result, list) else [result]
-        per_item = [fit_result_metrics(item, self.objective) for item in items]
-        shared = set.intersection(*(set(m) for m in per_item))
-        self.update({k: sum(m[k] for m in per_item) / len(per_item) for k in shared}, 0)
+def _report_result(running: RunningTrial, result: Any) -> None:
+    """What ``run_trial`` returned, reported when nothing was reported during it."""
+    if running.reported():
+        return
+    if result is None:
+        raise ValueError("run_trial reported nothing and returned None; return the "
+                         "objective (a float or a dict) or call self.on_epoch_end(...).")
+    items = result if isinstance(result, list) else [result]
+    per_item = [fit_result_metrics(item, running.objective) for item in items]
+    shared = set.intersection(*(set(m) for m in per_item))
+    running.update({k: sum(m[k] for m in per_item) / len(per_item) for k in shared}, 0)
 
 
 def _load(value: Any) -> Any:
@@ -91,9 +44,10 @@ def _load(value: Any) -> Any:
     return value
 
 
-def run_user_trial(config: dict[str, Any], *, tuner: UserTuner, spec: TrialSpec, args: tuple,
+def run_user_trial(config: dict[str, Any], *, hooks: TrialHooks, spec: TrialSpec, args: tuple,
                    kwargs: dict[str, Any]) -> None:
-    """Run ``tuner.run_trial`` for one configuration. Ray Tune calls this on a worker.
+    """Run ``hooks.tuner.run_trial`` for one configuration, the trial's :class:`RunningTrial`
+    set for it. Ray Tune calls this on a worker.
 
     TensorFlow is set up only if it is imported already (a ``run_trial`` whose module uses
     Keras imports it when the trial is unpickled) or the trial has a GPU: a ``run_trial``
@@ -109,16 +63,15 @@ def run_user_trial(config: dict[str, Any], *, tuner: UserTuner, spec: TrialSpec,
 
     def attempt() -> None:
         _fresh_state(spec.seed)
-        trial = Trial(trial_id=trial_id, hyperparameters=spec.space.copy(config))
-        session = TrialSession(spec.objective, dict(extra), hp=trial.hyperparameters,
+        trial = hooks.new_trial(trial_id, spec.space.copy(config))
+        running = RunningTrial(spec.objective, dict(extra), hp=trial.hyperparameters,
                                known=tuple(h.name for h in spec.space.space))
-        tuner._session = session
-        with hooks.around(trial, fit=False):  # the fit hooks are run_trial's to call
-            result = tuner.run_trial(trial, *[_load(a) for a in args],
-                                     **{k: _load(v) for k, v in kwargs.items()})
-            session.finish(result)
+        # the fit hooks are run_trial's to call (fit=False)
+        with trial_running(running), hooks.around(trial, fit=False):
+            result = hooks.tuner.run_trial(trial, *[_load(a) for a in args],
+                                           **{k: _load(v) for k, v in kwargs.items()})
+            _report_result(running, result)
 
-    hooks = TrialHooks.of(tuner)
     with_retries(spec, attempt)
 
 

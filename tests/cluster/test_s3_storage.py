@@ -37,6 +37,8 @@ def test_run_best_results_resume_through_s3(s3_server, experiment_dir, tmp_path,
         experiment_dir / "tiny.yaml",
         "--storage-path",
         f"s3://{s3_server.bucket}/experiments",
+        "--set",
+        "keep_models=1",
         "-v",
         "0",
         env=env,
@@ -47,7 +49,9 @@ def test_run_best_results_resume_through_s3(s3_server, experiment_dir, tmp_path,
     keys = s3_server.keys("experiments/tiny/")
     assert "experiments/tiny/raytune_hpt.json" in keys
     assert sum(k.endswith("/progress.csv") for k in keys) == 2
-    assert any("/checkpoint_000000/" in k for k in keys)
+    # keep_models=1: the worse trial's checkpoints were deleted from S3, its logs kept
+    assert len({k.split("/")[2] for k in keys if "/checkpoint_" in k}) == 1
+    assert "experiments/tiny/pruned_models.json" in keys
 
     model = tmp_path / "best.keras"
     best = cli("best", uri, "--json", "--export-model", model, env=env, timeout=180)
@@ -70,4 +74,6 @@ def test_run_best_results_resume_through_s3(s3_server, experiment_dir, tmp_path,
     assert results.returncode == 0, results.stderr
     trials = json.loads(table.read_text())
     assert [t["status"] for t in trials] == ["finished", "finished"]
+    assert sorted(t["model"] for t in trials) == ["kept", "pruned"]
+    assert next(t for t in trials if t["model"] == "kept")["trial_id"] == record["trial_id"]
     assert record["trial_id"] in {t["trial_id"] for t in trials}

@@ -63,7 +63,7 @@ def test_component_options_pass_through():
     )
     assert experiment.searcher.spec() == {"type": "bayesopt", "random_initial": 3}
     assert experiment.scheduler.spec() == {"type": "asha", "grace_period": 2}
-    assert experiment.objective.to_objective().mode == "max"
+    assert experiment.objective.to_objective().direction == "max"
 
 
 @pytest.mark.parametrize("name", sorted(EXAMPLES))

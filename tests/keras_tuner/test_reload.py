@@ -123,7 +123,7 @@ def test_reload_without_a_project_says_where_it_looked(tmp_path, build_mlp):
 
 def test_overwrite_true_does_not_reload(tmp_path, build_mlp, capsys):
     import raytune_hpt as kt
-    from raytune_hpt.results import METADATA_FILE
+    from raytune_hpt._record import METADATA_FILE
 
     (tmp_path / "untitled_project").mkdir()
     (tmp_path / "untitled_project" / METADATA_FILE).write_text("{}")

@@ -34,6 +34,7 @@ import math
 import statistics
 import sys
 import tempfile
+import time
 from collections.abc import Callable
 from pathlib import Path
 
@@ -238,10 +239,14 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--budget", type=int, nargs="+", default=[20, 50])
     parser.add_argument("--searchers", nargs="+", default=SEARCHERS, choices=SEARCHERS)
     parser.add_argument("--problems", nargs="+", default=DEFAULT_PROBLEMS, choices=list(PROBLEMS))
+    parser.add_argument("--cpu-time", action="store_true",
+                        help="time suggestions in process CPU time instead of wall time")
     parser.add_argument("--save", help="also write the raw results to this JSON file")
     parser.add_argument("--load", nargs="+", help="merge earlier --save files instead of running")
     parser.add_argument("--write", action="store_true", help="update docs/benchmarks.md")
     args = parser.parse_args(argv)
+    if args.cpu_time:
+        _bench_peers.CLOCK["clock"] = time.process_time
     data = merge(args.load) if args.load else measure(args)
     if args.save:
         Path(args.save).write_text(json.dumps(data))
@@ -320,6 +325,15 @@ def measure(args: argparse.Namespace) -> dict:
             print(f"{problem.name:32s} {name:15s} "
                   + " ".join(f"@{b}: {fmt(statistics.median(v))}" for b, v in per_budget.items()),
                   file=sys.stderr, flush=True)
+            if args.save:  # what is done survives an interrupted run
+                Path(args.save).write_text(json.dumps(
+                    collect(args, regrets, curves, seconds, late, load_before)))
+    return collect(args, regrets, curves, seconds, late, load_before)
+
+
+def collect(args: argparse.Namespace, regrets: dict, curves: dict, seconds: dict, late: dict,
+            load_before: float) -> dict:
+    first = args.first_seed
     run_note = {"command": _benchdoc.command_line("bench_search.py"),
                 "seeds": f"seeds {first}..{first + args.seeds - 1}",
                 "machine": _benchdoc.machine(), "searchers": args.searchers,
@@ -356,6 +370,8 @@ def render(regrets: dict, args: argparse.Namespace, seconds: dict,
     for problem, by_searcher in regrets.items():
         for b in args.budget:
             row = {n: by_searcher[n][b] for n in names if n in by_searcher}
+            if not row:
+                continue
             _, p, _ = _bench_stats.judge_row(row)
             cells = []
             for n in names:

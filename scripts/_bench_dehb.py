@@ -27,7 +27,9 @@ def run_dehb(function: Any, seed: int, args: Any, trace: Any) -> Any:
         evaluations = 0
         while trace.reached is None and evaluations < args.trials:
             job = dehb.ask()
-            config = dict(dehb.vector_to_configspace(job["config"]))
+            config = job["config"]  # a Configuration in DEHB 0.1.2, a vector before
+            config = dict(config if isinstance(config, CS.Configuration)
+                          else dehb.vector_to_configspace(config))
             fidelity = int(round(job["fidelity"]))
             loss = float("inf")
             for epoch in range(1, fidelity + 1):  # from scratch: DEHB does not resume

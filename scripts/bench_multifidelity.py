@@ -12,7 +12,9 @@ Compared, side by side in one run:
 * ``random/hyperband``, ``bayesopt/hyperband``: HyperBand (pauses and resumes trials from
   checkpoints; Ray's ``HyperBandScheduler``);
 * ``keras-tuner/hyperband``: Keras Tuner's own ``Hyperband`` (its oracle for the synthetic
-  problems, its tuner for the CNN), in-process.
+  problems, its tuner for the CNN), in-process;
+* ``dehb``: DEHB (differential evolution over HyperBand's brackets, a peer; synthetic problems
+  only, in-process, in the venv of scripts/requirements-bench-hebo.txt: ``_bench_dehb``).
 
 Problems:
 
@@ -53,6 +55,7 @@ from typing import Any
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
+import _bench_dehb  # noqa: E402
 import _bench_mfdoc  # noqa: E402
 import _bench_mnist  # noqa: E402
 import _benchdoc  # noqa: E402
@@ -64,6 +67,7 @@ METHODS = ["random/fifo", "random/asha", "bayesopt/asha", "bayesopt-rf0/asha",
            "bayesopt-rf/asha", "bayesopt-last/asha", "random/async_hyperband",
            "bayesopt/async_hyperband", "random/hyperband", "bayesopt/hyperband",
            "keras-tuner/hyperband"]
+PEER_METHODS = ["dehb"]  # --methods dehb, in the venv of scripts/requirements-bench-hebo.txt
 # searcher part of a method -> create_searcher spec; the scheduler part is a SCHEDULERS name
 SEARCHER_SPECS: dict[str, Any] = {
     "random": "random",
@@ -293,12 +297,14 @@ def measure(args: argparse.Namespace) -> list[dict[str, Any]]:
     """Every method on every problem; one row (medians over the seeds) per pair."""
     import ray
 
-    unknown = set(args.methods) - set(METHODS)
+    unknown = set(args.methods) - set(METHODS + PEER_METHODS)
     if unknown:
-        raise SystemExit(f"methods must be among {METHODS}; got {sorted(unknown)}")
+        raise SystemExit(f"methods must be among {METHODS + PEER_METHODS}; "
+                         f"got {sorted(unknown)}")
     storage = tempfile.mkdtemp(prefix="bench-mf-")
-    ray.init(num_cpus=args.slots, include_dashboard=False, log_to_driver=False,
-             configure_logging=False)
+    if set(args.methods) - {"dehb", "keras-tuner/hyperband"}:  # the others run on Ray
+        ray.init(num_cpus=args.slots, include_dashboard=False, log_to_driver=False,
+                 configure_logging=False)
     rows: list[dict[str, Any]] = []
     first = args.first_seed
     try:
@@ -314,6 +320,9 @@ def measure(args: argparse.Namespace) -> list[dict[str, Any]]:
                     try:
                         if method.startswith("keras-tuner"):
                             trace = run_keras_tuner_oracle(problem, seed, args, target, storage)
+                        elif method == "dehb":
+                            trace = _bench_dehb.run_dehb(make_function(problem, args.max_epochs),
+                                                         seed, args, Trace(target, args.max_epochs))
                         else:
                             trace = run_ray(problem, method, seed, args, target, storage)
                     except Exception as error:  # noqa: BLE001  one failed run is a row's note
@@ -328,7 +337,7 @@ def measure(args: argparse.Namespace) -> list[dict[str, Any]]:
                 print(rows[-1], flush=True)
                 save_partial(args, rows)
         if args.mnist:
-            for method in args.methods:
+            for method in (m for m in args.methods if m not in PEER_METHODS):
                 before = _benchdoc.load()
                 traces = [_bench_mnist.run_mnist(method, seed, args, storage,
                                                     Trace(-args.mnist_target, args.mnist_epochs),

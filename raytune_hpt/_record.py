@@ -1,4 +1,4 @@
-"""The on-disk record of an experiment: what the worker and the driver write, what ``results/`` reads.
+"""An experiment's on-disk record: what the worker and the driver write, what ``results/`` reads.
 
 Both sides import the names from here and neither imports the other:
 

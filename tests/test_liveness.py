@@ -10,8 +10,8 @@ import time
 import pytest
 
 import raytune_hpt as rth
-from raytune_hpt.schedulers import TIME_ATTR, create_scheduler
 from raytune_hpt.driver._supervision import STUCK_SECONDS
+from raytune_hpt.schedulers import TIME_ATTR, create_scheduler
 
 # The promoted trials of HyperBand's first bracket (max_t=9, factor 3: 9 trials from epoch
 # 1, the best 3 go on to epoch 3) are x = 0, 1, 2; x = 1 and 2 end at epoch 2, before the

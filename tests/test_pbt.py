@@ -8,10 +8,10 @@ import random
 import pytest
 
 import raytune_hpt as rth
-from raytune_hpt.schedulers._pbt import _IntoSpace, _Resample, explorable
 from raytune_hpt.errors import ConfigurationError
 from raytune_hpt.hypermodel import as_hypermodel, discover_space
 from raytune_hpt.schedulers import create_scheduler
+from raytune_hpt.schedulers._pbt import _IntoSpace, _Resample, explorable
 
 
 def mixed_builder(hp):

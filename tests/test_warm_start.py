@@ -10,10 +10,10 @@ import os
 import pytest
 
 import raytune_hpt as rth
+from raytune_hpt.driver import check_points, compare_spaces
 from raytune_hpt.errors import ConfigurationError
 from raytune_hpt.hyperparameters import HyperParameters
 from raytune_hpt.searchers import point_key
-from raytune_hpt.driver import check_points, compare_spaces
 
 
 def _builder(wide: bool = False):

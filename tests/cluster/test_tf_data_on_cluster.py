@@ -79,7 +79,7 @@ def test_a_tfrecord_pipeline_runs_on_both_nodes(cluster, tmp_path):
     done = subprocess.run([sys.executable, str(script), str(tmp_path), cluster.gcs_address],
                           env=env, capture_output=True, text=True, timeout=600, cwd=tmp_path)
     assert done.returncode == 0, done.stderr[-4000:]
-    line = next(l for l in done.stdout.splitlines() if l.startswith("RESULT "))
+    line = next(x for x in done.stdout.splitlines() if x.startswith("RESULT "))
     trials = json.loads(line[len("RESULT "):])
     assert [status for status, _, _ in trials] == ["finished", "finished"], trials
     # 1 CPU per node, 2 trials at once: one on each node

@@ -27,4 +27,4 @@ def test_only_the_first_trial_takes_the_default(ray_local, tmp_path):
     assert len(xs) == 8
     assert xs.count(-1.0) == 1, f"trials at the default x=-1.0: {sorted(xs)}"
     assert len(set(xs)) == 8, f"repeated x: {sorted(xs)}"
-    assert all(t.score == x * x + 1 for t, x in zip(trials, xs))
+    assert all(t.score == x * x + 1 for t, x in zip(trials, xs, strict=True))

@@ -16,7 +16,7 @@ import yaml
 
 import raytune_hpt as rth
 from raytune_hpt.errors import ConfigurationError
-from tests._helpers.cluster import ROOT, cli, clean_env
+from tests._helpers.cluster import ROOT, clean_env, cli
 
 
 def _build(hp):

@@ -10,10 +10,10 @@ import random
 
 import pytest
 
+from raytune_hpt.driver import check_points
 from raytune_hpt.hyperparameters import HyperParameters
 from raytune_hpt.searchers import SEARCHERS, create_searcher, point_key
 from raytune_hpt.searchers._basic import sample_active
-from raytune_hpt.driver import check_points
 
 
 def _space() -> HyperParameters:

@@ -408,16 +408,21 @@ def plot(curves: dict, path: Path) -> None:
     cols = min(3, len(curves))
     rows = math.ceil(len(curves) / cols)
     fig, axes = plt.subplots(rows, cols, figsize=(5 * cols, 3.6 * rows), squeeze=False)
+    # one colour per searcher in every panel (row groups may hold different searchers)
+    names = list(dict.fromkeys(n for by_searcher in curves.values() for n in by_searcher))
+    color = {n: f"C{i % 10}" for i, n in enumerate(names)}
     for ax, (problem, by_searcher) in zip(axes.flat, curves.items(), strict=False):
         for name, curve in by_searcher.items():
-            ax.plot(range(1, len(curve) + 1), np.maximum(curve, 1e-12), label=name)
+            ax.plot(range(1, len(curve) + 1), np.maximum(curve, 1e-12), label=name,
+                    color=color[name])
         ax.set_yscale("log")
         ax.set_title(problem, fontsize=9)
         ax.set_xlabel("evaluations")
         ax.set_ylabel("median simple regret")
     for ax in list(axes.flat)[len(curves):]:
         ax.axis("off")
-    axes.flat[0].legend(fontsize=7)
+    handles = [plt.Line2D([], [], color=color[n], label=n) for n in names]
+    axes.flat[0].legend(handles=handles, fontsize=7)  # every searcher, in any panel
     fig.tight_layout()
     fig.savefig(path, dpi=90)
 

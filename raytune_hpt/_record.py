@@ -61,9 +61,13 @@ TRIAL_TRACEBACK = "trial_traceback"
 #: The report field with hyperparameters a trial declared that the space did not have yet
 #: (a ``run_trial`` override declares them lazily, as in Keras Tuner): a JSON space config.
 DECLARED_HPS = "declared_hyperparameters"
-#: ``{"keep_models": K, "pruned": {trial_id: trial folder}}``: trials whose checkpoints were
-#: deleted because they were not among the best K when they ended (``keep_models``).
-PRUNED_FILE = "pruned_models.json"
+#: JSON Lines, one ``{"trial_id": id, "folder": trial folder, "keep_models": K}`` per trial
+#: whose checkpoints were deleted because it was not among the best K when it ended
+#: (``keep_models``). Not a ``.json`` file: on resume Ray Tune copies the experiment's
+#: top-level ``.json`` and ``.pkl`` files to its driver staging folder and uploads them
+#: back at every experiment checkpoint, which would put the list read at resume back over
+#: the one the resumed run writes.
+PRUNED_FILE = "pruned_models.jsonl"
 #: A checkpoint's model (the first fold's under cross-validation).
 MODEL_FILE = "model.keras"
 #: A checkpoint's state: ``{"epoch": done, "metrics": report, "trial_id": id}``.

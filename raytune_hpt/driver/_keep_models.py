@@ -14,7 +14,7 @@ events and the results table, which keep every trial. With PBT nothing is delete
 population trains on from each other's checkpoints (:func:`keep_models_callback` says so).
 
 Deletion goes through the storage's pyarrow filesystem (local or ``s3://``), folder by
-folder (``checkpoint_*``); the trials pruned are listed in ``pruned_models.json``
+folder (``checkpoint_*``); the trials pruned are listed in ``pruned_models.jsonl``
 (``_record.PRUNED_FILE``) so that the results say which trials have no model and why. On
 resume, the trials ended before are read back once from storage and ranked with the new ones.
 """
@@ -126,7 +126,7 @@ class KeepModels(Callback):
             self._pruned[trial_id] = folder
         self._recheck.update(gone)
         storage.write_text(storage.join(self.path, PRUNED_FILE),
-                           PrunedModels(self.keep, dict(self._pruned)).to_json())
+                           PrunedModels(self.keep, dict(self._pruned)).to_jsonl())
         logger.debug("keep_models=%d: deleted the checkpoints of %s.", self.keep,
                      ", ".join(gone))
 

@@ -2,7 +2,7 @@
 
 The driver deletes the checkpoints of a trial that ends outside the best ``keep_models``
 and lists it in :data:`~raytune_hpt._record.PRUNED_FILE`; its metrics, logs and row in the
-results stay. Reading that file is plain JSON (never a pickle); asking for such a trial's
+results stay. Reading that file is plain JSON Lines (never a pickle); asking for such a trial's
 model is one :class:`~raytune_hpt.errors.ModelNotKeptError` saying why and how to keep more.
 """
 
@@ -26,8 +26,10 @@ class PrunedModels:
     keep_models: int | None = None
     trials: dict[str, str] = field(default_factory=dict)  # trial id -> trial folder
 
-    def to_json(self) -> str:
-        return json.dumps({"keep_models": self.keep_models, "pruned": self.trials}, indent=1)
+    def to_jsonl(self) -> str:
+        return "".join(json.dumps({"trial_id": trial_id, "folder": folder,
+                                   "keep_models": self.keep_models}) + "\n"
+                       for trial_id, folder in self.trials.items())
 
     def not_kept(self, trial_ids: Sequence[str], asked: str) -> ModelNotKeptError:
         """The error for asking (``asked``, e.g. ``"get_best_models(3)"``) for models of
@@ -47,22 +49,26 @@ def read_pruned(path: str) -> PrunedModels:
     """The experiment's :data:`PRUNED_FILE` (none: nothing was pruned).
 
     Raises:
-        ValueError: the file is not the JSON object the driver writes.
+        ValueError: a line is not the JSON object the driver writes.
     """
     where = storage.join(path, PRUNED_FILE)
     try:
         text = storage.read_text(where)
     except (FileNotFoundError, OSError):
         return PrunedModels()
-    try:
-        data = json.loads(text)
-    except ValueError as error:
-        raise ValueError(f"{where} is not valid JSON ({error}).") from None
-    trials = data.get("pruned") if isinstance(data, dict) else None
-    keep = data.get("keep_models") if isinstance(data, dict) else None
-    if not isinstance(trials, dict) or not all(
-            isinstance(k, str) and isinstance(v, str) for k, v in trials.items()):
-        raise ValueError(f"{where} must be a JSON object with 'pruned': {{trial id: folder}}.")
-    return PrunedModels(keep if isinstance(keep, int) and not isinstance(keep, bool) else None,
-                        dict(trials))
-
+    trials, keep = {}, None
+    for number, line in enumerate(text.splitlines(), 1):
+        if not line.strip():
+            continue
+        try:
+            data = json.loads(line)
+        except ValueError as error:
+            raise ValueError(f"{where}, line {number}, is not valid JSON ({error}).") from None
+        if not isinstance(data, dict) or not isinstance(data.get("trial_id"), str) \
+                or not isinstance(data.get("folder"), str):
+            raise ValueError(f"{where}, line {number}, must be a JSON object with 'trial_id' "
+                             f"and 'folder' (strings); it is {line[:200]!r}.")
+        trials[data["trial_id"]] = data["folder"]
+        k = data.get("keep_models")
+        keep = k if isinstance(k, int) and not isinstance(k, bool) else keep
+    return PrunedModels(keep, trials)

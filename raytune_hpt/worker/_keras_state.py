@@ -61,6 +61,20 @@ def reset_keras_state() -> None:
             _defaults["functions_run_eagerly"])
 
 
+def _any_batch_size(batch: tuple) -> Any:
+    """The sample's shapes with no batch size: a ``Sequential`` built from a batch of one
+    would keep ``(1, ...)`` as its input shape, and ``model.build((None, ...))`` after the
+    search, as Keras Tuner's guide does, would then refuse it."""
+    import keras
+
+    def symbolic(array: Any) -> Any:
+        if array is None:
+            return None
+        return keras.KerasTensor((None, *array.shape[1:]), dtype=array.dtype)
+
+    return keras.tree.map_structure(symbolic, batch)
+
+
 def build_before_fit(hypermodel: Any, models: list, fold_args: list[tuple]) -> None:
     """Create each model's variables (layers, optimizer, metrics, loss) from its fold's
     first sample, eagerly, as ``fit`` does under a distribution strategy. Skipped for a
@@ -78,6 +92,6 @@ def build_before_fit(hypermodel: Any, models: list, fold_args: list[tuple]) -> N
         if batch is None or getattr(model, "optimizer", None) is None:
             continue
         try:
-            _ray_compat.keras_symbolic_build(model, batch)
+            _ray_compat.keras_symbolic_build(model, _any_batch_size(batch))
         except Exception:  # fit builds the model its own way, and says what is wrong
             continue

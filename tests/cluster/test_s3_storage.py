@@ -51,7 +51,7 @@ def test_run_best_results_resume_through_s3(s3_server, experiment_dir, tmp_path,
     assert sum(k.endswith("/progress.csv") for k in keys) == 2
     # keep_models=1: the worse trial's checkpoints were deleted from S3, its logs kept
     assert len({k.split("/")[2] for k in keys if "/checkpoint_" in k}) == 1
-    assert "experiments/tiny/pruned_models.json" in keys
+    assert "experiments/tiny/pruned_models.jsonl" in keys
 
     model = tmp_path / "best.keras"
     best = cli("best", uri, "--json", "--export-model", model, env=env, timeout=180)

@@ -121,7 +121,7 @@ def test_keep_models_none_keeps_every_model(ray_local, digits, build_mlp, tmp_pa
     results = tuner.search(x[:100], y[:100], validation_data=(xv, yv), epochs=1)
     path = tmp_path / "all"
     assert len(_checkpointed(path)) == len(_trial_dirs(path)) == 2
-    assert not (path / "pruned_models.json").exists()
+    assert not (path / "pruned_models.jsonl").exists()
     assert {r["model"] for r in results.to_table().to_pylist()} == {"kept"}
     assert len(tuner.get_best_models(2)) == 2
 
@@ -157,7 +157,21 @@ def test_a_resumed_search_ranks_its_new_trials_with_the_earlier_ones(pruned_sear
     by_id = {json.loads((d / "result.json").read_text().splitlines()[0])["trial_id"]: d.name
              for d in _trial_dirs(path)}
     assert _checkpointed(path) == {by_id[t] for t in best}
-    pruned = json.loads((path / "pruned_models.json").read_text())["pruned"]
+    lines = (path / "pruned_models.jsonl").read_text().splitlines()
+    pruned = [json.loads(line)["trial_id"] for line in lines]
+    assert len(pruned) == len(set(pruned)) and {json.loads(n)["keep_models"] for n in lines} == {2}
     assert set(pruned) == set(by_id) - set(best)
     assert {t.trial_id for t in before.trials if t.model_pruned} <= set(pruned)
     assert len(tuner.get_best_models(2)) == 2
+
+
+def test_the_pruned_list_reads_back_and_a_bad_line_is_one_clear_error(tmp_path):
+    from raytune_hpt.results import PrunedModels, read_pruned
+
+    assert read_pruned(str(tmp_path)) == PrunedModels()  # nothing pruned: no file
+    written = PrunedModels(3, {"a1": "run_trial_a1_0", "b2": "run_trial_b2_1"})
+    (tmp_path / "pruned_models.jsonl").write_text(written.to_jsonl())
+    assert read_pruned(str(tmp_path)) == written
+    (tmp_path / "pruned_models.jsonl").write_text(written.to_jsonl() + '["not", "a trial"]\n')
+    with pytest.raises(ValueError, match=r"line 3, must be a JSON object with 'trial_id'"):
+        read_pruned(str(tmp_path))

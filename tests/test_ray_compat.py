@@ -125,3 +125,25 @@ def test_tune_trial_actors_can_be_given_no_variable_their_workers_have(monkeypat
     # the number of workers a raylet prestarts is still on its command line
     assert "--num_prestart_python_workers=" in inspect.getsource(services.start_raylet), \
         UPGRADE_HINT
+
+
+def test_graph_mode_custom_gradients_are_registered_by_name_and_can_be_forgotten():
+    import tensorflow as tf
+
+    @tf.custom_gradient
+    def doubled(x):
+        return 2 * x, lambda dy: 2 * dy
+
+    @tf.function
+    def step(x):
+        with tf.GradientTape() as tape:
+            tape.watch(x)
+            y = doubled(x)
+        return tape.gradient(y, x)
+
+    before = _ray_compat.custom_gradient_names()
+    assert float(step(tf.constant(1.0))) == 2.0
+    added = _ray_compat.custom_gradient_names() - before
+    assert len(added) == 1 and next(iter(added)).startswith("CustomGradient-")
+    assert _ray_compat.forget_custom_gradients(keep=before) >= 1
+    assert _ray_compat.custom_gradient_names() <= before

@@ -1,4 +1,4 @@
-"""Every private Ray and Keras name the package uses, in one place.
+"""Every private Ray, Keras and TensorFlow name the package uses, in one place.
 
 Each use says why no public API does the job and the version it was checked against
 (Ray 2.60.0, Keras 3.15 / TensorFlow 2.21). :func:`missing_private_names` lists those an
@@ -21,6 +21,11 @@ from raytune_hpt._ray_compat._autoscaler import (
     autoscaler_status,
     lost_nodes_forgiven,
 )
+from raytune_hpt._ray_compat._gradients import (
+    TF_PRIVATE_NAMES,
+    custom_gradient_names,
+    forget_custom_gradients,
+)
 from raytune_hpt._ray_compat._resume import (
     TUNE_INSTANCE_ATTRIBUTES,
     TUNE_PRIVATE_NAMES,
@@ -39,8 +44,9 @@ from raytune_hpt._ray_compat._workers import (
 __all__ = [
     "LOOPBACK_ENV", "PRIVATE_NAMES", "TUNE_ACTOR_DEFAULTS", "aggressive_first_hyperband",
     "autoscaler_last_error", "autoscaler_node_types", "autoscaler_status", "continue_restored",
-    "keras_symbolic_build", "lean_local_head", "local_cpu_count", "local_gpu_count",
-    "loopback_node", "lost_nodes_forgiven", "memory_kills_fail_trials", "missing_private_names",
+    "custom_gradient_names", "forget_custom_gradients", "keras_symbolic_build",
+    "lean_local_head", "local_cpu_count", "local_gpu_count", "loopback_node",
+    "lost_nodes_forgiven", "memory_kills_fail_trials", "missing_private_names",
     "mlflow_trial_runs", "no_worker_prestart", "restored_run_config", "result_grid_filesystem",
     "result_grid_pairs", "serialized_dataset_graph", "trial_local_experiment_dir",
     "trial_pickled_error", "trial_tensorboard_base", "tune_actors_inherit", "warm_workers",
@@ -76,6 +82,7 @@ PRIVATE_NAMES: tuple[tuple[str, str], ...] = (
     ("keras.callbacks", "TensorBoard._log_weights"),
     ("keras.callbacks", "TensorBoard._pop_writer"),
     *AUTOSCALER_PRIVATE_NAMES,
+    *TF_PRIVATE_NAMES,
     *TUNE_PRIVATE_NAMES,
     *WORKERS_PRIVATE_NAMES,
 )

@@ -12,7 +12,9 @@ code set at import included) and puts them back before every later one.
 traces its first step: created inside the traced step (Keras 3 on TensorFlow defers them
 there), each variable leaves the ``tf.cond`` functions of its initializer in TensorFlow's
 process-wide function library, which ``clear_session()`` does not empty; a worker grew by
-about 4 MB a trial that way (issue 33, docs/reliability.md "Flat memory").
+about 4 MB a trial that way (issue 33, docs/reliability.md "Flat memory"). And each
+graph-mode custom gradient of a traced step stays in TensorFlow's gradient registry with
+that step's graph: :func:`reset_keras_state` drops those of earlier trials.
 """
 
 from __future__ import annotations
@@ -23,6 +25,7 @@ from typing import Any
 __all__ = ["build_before_fit", "reset_keras_state"]
 
 _defaults: dict[str, Any] | None = None
+_gradients_before: frozenset[str] = frozenset()  # TensorFlow's, before the first trial
 
 
 def _current(keras: Any) -> dict[str, Any]:
@@ -37,14 +40,21 @@ def _current(keras: Any) -> dict[str, Any]:
 
 
 def reset_keras_state() -> None:
-    """Before a trial: the first call records Keras's settings, each later call puts back
-    the ones a trial changed (a few calls when nothing changed)."""
-    global _defaults
+    """Before a trial, after ``clear_session()``: the first call records Keras's settings,
+    each later call puts back the ones a trial changed (a few calls when nothing changed)
+    and drops the custom gradients earlier trials' traced steps left registered."""
+    global _defaults, _gradients_before
     import keras
+
+    from raytune_hpt import _ray_compat
 
     if _defaults is None:
         _defaults = _current(keras)
+        if "tensorflow" in sys.modules:
+            _gradients_before = _ray_compat.custom_gradient_names()
         return
+    if "tensorflow" in sys.modules:
+        _ray_compat.forget_custom_gradients(keep=_gradients_before)
     now = _current(keras)
     if now == _defaults:
         return

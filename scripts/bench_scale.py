@@ -156,14 +156,15 @@ def patched(variant: str) -> Iterator[None]:
     if unknown:
         raise SystemExit(f"unknown variant part(s) {sorted(unknown)}; "
                          f"choose from {sorted(VARIANTS)}")
-    import raytune_hpt.tuner
+
+    import raytune_hpt.driver._search as search_module  # binds run_trial at its import
 
     original_config = tune.CheckpointConfig
-    original_run_trial = raytune_hpt.worker.run_trial
+    original_run_trial = search_module.run_trial
     if "gcfreeze" in changes:
-        raytune_hpt.worker.run_trial = run_trial_gc_frozen
+        search_module.run_trial = run_trial_gc_frozen
     if "profile" in changes:
-        raytune_hpt.worker.run_trial = run_trial_profiled
+        search_module.run_trial = run_trial_profiled
     if "keep2" in changes or "keepall" in changes:
         keep = None if "keepall" in changes else 2
 
@@ -177,7 +178,7 @@ def patched(variant: str) -> Iterator[None]:
         yield
     finally:
         tune.CheckpointConfig = original_config
-        raytune_hpt.worker.run_trial = original_run_trial
+        search_module.run_trial = original_run_trial
 
 
 PROFILE_DIR = os.path.join(tempfile.gettempdir(), "bench-scale-profile")

@@ -127,6 +127,35 @@ def test_tune_trial_actors_can_be_given_no_variable_their_workers_have(monkeypat
         UPGRADE_HINT
 
 
+def test_warm_workers_all_start_and_are_not_ended_as_surplus(monkeypatch):
+    """The raylet's command line for ``count`` warm workers: no more prestarted than asked,
+    all allowed to start at once (Ray 2.60 dropped the prestarts above its start-up
+    concurrency, the machine's cores), and the idle limit given (issue 32). Fails when Ray
+    renames the flags or stops handing the command to ``start_ray_process``."""
+    import inspect
+
+    from ray._private import services
+
+    source = inspect.getsource(services.start_raylet)
+    for flag in ("--num_prestart_python_workers=", "--maximum_startup_concurrency="):
+        assert flag in source, UPGRADE_HINT
+    seen = []
+    monkeypatch.setattr(services, "start_ray_process",
+                        lambda command, process_type, *a, **k: seen.append(command))
+    with _ray_compat.warm_workers(4, ("json",), idle_limit=12) as options:
+        services.start_ray_process(["raylet", "--num_prestart_python_workers=8",
+                                    "--maximum_startup_concurrency=2", "--other=1"], "raylet")
+        services.start_ray_process(["--maximum_startup_concurrency=2"], "gcs_server")
+    assert seen == [["raylet", "--num_prestart_python_workers=4",
+                     "--maximum_startup_concurrency=4", "--other=1"],
+                    ["--maximum_startup_concurrency=2"]]
+    config = options["_system_config"]
+    assert config["num_workers_soft_limit"] == 12 and config["preload_python_modules"] == [
+        "json"]
+    with _ray_compat.warm_workers(2, ("json",)) as options:
+        assert "num_workers_soft_limit" not in options["_system_config"]  # Ray's own: CPUs
+
+
 def test_graph_mode_custom_gradients_are_registered_by_name_and_can_be_forgotten():
     import tensorflow as tf
 

@@ -47,6 +47,7 @@ LOOPBACK_ENV = {"RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER": "0"}
 TUNE_ACTOR_DEFAULTS = {"PL_DISABLE_FORK": "1"}
 
 _PRESTART_FLAG = "--num_prestart_python_workers="
+_STARTUP_FLAG = "--maximum_startup_concurrency="
 
 
 @contextlib.contextmanager
@@ -65,12 +66,19 @@ def loopback_node() -> Iterator[None]:
 
 
 @contextlib.contextmanager
-def warm_workers(count: int, modules: tuple[str, ...]) -> Iterator[dict[str, Any]]:
+def warm_workers(count: int, modules: tuple[str, ...],
+                 idle_limit: int | None = None) -> Iterator[dict[str, Any]]:
     """A local Ray started in this block prestarts ``count`` Python workers (Ray would
     start one per CPU), each importing ``modules`` before it takes work; the block gives
     the keywords for ``ray.init`` (its ``_system_config``); ``count == 0``: no prestart.
     Ray 2.60 takes the number only on the raylet's command line, which
-    ``services.start_ray_process`` receives: rewritten for the block, then put back."""
+    ``services.start_ray_process`` receives: rewritten for the block, then put back.
+
+    ``idle_limit``: Ray ends idle workers while it has more workers than this (its
+    ``num_workers_soft_limit``, by default the node's CPUs). A new script's first tasks
+    make Ray start workers for that script, which pushed a kept Ray with as many warm
+    workers as CPUs over its limit: Ray ended the warm workers as surplus and started
+    cold ones for the trials (Ray 2.60, seen in ``raylet.out``)."""
     if count <= 0:
         yield {"_system_config": {"enable_worker_prestart": False,
                                   "prestart_worker_first_driver": False}}
@@ -81,18 +89,33 @@ def warm_workers(count: int, modules: tuple[str, ...]) -> Iterator[dict[str, Any
 
     def bounded(command: list[str], process_type: str, *args: Any, **kwargs: Any) -> Any:
         if process_type == "raylet":
-            command = [f"{_PRESTART_FLAG}{min(count, int(part[len(_PRESTART_FLAG):]))}"
-                       if part.startswith(_PRESTART_FLAG) else part for part in command]
+            command = [_raylet_flag(part, count) for part in command]
         return start_ray_process(command, process_type, *args, **kwargs)
 
     services.start_ray_process = bounded
     try:
         # the raylet's own prestart only: the first driver's would add as many again
-        yield {"_system_config": {"enable_worker_prestart": True,
+        config: dict[str, Any] = {"enable_worker_prestart": True,
                                   "prestart_worker_first_driver": False,
-                                  "preload_python_modules": list(modules)}}
+                                  "preload_python_modules": list(modules)}
+        if idle_limit is not None:
+            config["num_workers_soft_limit"] = idle_limit
+        yield {"_system_config": config}
     finally:
         services.start_ray_process = start_ray_process
+
+
+def _raylet_flag(part: str, count: int) -> str:
+    """One raylet argument for ``count`` warm workers: at most ``count`` prestarted, and
+    all of them allowed to start at once. Ray 2.60 starts at most ``min(cores, CPUs)``
+    workers at a time and drops the prestarts above that, some of the time
+    ("process_failed_rate_limited" in ``raylet.out``: ``up --num-cpus 8 --warm-workers 8``
+    on 2 cores got 2 of its 8 in one run, all 8 in another)."""
+    if part.startswith(_PRESTART_FLAG):
+        return f"{_PRESTART_FLAG}{min(count, int(part[len(_PRESTART_FLAG):]))}"
+    if part.startswith(_STARTUP_FLAG):
+        return f"{_STARTUP_FLAG}{max(count, int(part[len(_STARTUP_FLAG):]))}"
+    return part
 
 
 @contextlib.contextmanager

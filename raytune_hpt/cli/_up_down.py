@@ -27,8 +27,8 @@ def _add_up(subparsers: Any) -> argparse.ArgumentParser:
                         help="GPUs it offers (default: this machine's)")
     parser.add_argument("--warm-workers", type=int, default=None,
                         help="workers it starts with TensorFlow already imported, for the "
-                             "next scripts' first trials (default: its CPUs, at most 4; "
-                             "0: none)")
+                             "next script's trials; it returns once they are ready "
+                             "(default: its CPUs, at most 8; 0: none)")
     return parser
 
 

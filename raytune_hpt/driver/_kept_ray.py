@@ -29,6 +29,7 @@ from __future__ import annotations
 import json
 import logging
 import os
+import shutil
 import signal
 import stat
 import subprocess
@@ -38,13 +39,18 @@ import time
 from dataclasses import dataclass
 from typing import Any
 
+from raytune_hpt.worker import READY_VARIABLE, ready_workers
+
 __all__ = ["KeptRay", "check_token_auth", "find", "main", "process_identity", "serve", "start",
            "state_file", "stop"]
 
 logger = logging.getLogger(__name__)
 
 #: Seconds ``up`` waits for the new Ray to write its address, and ``down`` for it to end.
-START_TIMEOUT_S = 90.0
+START_TIMEOUT_S = 150.0
+#: Of those, seconds the new Ray waits for its warm workers to import TensorFlow (2 cores:
+#: 8 workers take about 20 s); then it says how many are ready and serves anyway.
+WARM_READY_TIMEOUT_S = 90.0
 STOP_TIMEOUT_S = 30.0
 
 
@@ -59,10 +65,13 @@ class KeptRay:
     started: float
     process_start: str = ""
     command: str = ""
+    warm: int = 0
 
     def describe(self) -> str:
+        warm = f", {self.warm} warm workers" if self.warm else ""
         return (f"the local Ray kept up by `raytune-hpt up` at {self.address} "
-                f"({self.cpus:g} CPUs, {self.gpus:g} GPUs; stop it with `raytune-hpt down`)")
+                f"({self.cpus:g} CPUs, {self.gpus:g} GPUs{warm}; stop it with "
+                "`raytune-hpt down`)")
 
 
 def state_file() -> str:
@@ -144,7 +153,8 @@ def find() -> KeptRay | None:
                        cpus=float(state["cpus"]), gpus=float(state["gpus"]),
                        started=float(state["started"]),
                        process_start=str(state.get("process_start", "")),
-                       command=str(state.get("command", "")))
+                       command=str(state.get("command", "")),
+                       warm=int(state.get("warm", 0)))
     except (OSError, ValueError, KeyError, TypeError):
         return None
     if not _is_kept_process(kept):
@@ -207,7 +217,8 @@ def start(num_cpus: int | None = None, num_gpus: int | None = None,
     from raytune_hpt._ray_compat import LOOPBACK_ENV, TUNE_ACTOR_DEFAULTS
 
     env = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": os.environ.get("TF_CPP_MIN_LOG_LEVEL", "2"),
-           "RAY_AUTH_MODE": "token", **LOOPBACK_ENV, **TUNE_ACTOR_DEFAULTS}
+           "RAY_AUTH_MODE": "token", **LOOPBACK_ENV, **TUNE_ACTOR_DEFAULTS,
+           READY_VARIABLE: os.path.join(os.path.dirname(path), "warm_ready")}
     with open(log_path, "w") as log:
         process = subprocess.Popen(command, stdout=log, stderr=subprocess.STDOUT,
                                    stdin=subprocess.DEVNULL, env=env, start_new_session=True)
@@ -271,8 +282,9 @@ def _signal(kept: KeptRay, signum: int) -> None:
             pass
 
 
-#: Warm workers ``up`` keeps by default: its CPUs, at most this many.
-DEFAULT_WARM_WORKERS = 4
+#: Warm workers ``up`` keeps by default: its CPUs, at most this many (a search of short
+#: trials runs about as many at once as there are warm workers: docs/benchmarks.md).
+DEFAULT_WARM_WORKERS = 8
 
 
 def serve(num_cpus: int | None, num_gpus: int | None, warm_workers: int | None = None) -> None:
@@ -300,11 +312,14 @@ def serve(num_cpus: int | None, num_gpus: int | None, warm_workers: int | None =
     cpus = num_cpus if num_cpus is not None else int(_ray_compat.local_cpu_count())
     warm = warm_worker_count(min(cpus, DEFAULT_WARM_WORKERS) if warm_workers is None
                              else min(cpus, warm_workers))
+    ready_folder = _fresh_folder(os.environ.get(READY_VARIABLE, "") if warm else "")
     with _ray_compat.loopback_node(), \
-            _ray_compat.warm_workers(warm, WARM_MODULES) as warm_options:
+            _ray_compat.warm_workers(warm, WARM_MODULES, idle_limit=cpus + warm) as warm_options:
         context = ray.init(include_dashboard=False, configure_logging=False,
                            log_to_driver=False, **warm_options, **options)
     private_token_file()
+    if ready_folder:
+        warm = _wait_for_warm_workers(ready_folder, warm)
     resources = ray.cluster_resources()
     path = state_file()
     partial = path + ".partial"
@@ -313,7 +328,7 @@ def serve(num_cpus: int | None, num_gpus: int | None, warm_workers: int | None =
         json.dump({"address": context.address_info["gcs_address"], "pid": os.getpid(),
                    "cpus": resources.get("CPU", 0), "gpus": resources.get("GPU", 0),
                    "started": time.time(), "process_start": process_start,
-                   "command": command}, file)
+                   "command": command, "warm": warm}, file)
     os.replace(partial, path)
     try:
         while not ended:
@@ -326,6 +341,30 @@ def serve(num_cpus: int | None, num_gpus: int | None, warm_workers: int | None =
         except (OSError, ValueError):
             pass
         ray.shutdown()
+
+
+def _fresh_folder(folder: str) -> str:
+    """``folder`` emptied and made (private), or "" when there is none to make."""
+    if not folder:
+        return ""
+    shutil.rmtree(folder, ignore_errors=True)
+    os.makedirs(folder, mode=0o700)
+    return folder
+
+
+def _wait_for_warm_workers(folder: str, count: int) -> int:
+    """Wait (at most :data:`WARM_READY_TIMEOUT_S`) until ``count`` warm workers have
+    imported TensorFlow (``worker._warm_ready``), then stop counting; how many are ready.
+    A script that came sooner would not get them (Ray ends them as surplus)."""
+    deadline = time.monotonic() + WARM_READY_TIMEOUT_S
+    while (ready := ready_workers(folder)) < count and time.monotonic() < deadline:
+        time.sleep(0.2)
+    shutil.rmtree(folder, ignore_errors=True)
+    if ready < count:
+        logger.warning("%d of %d warm workers imported TensorFlow within %.0f s; serving "
+                       "with them (the others start with the first trials).", ready, count,
+                       WARM_READY_TIMEOUT_S)
+    return ready
 
 
 def main(argv: list[str]) -> None:

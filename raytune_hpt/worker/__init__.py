@@ -7,9 +7,10 @@ through: ``running_trial()``), ``_hooks`` (a Tuner subclass's Keras
 Tuner hooks, called in the trial), ``_report`` (each epoch's report and ``.keras``
 checkpoint), ``_callbacks`` (the Keras callbacks that drive it), ``_feeding`` (large arrays
 fed batch by batch from the shared object-store copy), ``_tf_setup`` (threads, GPUs, memory
-caps, strategy: once per worker) and ``_distributed`` (one trial over several Ray Train
-workers). The driver imports ``TrialSpec``, ``run_trial`` and the multi-worker entry points
-from here; Keras is imported only when a trial runs.
+caps, strategy: once per worker), ``_distributed`` (one trial over several Ray Train
+workers), ``_preload`` (what a warm worker imports first) and ``_warm_ready`` (a warm worker
+says its import is done). The driver imports ``TrialSpec``, ``run_trial`` and the
+multi-worker entry points from here; Keras is imported only when a trial runs.
 """
 
 from __future__ import annotations
@@ -38,10 +39,12 @@ from raytune_hpt.worker._trial import (
     run_trial,
 )
 from raytune_hpt.worker._user_trial import run_user_trial
+from raytune_hpt.worker._warm_ready import READY_VARIABLE, ready_workers
 
 __all__ = [
     "CUDA_CONTEXT_RESERVE_MB",
     "DRIVER_RESOURCES",
+    "READY_VARIABLE",
     "EpochReporter",
     "GpuPlan",
     "RunningTrial",
@@ -57,6 +60,7 @@ __all__ = [
     "fold_rows",
     "parse_nvidia_smi_memory",
     "plan_gpus",
+    "ready_workers",
     "rebuild_datasets",
     "run_distributed_trial",
     "run_trial",

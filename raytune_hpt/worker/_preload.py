@@ -20,5 +20,7 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")  # this worker process's own 
 import ray.tune  # noqa: E402,F401  (the trial actor's class is Ray Tune's)
 
 from raytune_hpt.worker._tf_setup import import_keras_lean  # noqa: E402
+from raytune_hpt.worker._warm_ready import mark_ready  # noqa: E402
 
 import_keras_lean(in_worker=True)  # a worker the raylet started: Ray runs preloads only there
+mark_ready()  # for `raytune-hpt up`, which waits for its warm workers (``_warm_ready``)

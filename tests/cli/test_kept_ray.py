@@ -229,3 +229,74 @@ def test_up_refuses_a_warm_worker_count_that_is_not_a_number(tmp_path):
     assert up.returncode == 2, up.stdout + up.stderr
     assert "RAYTUNE_HPT_WARM_WORKERS must be a whole number of workers" in up.stderr
     assert not (tmp_path / "state" / "kept_ray.json").exists()
+
+
+TOGETHER = textwrap.dedent('''
+    import os, sys, time
+    import raytune_hpt as rth
+
+    FOLDER = sys.argv[1]
+
+    class Together(rth.RandomSearch):
+        def run_trial(self, trial, *args, **kwargs):
+            x = trial.hyperparameters.Float("x", -1.0, 1.0)
+            open(os.path.join(FOLDER, f"trial-{os.getpid()}"), "w").close()
+            deadline = time.monotonic() + 120  # every trial waits for the others
+            while (sum(n.startswith("trial-") for n in os.listdir(FOLDER)) < 4
+                   and time.monotonic() < deadline):
+                time.sleep(0.2)
+            return x * x
+
+    hp = rth.HyperParameters()
+    hp.Float("x", -1.0, 1.0)  # declared up front: no first trial alone to find the space
+    tuner = Together(max_trials=4, seed=1, objective=rth.Objective("score", "min"),
+                     hyperparameters=hp, directory=".", project_name="together")
+    tuner.search()
+    print("DONE")
+''')
+
+
+def _ray_workers(pid: int) -> set[int]:
+    """The Python workers of the kept Ray whose process is ``pid``."""
+    import ray  # noqa: F401  (puts Ray's bundled psutil on the path)
+    # isort: split
+    import psutil
+
+    found = set()
+    for process in psutil.Process(pid).children(recursive=True):
+        title = " ".join(process.cmdline())  # Ray names its workers ray::IDLE, ray::<actor>
+        if title.startswith("ray::") and "Agent" not in title:
+            found.add(process.pid)
+    return found
+
+
+@pytest.mark.slow
+def test_the_first_script_after_up_runs_every_trial_on_a_warm_worker(tmp_path):
+    """``up`` returns once its warm workers have imported TensorFlow, and a script's trials
+    take them, all at once: before, a script that came while they were still importing got
+    none, and with as many warm workers as CPUs Ray ended them as surplus idle workers when
+    the script started its own (the trials then paid a new process and TensorFlow's import).
+    """
+    env = {**os.environ, "RAYTUNE_HPT_STATE_DIR": str(tmp_path / "state"),
+           "HOME": str(tmp_path / "home")}
+    for name in ("RAY_ADDRESS", "RAY_AUTH_MODE", "RAYTUNE_HPT_WARM_WORKERS"):
+        env.pop(name, None)
+    cli = [sys.executable, "-m", "raytune_hpt"]
+    pids = tmp_path / "pids"
+    pids.mkdir()
+    try:
+        up = _run([*cli, "up", "--num-cpus", "4"], env, tmp_path)
+        assert up.returncode == 0, up.stderr
+        assert "4 warm workers" in up.stdout, up.stdout
+        kept = json.loads((tmp_path / "state" / "kept_ray.json").read_text())
+        assert kept["warm"] == 4, kept
+        warm = _ray_workers(kept["pid"])
+        assert len(warm) == 4, warm
+        (tmp_path / "script.py").write_text(TOGETHER)
+        script = _run([sys.executable, "script.py", str(pids)], env, tmp_path, timeout=300)
+        assert script.returncode == 0 and "DONE" in script.stdout, script.stderr[-3000:]
+        trials = {int(name.split("-")[1]) for name in os.listdir(pids)}
+        assert len(trials) == 4 and trials <= warm, (trials, warm)
+    finally:
+        down = _run([*cli, "down"], env, tmp_path)
+    assert down.returncode == 0, down.stderr

@@ -29,7 +29,8 @@ GP to a fresh random augmented-Chebyshev scalarisation of the normalised objecti
 
 Trials still running (and without a value at that epoch) are "constant liars": they enter the
 model with the worst value, which pushes the next suggestion away from them, and no
-suggestion repeats a configuration that is running or done.
+suggestion repeats a configuration that is running or done, or lies within :data:`NEAR` of
+one in every coordinate (the next-ranked candidate is taken instead).
 """
 
 from __future__ import annotations
@@ -62,6 +63,13 @@ _WARPS = ("power", "rank", "standardize")
 _AUTO_FRACTION = 1 / 3
 #: The epoch under which ``fidelity="last"`` keeps a trial's final value: after every rung.
 LAST = math.inf
+#: A candidate closer than this to a configuration tried or running (in unit coordinates,
+#: every coordinate) is passed over for the next-ranked one: a model that extrapolates a
+#: trend to an edge can put log EI's peak next to the same observation again and again,
+#: and such a point teaches it nothing (Branin, seed 106: 20 suggestions within 0.002 of
+#: one boundary point, regret 1.55 to the end; 0.065 after 20 evaluations and 1e-4 after 50
+#: with this rule).
+NEAR = 1e-3
 
 #: A trial's score: a float (higher is better), or a vector of them for several metrics.
 Score = Any
@@ -355,11 +363,20 @@ class BayesOptSearcher(StatefulSearcher):
             gp = gp.condition_on(enc.features(liars), np.full(len(pending), float(y.min())))
         top = raw[np.argsort(-y, kind="stable")[:5]]
         taken = self._taken()
+        seen = enc.features(np.vstack([raw, liars]) if pending else raw)
         for candidate in maximize_acquisition(gp, enc, best, self._rng, top, self._candidates):
             point = enc.decode(candidate)
-            if point_key(point) not in taken:
+            if point_key(point) not in taken and not _near(enc.features(candidate[None]), seen):
                 return point
         return None
+
+
+def _near(features: np.ndarray, seen: np.ndarray) -> bool:
+    """Whether a candidate is within :data:`NEAR` of a configuration tried or running, in
+    every coordinate (two inactive values are equal, an active and an inactive one are not)."""
+    both_inactive = np.isnan(seen) & np.isnan(features)
+    diff = np.where(both_inactive, 0.0, np.nan_to_num(np.abs(seen - features), nan=1.0))
+    return bool((diff.max(axis=1) < NEAR).any())
 
 
 def _check_mode(mode: str | list[str] | None) -> None:

@@ -285,3 +285,19 @@ def test_state_round_trip_keeps_intermediate_results(tmp_path):
     other.restore(str(tmp_path / "s.pkl"))
     assert other._trials["a"].scores == {1: -5.0, 2: -2.5, 3: -5.0 / 3}
     assert other.suggest("b") == searcher.suggest("b")
+
+
+@pytest.mark.parametrize("seed", [104, 106])
+def test_never_suggests_next_to_a_configuration_already_tried(seed):
+    """With a near-noiseless model, log EI peaked next to one boundary point again and again
+    (Branin, seed 106: 20 suggestions within 0.002 of x1=10, x2=2.98, regret 1.55 to the end)."""
+    from raytune_hpt.searchers._bayesopt import NEAR
+
+    space = branin_space()
+    configs = run(BayesOptSearcher(space, metric="loss", mode="min", seed=seed), branin, 30)
+    hps = {hp.name: hp for hp in space.space}
+    units = [(hps["x1"].to_unit(c["x1"]), hps["x2"].to_unit(c["x2"])) for c in configs]
+    close = [(i, j) for j in range(len(units)) for i in range(j)
+             if max(abs(a - b) for a, b in zip(units[i], units[j], strict=True)) < NEAR]
+    assert not close, f"suggestions within {NEAR} of an earlier one: {close}"
+    assert min(branin(c) for c in configs) - BRANIN_MIN < 0.5

@@ -1,7 +1,7 @@
-"""What a small search in a fresh script does not start: TensorFlow in the driver when its
-``run_trial`` never uses it (3-5 s of such a script; its TensorBoard logs are still written
-and readable), and the head's API server and autoscaler monitor in the local Ray it starts
-(``ray.init`` waited about a second for the first).
+"""What a small search in a fresh script does not start: TensorFlow in the driver and in the
+trial workers when its ``run_trial`` never uses it (3-5 s of such a script each; its
+TensorBoard logs are still written and readable), and the head's API server and autoscaler
+monitor in the local Ray it starts (``ray.init`` waited about a second for the first).
 
 A subprocess, because the suite's own process has TensorFlow loaded and its own Ray.
 """
@@ -19,16 +19,20 @@ import pytest
 from raytune_hpt import _ray_compat
 
 _SCRIPT = r"""
-import json, sys
+import json, os, sys
 import ray
 from ray._private import node as ray_node
 import raytune_hpt as kt
 
+WORKERS = os.path.join(sys.argv[1], "workers")
+os.makedirs(WORKERS)
 starts = ray_node.Node.__dict__["start_api_server"], ray_node.Node.__dict__["start_monitor"]
 
 class AnyFunction(kt.RandomSearch):
     def run_trial(self, trial, *args, **kwargs):
         x = trial.hyperparameters.Float("x", min_value=-1.0, max_value=1.0)
+        with open(os.path.join(WORKERS, str(os.getpid())), "w") as seen:
+            seen.write(json.dumps("tensorflow" in sys.modules))
         return x * x + 1
 
 tuner = AnyFunction(max_trials=3, overwrite=True, directory=sys.argv[1], project_name="any",
@@ -53,6 +57,9 @@ def test_a_small_search_starts_no_tensorflow_no_api_server_no_monitor(tmp_path):
     assert done.returncode == 0, done.stderr[-3000:]
     seen = json.loads(done.stdout.strip().splitlines()[-1])
     assert seen["tensorflow"] is False
+    # nor did its trial workers (Ray's preload runs in every worker of the local Ray)
+    workers = {path.name: json.loads(path.read_text()) for path in (tmp_path / "workers").iterdir()}
+    assert workers and not any(workers.values()), workers
     assert 1 <= seen["best"] <= 2
 
     from ray._private import ray_constants

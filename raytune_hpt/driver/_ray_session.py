@@ -73,7 +73,7 @@ _worker_env: dict[str, dict[str, str]] = {}
 
 
 def start_ray(address: str | None, *, log_to_driver: bool, verbose: int = 1,
-              warm_workers: int = 0) -> None:
+              warm_workers: int = 0, warm_modules: tuple[str, ...] = WARM_MODULES) -> None:
     """Connect to ``address``, else to a running local Ray, else start a local Ray sized for
     tuning.
 
@@ -81,10 +81,10 @@ def start_ray(address: str | None, *, log_to_driver: bool, verbose: int = 1,
     then one ``ray start --head`` left on this machine by this user (one another user left
     is never joined: it would run this user's code). A local Ray started here prestarts
     ``warm_workers`` Python workers (the trials that can run at once; Ray would start one
-    per CPU), each importing Ray Tune, TensorFlow and Keras while the driver goes on with
-    its own work (:data:`WARM_MODULES`); with 0, none. Nor does it start the head's API
-    server and autoscaler monitor, which a local search does not use
-    (``_ray_compat.lean_local_head``).
+    per CPU), each importing ``warm_modules`` (by default Ray Tune, TensorFlow and Keras:
+    :data:`WARM_MODULES`) while the driver goes on with its own work; with 0, none. Nor
+    does it start the head's API server and autoscaler monitor, which a local search does
+    not use (``_ray_compat.lean_local_head``).
     """
     import ray
 
@@ -110,7 +110,7 @@ def start_ray(address: str | None, *, log_to_driver: bool, verbose: int = 1,
             # "local": a new Ray, never the one another user's `ray start` left in /tmp/ray
             address, where = "local", "a new local Ray"
             lean = _ray_compat.lean_local_head()
-            warm = _ray_compat.warm_workers(warm_workers, WARM_MODULES)
+            warm = _ray_compat.warm_workers(warm_workers, warm_modules)
     elif address is None:
         where = f"the Ray at RAY_ADDRESS={os.environ['RAY_ADDRESS']}"
 

@@ -34,7 +34,7 @@ from raytune_hpt.driver._search_data import (
     split_fit_arguments,
 )
 from raytune_hpt.driver._tune_run import metadata, run_experiment, write_metadata
-from raytune_hpt.driver._warm import warm_worker_count
+from raytune_hpt.driver._warm import warm_modules, warm_worker_count
 from raytune_hpt.driver._warm_start import prepare as prepare_warm_start
 from raytune_hpt.errors import ConfigurationError
 from raytune_hpt.hypermodel import discover_space, has_custom_fit
@@ -208,7 +208,8 @@ def _connect(run: SearchRun, ship: Any) -> None:
         run.placed().check_feasible(settings.workers_per_trial, nodes=[local_node()])
     if not ray.is_initialized():
         start_ray(settings.address, log_to_driver=settings.verbose > 1,
-                  verbose=settings.verbose, warm_workers=_trials_at_once_here(run))
+                  verbose=settings.verbose, warm_workers=_trials_at_once_here(run),
+                  warm_modules=warm_modules(run.hypermodel is not None))
     run.capacity = Capacity.read()  # the nodes alive and the types the autoscaler can add
     run.resources = settle(run.resources, workers=settings.workers_per_trial,
                            max_concurrent=settings.max_concurrent_trials,

@@ -27,10 +27,11 @@ Several metrics (``metric`` and ``mode`` lists, a Pareto objective): each sugges
 GP to a fresh random augmented-Chebyshev scalarisation of the normalised objectives
 (ParEGO, ``_parego.py``).
 
-Trials still running (and without a value at that epoch) are "constant liars": they enter the
-model with the worst value, which pushes the next suggestion away from them, and no
-suggestion repeats a configuration that is running or done, or lies within :data:`NEAR` of
-one in every coordinate (the next-ranked candidate is taken instead).
+Trials still running (and without a value at that epoch) enter the model with its own mean
+prediction there (the "kriging believer" of Ginsbourger et al. 2010): the uncertainty there
+is gone, so expected improvement next to them drops. No suggestion repeats a configuration
+that is running or done, or lies within :data:`NEAR` of one in every coordinate (the
+next-ranked candidate is taken instead).
 """
 
 from __future__ import annotations
@@ -358,12 +359,15 @@ class BayesOptSearcher(StatefulSearcher):
         gp = GaussianProcess(enc.features(raw), y, enc.categorical).fit([self._kernel])
         self._kernel = gp.raw
         best = float(y.max()) + self._xi
+        seen = enc.features(raw)
         if pending:
-            liars = np.array([enc.to_raw(p, self._rng) for p in pending])
-            gp = gp.condition_on(enc.features(liars), np.full(len(pending), float(y.min())))
+            # the kriging believer: each pending trial enters with the model's own mean
+            # there, which removes the uncertainty a suggestion next to it would resolve
+            believed = enc.features(np.array([enc.to_raw(p, self._rng) for p in pending]))
+            gp = gp.condition_on(believed, gp.posterior(believed)[0])
+            seen = np.vstack([seen, believed])
         top = raw[np.argsort(-y, kind="stable")[:5]]
         taken = self._taken()
-        seen = enc.features(np.vstack([raw, liars]) if pending else raw)
         for candidate in maximize_acquisition(gp, enc, best, self._rng, top, self._candidates):
             point = enc.decode(candidate)
             if point_key(point) not in taken and not _near(enc.features(candidate[None]), seen):

@@ -126,7 +126,7 @@ class GaussianProcess:
         return self
 
     def condition_on(self, x: np.ndarray, y: np.ndarray) -> GaussianProcess:
-        """The same kernel with more data (pending trials as liars); no refit."""
+        """The same kernel with more data (pending trials, believed); no refit."""
         other = GaussianProcess(np.vstack([self.x, x]), np.concatenate([self.y, y]),
                                 self.categorical)
         other.raw = self.raw.copy()

@@ -301,3 +301,23 @@ def test_never_suggests_next_to_a_configuration_already_tried(seed):
              if max(abs(a - b) for a, b in zip(units[i], units[j], strict=True)) < NEAR]
     assert not close, f"suggestions within {NEAR} of an earlier one: {close}"
     assert min(branin(c) for c in configs) - BRANIN_MIN < 0.5
+
+
+def test_four_pending_trials_do_not_hold_back_the_search():
+    """Pending trials enter the model with its own mean there (the kriging believer). With
+    each entered at the worst value seen (a constant liar), the median regret of these six
+    runs was 0.022; with the believer 0.0005 (one trial at a time reaches about the same)."""
+    regrets = []
+    for seed in range(6):
+        searcher = BayesOptSearcher(branin_space(), "loss", "min", seed=seed)
+        pending = [(f"t{i}", searcher.suggest(f"t{i}")) for i in range(4)]
+        best, started = math.inf, 4
+        while pending:
+            trial_id, config = pending.pop(0)
+            best = min(best, branin(config))
+            searcher.on_trial_complete(trial_id, {"loss": branin(config)})
+            if started < 40:
+                pending.append((f"t{started}", searcher.suggest(f"t{started}")))
+                started += 1
+        regrets.append(best - BRANIN_MIN)
+    assert statistics.median(regrets) < 0.005, regrets

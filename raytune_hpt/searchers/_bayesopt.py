@@ -356,10 +356,10 @@ class BayesOptSearcher(StatefulSearcher):
                         pending: list) -> dict[str, Any] | None:
         enc = self._encoder
         raw = np.array([enc.to_raw(p, self._rng) for p in points])
-        gp = GaussianProcess(enc.features(raw), y, enc.categorical).fit([self._kernel])
+        seen = enc.features(raw)
+        gp = GaussianProcess(seen, y, enc.categorical).fit([self._kernel])
         self._kernel = gp.raw
         best = float(y.max()) + self._xi
-        seen = enc.features(raw)
         if pending:
             # the kriging believer: each pending trial enters with the model's own mean
             # there, which removes the uncertainty a suggestion next to it would resolve

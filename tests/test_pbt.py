@@ -88,6 +88,7 @@ def test_explored_values_stay_in_the_space(mixed):
     ({"type": "pbt", "resample_probability": 2}, "`0 <= resample_probability <= 1`"),
     ({"type": "pbt", "hyperparam_mutations": "lr"}, "a non-empty list of hyperparameter"),
     ({"type": "pb2", "resample_probability": 0.5}, "takes the options"),
+    ({"type": "pbt", "synchronous": "yes"}, "synchronous must be true or false"),
 ])
 def test_bad_pbt_options_say_what_must_hold(spec, message):
     with pytest.raises(ValueError) as error:
@@ -101,6 +102,8 @@ def test_pbt_defaults_to_a_fifth_of_the_epochs_between_exploits():
     scheduler = create_scheduler("pbt", epochs=10)
     assert isinstance(scheduler, PopulationBasedTraining)
     assert scheduler.options.perturbation_interval == 2
+    assert not scheduler._synch
+    assert create_scheduler({"type": "pbt", "synchronous": True}, epochs=10)._synch
 
 
 def test_an_architecture_hyperparameter_is_refused_before_any_trial(digits, tmp_path):
@@ -125,6 +128,19 @@ def test_pbt_takes_no_search_algorithm_but_random_or_grid(digits, tmp_path):
         tuner.search(x[:64], y[:64], validation_data=(xv[:32], yv[:32]), epochs=3)
 
 
+def test_pbt_refuses_a_cap_below_its_population(digits, tmp_path):
+    # a cap below the population starts the late trials only as early ones end: measured,
+    # the cap of 1 with 2 trials ran them one after the other and never exploited
+    (x, y), (xv, yv) = digits
+    tuner = rth.Tuner(mixed_builder, objective="val_loss", max_trials=4, verbose=0,
+                      max_concurrent_trials=2, scheduler="pbt", storage_path=str(tmp_path),
+                      name="capped")
+    with pytest.raises(ConfigurationError) as error:
+        tuner.search(x[:64], y[:64], validation_data=(xv[:32], yv[:32]), epochs=3)
+    assert "max_concurrent_trials=2 below the population (max_trials=4)" in str(error.value)
+    assert not (tmp_path / "capped").exists()
+
+
 def donor_builder(hp):
     import keras
 
@@ -142,8 +158,10 @@ def donor_builder(hp):
 def test_an_exploited_trial_continues_from_the_donor_s_weights(ray_local, digits, tmp_path):
     (x, y), (xv, yv) = digits
     tuner = rth.Tuner(donor_builder, objective="val_loss", searcher="grid", max_trials=2,
+                      # synchronous: an exploit whichever trial's worker starts first (CI
+                      # once saw one trial end its 8 epochs before the other's first)
                       scheduler={"type": "pbt", "perturbation_interval": 1, "burn_in_period": 2,
-                                 "quantile_fraction": 0.5},
+                                 "quantile_fraction": 0.5, "synchronous": True},
                       storage_path=str(tmp_path), name="pbt", seed=0, verbose=0)
     results = tuner.search(x[:600], y[:600], validation_data=(xv, yv), epochs=8,
                            batch_size=32)

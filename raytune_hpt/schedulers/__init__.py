@@ -111,30 +111,33 @@ def _median(epochs: int, grace_period: int = 1, min_samples_required: int = 3) -
 
 def _pbt(epochs: int, perturbation_interval: int | None = None,
          quantile_fraction: float = 0.25, resample_probability: float = 0.25,
-         hyperparam_mutations: list[str] | None = None, burn_in_period: int = 0) -> Any:
+         hyperparam_mutations: list[str] | None = None, burn_in_period: int = 0,
+         synchronous: bool = False) -> Any:
     """Population-based training: every ``perturbation_interval`` epochs the bottom
     ``quantile_fraction`` of trials continue from a top trial's checkpoint with its
     hyperparameters perturbed (or resampled with ``resample_probability``). Explores
     ``hyperparam_mutations`` (names; default: every hyperparameter that can change during
-    training). Bound to the space by ``_pbt.prepare_population`` once it is discovered."""
+    training). ``synchronous``: every trial waits at each interval for the whole population.
+    Bound to the space by ``_pbt.prepare_population`` once it is discovered."""
     from raytune_hpt.schedulers._pbt import unbound_scheduler  # imports Ray
 
     return unbound_scheduler("pbt", epochs, {
         "quantile_fraction": quantile_fraction, "resample_probability": resample_probability,
         "hyperparam_mutations": hyperparam_mutations, "burn_in_period": burn_in_period,
-        **({} if perturbation_interval is None
+        "synchronous": synchronous, **({} if perturbation_interval is None
            else {"perturbation_interval": perturbation_interval})})
 
 
 def _pb2(epochs: int, perturbation_interval: int | None = None,
-         quantile_fraction: float = 0.25, hyperparam_mutations: list[str] | None = None) -> Any:
+         quantile_fraction: float = 0.25, hyperparam_mutations: list[str] | None = None,
+         synchronous: bool = False) -> Any:
     """PB2: PBT whose explore step picks new values with a Gaussian-process bandit
     (scikit-learn) over the numeric hyperparameters' ranges."""
     from raytune_hpt.schedulers._pbt import unbound_scheduler  # imports Ray
 
     return unbound_scheduler("pb2", epochs, {
         "quantile_fraction": quantile_fraction, "hyperparam_mutations": hyperparam_mutations,
-        **({} if perturbation_interval is None
+        "synchronous": synchronous, **({} if perturbation_interval is None
            else {"perturbation_interval": perturbation_interval})})
 
 

@@ -6,7 +6,9 @@ checked, but the hyperparameters it explores are known only once the space is di
 :func:`prepare_population` (called by ``Tuner.search`` before any trial starts) then
 
 1. refuses what PBT cannot do here (a ``run_trial`` override, several workers per trial, a
-   searcher other than random or grid: Ray's PBT takes no search algorithm);
+   searcher other than random or grid: Ray's PBT takes no search algorithm; a
+   ``max_concurrent_trials`` below the population, whose late trials would never meet
+   the early ones);
 2. finds the hyperparameters that can change during training: the model is built with two
    values of each and its layers, weight shapes and optimizer state compared; one that
    changes them (units, layers, the optimizer's type) is refused by name, when named;
@@ -22,7 +24,7 @@ its new values and loads the donor's weights and optimizer state (``worker/_expl
 from __future__ import annotations
 
 import random
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 from ray.tune.schedulers import PopulationBasedTraining, TrialScheduler
@@ -51,6 +53,7 @@ class PBTOptions:
     resample_probability: float = 0.25
     hyperparam_mutations: tuple[str, ...] | None = None
     burn_in_period: int = 0
+    synchronous: bool = False
     epochs: int = 0  # the search's, not an option: no exploit at a trial's last epoch
 
     def check(self, epochs: int) -> None:
@@ -71,6 +74,9 @@ class PBTOptions:
         if not is_number(self.burn_in_period, integer=True) or self.burn_in_period < 0:
             raise ConfigurationError(f"{prefix} burn_in_period must be an integer >= 0 "
                                      f"(epochs), but got {self.burn_in_period!r}.")
+        if not isinstance(self.synchronous, bool):
+            raise ConfigurationError(f"{prefix} synchronous must be true or false, "
+                                     f"but got {self.synchronous!r}.")
 
 
 def unbound_scheduler(kind: str, epochs: int, options: dict[str, Any]) -> Any:
@@ -91,7 +97,7 @@ def unbound_scheduler(kind: str, epochs: int, options: dict[str, Any]) -> Any:
 
 def _ray_arguments(options: PBTOptions) -> dict[str, Any]:
     arguments = {"time_attr": EPOCH, "perturbation_interval": options.perturbation_interval,
-                 "quantile_fraction": options.quantile_fraction}
+                 "quantile_fraction": options.quantile_fraction, "synch": options.synchronous}
     if options.kind == "pbt":
         arguments.update(burn_in_period=options.burn_in_period,
                          resample_probability=options.resample_probability)
@@ -102,8 +108,7 @@ class _Unbound(PopulationBasedTraining):
     """Ray's PBT with the options checked and nothing to explore yet (never run as it is)."""
 
     def __init__(self, options: PBTOptions) -> None:
-        super().__init__(**{**_ray_arguments(options), "burn_in_period": 0,
-                            "resample_probability": 0.25},
+        super().__init__(**_ray_arguments(replace(options, kind="pbt")),
                          custom_explore_fn=_IntoSpace({}))
         self.options = options
 
@@ -135,8 +140,8 @@ class _IntoSpace:
 class _Population(BasicVariantGenerator):
     """The starting configurations, run as they are (PBT refuses other search algorithms)."""
 
-    def __init__(self, points: list[dict[str, Any]], max_concurrent: int | None) -> None:
-        super().__init__(points_to_evaluate=points, max_concurrent=max_concurrent or 0)
+    def __init__(self, points: list[dict[str, Any]]) -> None:
+        super().__init__(points_to_evaluate=points)
         self._size = len(points)
         self._names = sorted({name for point in points for name in point})
 
@@ -218,6 +223,7 @@ def prepare_population(scheduler: Any, searcher: Any, *, hypermodel: Any,
         return scheduler, searcher
     kind = scheduler.options.kind if isinstance(scheduler, _Unbound) else "pbt"
     _refuse_unsupported(kind, searcher_spec=searcher_spec, max_trials=max_trials,
+                        max_concurrent_trials=max_concurrent_trials,
                         workers_per_trial=workers_per_trial, custom_trial=custom_trial)
     if isinstance(scheduler, _Unbound):
         options = scheduler.options
@@ -234,11 +240,12 @@ def prepare_population(scheduler: Any, searcher: Any, *, hypermodel: Any,
             break
         # inactive (conditional) hyperparameters at their defaults, as Ray's searchers do
         points.append({**{hp.name: hp.default for hp in space.space}, **point})
-    return scheduler, _Population(points, max_concurrent_trials)
+    return scheduler, _Population(points)
 
 
 def _refuse_unsupported(kind: str, *, searcher_spec: Any, max_trials: int,
-                        workers_per_trial: int, custom_trial: bool) -> None:
+                        max_concurrent_trials: int | None, workers_per_trial: int,
+                        custom_trial: bool) -> None:
     searcher = spec_name(searcher_spec) or type(searcher_spec).__name__
     problem = None
     if custom_trial:
@@ -248,6 +255,13 @@ def _refuse_unsupported(kind: str, *, searcher_spec: Any, max_trials: int,
         problem = "max_trials=1: the population needs at least 2 trials (4 or more to learn)"
     elif workers_per_trial > 1:
         problem = f"workers_per_trial={workers_per_trial}: use workers_per_trial=1"
+    elif max_concurrent_trials is not None and max_concurrent_trials < max_trials:
+        problem = (f"max_concurrent_trials={max_concurrent_trials} below the population "
+                   f"(max_trials={max_trials}): the trials beyond it would start only as "
+                   "others end, and an ended trial never donates, so nothing would be "
+                   "exploited. Leave max_concurrent_trials out (trials beyond the free "
+                   "slots then take turns, paused at each interval) or make it at least "
+                   "max_trials")
     elif searcher not in ("random", "grid"):
         problem = (f"searcher {searcher!r}: Ray's PBT takes no search algorithm; the "
                    "population starts from searcher 'random' (or 'grid') samples and PBT "

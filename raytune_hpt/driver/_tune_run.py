@@ -47,6 +47,8 @@ def run_experiment(run: SearchRun, trainable: Any, searcher: Any, scheduler: Any
                    else settings.max_trials)
     if run.custom_trial:  # the space may be empty until run_trial declares it
         searcher = until_declared(searcher, run.space)
+    if getattr(scheduler, "keeps_every_checkpoint", False):
+        max_concurrent = None  # PBT: its whole population at once (a lower cap is refused)
     tune_config = tune.TuneConfig(
         search_alg=worst_for_diverged(searcher), scheduler=scheduler, num_samples=num_samples,
         **settings.objective.ray_metric(), reuse_actors=True,
